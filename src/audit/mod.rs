@@ -1,0 +1,278 @@
+//! The rules: a pure function from (snapshot, mailbox, options) to a verdict per
+//! protocol with every blocker that applies. No I/O; parallel over mailboxes.
+
+pub mod advisory;
+pub mod rules;
+pub mod scope;
+pub mod summary;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rayon::prelude::*;
+
+use crate::input::Source;
+use crate::model::{Environment, PerProtocol, Protocol, Snapshot};
+
+pub use advisory::Advisory;
+pub use scope::Scope;
+pub use summary::Summary;
+
+/// Which way the admin wants basic auth to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Want {
+    /// Flag mailboxes that cannot use basic auth on an in-scope protocol.
+    #[default]
+    Allow,
+    /// Flag mailboxes that still can (migration readiness).
+    Block,
+}
+
+impl Want {
+    /// `allow` or `block`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Want::Allow => "allow",
+            Want::Block => "block",
+        }
+    }
+}
+
+/// A validated audit configuration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Direction.
+    pub want: Want,
+    /// In-scope protocols, in report order, without duplicates.
+    pub protocols: Vec<Protocol>,
+    /// Online or on premises.
+    pub environment: Environment,
+    /// The date service-level advisories are evaluated at.
+    pub as_of: time::Date,
+    /// Which mailboxes are audited.
+    pub scope: Scope,
+}
+
+/// The verdict for one protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Nothing in the tenant configuration blocks basic auth.
+    Allowed,
+    /// At least one definite blocker applies.
+    Blocked,
+    /// No definite blocker, but a fact the verdict depends on is missing.
+    Unknown,
+}
+
+impl Verdict {
+    /// `allowed`, `blocked` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Blocked => "blocked",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// Blocker codes (DESIGN.md §2, a contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    /// `Get-User` `AccountDisabled` is True.
+    AccountDisabled,
+    /// `PopEnabled` / `ImapEnabled` is False on the mailbox.
+    MailboxProtocolDisabled,
+    /// `SmtpClientAuthenticationDisabled` is True on the mailbox.
+    MailboxSmtpAuthDisabled,
+    /// The mailbox inherits and the tenant's `SmtpClientAuthenticationDisabled` is True.
+    TenantSmtpAuthDisabled,
+    /// The user's assigned policy blocks the protocol.
+    UserPolicyBlocks,
+    /// The org default policy (user has none) blocks the protocol.
+    DefaultPolicyBlocks,
+    /// Entra security defaults are enabled.
+    SecurityDefaultsEnabled,
+    /// A Conditional Access policy blocks legacy clients for the user.
+    ConditionalAccessBlocks,
+    /// The assigned or default policy is not in the policy export.
+    PolicyNotFound,
+    /// A fact the verdict depends on was not exported.
+    InputMissing,
+}
+
+impl Code {
+    /// Every code, in report order.
+    pub const ALL: [Code; 10] = [
+        Code::AccountDisabled,
+        Code::MailboxProtocolDisabled,
+        Code::MailboxSmtpAuthDisabled,
+        Code::TenantSmtpAuthDisabled,
+        Code::UserPolicyBlocks,
+        Code::DefaultPolicyBlocks,
+        Code::SecurityDefaultsEnabled,
+        Code::ConditionalAccessBlocks,
+        Code::PolicyNotFound,
+        Code::InputMissing,
+    ];
+
+    /// The kebab-case code used in every report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::AccountDisabled => "account-disabled",
+            Code::MailboxProtocolDisabled => "mailbox-protocol-disabled",
+            Code::MailboxSmtpAuthDisabled => "mailbox-smtp-auth-disabled",
+            Code::TenantSmtpAuthDisabled => "tenant-smtp-auth-disabled",
+            Code::UserPolicyBlocks => "user-policy-blocks",
+            Code::DefaultPolicyBlocks => "default-policy-blocks",
+            Code::SecurityDefaultsEnabled => "security-defaults-enabled",
+            Code::ConditionalAccessBlocks => "conditional-access-blocks",
+            Code::PolicyNotFound => "policy-not-found",
+            Code::InputMissing => "input-missing",
+        }
+    }
+
+    /// True for codes that make the verdict `blocked`; the rest make it `unknown`.
+    pub fn is_definite(self) -> bool {
+        !matches!(self, Code::PolicyNotFound | Code::InputMissing)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason a protocol is not allowed: the code, the exact setting, its value
+/// and where that value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    /// What blocks.
+    pub code: Code,
+    /// The setting, e.g. `CasMailbox.PopEnabled` or `AuthenticationPolicy[Block Basic Auth].AllowBasicAuthPop`.
+    pub setting: String,
+    /// The value as exported (`False`, `True`, blank, or a policy name).
+    pub value: String,
+    /// The row the value came from.
+    pub source: Source,
+}
+
+/// The outcome for one protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolVerdict {
+    /// Allowed, blocked or unknown.
+    pub verdict: Verdict,
+    /// Every blocker that applies, in code order.
+    pub blockers: Vec<Blocker>,
+}
+
+impl ProtocolVerdict {
+    /// Derives the verdict from the blockers: any definite one blocks, else any
+    /// unknown one makes it unknown, else allowed.
+    pub fn from_blockers(mut blockers: Vec<Blocker>) -> ProtocolVerdict {
+        blockers.sort_by_key(|b| b.code);
+        let verdict = if blockers.iter().any(|b| b.code.is_definite()) {
+            Verdict::Blocked
+        } else if blockers.is_empty() {
+            Verdict::Allowed
+        } else {
+            Verdict::Unknown
+        };
+        ProtocolVerdict { verdict, blockers }
+    }
+}
+
+/// Where a mailbox's effective authentication policy came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicySource {
+    /// Assigned to the user (`Get-User` `AuthenticationPolicy`).
+    User,
+    /// The org default (`Get-OrganizationConfig` `DefaultAuthenticationPolicy`).
+    OrgDefault,
+    /// Neither: policies do not block.
+    None,
+    /// Cannot tell: no user row, or no org config while the user has no policy.
+    Unknown,
+}
+
+impl PolicySource {
+    /// `user`, `org-default`, `none` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicySource::User => "user",
+            PolicySource::OrgDefault => "org-default",
+            PolicySource::None => "none",
+            PolicySource::Unknown => "unknown",
+        }
+    }
+}
+
+/// The audit of one in-scope mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Index into `Snapshot::mailboxes`.
+    pub mailbox: usize,
+    /// The effective policy's name (as resolved, or as referenced when not found).
+    pub effective_policy: Option<String>,
+    /// Where the effective policy came from.
+    pub policy_source: PolicySource,
+    /// The recipient type used for scope, when known.
+    pub recipient_type: Option<String>,
+    /// One verdict per in-scope protocol.
+    pub protocols: PerProtocol<Option<ProtocolVerdict>>,
+    /// Flagged for the chosen direction.
+    pub flagged: bool,
+}
+
+impl Finding {
+    /// The in-scope protocols with their verdicts, in report order.
+    pub fn verdicts(&self) -> impl Iterator<Item = (Protocol, &ProtocolVerdict)> {
+        Protocol::ALL.into_iter().filter_map(|p| self.protocols[p].as_ref().map(|v| (p, v)))
+    }
+}
+
+/// The audit of a whole tenant.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// In-scope mailboxes, in input order.
+    pub findings: Vec<Finding>,
+    /// Mailboxes left out by scope.
+    pub out_of_scope: usize,
+    /// Counts.
+    pub summary: Summary,
+    /// Service-level and configuration advisories.
+    pub advisories: Vec<Advisory>,
+}
+
+/// Audits every mailbox of the snapshot (in parallel) and summarises.
+pub fn audit(snapshot: &Snapshot, options: &Options) -> Audit {
+    let findings: Vec<Finding> = (0..snapshot.mailboxes.len())
+        .into_par_iter()
+        .filter_map(|i| {
+            let recipient_type = scope::recipient_type(snapshot, i);
+            options
+                .scope
+                .includes(snapshot, i, recipient_type)
+                .then(|| rules::evaluate(snapshot, i, options))
+        })
+        .collect();
+    let out_of_scope = snapshot.mailboxes.len() - findings.len();
+    let summary = Summary::of(&findings, snapshot.mailboxes.len(), options);
+    let advisories = advisory::advisories(snapshot, options);
+    Audit { findings, out_of_scope, summary, advisories }
+}
+
+/// Counts of blockers by code over flagged and unflagged mailboxes alike.
+pub(crate) fn count_blockers(findings: &[Finding]) -> BTreeMap<Code, usize> {
+    let mut by = BTreeMap::new();
+    for f in findings {
+        let mut codes: Vec<Code> =
+            f.verdicts().flat_map(|(_, v)| v.blockers.iter().map(|b| b.code)).collect();
+        codes.sort();
+        codes.dedup();
+        for c in codes {
+            *by.entry(c).or_insert(0) += 1;
+        }
+    }
+    by
+}

@@ -1,0 +1,168 @@
+//! The command line (clap). These types stay in the binary: [`AuditArgs::options`]
+//! turns them into the library's validated [`exoauth::audit::Options`].
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use exoauth::audit::{self, Options, Scope, Want};
+use exoauth::emit::report::Format;
+use exoauth::model::{Environment, Protocol};
+
+/// Audit Exchange POP, IMAP and SMTP AUTH basic-auth access per mailbox from
+/// exported cmdlet output, and say exactly which setting blocks each protocol.
+#[derive(Debug, Parser)]
+#[command(name = "exoauth", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit an export folder (AuthenticationPolicy, OrganizationConfig,
+    /// TransportConfig, CasMailbox, User; .csv, .txt or .json).
+    Audit(AuditArgs),
+}
+
+/// `exoauth audit`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 success; 1 mailboxes flagged with --fail-on flagged; 2 bad input (including rejected rows) or usage.\nWithout DIR, the built-in sample tenant (fixtures/contoso) is audited."
+)]
+pub struct AuditArgs {
+    /// The export folder; omit it to audit the built-in sample tenant.
+    pub dir: Option<PathBuf>,
+    /// allow: flag mailboxes that cannot use basic auth; block: flag those that still can.
+    #[arg(long, value_enum, default_value_t = WantArg::Allow)]
+    pub want: WantArg,
+    /// Protocols to audit, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "pop,imap,smtp", value_parser = parse_protocol)]
+    pub protocols: Vec<Protocol>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of standard output (`-` for standard output).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// online (Exchange Online) or onprem (Exchange Server 2019 / SE).
+    #[arg(long, value_enum, default_value_t = EnvironmentArg::Online)]
+    pub environment: EnvironmentArg,
+    /// Evaluate service-level dates at YYYY-MM-DD instead of today (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub as_of: Option<time::Date>,
+    /// Only audit the mailboxes listed in FILE (one UPN, SMTP address, object id or Guid per line).
+    #[arg(long, value_name = "FILE")]
+    pub scope: Option<PathBuf>,
+    /// Audit every mailbox type (shared, room, equipment...), not only UserMailbox.
+    #[arg(long)]
+    pub all_recipient_types: bool,
+    /// Exit with 1 when any mailbox is flagged (for scheduled pipelines).
+    #[arg(long, value_enum, default_value_t = FailOn::Never)]
+    pub fail_on: FailOn,
+}
+
+/// `--want`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WantArg {
+    /// Flag mailboxes that cannot use basic auth on an in-scope protocol.
+    Allow,
+    /// Flag mailboxes that still can (migration readiness).
+    Block,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// Summary and flagged-mailbox table.
+    Text,
+    /// One row per mailbox.
+    Csv,
+    /// The exoauth/audit-v1 JSON report.
+    Json,
+}
+
+/// `--environment`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EnvironmentArg {
+    /// Exchange Online.
+    Online,
+    /// Exchange Server 2019 / SE.
+    Onprem,
+}
+
+/// `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Exit 0 whatever is flagged.
+    Never,
+    /// Exit 1 when any mailbox is flagged.
+    Flagged,
+}
+
+fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    Protocol::parse(s).ok_or_else(|| format!("unknown protocol {s:?}; expected pop, imap or smtp"))
+}
+
+fn parse_date(s: &str) -> Result<time::Date, String> {
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|e| format!("expected a date as YYYY-MM-DD: {e}"))
+}
+
+impl AuditArgs {
+    /// The report format.
+    pub fn format(&self) -> Format {
+        match self.format {
+            FormatArg::Text => Format::Text,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+        }
+    }
+
+    /// Validates the arguments into the library's options, reading the scope file.
+    pub fn options(&self) -> anyhow::Result<Options> {
+        let mut protocols: Vec<Protocol> =
+            Protocol::ALL.into_iter().filter(|p| self.protocols.contains(p)).collect();
+        protocols.dedup();
+        if protocols.is_empty() {
+            bail!("--protocols needs at least one of pop, imap, smtp");
+        }
+        let identities = match &self.scope {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read the scope file {}", path.display()))?;
+                let (text, _) = exoauth::decode::decode(&bytes)
+                    .with_context(|| format!("cannot read the scope file {}", path.display()))?;
+                Some(audit::scope::parse_list(&text))
+            }
+            None => None,
+        };
+        Ok(Options {
+            want: match self.want {
+                WantArg::Allow => Want::Allow,
+                WantArg::Block => Want::Block,
+            },
+            protocols,
+            environment: match self.environment {
+                EnvironmentArg::Online => Environment::Online,
+                EnvironmentArg::Onprem => Environment::OnPrem,
+            },
+            as_of: self.as_of.unwrap_or_else(|| time::OffsetDateTime::now_utc().date()),
+            scope: Scope { identities, all_recipient_types: self.all_recipient_types },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,208 @@
+//! Bytes to text: the first stage of the data flow.
+//!
+//! Exports reach us in whatever encoding the admin's shell chose: Windows
+//! PowerShell 5.1's `Export-Csv -Encoding UTF8` writes UTF-8 with a BOM, its
+//! `Out-File` and `>` write UTF-16LE with a BOM, PowerShell 7 writes UTF-8
+//! without one. The encoding is taken from the byte-order mark; without one
+//! the text must be valid UTF-8. Invalid sequences are an error naming the
+//! byte offset, never silently replaced: a replaced character in a policy name
+//! would change which policy a user resolves to.
+
+use std::fmt;
+
+/// The encoding a file was decoded from, as reported in `exoauth parse` and the
+/// report's input list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8 without a byte-order mark (PowerShell 7's default).
+    Utf8,
+    /// UTF-8 with a byte-order mark (Windows PowerShell 5.1 `-Encoding UTF8`).
+    Utf8Bom,
+    /// UTF-16 little-endian with a byte-order mark (5.1 `Out-File`, `>`, `-Encoding Unicode`).
+    Utf16Le,
+    /// UTF-16 big-endian with a byte-order mark (`-Encoding BigEndianUnicode`).
+    Utf16Be,
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encoding::Utf8 => "utf-8",
+            Encoding::Utf8Bom => "utf-8-bom",
+            Encoding::Utf16Le => "utf-16le",
+            Encoding::Utf16Be => "utf-16be",
+        })
+    }
+}
+
+/// Why bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// A byte sequence that is not valid in the detected encoding.
+    #[error(
+        "byte {offset}: invalid {encoding} ({detail}); re-export with `Export-Csv -Encoding UTF8`"
+    )]
+    Invalid {
+        /// Byte offset in the file (BOM included).
+        offset: usize,
+        /// The encoding being decoded.
+        encoding: Encoding,
+        /// What is wrong.
+        detail: &'static str,
+    },
+    /// The text holds NUL or other control bytes that no PowerShell export writes.
+    #[error(
+        "byte {offset}: this is not text (byte 0x{byte:02X}); is it the right file? re-export with `Export-Csv -Encoding UTF8`"
+    )]
+    Binary {
+        /// Byte offset in the decoded text.
+        offset: usize,
+        /// The control byte.
+        byte: u8,
+    },
+}
+
+/// Decodes a whole file, returning the text (without BOM) and the encoding found.
+pub fn decode(bytes: &[u8]) -> Result<(String, Encoding), DecodeError> {
+    let (text, encoding) = if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        (utf8(rest, 3, Encoding::Utf8Bom)?, Encoding::Utf8Bom)
+    } else if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        (utf16(rest, 2, u16::from_le_bytes, Encoding::Utf16Le)?, Encoding::Utf16Le)
+    } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        (utf16(rest, 2, u16::from_be_bytes, Encoding::Utf16Be)?, Encoding::Utf16Be)
+    } else {
+        (utf8(bytes, 0, Encoding::Utf8)?, Encoding::Utf8)
+    };
+    check_text(&text)?;
+    Ok((text, encoding))
+}
+
+fn utf8(bytes: &[u8], base: usize, encoding: Encoding) -> Result<String, DecodeError> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(e) => {
+            let offset = base + e.valid_up_to();
+            // Control bytes near the start mean a binary file (or UTF-16 without a
+            // BOM), which is worth saying instead of "invalid UTF-8".
+            let head = &bytes[..bytes.len().min(4096)];
+            if let Some(pos) =
+                head.iter().position(|&b| b == 0 || (b < 0x20 && !b"\t\r\n\x1b".contains(&b)))
+            {
+                return Err(DecodeError::Binary { offset: base + pos, byte: bytes[pos] });
+            }
+            // Mostly undecodable bytes: binary noise rather than one mis-encoded letter.
+            let replaced = String::from_utf8_lossy(head).matches('\u{FFFD}').count();
+            if replaced >= 8 && replaced * 20 > head.len() {
+                return Err(DecodeError::Binary { offset, byte: bytes[offset - base] });
+            }
+            Err(DecodeError::Invalid { offset, encoding, detail: "not a UTF-8 sequence" })
+        }
+    }
+}
+
+fn utf16(
+    bytes: &[u8],
+    base: usize,
+    unit: fn([u8; 2]) -> u16,
+    encoding: Encoding,
+) -> Result<String, DecodeError> {
+    if bytes.len() % 2 != 0 {
+        return Err(DecodeError::Invalid {
+            offset: base + bytes.len() - 1,
+            encoding,
+            detail: "odd number of bytes; the file is truncated",
+        });
+    }
+    let units = bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
+    let mut out = String::with_capacity(bytes.len() / 2);
+    let mut offset = base;
+    for decoded in char::decode_utf16(units) {
+        match decoded {
+            Ok(c) => {
+                out.push(c);
+                offset += c.len_utf16() * 2;
+            }
+            Err(_) => {
+                return Err(DecodeError::Invalid {
+                    offset,
+                    encoding,
+                    detail: "unpaired surrogate",
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Rejects text with control characters no export writes (binary files that happen
+/// to decode). Tab, CR, LF and ESC (ANSI colour in PowerShell 7 transcripts) pass.
+fn check_text(text: &str) -> Result<(), DecodeError> {
+    let mut offset = 0;
+    for c in text.chars() {
+        if (c < ' ' && !matches!(c, '\t' | '\r' | '\n' | '\x1b')) || c == '\u{7f}' {
+            return Err(DecodeError::Binary { offset, byte: c as u8 });
+        }
+        offset += c.len_utf8();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_with_and_without_bom() {
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFName\r\n").unwrap(),
+            ("Name\r\n".into(), Encoding::Utf8Bom)
+        );
+        assert_eq!(decode("Zoë".as_bytes()).unwrap(), ("Zoë".into(), Encoding::Utf8));
+    }
+
+    #[test]
+    fn utf16_both_orders() {
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("Zoë".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(decode(&le).unwrap(), ("Zoë".into(), Encoding::Utf16Le));
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("Ab".encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(decode(&be).unwrap(), ("Ab".into(), Encoding::Utf16Be));
+    }
+
+    #[test]
+    fn truncated_utf16_names_the_offset() {
+        let err = decode(&[0xFF, 0xFE, b'A', 0, b'B']).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::Invalid {
+                offset: 4,
+                encoding: Encoding::Utf16Le,
+                detail: "odd number of bytes; the file is truncated"
+            }
+        );
+    }
+
+    #[test]
+    fn windows_1252_is_an_error_with_offset() {
+        // "Zoë" in Windows-1252, as Set-Content writes it in 5.1.
+        let err = decode(b"Name\r\nZo\xEB\r\n").unwrap_err();
+        assert!(matches!(err, DecodeError::Invalid { offset: 8, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn binary_is_refused() {
+        assert!(matches!(
+            decode(b"PK\x03\x04\x14\x00").unwrap_err(),
+            DecodeError::Binary { offset: 2, .. }
+        ));
+        assert!(matches!(
+            decode(b"\x89PNG\r\n\x1a\n\xff").unwrap_err(),
+            DecodeError::Binary { .. }
+        ));
+    }
+}

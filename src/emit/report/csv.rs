@@ -1,0 +1,83 @@
+//! The CSV report: one row per in-scope mailbox, one column per protocol verdict
+//! and one for the blockers.
+//!
+//! Cells a spreadsheet would run as a formula (leading `=`, `+`, `-`, `@`, tab or
+//! CR) are prefixed with `'` (OWASP "CSV injection"): mailbox names come from the
+//! tenant and can be chosen by anyone who can name a mailbox.
+
+use std::borrow::Cow;
+use std::io;
+
+use super::{Renderer, Report, blockers_cell};
+
+/// The CSV renderer.
+#[derive(Debug, Clone, Copy)]
+pub struct Csv;
+
+/// Neutralises a cell that a spreadsheet would evaluate.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+impl Renderer for Csv {
+    fn render(&self, r: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
+        let mut w = ::csv::WriterBuilder::new().from_writer(out);
+        let mut header = vec![
+            "identity",
+            "display_name",
+            "user_principal_name",
+            "primary_smtp_address",
+            "recipient_type",
+            "effective_policy",
+            "policy_source",
+            "flagged",
+        ];
+        header.extend(r.options.protocols.iter().map(|p| p.as_str()));
+        header.push("blockers");
+        w.write_record(&header)?;
+        for f in &r.audit.findings {
+            let v = r.view(f);
+            let mut row: Vec<Cow<'_, str>> = [
+                Some(v.identity),
+                v.display_name,
+                v.user_principal_name,
+                v.primary_smtp_address,
+                f.recipient_type.as_deref(),
+                f.effective_policy.as_deref(),
+                Some(f.policy_source.as_str()),
+                Some(if f.flagged { "true" } else { "false" }),
+            ]
+            .into_iter()
+            .map(|c| neutralise(c.unwrap_or("")))
+            .collect();
+            row.extend(f.verdicts().map(|(_, pv)| Cow::Borrowed(pv.verdict.as_str())));
+            row.push(Cow::Owned(blockers_cell(f)));
+            w.write_record(row.iter().map(|c| c.as_bytes()))?;
+        }
+        w.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for (cell, want) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("alex@contoso.com", "alex@contoso.com"),
+            ("", ""),
+        ] {
+            assert_eq!(neutralise(cell), want);
+        }
+    }
+}

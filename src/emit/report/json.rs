@@ -1,0 +1,225 @@
+//! The `exoauth/audit-v1` JSON report (DESIGN.md §5, a contract).
+//!
+//! Input warnings (data loss, likely `-ResultSize` cuts, columns not exported)
+//! are listed under `advisories` with their own codes and an empty `protocols`
+//! list, so the schema stays exactly `audit-v1`.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use serde::Serialize;
+
+use super::{Renderer, Report};
+use crate::audit::Finding;
+use crate::model::Setting;
+
+/// The schema identifier.
+pub const SCHEMA: &str = "exoauth/audit-v1";
+
+/// The JSON renderer.
+#[derive(Debug, Clone, Copy)]
+pub struct Json;
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    schema: &'static str,
+    tool_version: &'static str,
+    want: &'static str,
+    environment: &'static str,
+    as_of: String,
+    protocols: Vec<&'static str>,
+    inputs: Vec<Input>,
+    tenant: Tenant<'a>,
+    advisories: Vec<Advisory>,
+    summary: Summary,
+    mailboxes: Vec<Mailbox<'a>>,
+    rejected: Vec<Rejected<'a>>,
+}
+
+#[derive(Serialize)]
+struct Input {
+    path: String,
+    cmdlet: &'static str,
+    form: &'static str,
+    sha256: String,
+    rows: usize,
+}
+
+#[derive(Serialize)]
+struct Tenant<'a> {
+    default_policy: Option<&'a str>,
+    smtp_client_auth_disabled: Option<bool>,
+    security_defaults: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Advisory {
+    code: &'static str,
+    protocols: Vec<&'static str>,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    mailboxes: usize,
+    in_scope: usize,
+    flagged: usize,
+    rejected_rows: usize,
+    by_protocol: BTreeMap<&'static str, Counts>,
+    by_blocker: BTreeMap<&'static str, usize>,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    allowed: usize,
+    blocked: usize,
+    unknown: usize,
+}
+
+#[derive(Serialize)]
+struct Mailbox<'a> {
+    identity: &'a str,
+    external_directory_object_id: Option<&'a str>,
+    user_principal_name: Option<&'a str>,
+    primary_smtp_address: Option<&'a str>,
+    recipient_type: Option<&'a str>,
+    effective_policy: Option<&'a str>,
+    policy_source: &'static str,
+    flagged: bool,
+    protocols: BTreeMap<&'static str, ProtocolOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct ProtocolOut<'a> {
+    basic_auth: &'static str,
+    blockers: Vec<BlockerOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct BlockerOut<'a> {
+    code: &'static str,
+    setting: &'a str,
+    value: &'a str,
+    source: String,
+}
+
+#[derive(Serialize)]
+struct Rejected<'a> {
+    source: String,
+    reason: &'a str,
+}
+
+fn setting(s: Option<Setting>) -> Option<bool> {
+    match s {
+        Some(Setting::Value(b)) => Some(b),
+        _ => None,
+    }
+}
+
+fn mailbox<'a>(r: &Report<'a>, f: &'a Finding) -> Mailbox<'a> {
+    let v = r.view(f);
+    Mailbox {
+        identity: v.identity,
+        external_directory_object_id: v.external_directory_object_id,
+        user_principal_name: v.user_principal_name,
+        primary_smtp_address: v.primary_smtp_address,
+        recipient_type: f.recipient_type.as_deref(),
+        effective_policy: f.effective_policy.as_deref(),
+        policy_source: f.policy_source.as_str(),
+        flagged: f.flagged,
+        protocols: f
+            .verdicts()
+            .map(|(p, pv)| {
+                let blockers = pv
+                    .blockers
+                    .iter()
+                    .map(|b| BlockerOut {
+                        code: b.code.as_str(),
+                        setting: &b.setting,
+                        value: &b.value,
+                        source: b.source.to_string(),
+                    })
+                    .collect();
+                (p.as_str(), ProtocolOut { basic_auth: pv.verdict.as_str(), blockers })
+            })
+            .collect(),
+    }
+}
+
+impl Renderer for Json {
+    fn render(&self, r: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
+        let s = &r.loaded.snapshot;
+        let sum = &r.audit.summary;
+        let mut advisories: Vec<Advisory> = r
+            .audit
+            .advisories
+            .iter()
+            .map(|a| Advisory {
+                code: a.code,
+                protocols: a.protocols.iter().map(|p| p.as_str()).collect(),
+                message: a.message.clone(),
+            })
+            .collect();
+        advisories.extend(r.loaded.warnings.iter().map(|w| Advisory {
+            code: w.code,
+            protocols: Vec::new(),
+            message: match &w.source {
+                Some(src) => format!("{src}: {}", w.message),
+                None => w.message.clone(),
+            },
+        }));
+        let doc = Doc {
+            schema: SCHEMA,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            want: r.options.want.as_str(),
+            environment: r.options.environment.as_str(),
+            as_of: r.options.as_of.to_string(),
+            protocols: r.options.protocols.iter().map(|p| p.as_str()).collect(),
+            inputs: r
+                .loaded
+                .inputs
+                .iter()
+                .map(|i| Input {
+                    path: i.path.display().to_string(),
+                    cmdlet: i.cmdlet.produced_by(),
+                    form: i.form.name(),
+                    sha256: i.sha256.clone(),
+                    rows: i.rows,
+                })
+                .collect(),
+            tenant: Tenant {
+                default_policy: s.org.as_ref().and_then(|o| o.default_policy.as_deref()),
+                smtp_client_auth_disabled: setting(
+                    s.transport.as_ref().map(|t| t.smtp_client_auth_disabled),
+                ),
+                security_defaults: setting(s.security_defaults.as_ref().map(|d| d.is_enabled)),
+            },
+            advisories,
+            summary: Summary {
+                mailboxes: sum.mailboxes,
+                in_scope: sum.in_scope,
+                flagged: sum.flagged,
+                rejected_rows: r.loaded.rejected.len(),
+                by_protocol: sum
+                    .protocols()
+                    .map(|(p, c)| {
+                        (
+                            p.as_str(),
+                            Counts { allowed: c.allowed, blocked: c.blocked, unknown: c.unknown },
+                        )
+                    })
+                    .collect(),
+                by_blocker: sum.by_blocker.iter().map(|(c, n)| (c.as_str(), *n)).collect(),
+            },
+            mailboxes: r.audit.findings.iter().map(|f| mailbox(r, f)).collect(),
+            rejected: r
+                .loaded
+                .rejected
+                .iter()
+                .map(|x| Rejected { source: x.source.to_string(), reason: &x.reason })
+                .collect(),
+        };
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        out.write_all(b"\n")
+    }
+}

@@ -1,0 +1,284 @@
+//! `Format-List` console text, as PowerShell's `ListWriter` prints it.
+//!
+//! ```text
+//!                                      <- blank lines between objects
+//! Name                             : Alex Wilber
+//! DistinguishedName                : CN=Alex Wilber,OU=contoso.onmicrosoft.com,OU=Microsoft Exchange Hosted Organizati
+//!                                    ons,DC=EURPR05A001,DC=PROD,DC=OUTLOOK,DC=COM
+//! EmailAddresses                   : {SMTP:alex@contoso.com, smtp:alex@contoso.onmicrosoft.com}
+//! AdminDisplayName                 :
+//! ```
+//!
+//! Labels are padded to the longest label of the object, then ` : `. Long values
+//! wrap onto continuation lines indented to the value column. PowerShell breaks at
+//! a space when it can (dropping the space) and cuts a word longer than the line
+//! mid-word, so a piece that ends before the full output width lost a space at
+//! the break and one that fills the width did not; the width is the longest line
+//! in the file. A `$null` or
+//! empty value leaves `Label :` alone. PowerShell 7.2+ may colour labels with ANSI
+//! escapes when output is redirected from an outer shell; those are stripped.
+//! Collections cut by `$FormatEnumerationLimit` (`{a, b, c, d...}` or `…}`) are
+//! data loss and produce a warning naming the line and property.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::character::complete::{char, space0, space1};
+use nom::combinator::{all_consuming, map, opt, rest, verify};
+use nom::sequence::preceded;
+use nom::{IResult, Parser};
+
+use super::value::is_truncated_collection;
+use super::{Parsed, Record, Source, SyntaxError, Table, Warning};
+
+/// One line of Format-List text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line<'a> {
+    /// `Label   : value` (value possibly empty).
+    Property { label: &'a str, value: &'a str },
+    /// `            rest of a wrapped value`
+    Continuation(&'a str),
+    /// Whitespace only: separates objects.
+    Blank,
+}
+
+/// `Label` — a property name: letters, digits, `_`, `.`, `-`.
+fn label(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-')).parse(i)
+}
+
+/// `Label<padding> : value` or `Label<padding> :`
+fn property(i: &str) -> IResult<&str, Line<'_>> {
+    map((label, space0, char(':'), opt(preceded(char(' '), rest))), |(label, _, _, value)| {
+        Line::Property { label, value: value.unwrap_or("").trim_end() }
+    })
+    .parse(i)
+}
+
+/// `<indent>text` — the rest of a wrapped value.
+fn continuation(i: &str) -> IResult<&str, Line<'_>> {
+    map(preceded(space1, verify(rest, |s: &str| !s.trim().is_empty())), |s: &str| {
+        Line::Continuation(s.trim_end())
+    })
+    .parse(i)
+}
+
+/// A line of spaces only.
+fn blank(i: &str) -> IResult<&str, Line<'_>> {
+    map(all_consuming(take_while(|c: char| c.is_whitespace())), |_| Line::Blank).parse(i)
+}
+
+fn line(i: &str) -> IResult<&str, Line<'_>> {
+    all_consuming(alt((blank, property, continuation))).parse(i)
+}
+
+/// Removes ANSI SGR sequences (`ESC [ ... m`) that PowerShell 7.2+ can leave in
+/// redirected output.
+pub(crate) fn strip_ansi(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.contains('\x1b') {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find('\x1b') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let seq: IResult<&str, &str> =
+            preceded(tag("["), take_while(|c: char| c.is_ascii_digit() || c == ';')).parse(after);
+        rest = match seq {
+            Ok((tail, _)) => tail.strip_prefix(|c: char| c.is_ascii_alphabetic()).unwrap_or(tail),
+            Err(_) => after,
+        };
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+/// Parses Format-List text into records.
+pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
+    let mut parsed = Parsed { table: Table::default(), ..Parsed::default() };
+    let mut index: HashMap<String, usize> = HashMap::new();
+    // The record being built: its first line and (column, value) pairs.
+    let mut current: Option<(usize, Vec<(usize, String)>)> = None;
+    let width =
+        text.split('\n').map(|l| strip_ansi(l.trim_end()).chars().count()).max().unwrap_or(0);
+    let mut previous_len = 0;
+
+    for (n, raw) in text.split('\n').enumerate() {
+        let lineno = n + 1;
+        let cleaned = strip_ansi(raw.trim_end_matches('\r'));
+        let parsed_line = match line(&cleaned) {
+            Ok((_, l)) => l,
+            Err(_) => {
+                let column = cleaned.find(|c: char| !c.is_alphanumeric()).map_or(1, |p| p + 1);
+                return Err(SyntaxError {
+                    file: file.clone(),
+                    line: lineno,
+                    column,
+                    message: format!(
+                        "expected `Name : value` as Format-List prints it, found {:?}; is this Format-List output?",
+                        truncate_for_message(&cleaned)
+                    ),
+                });
+            }
+        };
+        match parsed_line {
+            Line::Blank => finish(&mut parsed.table, &mut current),
+            Line::Property { label, value } => {
+                let column = *index.entry(label.to_owned()).or_insert_with(|| {
+                    parsed.table.columns.push(label.to_owned());
+                    parsed.table.columns.len() - 1
+                });
+                // A label seen twice means a new object began without a blank line.
+                if current
+                    .as_ref()
+                    .is_some_and(|(_, props)| props.iter().any(|(c, _)| *c == column))
+                {
+                    finish(&mut parsed.table, &mut current);
+                }
+                let (_, props) = current.get_or_insert_with(|| (lineno, Vec::new()));
+                props.push((column, value.to_owned()));
+            }
+            Line::Continuation(more) => match current.as_mut().and_then(|(_, p)| p.last_mut()) {
+                Some((_, value)) => {
+                    if previous_len < width {
+                        value.push(' ');
+                    }
+                    value.push_str(more.trim_start());
+                }
+                None => {
+                    return Err(SyntaxError {
+                        file: file.clone(),
+                        line: lineno,
+                        column: 1,
+                        message: "an indented line with no property before it; is this Format-List output?"
+                            .into(),
+                    });
+                }
+            },
+        }
+        previous_len = cleaned.trim_end().chars().count();
+    }
+    finish(&mut parsed.table, &mut current);
+
+    // Data loss: collections cut by $FormatEnumerationLimit.
+    for record in &parsed.table.rows {
+        for (col, value) in record.values.iter().enumerate() {
+            if value.as_deref().is_some_and(is_truncated_collection) {
+                parsed.warnings.push(Warning {
+                    code: "truncated-collection",
+                    source: Some(Source { file: file.clone(), line: record.line }),
+                    message: format!(
+                        "{} was cut by $FormatEnumerationLimit (ends in `...}}`): values are missing; set $FormatEnumerationLimit = -1 or export with Export-Csv",
+                        parsed.table.columns[col]
+                    ),
+                });
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+fn finish(table: &mut Table, current: &mut Option<(usize, Vec<(usize, String)>)>) {
+    if let Some((line, props)) = current.take() {
+        let mut values = vec![None; table.columns.len()];
+        for (col, value) in props {
+            values[col] = Some(value);
+        }
+        table.rows.push(Record { line, values });
+    }
+    // Earlier records get `None` (absent) for columns first seen later.
+    let width = table.columns.len();
+    for row in &mut table.rows {
+        row.values.resize(width, None);
+    }
+}
+
+fn truncate_for_message(s: &str) -> String {
+    let mut out: String = s.chars().take(60).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> Parsed {
+        parse(&Arc::from("T.txt"), text).unwrap()
+    }
+
+    #[test]
+    fn line_kinds() {
+        assert_eq!(
+            line("Name       : Alex").unwrap(),
+            ("", Line::Property { label: "Name", value: "Alex" })
+        );
+        assert_eq!(
+            line("AdminDisplayName :").unwrap().1,
+            Line::Property { label: "AdminDisplayName", value: "" }
+        );
+        assert_eq!(
+            line("Title : a : b ").unwrap().1,
+            Line::Property { label: "Title", value: "a : b" }
+        );
+        assert_eq!(line("             ons,DC=PROD").unwrap().1, Line::Continuation("ons,DC=PROD"));
+        assert_eq!(line("   ").unwrap().1, Line::Blank);
+        assert!(line("PS C:\\> Get-User").is_err());
+    }
+
+    #[test]
+    fn records_wraps_and_absent_properties() {
+        let p = run(
+            "\r\nName              : Alex\r\nDistinguishedName : CN=Alex,OU=conto\r\n                    so,DC=COM\r\nAdminDisplayName  :\r\n\r\nName : Bea\r\nPopEnabled : False\r\nTitle : Head of\r\n        Sales\r\n\r\n\r\n",
+        );
+        assert_eq!(
+            p.table.columns,
+            ["Name", "DistinguishedName", "AdminDisplayName", "PopEnabled", "Title"]
+        );
+        assert_eq!(p.table.rows.len(), 2);
+        assert_eq!(p.table.rows[0].line, 2);
+        assert_eq!(
+            p.table.rows[0].values,
+            [
+                Some("Alex".into()),
+                Some("CN=Alex,OU=contoso,DC=COM".into()),
+                Some("".into()),
+                None,
+                None
+            ]
+        );
+        // "Head of" ends before the full width (the DN line), so a space was dropped there.
+        assert_eq!(
+            p.table.rows[1].values,
+            [Some("Bea".into()), None, None, Some("False".into()), Some("Head of Sales".into())]
+        );
+    }
+
+    #[test]
+    fn truncated_collections_warn_with_line() {
+        let p = run(
+            "Name : a\nEmailAddresses : {SMTP:a@x, smtp:b@x, smtp:c@x, smtp:d@x...}\n\nName : b\nEmailAddresses : {x, y…}\n",
+        );
+        assert_eq!(p.warnings.len(), 2);
+        assert_eq!(p.warnings[1].source.as_ref().unwrap().line, 4);
+        assert!(p.warnings[0].message.starts_with("EmailAddresses was cut"));
+    }
+
+    #[test]
+    fn ansi_is_stripped() {
+        assert_eq!(strip_ansi("\x1b[32;1mName      : \x1b[0mAlex"), "Name      : Alex");
+        let p = run("\x1b[32;1mName : \x1b[0mAlex\n");
+        assert_eq!(p.table.rows[0].values, [Some("Alex".into())]);
+    }
+
+    #[test]
+    fn garbage_is_a_syntax_error_with_line() {
+        let err = parse(&Arc::from("T.txt"), "Name : a\nthis is not a list\n").unwrap_err();
+        assert_eq!((err.line, &*err.file), (2, "T.txt"));
+    }
+}

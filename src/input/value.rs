@@ -1,0 +1,150 @@
+//! PowerShell value rules, in one place.
+//!
+//! - `True` / `False` in any case (and `$true` / `$false` as typed by hand) are
+//!   booleans;
+//! - blank and `$null` are null (`Export-Csv` writes `$null` as nothing, the empty
+//!   string as `""`, Format-List prints `Label :`);
+//! - `{a, b}` is a collection, `{}` an empty one; `{a, b...}` / `{a, b…}` was cut by
+//!   `$FormatEnumerationLimit` (5.1 writes three dots, 6.2+ writes U+2026);
+//! - `Export-Csv` writes a multi-valued property as its type name
+//!   (`System.Collections.ArrayList`,
+//!   ``Microsoft.Exchange.Data.MultiValuedProperty`1[System.String]``), which
+//!   holds no values at all and must never be read as data.
+
+use std::fmt;
+
+/// A raw value that does not read as the expected type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError {
+    /// What was expected, e.g. `True or False`.
+    pub expected: &'static str,
+    /// The raw value found.
+    pub found: String,
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "expected {}, found {:?}", self.expected, self.found)
+    }
+}
+
+/// True when the raw value means `$null`: blank, or the literal `$null`.
+pub fn is_null(raw: &str) -> bool {
+    let t = raw.trim();
+    t.is_empty() || t.eq_ignore_ascii_case("$null")
+}
+
+/// The trimmed text of a value, or `None` when it is null.
+pub fn text(raw: &str) -> Option<&str> {
+    if is_null(raw) { None } else { Some(raw.trim()) }
+}
+
+/// Reads a boolean: `Ok(None)` for null, an error for anything else unreadable.
+pub fn parse_bool(raw: &str) -> Result<Option<bool>, ValueError> {
+    let t = raw.trim();
+    let t = t.strip_prefix('$').unwrap_or(t);
+    if is_null(raw) {
+        Ok(None)
+    } else if t.eq_ignore_ascii_case("true") {
+        Ok(Some(true))
+    } else if t.eq_ignore_ascii_case("false") {
+        Ok(Some(false))
+    } else {
+        Err(ValueError { expected: "True or False", found: raw.to_owned() })
+    }
+}
+
+/// True when the value is the type name `Export-Csv` writes for a collection.
+pub fn is_type_name(raw: &str) -> bool {
+    let t = raw.trim();
+    (t.starts_with("System.Collections.")
+        || t.starts_with("Microsoft.Exchange.Data.MultiValuedProperty")
+        || t.starts_with("Deserialized.")
+        || t == "System.Object[]"
+        || t == "System.String[]")
+        && !t.contains(' ')
+}
+
+/// A parsed `{a, b}` collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection<'a> {
+    /// The items shown.
+    pub items: Vec<&'a str>,
+    /// True when PowerShell cut the list (`...}` or `…}`): items are missing.
+    pub truncated: bool,
+}
+
+/// Reads `{a, b, c}`; `None` when the value is not in braces.
+pub fn parse_collection(raw: &str) -> Option<Collection<'_>> {
+    let inner = raw.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let (inner, truncated) = match inner.strip_suffix("...").or_else(|| inner.strip_suffix('…')) {
+        Some(rest) => (rest, true),
+        None => (inner, false),
+    };
+    let items = if inner.trim().is_empty() {
+        Vec::new()
+    } else {
+        inner.split(", ").map(str::trim).collect()
+    };
+    Some(Collection { items, truncated })
+}
+
+/// True when the value is a collection cut by `$FormatEnumerationLimit`.
+pub fn is_truncated_collection(raw: &str) -> bool {
+    parse_collection(raw).is_some_and(|c| c.truncated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans() {
+        let cases: &[(&str, Result<Option<bool>, ()>)] = &[
+            ("True", Ok(Some(true))),
+            ("FALSE", Ok(Some(false))),
+            (" true ", Ok(Some(true))),
+            ("$false", Ok(Some(false))),
+            ("", Ok(None)),
+            ("  ", Ok(None)),
+            ("$null", Ok(None)),
+            ("Ture", Err(())),
+            ("1", Err(())),
+            ("yes", Err(())),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(parse_bool(raw).map_err(|_| ()), *want, "{raw:?}");
+        }
+        assert_eq!(
+            parse_bool("Ture").unwrap_err().to_string(),
+            "expected True or False, found \"Ture\""
+        );
+    }
+
+    #[test]
+    fn collections() {
+        assert_eq!(
+            parse_collection("{a, b}"),
+            Some(Collection { items: vec!["a", "b"], truncated: false })
+        );
+        assert_eq!(parse_collection("{}"), Some(Collection { items: vec![], truncated: false }));
+        assert!(parse_collection("{a, b, c, d...}").unwrap().truncated);
+        assert_eq!(parse_collection("{a, b, c, d…}").unwrap().items, ["a", "b", "c", "d"]);
+        assert_eq!(parse_collection("plain"), None);
+    }
+
+    #[test]
+    fn type_names_are_not_data() {
+        assert!(is_type_name("System.Collections.ArrayList"));
+        assert!(is_type_name("Microsoft.Exchange.Data.MultiValuedProperty`1[System.String]"));
+        assert!(is_type_name("System.Collections.Generic.List`1[System.String]"));
+        assert!(!is_type_name("Block Basic Auth"));
+        assert!(!is_type_name("System Policy"));
+    }
+
+    #[test]
+    fn nulls() {
+        assert_eq!(text("  Block Basic Auth "), Some("Block Basic Auth"));
+        assert_eq!(text("$NULL"), None);
+    }
+}

@@ -1,0 +1,18 @@
+//! exoauth: turns exported Exchange cmdlet output into a per-mailbox verdict on
+//! POP, IMAP and SMTP AUTH basic-auth access, with the exact setting that blocks
+//! each protocol and where it came from.
+//!
+//! Data flows one way (DESIGN.md §1):
+//! [`decode`] bytes to text → [`input`] text to records → [`model`] records to
+//! typed rows and the joined [`model::Snapshot`] → [`audit`] the pure rules →
+//! [`emit`] reports. [`export`] drives the first stages over an export folder.
+
+#![deny(missing_docs)]
+
+pub mod audit;
+pub mod decode;
+pub mod emit;
+pub mod export;
+pub mod input;
+pub mod model;
+pub mod sample;

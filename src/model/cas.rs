@@ -1,0 +1,104 @@
+//! `Get-EXOCasMailbox` / `Get-CASMailbox` rows: the per-mailbox protocol switches.
+//!
+//! `SmtpClientAuthenticationDisabled` has three states (Set-CASMailbox): True
+//! disables SMTP AUTH for the mailbox, False enables it whatever the tenant says,
+//! blank inherits `Get-TransportConfig`. Get-EXOCasMailbox leaves the column out
+//! unless asked with `-Properties`; an absent column is kept as
+//! [`Setting::NotExported`], never read as "inherit" (the trap PS365 documents).
+
+use std::sync::Arc;
+
+use super::{Ids, Mapped, Setting, map_rows, normalise_guid};
+use crate::input::{Source, Table};
+
+/// One mailbox's client access settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CasMailbox {
+    /// Identity columns.
+    pub ids: Ids,
+    /// `PopEnabled`.
+    pub pop_enabled: Setting,
+    /// `ImapEnabled`.
+    pub imap_enabled: Setting,
+    /// `SmtpClientAuthenticationDisabled`.
+    pub smtp_client_auth_disabled: Setting,
+    /// `RecipientTypeDetails`, when the export has it (Get-CASMailbox does not by default).
+    pub recipient_type_details: Option<String>,
+    /// Where the row came from.
+    pub source: Source,
+}
+
+/// Maps mailbox rows; a row with no identity at all is rejected.
+pub fn map(file: &Arc<str>, table: &Table) -> Mapped<CasMailbox> {
+    let c = |n: &str| table.column(n);
+    let (guid, edoid, upn, smtp, identity, name, display) = (
+        c("Guid"),
+        c("ExternalDirectoryObjectId"),
+        c("UserPrincipalName"),
+        c("PrimarySmtpAddress"),
+        c("Identity"),
+        c("Name"),
+        c("DisplayName"),
+    );
+    let (pop, imap, smtp_auth, rtd) = (
+        c("PopEnabled"),
+        c("ImapEnabled"),
+        c("SmtpClientAuthenticationDisabled"),
+        c("RecipientTypeDetails"),
+    );
+    map_rows(file, table, |row| {
+        let ids = Ids {
+            guid: row.text(guid)?.map(|g| normalise_guid(&g)),
+            external_directory_object_id: row.text(edoid)?.map(|g| normalise_guid(&g)),
+            user_principal_name: row.text(upn)?,
+            primary_smtp_address: row.text(smtp)?,
+            identity: row.text(identity)?,
+            name: row.text(name)?,
+            display_name: row.text(display)?,
+        };
+        if ids.key().is_empty() {
+            return Err("the mailbox has no Guid, ExternalDirectoryObjectId, PrimarySmtpAddress or Identity".into());
+        }
+        Ok(CasMailbox {
+            ids,
+            pop_enabled: row.setting(pop)?,
+            imap_enabled: row.setting(imap)?,
+            smtp_client_auth_disabled: row.setting(smtp_auth)?,
+            recipient_type_details: row.text(rtd)?,
+            source: row.source.clone(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::csv;
+
+    #[test]
+    fn absent_smtp_column_is_not_exported_and_blank_is_null() {
+        let file: Arc<str> = Arc::from("CasMailbox.csv");
+        let without =
+            csv::parse(&file, "Guid,PopEnabled,ImapEnabled\nA1,True,False\n", b',').unwrap();
+        let m = map(&file, &without.table);
+        assert_eq!(m.rows[0].smtp_client_auth_disabled, Setting::NotExported);
+        assert_eq!(m.rows[0].ids.guid.as_deref(), Some("a1"));
+        let with = csv::parse(
+            &file,
+            "Guid,PopEnabled,ImapEnabled,SmtpClientAuthenticationDisabled\nA1,True,False,\n",
+            b',',
+        )
+        .unwrap();
+        assert_eq!(map(&file, &with.table).rows[0].smtp_client_auth_disabled, Setting::Null);
+    }
+
+    #[test]
+    fn type_name_in_a_read_column_is_rejected() {
+        let file: Arc<str> = Arc::from("CasMailbox.csv");
+        let p = csv::parse(&file, "Guid,PrimarySmtpAddress,PopEnabled,ImapEnabled\nA1,System.Collections.ArrayList,True,True\n", b',')
+            .unwrap();
+        let m = map(&file, &p.table);
+        assert!(m.rows.is_empty());
+        assert!(m.rejected[0].reason.contains("type name"), "{}", m.rejected[0].reason);
+    }
+}

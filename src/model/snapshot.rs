@@ -1,0 +1,341 @@
+//! The joined tenant: policies indexed by name, DN and GUID; each mailbox joined
+//! to its user.
+//!
+//! Join order (DESIGN.md §1): `Guid` (the AD object GUID, the same on
+//! Get-CASMailbox, Get-EXOCasMailbox and Get-User), then
+//! `ExternalDirectoryObjectId`, then `UserPrincipalName` / `PrimarySmtpAddress`,
+//! case-insensitively. Policy references resolve by name ignoring case (OPATH
+//! comparisons are case-insensitive; no Microsoft statement either way), by the
+//! first `CN=` of a distinguished name, or by GUID (AuthPolicyIdParameter accepts
+//! Name, DN or GUID: Set-AuthenticationPolicy reference).
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use super::{
+    AuthPolicy, CasMailbox, Environment, OrgConfig, SecurityDefaults, TransportConfig, User,
+    looks_like_guid, normalise_guid,
+};
+use crate::input::{Rejection, Warning};
+
+/// The typed exports before joining; `None` marks a file that was not exported.
+#[derive(Debug, Clone, Default)]
+pub struct Parts {
+    /// Online or on premises.
+    pub environment: Environment,
+    /// `Get-AuthenticationPolicy`.
+    pub policies: Option<Vec<AuthPolicy>>,
+    /// `Get-OrganizationConfig`.
+    pub org: Option<OrgConfig>,
+    /// `Get-TransportConfig`.
+    pub transport: Option<TransportConfig>,
+    /// Entra security defaults.
+    pub security_defaults: Option<SecurityDefaults>,
+    /// `Get-User`.
+    pub users: Option<Vec<User>>,
+    /// `Get-CASMailbox`.
+    pub mailboxes: Vec<CasMailbox>,
+}
+
+/// Everything one audit needs, joined.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Online or on premises.
+    pub environment: Environment,
+    /// `Get-AuthenticationPolicy`; `None` when the file was not exported.
+    pub policies: Option<Vec<AuthPolicy>>,
+    /// `Get-OrganizationConfig`; `None` when not exported.
+    pub org: Option<OrgConfig>,
+    /// `Get-TransportConfig`; `None` when not exported.
+    pub transport: Option<TransportConfig>,
+    /// Entra security defaults; `None` when not exported.
+    pub security_defaults: Option<SecurityDefaults>,
+    /// `Get-User`; `None` when not exported.
+    pub users: Option<Vec<User>>,
+    /// `Get-CASMailbox` rows.
+    pub mailboxes: Vec<CasMailbox>,
+    /// For each mailbox, the index of its user in `users`.
+    pub mailbox_user: Vec<Option<usize>>,
+    policy_index: HashMap<String, usize>,
+}
+
+impl Snapshot {
+    /// Joins the parts. Duplicate mailboxes, users and policies are rejected (the
+    /// first wins) so that every row is still accounted for.
+    pub fn build(
+        parts: Parts,
+        rejected: &mut Vec<Rejection>,
+        warnings: &mut Vec<Warning>,
+    ) -> Snapshot {
+        let Parts { environment, policies, org, transport, security_defaults, users, mailboxes } =
+            parts;
+        let policies = policies
+            .map(|p| dedup(p, |p| p.name.to_lowercase(), "policy name", |p| &p.source, rejected));
+        let users = users
+            .map(|u| dedup(u, |u| u.ids.key().to_lowercase(), "user", |u| &u.source, rejected));
+        let mailboxes =
+            dedup(mailboxes, |m| m.ids.key().to_lowercase(), "mailbox", |m| &m.source, rejected);
+
+        let mut policy_index = HashMap::new();
+        for (i, p) in policies.iter().flatten().enumerate() {
+            policy_index.entry(p.name.to_lowercase()).or_insert(i);
+            if let Some(g) = &p.guid {
+                policy_index.entry(g.clone()).or_insert(i);
+            }
+            if let Some(dn) = &p.distinguished_name {
+                policy_index.entry(dn.to_lowercase()).or_insert(i);
+            }
+        }
+
+        let mailbox_user = match &users {
+            Some(users) => join(&mailboxes, users),
+            None => vec![None; mailboxes.len()],
+        };
+        if let Some(users) = &users {
+            let joined: std::collections::HashSet<usize> =
+                mailbox_user.iter().flatten().copied().collect();
+            let without = users.len() - joined.len();
+            if without > 0 {
+                warnings.push(Warning {
+                    code: "users-without-mailbox",
+                    source: None,
+                    message: format!(
+                        "{without} Get-User row(s) match no mailbox (mail users, guests, users without a mailbox); they are not audited"
+                    ),
+                });
+            }
+        }
+        Snapshot {
+            environment,
+            policies,
+            org,
+            transport,
+            security_defaults,
+            users,
+            mailboxes,
+            mailbox_user,
+            policy_index,
+        }
+    }
+
+    /// The user joined to mailbox `i`.
+    pub fn user_of(&self, i: usize) -> Option<&User> {
+        let u = self.mailbox_user.get(i).copied().flatten()?;
+        self.users.as_ref()?.get(u)
+    }
+
+    /// Resolves a policy reference (name in any case, DN, or GUID).
+    pub fn resolve_policy(&self, reference: &str) -> Option<&AuthPolicy> {
+        let policies = self.policies.as_ref()?;
+        let r = reference.trim();
+        let lower = r.to_lowercase();
+        let by = |key: &str| self.policy_index.get(key).map(|&i| &policies[i]);
+        by(&lower)
+            .or_else(|| looks_like_guid(r).then(|| by(&normalise_guid(r))).flatten())
+            .or_else(|| dn_common_name(r).and_then(|cn| by(&cn.to_lowercase())))
+    }
+}
+
+/// The value of the first `CN=` of a distinguished name, with `\,` unescaped.
+fn dn_common_name(dn: &str) -> Option<String> {
+    let rest = dn.strip_prefix("CN=").or_else(|| dn.strip_prefix("cn="))?;
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            ',' => break,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Keeps the first of each key; later duplicates become rejections.
+fn dedup<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    what: &str,
+    source: impl Fn(&T) -> &crate::input::Source,
+    rejected: &mut Vec<Rejection>,
+) -> Vec<T> {
+    let mut seen: HashMap<String, crate::input::Source> = HashMap::new();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match seen.entry(key(&item)) {
+            Entry::Occupied(first) => rejected.push(Rejection {
+                source: source(&item).clone(),
+                reason: format!(
+                    "duplicate {what} {:?}, already read at {}; the export holds the same object twice (overlapping shards?)",
+                    first.key(),
+                    first.get()
+                ),
+            }),
+            Entry::Vacant(slot) => {
+                slot.insert(source(&item).clone());
+                out.push(item);
+            }
+        }
+    }
+    out
+}
+
+/// For each mailbox, its user: by Guid, then ExternalDirectoryObjectId, then UPN
+/// or primary SMTP address against the user's UPN or mail address.
+fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
+    let mut by_guid = HashMap::new();
+    let mut by_edoid = HashMap::new();
+    let mut by_name = HashMap::new();
+    for (i, u) in users.iter().enumerate() {
+        if let Some(g) = &u.ids.guid {
+            by_guid.entry(g.as_str()).or_insert(i);
+        }
+        if let Some(e) = &u.ids.external_directory_object_id {
+            by_edoid.entry(e.as_str()).or_insert(i);
+        }
+        for addr in [&u.ids.user_principal_name, &u.ids.primary_smtp_address].into_iter().flatten()
+        {
+            by_name.entry(addr.to_lowercase()).or_insert(i);
+        }
+    }
+    mailboxes
+        .iter()
+        .map(|m| {
+            let ids = &m.ids;
+            ids.guid
+                .as_deref()
+                .and_then(|g| by_guid.get(g))
+                .or_else(|| {
+                    ids.external_directory_object_id.as_deref().and_then(|e| by_edoid.get(e))
+                })
+                .or_else(|| {
+                    [&ids.user_principal_name, &ids.primary_smtp_address]
+                        .into_iter()
+                        .flatten()
+                        .find_map(|a| by_name.get(&a.to_lowercase()))
+                })
+                .copied()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Source;
+    use crate::model::{Ids, PerProtocol, Setting};
+
+    fn src(line: usize) -> Source {
+        Source { file: "t".into(), line }
+    }
+
+    fn policy(name: &str, guid: &str, dn: &str) -> AuthPolicy {
+        AuthPolicy {
+            name: name.into(),
+            guid: Some(guid.into()),
+            distinguished_name: Some(dn.into()),
+            switches: PerProtocol([Setting::Value(false); 3]),
+            environment: Environment::Online,
+            source: src(2),
+        }
+    }
+
+    fn snapshot(
+        policies: Vec<AuthPolicy>,
+        users: Vec<User>,
+        mailboxes: Vec<CasMailbox>,
+    ) -> (Snapshot, Vec<Rejection>) {
+        let mut rejected = Vec::new();
+        let parts =
+            Parts { policies: Some(policies), users: Some(users), mailboxes, ..Parts::default() };
+        let s = Snapshot::build(parts, &mut rejected, &mut Vec::new());
+        (s, rejected)
+    }
+
+    #[test]
+    fn policy_references_resolve_by_name_dn_and_guid() {
+        let dn = "CN=Allow SMTP\\, Legacy,CN=Auth Policies,CN=Configuration,DC=PROD";
+        let (s, _) = snapshot(
+            vec![policy("Allow SMTP, Legacy", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", dn)],
+            vec![],
+            vec![],
+        );
+        for r in [
+            "Allow SMTP, Legacy",
+            "allow smtp, legacy",
+            dn,
+            "CN=allow smtp\\, legacy,CN=Auth Policies,CN=Configuration,DC=OTHER",
+            "{1B4E28BA-2FA1-11D2-883F-0016D3CCA427}",
+        ] {
+            assert_eq!(
+                s.resolve_policy(r).map(|p| p.name.as_str()),
+                Some("Allow SMTP, Legacy"),
+                "{r}"
+            );
+        }
+        assert!(s.resolve_policy("Contractors IMAP").is_none());
+    }
+
+    fn ids(guid: Option<&str>, edoid: Option<&str>, upn: Option<&str>, smtp: Option<&str>) -> Ids {
+        Ids {
+            guid: guid.map(Into::into),
+            external_directory_object_id: edoid.map(Into::into),
+            user_principal_name: upn.map(Into::into),
+            primary_smtp_address: smtp.map(Into::into),
+            ..Ids::default()
+        }
+    }
+
+    fn user(ids: Ids, line: usize) -> User {
+        User {
+            ids,
+            authentication_policy: None,
+            recipient_type_details: Some("UserMailbox".into()),
+            account_disabled: Setting::Value(false),
+            sts_refresh_tokens_valid_from: None,
+            source: src(line),
+        }
+    }
+
+    fn mailbox(ids: Ids, line: usize) -> CasMailbox {
+        CasMailbox {
+            ids,
+            pop_enabled: Setting::Value(true),
+            imap_enabled: Setting::Value(true),
+            smtp_client_auth_disabled: Setting::Null,
+            recipient_type_details: None,
+            source: src(line),
+        }
+    }
+
+    #[test]
+    fn join_prefers_guid_then_edoid_then_address() {
+        let users = vec![
+            user(ids(Some("g1"), Some("e1"), Some("a@contoso.com"), None), 2),
+            user(ids(None, Some("e2"), Some("b@contoso.com"), None), 3),
+            user(ids(None, None, Some("C@Contoso.com"), None), 4),
+            // Same address as mailbox 1's, but mailbox 1 joins by Guid first.
+            user(ids(Some("g9"), None, Some("x@contoso.com"), None), 5),
+        ];
+        let mailboxes = vec![
+            mailbox(ids(Some("g1"), Some("e1"), None, Some("x@contoso.com")), 2),
+            mailbox(ids(Some("g2"), Some("e2"), None, Some("b@contoso.com")), 3),
+            mailbox(ids(Some("g3"), Some("e3"), None, Some("c@contoso.com")), 4),
+            mailbox(ids(Some("g4"), Some("e4"), None, Some("d@contoso.com")), 5),
+        ];
+        let (s, _) = snapshot(vec![], users, mailboxes);
+        assert_eq!(s.mailbox_user, [Some(0), Some(1), Some(2), None]);
+    }
+
+    #[test]
+    fn duplicate_mailboxes_are_rejected_not_lost() {
+        let mailboxes = vec![
+            mailbox(ids(Some("g1"), None, None, None), 2),
+            mailbox(ids(Some("G1"), None, None, None), 7),
+        ];
+        let (s, rejected) = snapshot(vec![], vec![], mailboxes);
+        assert_eq!(s.mailboxes.len(), 1);
+        assert_eq!(rejected[0].source.line, 7);
+        assert!(rejected[0].reason.contains("already read at t:2"), "{}", rejected[0].reason);
+    }
+}

@@ -1,0 +1,76 @@
+//! `Get-User` rows: the per-user authentication policy assignment, the recipient
+//! type that decides scope, and whether the account can sign in at all.
+//!
+//! `AuthenticationPolicy` reads back as the policy's Identity (its name in
+//! Exchange Online) or blank; older sessions and filters use the DN, so both are
+//! accepted (research/domain.md §2.5).
+
+use std::sync::Arc;
+
+use super::{Ids, Mapped, Setting, map_rows, normalise_guid};
+use crate::input::{Source, Table};
+
+/// One user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Identity columns.
+    pub ids: Ids,
+    /// `AuthenticationPolicy`: assigned policy name, DN or GUID; `None` when unassigned.
+    pub authentication_policy: Option<String>,
+    /// `RecipientTypeDetails` (`UserMailbox`, `SharedMailbox`, ...).
+    pub recipient_type_details: Option<String>,
+    /// `AccountDisabled`.
+    pub account_disabled: Setting,
+    /// `STSRefreshTokensValidFrom`, as exported (culture-formatted date text).
+    pub sts_refresh_tokens_valid_from: Option<String>,
+    /// Where the row came from.
+    pub source: Source,
+}
+
+/// Maps user rows; a row with no identity at all is rejected.
+pub fn map(file: &Arc<str>, table: &Table) -> Mapped<User> {
+    let c = |n: &str| table.column(n);
+    let (guid, edoid, upn, mail, identity, name, display) = (
+        c("Guid"),
+        c("ExternalDirectoryObjectId"),
+        c("UserPrincipalName"),
+        c("WindowsEmailAddress"),
+        c("Identity"),
+        c("Name"),
+        c("DisplayName"),
+    );
+    let (policy, rtd, disabled, sts) = (
+        c("AuthenticationPolicy"),
+        c("RecipientTypeDetails"),
+        c("AccountDisabled"),
+        c("STSRefreshTokensValidFrom"),
+    );
+    map_rows(file, table, |row| {
+        let ids = Ids {
+            guid: row.text(guid)?.map(|g| normalise_guid(&g)),
+            external_directory_object_id: row.text(edoid)?.map(|g| normalise_guid(&g)),
+            user_principal_name: row.text(upn)?,
+            primary_smtp_address: row.text(mail)?,
+            identity: row.text(identity)?,
+            name: row.text(name)?,
+            display_name: row.text(display)?,
+        };
+        if ids.guid.is_none()
+            && ids.external_directory_object_id.is_none()
+            && ids.user_principal_name.is_none()
+        {
+            return Err(
+                "the user has no Guid, ExternalDirectoryObjectId or UserPrincipalName to join on"
+                    .into(),
+            );
+        }
+        Ok(User {
+            ids,
+            authentication_policy: row.text(policy)?,
+            recipient_type_details: row.text(rtd)?,
+            account_disabled: row.setting(disabled)?,
+            sts_refresh_tokens_valid_from: row.text(sts)?,
+            source: row.source.clone(),
+        })
+    })
+}

@@ -1,0 +1,1 @@
+//! Behaviour of `exoauth audit` on the fixtures.

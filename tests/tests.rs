@@ -1,0 +1,7 @@
+//! Integration tests: the real binary on the fixtures, gathered into one test
+//! binary to keep link time down.
+
+mod util;
+
+mod audit;
+mod expected;
