@@ -1,1 +1,365 @@
-//! Behaviour of `exoauth audit` on the fixtures.
+//! Behaviour of `exoauth audit` on the fixtures: the first command, formats,
+//! directions, scope, exit codes, and regressions of competitors' bugs.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::util::{TempTenant, audit_json, exoauth, fixture};
+
+fn mailbox<'a>(report: &'a Value, smtp: &str) -> &'a Value {
+    report["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["primary_smtp_address"] == smtp)
+        .unwrap_or_else(|| panic!("{smtp} not in report"))
+}
+
+fn verdict<'a>(report: &'a Value, smtp: &str, protocol: &str) -> &'a str {
+    mailbox(report, smtp)["protocols"][protocol]["basic_auth"].as_str().unwrap()
+}
+
+#[test]
+fn readme_first_command_text_report() {
+    let out = exoauth()
+        .args(["audit", "fixtures/contoso", "--as-of", "2026-11-25"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    insta::assert_snapshot!("contoso_text", String::from_utf8(out).unwrap());
+}
+
+#[test]
+fn json_report_has_exactly_the_audit_v1_shape() {
+    let (r, code) = audit_json(&fixture("contoso"), &[]);
+    assert_eq!(code, 0);
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&r),
+        [
+            "advisories",
+            "as_of",
+            "environment",
+            "inputs",
+            "mailboxes",
+            "protocols",
+            "rejected",
+            "schema",
+            "summary",
+            "tenant",
+            "tool_version",
+            "want"
+        ]
+    );
+    assert_eq!(r["schema"], "exoauth/audit-v1");
+    assert_eq!(keys(&r["inputs"][0]), ["cmdlet", "form", "path", "rows", "sha256"]);
+    assert_eq!(
+        keys(&r["tenant"]),
+        ["default_policy", "security_defaults", "smtp_client_auth_disabled"]
+    );
+    assert_eq!(r["tenant"]["default_policy"], "Block Basic Auth");
+    assert_eq!(r["tenant"]["smtp_client_auth_disabled"], true);
+    assert_eq!(keys(&r["advisories"][0]), ["code", "message", "protocols"]);
+    assert_eq!(
+        keys(&r["summary"]),
+        ["by_blocker", "by_protocol", "flagged", "in_scope", "mailboxes", "rejected_rows"]
+    );
+    assert_eq!(
+        r["summary"]["by_protocol"]["smtp"],
+        serde_json::json!({"allowed": 10, "blocked": 23, "unknown": 2})
+    );
+    let m = mailbox(&r, "alex.wilber@contoso.com");
+    assert_eq!(
+        keys(m),
+        [
+            "effective_policy",
+            "external_directory_object_id",
+            "flagged",
+            "identity",
+            "policy_source",
+            "primary_smtp_address",
+            "protocols",
+            "recipient_type",
+            "user_principal_name"
+        ]
+    );
+    assert_eq!(m["identity"], "15fb090c-e216-41ed-b435-a76354ccb871");
+    assert_eq!(m["policy_source"], "org-default");
+    let b = &m["protocols"]["smtp"]["blockers"][0];
+    assert_eq!(keys(b), ["code", "setting", "source", "value"]);
+    assert_eq!(b["code"], "tenant-smtp-auth-disabled");
+    assert_eq!(b["setting"], "TransportConfig.SmtpClientAuthenticationDisabled");
+    assert_eq!(b["value"], "True");
+    assert_eq!(b["source"], "TransportConfig.csv:3");
+    // The input list carries real hashes of the files.
+    let sha = r["inputs"].as_array().unwrap().iter().find(|i| i["cmdlet"] == "Get-User").unwrap()["sha256"].clone();
+    assert_eq!(sha.as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn sources_point_at_the_real_lines() {
+    let (r, _) = audit_json(&fixture("contoso"), &[]);
+    let m = mailbox(&r, "grady.archie@contoso.com");
+    let b = &m["protocols"]["pop"]["blockers"][0];
+    assert_eq!(b["code"], "policy-not-found");
+    assert_eq!(b["value"], "Contractors IMAP");
+    let line: usize =
+        b["source"].as_str().unwrap().strip_prefix("User.csv:").unwrap().parse().unwrap();
+    let text = std::fs::read_to_string(fixture("contoso/User.csv")).unwrap();
+    let row = text.lines().nth(line - 1).unwrap();
+    assert!(row.contains("grady.archie@contoso.com") && row.contains("Contractors IMAP"), "{row}");
+}
+
+#[test]
+fn same_tenant_in_csv_utf16_and_format_list_gives_identical_verdicts() {
+    let strip = |mut r: Value| {
+        // Sources name different files and lines per form; everything else must match.
+        for m in r["mailboxes"].as_array_mut().unwrap() {
+            for p in ["pop", "imap", "smtp"] {
+                for b in m["protocols"][p]["blockers"].as_array_mut().unwrap() {
+                    b.as_object_mut().unwrap().remove("source");
+                }
+            }
+        }
+        (r["mailboxes"].clone(), r["summary"].clone(), r["tenant"].clone())
+    };
+    let (csv, _) = audit_json(&fixture("contoso"), &["--all-recipient-types"]);
+    for other in ["contoso-utf16", "contoso-list"] {
+        let (r, code) = audit_json(&fixture(other), &["--all-recipient-types"]);
+        assert_eq!(code, 0, "{other}");
+        assert_eq!(strip(r.clone()), strip(csv.clone()), "{other} differs from contoso");
+    }
+    let (utf16, _) = audit_json(&fixture("contoso-utf16"), &[]);
+    assert!(utf16["inputs"].as_array().unwrap().iter().all(|i| i["form"] == "csv"));
+    let (list, _) = audit_json(&fixture("contoso-list"), &[]);
+    assert!(list["inputs"].as_array().unwrap().iter().all(|i| i["form"] == "list"));
+}
+
+#[test]
+fn built_in_sample_is_fixtures_contoso() {
+    let out =
+        exoauth().args(["audit", "--format", "json", "--as-of", "2026-11-25"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("built-in sample"));
+    let sample: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (file, _) = audit_json(&fixture("contoso"), &[]);
+    assert_eq!(sample["mailboxes"], file["mailboxes"]);
+}
+
+#[test]
+fn want_block_flags_exactly_the_mailboxes_that_still_can() {
+    // Regression (M365SAT CSTM-Ex026): an inverted predicate.
+    let (r, _) = audit_json(&fixture("contoso"), &["--want", "block"]);
+    assert_eq!(r["want"], "block");
+    for m in r["mailboxes"].as_array().unwrap() {
+        let any_allowed =
+            ["pop", "imap", "smtp"].iter().any(|p| m["protocols"][p]["basic_auth"] == "allowed");
+        assert_eq!(m["flagged"].as_bool().unwrap(), any_allowed, "{}", m["primary_smtp_address"]);
+    }
+    assert_eq!(r["summary"]["flagged"], 13); // from contoso/EXPECTED.md: 13 mailboxes have an allowed protocol
+}
+
+#[test]
+fn protocols_restrict_verdicts_and_flagging() {
+    let (r, _) = audit_json(&fixture("contoso"), &["--protocols", "smtp"]);
+    assert_eq!(r["protocols"], serde_json::json!(["smtp"]));
+    let m = mailbox(&r, "megan.bowen@contoso.com");
+    assert!(m["protocols"].get("pop").is_none());
+    assert_eq!(m["flagged"], false); // pop and imap are blocked, but out of scope
+    assert_eq!(
+        r["advisories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["code"] == "service-retired")
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn scope_file_restricts_and_all_recipient_types_widens() {
+    let dir = tempfile::tempdir().unwrap();
+    let scope = dir.path().join("scope.txt");
+    std::fs::write(&scope, "# pilot\r\nMEGAN.BOWEN@contoso.com\r\n93fa0bd6-1348-4f85-80d5-d903aa2911a5\r\nnobody@contoso.com\r\n").unwrap();
+    let scope = scope.to_str().unwrap();
+    let (r, _) = audit_json(&fixture("contoso"), &["--scope", scope]);
+    let listed: Vec<&str> = r["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["primary_smtp_address"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["megan.bowen@contoso.com"]); // info@ is a shared mailbox
+    assert_eq!(r["summary"]["mailboxes"], 44);
+    let (r, _) = audit_json(&fixture("contoso"), &["--scope", scope, "--all-recipient-types"]);
+    assert_eq!(r["summary"]["in_scope"], 2);
+    exoauth()
+        .args(["audit", "fixtures/contoso", "--scope", scope])
+        .assert()
+        .stderr(predicate::str::contains("1 scope entries match no mailbox: nobody@contoso.com"));
+}
+
+#[test]
+fn fail_on_flagged_exits_1_and_never_exits_0() {
+    exoauth().args(["audit", "fixtures/contoso", "--fail-on", "flagged"]).assert().code(1);
+    exoauth().args(["audit", "fixtures/contoso", "--fail-on", "never"]).assert().code(0);
+    // Nothing flagged: 0 even with --fail-on flagged.
+    let t = TempTenant::new(
+        "",
+        "False",
+        &["g1,a@contoso.com,,UserMailbox,False"],
+        &["g1,a@contoso.com,A,True,True,"],
+    );
+    exoauth().arg("audit").arg(t.path()).args(["--fail-on", "flagged"]).assert().code(0);
+}
+
+#[test]
+fn output_file_and_csv_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.csv");
+    exoauth()
+        .args(["audit", "fixtures/contoso", "--format", "csv", "-o"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout("");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(
+        header,
+        [
+            "identity",
+            "display_name",
+            "user_principal_name",
+            "primary_smtp_address",
+            "recipient_type",
+            "effective_policy",
+            "policy_source",
+            "flagged",
+            "pop",
+            "imap",
+            "smtp",
+            "blockers"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 35);
+    let lee = rows.iter().find(|r| &r[3] == "lee.gu@contoso.com").unwrap();
+    assert_eq!((&lee[8], &lee[10]), ("blocked", "blocked"));
+    assert_eq!(
+        &lee[11],
+        "pop: user-policy-blocks; imap: user-policy-blocks; smtp: tenant-smtp-auth-disabled"
+    );
+}
+
+#[test]
+fn csv_report_neutralises_formulas_from_tenant_names() {
+    let t = TempTenant::new(
+        "",
+        "False",
+        &["g1,a@contoso.com,,UserMailbox,False", "g2,b@contoso.com,,UserMailbox,False"],
+        &[
+            "g1,a@contoso.com,\"=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",True,True,",
+            "g2,b@contoso.com,\"@SUM(1+1)*cmd|' /C calc'!A0\",True,True,",
+        ],
+    );
+    let out = exoauth().arg("audit").arg(t.path()).args(["--format", "csv"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let names: Vec<String> = rdr.records().map(|r| r.unwrap()[1].to_owned()).collect();
+    assert_eq!(names, ["'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(1+1)*cmd|' /C calc'!A0"]);
+}
+
+#[test]
+fn inherited_blank_smtp_is_exposed_when_the_tenant_allows() {
+    // Regression (the `-eq $false` idiom, CIPP): a blank mailbox value inherits an
+    // enabled tenant switch and is exposed, so the block direction must flag it.
+    let t = TempTenant::new(
+        "",
+        "False",
+        &["g1,a@contoso.com,,UserMailbox,False", "g2,b@contoso.com,,UserMailbox,False"],
+        &["g1,a@contoso.com,A,False,False,", "g2,b@contoso.com,B,False,False,True"],
+    );
+    let (r, _) = audit_json(t.path(), &["--want", "block", "--protocols", "smtp"]);
+    assert_eq!(verdict(&r, "a@contoso.com", "smtp"), "allowed");
+    assert_eq!(mailbox(&r, "a@contoso.com")["flagged"], true);
+    assert_eq!(mailbox(&r, "b@contoso.com")["flagged"], false);
+}
+
+#[test]
+fn inherited_blank_smtp_is_blocked_when_the_tenant_disables() {
+    // Regression (365Inspect's `!$_.SmtpClientAuthenticationDisabled`): a blank value
+    // under a disabled tenant is blocked, not exposed.
+    let t = TempTenant::new(
+        "",
+        "True",
+        &["g1,a@contoso.com,,UserMailbox,False"],
+        &["g1,a@contoso.com,A,True,True,"],
+    );
+    let (r, _) = audit_json(t.path(), &["--want", "block"]);
+    assert_eq!(verdict(&r, "a@contoso.com", "smtp"), "blocked");
+    let b = &mailbox(&r, "a@contoso.com")["protocols"]["smtp"]["blockers"][0];
+    assert_eq!(b["code"], "tenant-smtp-auth-disabled");
+}
+
+#[test]
+fn exo_minimum_export_is_input_missing_with_a_warning() {
+    // Regression (PS365): Get-EXOCasMailbox's default property set lacks the SMTP field.
+    let (r, code) = audit_json(&fixture("quirks/exo-minimum"), &[]);
+    assert_eq!(code, 0);
+    let b = &mailbox(&r, "isaiah.langer@contoso.com")["protocols"]["smtp"]["blockers"][0];
+    assert_eq!((&b["code"], &b["value"]), (&"input-missing".into(), &"(not exported)".into()));
+    let warning = r["advisories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == "column-not-exported")
+        .unwrap();
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .contains("-Properties SmtpClientAuthenticationDisabled")
+    );
+}
+
+#[test]
+fn exactly_1000_rows_warns_of_a_result_size_cut() {
+    // Regression (M365SAT CSTM-Ex027): a missing `-ResultSize Unlimited` caps output at 1,000.
+    for (n, warned) in [(1000, true), (999, false)] {
+        let users: Vec<String> =
+            (0..n).map(|i| format!("g{i},u{i}@contoso.com,,UserMailbox,False")).collect();
+        let mailboxes: Vec<String> =
+            (0..n).map(|i| format!("g{i},u{i}@contoso.com,U{i},True,True,")).collect();
+        let users: Vec<&str> = users.iter().map(String::as_str).collect();
+        let mailboxes: Vec<&str> = mailboxes.iter().map(String::as_str).collect();
+        let t = TempTenant::new("Block", "True", &users, &mailboxes);
+        let (r, _) = audit_json(t.path(), &[]);
+        let cuts = r["advisories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["code"] == "result-size-cut")
+            .count();
+        assert_eq!(cuts, if warned { 2 } else { 0 }, "{n} rows");
+        let text = exoauth().arg("audit").arg(t.path()).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&text.stdout).contains("-ResultSize Unlimited"), warned);
+    }
+}
+
+#[test]
+fn missing_user_row_is_audited_as_unknown() {
+    let (r, _) = audit_json(&fixture("contoso"), &[]);
+    let m = mailbox(&r, "miriam.graham@contoso.com");
+    assert_eq!(m["policy_source"], "unknown");
+    assert_eq!(m["protocols"]["smtp"]["basic_auth"], "unknown");
+    assert_eq!(m["protocols"]["smtp"]["blockers"][0]["setting"], "User.AuthenticationPolicy");
+}

@@ -36,3 +36,63 @@ pub fn audit_json(dir: &Path, extra: &[&str]) -> (serde_json::Value, i32) {
     });
     (json, code)
 }
+
+/// A small export folder written from CSV text, for tests that need a tenant
+/// shaped a particular way.
+pub struct TempTenant {
+    /// The folder (deleted on drop).
+    pub dir: tempfile::TempDir,
+}
+
+impl TempTenant {
+    /// A tenant with an `Allow All` and a `Block` policy, the given org default,
+    /// tenant SMTP switch, and users/mailboxes given as CSV rows.
+    ///
+    /// `users`: `Guid,UserPrincipalName,AuthenticationPolicy,RecipientTypeDetails,AccountDisabled`
+    /// `mailboxes`: `Guid,PrimarySmtpAddress,DisplayName,PopEnabled,ImapEnabled,SmtpClientAuthenticationDisabled`
+    pub fn new(
+        default_policy: &str,
+        tenant_smtp_disabled: &str,
+        users: &[&str],
+        mailboxes: &[&str],
+    ) -> TempTenant {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write =
+            |name: &str, text: String| std::fs::write(dir.path().join(name), text).expect("write");
+        write(
+            "AuthenticationPolicy.csv",
+            "Name,AllowBasicAuthPop,AllowBasicAuthImap,AllowBasicAuthSmtp\r\nAllow All,True,True,True\r\nBlock,False,False,False\r\n"
+                .into(),
+        );
+        write(
+            "OrganizationConfig.csv",
+            format!("DefaultAuthenticationPolicy\r\n\"{default_policy}\"\r\n"),
+        );
+        write(
+            "TransportConfig.csv",
+            format!("SmtpClientAuthenticationDisabled\r\n{tenant_smtp_disabled}\r\n"),
+        );
+        let mut u = String::from(
+            "Guid,UserPrincipalName,AuthenticationPolicy,RecipientTypeDetails,AccountDisabled\r\n",
+        );
+        for row in users {
+            u.push_str(row);
+            u.push_str("\r\n");
+        }
+        write("User.csv", u);
+        let mut m = String::from(
+            "Guid,PrimarySmtpAddress,DisplayName,PopEnabled,ImapEnabled,SmtpClientAuthenticationDisabled\r\n",
+        );
+        for row in mailboxes {
+            m.push_str(row);
+            m.push_str("\r\n");
+        }
+        write("CasMailbox.csv", m);
+        TempTenant { dir }
+    }
+
+    /// The folder path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}

@@ -272,3 +272,327 @@ fn security_defaults(s: &Snapshot, out: &mut Vec<Blocker>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per rule of DESIGN.md §2, on a minimal in-memory tenant.
+
+    use super::*;
+    use crate::audit::{Scope, Want};
+    use crate::model::{Ids, OrgConfig, Parts, SecurityDefaults, TransportConfig};
+
+    fn src(file: &str, line: usize) -> Source {
+        Source { file: file.into(), line }
+    }
+
+    fn policy(name: &str, pop: Setting, imap: Setting, smtp: Setting) -> AuthPolicy {
+        AuthPolicy {
+            name: name.into(),
+            guid: None,
+            distinguished_name: None,
+            switches: PerProtocol([pop, imap, smtp]),
+            environment: Environment::Online,
+            source: src("AuthenticationPolicy.csv", 2),
+        }
+    }
+
+    const T: Setting = Setting::Value(true);
+    const F: Setting = Setting::Value(false);
+    const NULL: Setting = Setting::Null;
+
+    /// A tenant with one mailbox and its user.
+    struct Tenant {
+        parts: Parts,
+    }
+
+    impl Tenant {
+        fn new() -> Tenant {
+            let ids = Ids { guid: Some("g1".into()), ..Ids::default() };
+            Tenant {
+                parts: Parts {
+                    environment: Environment::Online,
+                    policies: Some(vec![
+                        policy("Block", F, F, F),
+                        policy("Allow All", T, T, T),
+                        policy("Smtp Only", F, F, T),
+                    ]),
+                    org: Some(OrgConfig {
+                        default_policy: None,
+                        source: src("OrganizationConfig.csv", 2),
+                    }),
+                    transport: Some(TransportConfig {
+                        smtp_client_auth_disabled: F,
+                        source: src("TransportConfig.csv", 2),
+                    }),
+                    security_defaults: None,
+                    users: Some(vec![User {
+                        ids: ids.clone(),
+                        authentication_policy: None,
+                        recipient_type_details: Some("UserMailbox".into()),
+                        account_disabled: F,
+                        sts_refresh_tokens_valid_from: None,
+                        source: src("User.csv", 2),
+                    }]),
+                    mailboxes: vec![CasMailbox {
+                        ids,
+                        pop_enabled: T,
+                        imap_enabled: T,
+                        smtp_client_auth_disabled: NULL,
+                        recipient_type_details: None,
+                        source: src("CasMailbox.csv", 2),
+                    }],
+                },
+            }
+        }
+        fn user(mut self, f: impl FnOnce(&mut User)) -> Self {
+            f(&mut self.parts.users.as_mut().unwrap()[0]);
+            self
+        }
+        fn mailbox(mut self, f: impl FnOnce(&mut CasMailbox)) -> Self {
+            f(&mut self.parts.mailboxes[0]);
+            self
+        }
+        fn default_policy(mut self, name: &str) -> Self {
+            self.parts.org.as_mut().unwrap().default_policy = Some(name.into());
+            self
+        }
+        fn tenant_smtp_disabled(mut self, s: Setting) -> Self {
+            self.parts.transport.as_mut().unwrap().smtp_client_auth_disabled = s;
+            self
+        }
+        fn with(mut self, f: impl FnOnce(&mut Parts)) -> Self {
+            f(&mut self.parts);
+            self
+        }
+        fn run(self, want: Want) -> Finding {
+            let environment = self.parts.environment;
+            let s = Snapshot::build(self.parts, &mut Vec::new(), &mut Vec::new());
+            let o = Options {
+                want,
+                protocols: Protocol::ALL.to_vec(),
+                environment,
+                as_of: time::macros::date!(2026 - 11 - 25),
+                scope: Scope::default(),
+            };
+            evaluate(&s, 0, &o)
+        }
+        fn verdicts(self) -> Vec<(Verdict, Vec<&'static str>)> {
+            let f = self.run(Want::Allow);
+            f.verdicts()
+                .map(|(_, v)| (v.verdict, v.blockers.iter().map(|b| b.code.as_str()).collect()))
+                .collect()
+        }
+    }
+
+    use Verdict::{Allowed, Blocked, Unknown};
+
+    #[test]
+    fn no_policy_and_nothing_disabled_allows_everything() {
+        assert_eq!(Tenant::new().verdicts(), vec![(Allowed, vec![]); 3]);
+        let f = Tenant::new().run(Want::Allow);
+        assert_eq!((f.policy_source, f.effective_policy), (PolicySource::None, None));
+    }
+
+    #[test]
+    fn mailbox_protocol_disabled() {
+        let v = Tenant::new().mailbox(|m| m.pop_enabled = F).verdicts();
+        assert_eq!(v[0], (Blocked, vec!["mailbox-protocol-disabled"]));
+        assert_eq!(v[1], (Allowed, vec![]));
+        let v = Tenant::new().mailbox(|m| m.imap_enabled = F).verdicts();
+        assert_eq!(v[1], (Blocked, vec!["mailbox-protocol-disabled"]));
+    }
+
+    #[test]
+    fn smtp_three_states_against_the_tenant_switch() {
+        // (mailbox value, tenant value) -> smtp verdict
+        let cases = [
+            (T, F, (Blocked, vec!["mailbox-smtp-auth-disabled"])),
+            (T, T, (Blocked, vec!["mailbox-smtp-auth-disabled"])),
+            (F, T, (Allowed, vec![])), // the mailbox's False overrides the tenant's True
+            (F, F, (Allowed, vec![])),
+            (NULL, T, (Blocked, vec!["tenant-smtp-auth-disabled"])), // blank inherits
+            (NULL, F, (Allowed, vec![])),
+        ];
+        for (mailbox, tenant, want) in cases {
+            let v = Tenant::new()
+                .mailbox(|m| m.smtp_client_auth_disabled = mailbox)
+                .tenant_smtp_disabled(tenant)
+                .verdicts();
+            assert_eq!(v[2], want, "mailbox {mailbox:?} tenant {tenant:?}");
+        }
+    }
+
+    #[test]
+    fn absent_smtp_column_is_input_missing_never_inherit() {
+        // Regression (PS365): Get-EXOCasMailbox omits the column unless asked; reading
+        // its absence as "inherit" would report the tenant value for every mailbox.
+        let v = Tenant::new()
+            .mailbox(|m| m.smtp_client_auth_disabled = Setting::NotExported)
+            .tenant_smtp_disabled(F)
+            .verdicts();
+        assert_eq!(v[2], (Unknown, vec!["input-missing"]));
+    }
+
+    #[test]
+    fn inheriting_mailbox_without_transport_config_is_input_missing() {
+        let v = Tenant::new().with(|p| p.transport = None).verdicts();
+        assert_eq!(v[2], (Unknown, vec!["input-missing"]));
+        // An explicit mailbox value does not need the tenant switch.
+        let v = Tenant::new()
+            .with(|p| p.transport = None)
+            .mailbox(|m| m.smtp_client_auth_disabled = F)
+            .verdicts();
+        assert_eq!(v[2], (Allowed, vec![]));
+    }
+
+    #[test]
+    fn user_policy_replaces_the_org_default() {
+        // Org default blocks everything; the user's policy allows SMTP only.
+        let f = Tenant::new()
+            .default_policy("Block")
+            .user(|u| u.authentication_policy = Some("Smtp Only".into()));
+        let v = f.verdicts();
+        assert_eq!(v[0], (Blocked, vec!["user-policy-blocks"]));
+        assert_eq!(v[2], (Allowed, vec![]));
+        let f = Tenant::new()
+            .default_policy("Block")
+            .user(|u| u.authentication_policy = Some("Smtp Only".into()));
+        let finding = f.run(Want::Allow);
+        assert_eq!(finding.policy_source, PolicySource::User);
+        assert_eq!(finding.effective_policy.as_deref(), Some("Smtp Only"));
+    }
+
+    #[test]
+    fn org_default_applies_when_the_user_has_none() {
+        let v = Tenant::new().default_policy("smtp only").verdicts(); // case-insensitive
+        assert_eq!(v[0], (Blocked, vec!["default-policy-blocks"]));
+        assert_eq!(v[2], (Allowed, vec![]));
+    }
+
+    #[test]
+    fn an_unassigned_permissive_policy_changes_nothing() {
+        // Regression (365Inspect, ZeroSMTP, monkey365): a policy that allows basic
+        // auth only matters when it is assigned or is the org default.
+        let v = Tenant::new().default_policy("Block").verdicts();
+        assert_eq!(v, vec![(Blocked, vec!["default-policy-blocks"]); 3]);
+    }
+
+    #[test]
+    fn missing_policy_is_unknown_but_definite_blockers_still_block() {
+        let v = Tenant::new()
+            .user(|u| u.authentication_policy = Some("Contractors IMAP".into()))
+            .mailbox(|m| m.imap_enabled = F)
+            .verdicts();
+        assert_eq!(v[0], (Unknown, vec!["policy-not-found"]));
+        assert_eq!(v[1], (Blocked, vec!["mailbox-protocol-disabled", "policy-not-found"]));
+    }
+
+    #[test]
+    fn missing_user_row_makes_the_policy_unknown() {
+        let f = Tenant::new().with(|p| p.users = Some(vec![])).run(Want::Allow);
+        assert_eq!(f.policy_source, PolicySource::Unknown);
+        let pop = f.protocols[Protocol::Pop].as_ref().unwrap();
+        assert_eq!(pop.verdict, Unknown);
+        assert_eq!(pop.blockers[0].value, "(no Get-User row matches this mailbox)");
+        assert_eq!(pop.blockers[0].source.to_string(), "CasMailbox.csv:2");
+    }
+
+    #[test]
+    fn missing_org_config_matters_only_without_a_user_policy() {
+        let v = Tenant::new().with(|p| p.org = None).verdicts();
+        assert_eq!(v[0], (Unknown, vec!["input-missing"]));
+        let v = Tenant::new()
+            .with(|p| p.org = None)
+            .user(|u| u.authentication_policy = Some("Allow All".into()))
+            .verdicts();
+        assert_eq!(v, vec![(Allowed, vec![]); 3]);
+    }
+
+    #[test]
+    fn missing_policy_export_is_input_missing_not_policy_not_found() {
+        let v = Tenant::new().default_policy("Block").with(|p| p.policies = None).verdicts();
+        assert_eq!(v[0], (Unknown, vec!["input-missing"]));
+    }
+
+    #[test]
+    fn account_disabled_blocks_every_protocol() {
+        let v = Tenant::new().user(|u| u.account_disabled = T).verdicts();
+        assert_eq!(v, vec![(Blocked, vec!["account-disabled"]); 3]);
+    }
+
+    #[test]
+    fn security_defaults_block_legacy_auth_online() {
+        let sd = |p: &mut Parts| {
+            p.security_defaults =
+                Some(SecurityDefaults { is_enabled: T, source: src("SecurityDefaults.json", 1) })
+        };
+        assert_eq!(
+            Tenant::new().with(sd).verdicts(),
+            vec![(Blocked, vec!["security-defaults-enabled"]); 3]
+        );
+    }
+
+    #[test]
+    fn all_blockers_are_listed_in_code_order() {
+        let v = Tenant::new()
+            .default_policy("Block")
+            .user(|u| u.account_disabled = T)
+            .mailbox(|m| m.pop_enabled = F)
+            .tenant_smtp_disabled(T)
+            .verdicts();
+        assert_eq!(
+            v[0].1,
+            ["account-disabled", "mailbox-protocol-disabled", "default-policy-blocks"]
+        );
+        assert_eq!(
+            v[2].1,
+            ["account-disabled", "tenant-smtp-auth-disabled", "default-policy-blocks"]
+        );
+    }
+
+    #[test]
+    fn blocker_names_the_setting_value_and_source() {
+        let f = Tenant::new().default_policy("Block").run(Want::Allow);
+        let b = &f.protocols[Protocol::Smtp].as_ref().unwrap().blockers[0];
+        assert_eq!(
+            (b.setting.as_str(), b.value.as_str(), b.source.to_string().as_str()),
+            (
+                "AuthenticationPolicy[Block].AllowBasicAuthSmtp",
+                "False",
+                "AuthenticationPolicy.csv:2"
+            )
+        );
+    }
+
+    #[test]
+    fn want_block_flags_what_is_still_allowed() {
+        // Regression (M365SAT CSTM-Ex026, an inverted predicate).
+        assert!(Tenant::new().run(Want::Block).flagged);
+        assert!(!Tenant::new().run(Want::Allow).flagged);
+        let blocked = || Tenant::new().default_policy("Block").tenant_smtp_disabled(T);
+        assert!(!blocked().run(Want::Block).flagged);
+        assert!(blocked().run(Want::Allow).flagged);
+    }
+
+    #[test]
+    fn onprem_block_legacy_auth_has_the_opposite_default() {
+        let onprem = |pop: Setting| {
+            Tenant::new()
+                .with(|p| {
+                    p.environment = Environment::OnPrem;
+                    let mut legacy = policy("Legacy", pop, NULL, Setting::NotExported);
+                    legacy.environment = Environment::OnPrem;
+                    p.policies = Some(vec![legacy]);
+                    p.transport = None;
+                })
+                .mailbox(|m| m.smtp_client_auth_disabled = Setting::NotExported)
+                .default_policy("Legacy")
+                .verdicts()
+        };
+        let v = onprem(T);
+        assert_eq!(v[0], (Blocked, vec!["default-policy-blocks"]));
+        assert_eq!(v[1], (Allowed, vec![])); // blank BlockLegacyAuthImap blocks nothing
+        assert_eq!(v[2], (Allowed, vec![])); // no SMTP switch on premises
+        assert_eq!(onprem(F)[0], (Allowed, vec![]));
+    }
+}

@@ -73,7 +73,7 @@ impl Renderer for Text {
                     ),
                     i.cmdlet.produced_by().to_owned(),
                     format!("{} {}", i.form.name(), i.encoding),
-                    format!("{} rows", i.rows),
+                    format!("{} row{}", i.rows, if i.rows == 1 { "" } else { "s" }),
                 ]
             })
             .collect();
