@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::decode::{self, DecodeError, Encoding};
 use crate::input::{self, Form, Rejection, SyntaxError, Warning};
 use crate::model::columns::{self, Cmdlet};
-use crate::model::{self, Environment, MapError, Parts, Snapshot, cas, org, policy, user};
+use crate::model::{self, Environment, MapError, Parts, Snapshot, cas, entra, org, policy, user};
 
 /// Why an export folder could not be read. Each names the file (and line where
 /// there is one) and what to do.
@@ -128,7 +128,7 @@ fn find_files(
                 code: "unknown-file",
                 source: None,
                 message: format!(
-                    "ignored {}: its name matches no export (expected AuthenticationPolicy, OrganizationConfig, TransportConfig, CasMailbox, User, SecurityDefaults)",
+                    "ignored {}: its name matches no export (expected AuthenticationPolicy, OrganizationConfig, TransportConfig, CasMailbox, User, SecurityDefaults, ConditionalAccessPolicy)",
                     path.display()
                 ),
             }),
@@ -252,6 +252,10 @@ pub fn load_sources(
                     take(org::map_security_defaults(&file, table), &mut rejected, &mut warnings)
                         .into_iter()
                         .next()
+            }
+            Cmdlet::ConditionalAccessPolicy => {
+                parts.conditional_access =
+                    Some(take(entra::map(&file, table), &mut rejected, &mut warnings))
             }
             Cmdlet::User => {
                 parts.users = Some(take(user::map(&file, table), &mut rejected, &mut warnings))

@@ -5,4 +5,5 @@ mod util;
 
 mod audit;
 mod bad_input;
+mod entra;
 mod expected;

@@ -10,6 +10,7 @@
 
 use time::{Date, macros::date};
 
+use crate::model::entra::CaState;
 use crate::model::{Environment, Protocol, Snapshot};
 
 use super::{Options, Want};
@@ -49,14 +50,49 @@ pub fn advisories(s: &Snapshot, o: &Options) -> Vec<Advisory> {
             }
         }
     }
-    if s.security_defaults.is_none() && o.environment == Environment::Online {
+    if o.environment == Environment::Online {
+        entra(s, o, &mut out);
+    }
+    out
+}
+
+/// Entra exports that are missing, and report-only Conditional Access policies
+/// that would block legacy authentication once enforced.
+fn entra(s: &Snapshot, o: &Options, out: &mut Vec<Advisory>) {
+    let missing: Vec<&str> = [
+        (s.security_defaults.is_none(), "SecurityDefaults"),
+        (s.conditional_access.is_none(), "ConditionalAccessPolicy"),
+    ]
+    .into_iter()
+    .filter_map(|(missing, name)| missing.then_some(name))
+    .collect();
+    if !missing.is_empty() {
         out.push(Advisory {
             code: "entra-not-exported",
             protocols: o.protocols.clone(),
-            message: "no SecurityDefaults export: Entra security defaults and Conditional Access can block basic auth outside Exchange; an `allowed` verdict covers the Exchange configuration only".into(),
+            message: format!(
+                "no {} export: Entra can block basic auth outside Exchange, so an `allowed` verdict covers what was exported only",
+                missing.join(" or ")
+            ),
         });
     }
-    out
+    let report_only: Vec<&str> = s
+        .conditional_access
+        .iter()
+        .flatten()
+        .filter(|p| p.state == CaState::ReportOnly && p.blocks_legacy_auth())
+        .map(|p| p.name.as_str())
+        .collect();
+    if !report_only.is_empty() {
+        out.push(Advisory {
+            code: "conditional-access-report-only",
+            protocols: o.protocols.clone(),
+            message: format!(
+                "report-only Conditional Access policies would block legacy authentication once enabled: {}",
+                report_only.join(", ")
+            ),
+        });
+    }
 }
 
 fn online(o: &Options, out: &mut Vec<Advisory>) {

@@ -18,6 +18,7 @@
 //!   (inferred; no Microsoft statement).
 
 use crate::input::Source;
+use crate::model::entra::{CaState, Reach};
 use crate::model::{
     AuthPolicy, CasMailbox, Environment, PerProtocol, Protocol, Setting, Snapshot, User,
 };
@@ -134,6 +135,7 @@ pub fn evaluate(s: &Snapshot, i: usize, options: &Options) -> Finding {
         mailbox_switches(s, mailbox, p, &mut blockers);
         policy(&effective, p, &mut blockers);
         security_defaults(s, &mut blockers);
+        conditional_access(s, mailbox, user, &mut blockers);
         protocols[p] = Some(ProtocolVerdict::from_blockers(blockers));
     }
     let verdicts = || protocols.0.iter().flatten().map(|v| v.verdict);
@@ -257,6 +259,37 @@ fn policy(effective: &Effective<'_>, p: Protocol, out: &mut Vec<Blocker>) {
     }
 }
 
+/// `conditional-access-blocks`: an enabled policy that blocks "Other clients" for
+/// Exchange Online reaches the user. Group or role targeting, and conditions such
+/// as locations, cannot be resolved from the export: `input-missing` with the
+/// reason, never a guess. Report-only policies are advisories, not blockers.
+fn conditional_access(s: &Snapshot, m: &CasMailbox, user: Option<&User>, out: &mut Vec<Blocker>) {
+    if s.environment != Environment::Online {
+        return;
+    }
+    let object_id = user
+        .and_then(|u| u.ids.external_directory_object_id.as_deref())
+        .or(m.ids.external_directory_object_id.as_deref());
+    for policy in s.conditional_access.iter().flatten() {
+        if policy.state != CaState::Enabled || !policy.blocks_legacy_auth() {
+            continue;
+        }
+        let setting = format!("ConditionalAccessPolicy[{}]", policy.name);
+        match policy.reach(object_id) {
+            Reach::Applies => out.push(blocker(
+                Code::ConditionalAccessBlocks,
+                setting,
+                "blocks other clients (legacy authentication)",
+                &policy.source,
+            )),
+            Reach::Unknown(why) => {
+                out.push(blocker(Code::InputMissing, setting, why, &policy.source))
+            }
+            Reach::DoesNot => {}
+        }
+    }
+}
+
 /// `security-defaults-enabled`: Entra blocks every legacy-auth request.
 fn security_defaults(s: &Snapshot, out: &mut Vec<Blocker>) {
     if s.environment == Environment::Online {
@@ -325,6 +358,7 @@ mod tests {
                         source: src("TransportConfig.csv", 2),
                     }),
                     security_defaults: None,
+                    conditional_access: None,
                     users: Some(vec![User {
                         ids: ids.clone(),
                         authentication_policy: None,

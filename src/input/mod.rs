@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod detect;
+pub mod json;
 pub mod list;
 pub mod value;
 
@@ -110,14 +111,12 @@ pub fn parse(file: &Arc<str>, text: &str, form: Form) -> Result<Parsed, SyntaxEr
     match form {
         Form::Csv { delimiter } => csv::parse(file, text, delimiter),
         Form::List => list::parse(file, text),
-        Form::Table | Form::Json => Err(SyntaxError {
+        Form::Json => json::parse(file, text),
+        Form::Table => Err(SyntaxError {
             file: file.clone(),
             line: 1,
             column: 1,
-            message: format!(
-                "{} output is not supported yet; re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`",
-                form.name()
-            ),
+            message: "this looks like Format-Table output, which exoauth does not read yet (it cuts values at the console width); re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`".into(),
         }),
     }
 }

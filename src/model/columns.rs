@@ -25,6 +25,8 @@ pub enum Cmdlet {
     User,
     /// `Get-MgPolicyIdentitySecurityDefaultEnforcementPolicy` (optional).
     SecurityDefaults,
+    /// `Get-MgIdentityConditionalAccessPolicy` (optional).
+    ConditionalAccessPolicy,
 }
 
 /// A required column: any one of the alternatives satisfies it.
@@ -32,13 +34,14 @@ pub type Need = &'static [&'static str];
 
 impl Cmdlet {
     /// Every cmdlet, in load order.
-    pub const ALL: [Cmdlet; 6] = [
+    pub const ALL: [Cmdlet; 7] = [
         Cmdlet::AuthenticationPolicy,
         Cmdlet::OrganizationConfig,
         Cmdlet::TransportConfig,
         Cmdlet::CasMailbox,
         Cmdlet::User,
         Cmdlet::SecurityDefaults,
+        Cmdlet::ConditionalAccessPolicy,
     ];
 
     /// The file stem (`CasMailbox` for `CasMailbox.csv`).
@@ -50,6 +53,7 @@ impl Cmdlet {
             Cmdlet::CasMailbox => "CasMailbox",
             Cmdlet::User => "User",
             Cmdlet::SecurityDefaults => "SecurityDefaults",
+            Cmdlet::ConditionalAccessPolicy => "ConditionalAccessPolicy",
         }
     }
 
@@ -62,6 +66,7 @@ impl Cmdlet {
             Cmdlet::CasMailbox => "Get-EXOCasMailbox",
             Cmdlet::User => "Get-User",
             Cmdlet::SecurityDefaults => "Get-MgPolicyIdentitySecurityDefaultEnforcementPolicy",
+            Cmdlet::ConditionalAccessPolicy => "Get-MgIdentityConditionalAccessPolicy",
         }
     }
 
@@ -97,6 +102,9 @@ impl Cmdlet {
                 &["RecipientTypeDetails"],
             ],
             (Cmdlet::SecurityDefaults, _) => &[&["IsEnabled"]],
+            (Cmdlet::ConditionalAccessPolicy, _) => {
+                &[&["State"], &["Conditions"], &["GrantControls"]]
+            }
         }
     }
 
@@ -136,6 +144,7 @@ impl Cmdlet {
                 "STSRefreshTokensValidFrom",
             ],
             (Cmdlet::SecurityDefaults, _) => &[],
+            (Cmdlet::ConditionalAccessPolicy, _) => &["DisplayName", "Id"],
         }
     }
 

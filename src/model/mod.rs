@@ -6,6 +6,7 @@
 
 pub mod cas;
 pub mod columns;
+pub mod entra;
 pub mod org;
 pub mod policy;
 pub mod snapshot;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use crate::input::{Rejection, Source, Table, Warning};
 
 pub use cas::CasMailbox;
+pub use entra::CaPolicy;
 pub use org::{OrgConfig, SecurityDefaults, TransportConfig};
 pub use policy::AuthPolicy;
 pub use snapshot::{Parts, Snapshot};

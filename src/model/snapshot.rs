@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use super::{
-    AuthPolicy, CasMailbox, Environment, OrgConfig, SecurityDefaults, TransportConfig, User,
-    looks_like_guid, normalise_guid,
+    AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, SecurityDefaults, TransportConfig,
+    User, looks_like_guid, normalise_guid,
 };
 use crate::input::{Rejection, Warning};
 
@@ -31,6 +31,8 @@ pub struct Parts {
     pub transport: Option<TransportConfig>,
     /// Entra security defaults.
     pub security_defaults: Option<SecurityDefaults>,
+    /// Entra Conditional Access policies.
+    pub conditional_access: Option<Vec<CaPolicy>>,
     /// `Get-User`.
     pub users: Option<Vec<User>>,
     /// `Get-CASMailbox`.
@@ -50,6 +52,8 @@ pub struct Snapshot {
     pub transport: Option<TransportConfig>,
     /// Entra security defaults; `None` when not exported.
     pub security_defaults: Option<SecurityDefaults>,
+    /// Entra Conditional Access policies; `None` when not exported.
+    pub conditional_access: Option<Vec<CaPolicy>>,
     /// `Get-User`; `None` when not exported.
     pub users: Option<Vec<User>>,
     /// `Get-CASMailbox` rows.
@@ -67,8 +71,16 @@ impl Snapshot {
         rejected: &mut Vec<Rejection>,
         warnings: &mut Vec<Warning>,
     ) -> Snapshot {
-        let Parts { environment, policies, org, transport, security_defaults, users, mailboxes } =
-            parts;
+        let Parts {
+            environment,
+            policies,
+            org,
+            transport,
+            security_defaults,
+            conditional_access,
+            users,
+            mailboxes,
+        } = parts;
         let policies = policies
             .map(|p| dedup(p, |p| p.name.to_lowercase(), "policy name", |p| &p.source, rejected));
         let users = users
@@ -111,6 +123,7 @@ impl Snapshot {
             org,
             transport,
             security_defaults,
+            conditional_access,
             users,
             mailboxes,
             mailbox_user,
