@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::{Ids, Mapped, Setting, map_rows, normalise_guid};
+use super::{Ids, Mapped, Setting, map_rows};
 use crate::input::{Source, Table};
 
 /// One mailbox's client access settings.
@@ -48,8 +48,8 @@ pub fn map(file: &Arc<str>, table: &Table) -> Mapped<CasMailbox> {
     );
     map_rows(file, table, |row| {
         let ids = Ids {
-            guid: row.text(guid)?.map(|g| normalise_guid(&g)),
-            external_directory_object_id: row.text(edoid)?.map(|g| normalise_guid(&g)),
+            guid: row.text(guid)?,
+            external_directory_object_id: row.text(edoid)?,
             user_principal_name: row.text(upn)?,
             primary_smtp_address: row.text(smtp)?,
             identity: row.text(identity)?,
@@ -82,7 +82,7 @@ mod tests {
             csv::parse(&file, "Guid,PopEnabled,ImapEnabled\nA1,True,False\n", b',').unwrap();
         let m = map(&file, &without.table);
         assert_eq!(m.rows[0].smtp_client_auth_disabled, Setting::NotExported);
-        assert_eq!(m.rows[0].ids.guid.as_deref(), Some("a1"));
+        assert_eq!(m.rows[0].ids.guid.as_deref(), Some("A1")); // kept as exported
         let with = csv::parse(
             &file,
             "Guid,PopEnabled,ImapEnabled,SmtpClientAuthenticationDisabled\nA1,True,False,\n",

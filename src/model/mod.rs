@@ -134,9 +134,9 @@ impl Setting {
 /// The identity columns a Get-User or Get-CASMailbox row may carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ids {
-    /// The AD object GUID (same on Get-CASMailbox, Get-EXOCasMailbox, Get-User), lowercase.
+    /// The AD object GUID (same on Get-CASMailbox, Get-EXOCasMailbox, Get-User), as exported.
     pub guid: Option<String>,
-    /// The Entra object id, lowercase.
+    /// The Entra object id, as exported.
     pub external_directory_object_id: Option<String>,
     /// `UserPrincipalName` (Get-User; Get-EXOCasMailbox has none).
     pub user_principal_name: Option<String>,
@@ -175,6 +175,11 @@ impl Ids {
             .find_map(|v| v.as_deref())
             .unwrap_or_else(|| self.key())
     }
+}
+
+/// A comparison key for an identifier: GUIDs without braces, everything lowercase.
+pub fn join_key(id: &str) -> String {
+    if looks_like_guid(id) { normalise_guid(id) } else { id.trim().to_lowercase() }
 }
 
 /// Normalises a GUID for comparison: trims braces and lowercases.

@@ -14,7 +14,7 @@ use std::collections::hash_map::Entry;
 
 use super::{
     AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, SecurityDefaults, TransportConfig,
-    User, looks_like_guid, normalise_guid,
+    User, join_key, looks_like_guid, normalise_guid,
 };
 use crate::input::{Rejection, Warning};
 
@@ -84,9 +84,9 @@ impl Snapshot {
         let policies = policies
             .map(|p| dedup(p, |p| p.name.to_lowercase(), "policy name", |p| &p.source, rejected));
         let users = users
-            .map(|u| dedup(u, |u| u.ids.key().to_lowercase(), "user", |u| &u.source, rejected));
+            .map(|u| dedup(u, |u| join_key(u.ids.key()), "user", |u| &u.source, rejected));
         let mailboxes =
-            dedup(mailboxes, |m| m.ids.key().to_lowercase(), "mailbox", |m| &m.source, rejected);
+            dedup(mailboxes, |m| join_key(m.ids.key()), "mailbox", |m| &m.source, rejected);
 
         let mut policy_index = HashMap::new();
         for (i, p) in policies.iter().flatten().enumerate() {
@@ -201,10 +201,10 @@ fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
     let mut by_name = HashMap::new();
     for (i, u) in users.iter().enumerate() {
         if let Some(g) = &u.ids.guid {
-            by_guid.entry(g.as_str()).or_insert(i);
+            by_guid.entry(join_key(g)).or_insert(i);
         }
         if let Some(e) = &u.ids.external_directory_object_id {
-            by_edoid.entry(e.as_str()).or_insert(i);
+            by_edoid.entry(join_key(e)).or_insert(i);
         }
         for addr in [&u.ids.user_principal_name, &u.ids.primary_smtp_address].into_iter().flatten()
         {
@@ -217,9 +217,9 @@ fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
             let ids = &m.ids;
             ids.guid
                 .as_deref()
-                .and_then(|g| by_guid.get(g))
+                .and_then(|g| by_guid.get(&join_key(g)))
                 .or_else(|| {
-                    ids.external_directory_object_id.as_deref().and_then(|e| by_edoid.get(e))
+                    ids.external_directory_object_id.as_deref().and_then(|e| by_edoid.get(&join_key(e)))
                 })
                 .or_else(|| {
                     [&ids.user_principal_name, &ids.primary_smtp_address]

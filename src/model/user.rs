@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{Ids, Mapped, Setting, map_rows, normalise_guid};
+use super::{Ids, Mapped, Setting, map_rows};
 use crate::input::{Source, Table};
 
 /// One user.
@@ -47,8 +47,8 @@ pub fn map(file: &Arc<str>, table: &Table) -> Mapped<User> {
     );
     map_rows(file, table, |row| {
         let ids = Ids {
-            guid: row.text(guid)?.map(|g| normalise_guid(&g)),
-            external_directory_object_id: row.text(edoid)?.map(|g| normalise_guid(&g)),
+            guid: row.text(guid)?,
+            external_directory_object_id: row.text(edoid)?,
             user_principal_name: row.text(upn)?,
             primary_smtp_address: row.text(mail)?,
             identity: row.text(identity)?,
