@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use exoauth::audit::{self, Options, Scope, Want};
 use exoauth::emit::report::Format;
 use exoauth::model::{Environment, Protocol};
+use exoauth::plan::Strategy;
 
 /// Audit Exchange POP, IMAP and SMTP AUTH basic-auth access per mailbox from
 /// exported cmdlet output, and say exactly which setting blocks each protocol.
@@ -60,6 +61,15 @@ pub struct AuditArgs {
     /// Audit every mailbox type (shared, room, equipment...), not only UserMailbox.
     #[arg(long)]
     pub all_recipient_types: bool,
+    /// Write a remediation script (PowerShell, UTF-8 with BOM) that turns the flagged mailboxes around.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+    /// Write the script that undoes --script's changes.
+    #[arg(long, value_name = "FILE", requires = "script")]
+    pub rollback: Option<PathBuf>,
+    /// least-privilege: policy variants and per-mailbox exceptions; edit-policies: edit shared settings.
+    #[arg(long, value_enum, default_value_t = StrategyArg::LeastPrivilege)]
+    pub strategy: StrategyArg,
     /// Exit with 1 when any mailbox is flagged (for scheduled pipelines).
     #[arg(long, value_enum, default_value_t = FailOn::Never)]
     pub fail_on: FailOn,
@@ -94,6 +104,15 @@ pub enum EnvironmentArg {
     Onprem,
 }
 
+/// `--strategy`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StrategyArg {
+    /// Policy variants and per-mailbox exceptions; nothing shared is widened.
+    LeastPrivilege,
+    /// Edit shared policies and the tenant switch (the report gives each edit's blast radius).
+    EditPolicies,
+}
+
 /// `--fail-on`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
@@ -119,6 +138,14 @@ impl AuditArgs {
             FormatArg::Text => Format::Text,
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
+        }
+    }
+
+    /// The remediation strategy.
+    pub fn strategy(&self) -> Strategy {
+        match self.strategy {
+            StrategyArg::LeastPrivilege => Strategy::LeastPrivilege,
+            StrategyArg::EditPolicies => Strategy::EditPolicies,
         }
     }
 

@@ -13,6 +13,8 @@ pub mod audit;
 pub mod decode;
 pub mod emit;
 pub mod export;
+pub mod generate;
 pub mod input;
 pub mod model;
+pub mod plan;
 pub mod sample;

@@ -12,8 +12,9 @@ use clap::Parser;
 
 use cli::{AuditArgs, Cli, Command, FailOn};
 use exoauth::audit;
+use exoauth::emit::powershell::{self, Header};
 use exoauth::emit::report::Report;
-use exoauth::export;
+use exoauth::{export, plan};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -61,7 +62,46 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             unmatched.join(", ")
         );
     }
-    let report = Report { dir: &dir, options: &options, loaded: &loaded, audit: &audit };
+    let plan = args
+        .script
+        .as_ref()
+        .map(|_| plan::plan(&loaded.snapshot, &audit, &options, args.strategy()));
+    if let (Some(plan), Some(path)) = (&plan, &args.script) {
+        let header = Header {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            generated: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            inputs: loaded
+                .inputs
+                .iter()
+                .map(|i| (i.path.display().to_string(), i.sha256.clone()))
+                .collect(),
+            name: String::new(),
+        };
+        let named = |p: &std::path::Path| Header {
+            name: p
+                .file_name()
+                .map_or_else(|| "script.ps1".into(), |n| n.to_string_lossy().into_owned()),
+            ..header.clone()
+        };
+        let fix = powershell::fix_script(plan, &named(path))
+            .context("cannot write the remediation script")?;
+        std::fs::write(path, fix).with_context(|| format!("cannot write {}", path.display()))?;
+        if let Some(rollback) = &args.rollback {
+            let undo = powershell::rollback_script(plan, &named(rollback))
+                .context("cannot write the rollback script")?;
+            std::fs::write(rollback, undo)
+                .with_context(|| format!("cannot write {}", rollback.display()))?;
+        }
+    }
+    let report = Report {
+        dir: &dir,
+        options: &options,
+        loaded: &loaded,
+        audit: &audit,
+        plan: plan.as_ref(),
+    };
     let renderer = args.format().renderer();
     match args.output.as_deref().filter(|p| p.as_os_str() != "-") {
         Some(path) => {

@@ -324,6 +324,11 @@ mod tests {
             guid: None,
             distinguished_name: None,
             switches: PerProtocol([pop, imap, smtp]),
+            all_switches: vec![
+                ("AllowBasicAuthPop", pop),
+                ("AllowBasicAuthImap", imap),
+                ("AllowBasicAuthSmtp", smtp),
+            ],
             environment: Environment::Online,
             source: src("AuthenticationPolicy.csv", 2),
         }

@@ -12,6 +12,51 @@ use std::sync::Arc;
 use super::{Environment, Mapped, PerProtocol, Protocol, Setting, map_rows, normalise_guid};
 use crate::input::{Source, Table};
 
+/// The `AllowBasicAuth*` switches New-/Set-AuthenticationPolicy accept (Exchange
+/// Online). `AllowBasicAuthRest` appears in output but cannot be set.
+pub const SETTABLE_ONLINE: [&str; 12] = [
+    "AllowBasicAuthActiveSync",
+    "AllowBasicAuthAutodiscover",
+    "AllowBasicAuthImap",
+    "AllowBasicAuthMapi",
+    "AllowBasicAuthOfflineAddressBook",
+    "AllowBasicAuthOutlookService",
+    "AllowBasicAuthPop",
+    "AllowBasicAuthPowershell",
+    "AllowBasicAuthReportingWebServices",
+    "AllowBasicAuthRpc",
+    "AllowBasicAuthSmtp",
+    "AllowBasicAuthWebServices",
+];
+
+/// The `BlockLegacyAuth*` and `BlockModernAuth*` switches of Exchange Server 2019 / SE.
+pub const SETTABLE_ONPREM: [&str; 16] = [
+    "BlockLegacyAuthActiveSync",
+    "BlockLegacyAuthAutodiscover",
+    "BlockLegacyAuthImap",
+    "BlockLegacyAuthMapi",
+    "BlockLegacyAuthOfflineAddressBook",
+    "BlockLegacyAuthPop",
+    "BlockLegacyAuthRpc",
+    "BlockLegacyAuthWebServices",
+    "BlockModernAuthActiveSync",
+    "BlockModernAuthAutodiscover",
+    "BlockModernAuthImap",
+    "BlockModernAuthMapi",
+    "BlockModernAuthOfflineAddressBook",
+    "BlockModernAuthPop",
+    "BlockModernAuthRpc",
+    "BlockModernAuthWebServices",
+];
+
+/// The settable switches of an environment.
+pub fn settable(environment: Environment) -> &'static [&'static str] {
+    match environment {
+        Environment::Online => &SETTABLE_ONLINE,
+        Environment::OnPrem => &SETTABLE_ONPREM,
+    }
+}
+
 /// One authentication policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthPolicy {
@@ -24,6 +69,9 @@ pub struct AuthPolicy {
     /// The protocol switch per protocol: `AllowBasicAuth*` online, `BlockLegacyAuth*`
     /// on premises (`NotExported` for SMTP there: no such switch).
     pub switches: PerProtocol<Setting>,
+    /// Every settable switch of the environment as exported, in [`settable`] order,
+    /// so that a copy of the policy can be made that differs only where intended.
+    pub all_switches: Vec<(&'static str, Setting)>,
     /// Which environment's switches these are.
     pub environment: Environment,
     /// Where the row came from.
@@ -54,6 +102,8 @@ pub fn map(file: &Arc<str>, table: &Table, environment: Environment) -> Mapped<A
         (Environment::OnPrem, Protocol::Smtp) => None,
         _ => table.column(&format!("{prefix}{}", p.policy_suffix())),
     });
+    let all_cols: Vec<(&'static str, Option<usize>)> =
+        settable(environment).iter().map(|n| (*n, table.column(n))).collect();
     map_rows(file, table, |row| {
         let name = match row.text(name)? {
             Some(n) => n,
@@ -63,11 +113,16 @@ pub fn map(file: &Arc<str>, table: &Table, environment: Environment) -> Mapped<A
         for p in Protocol::ALL {
             switches[p] = row.setting(switch_cols[p as usize])?;
         }
+        let all_switches = all_cols
+            .iter()
+            .map(|(n, c)| Ok((*n, row.setting(*c)?)))
+            .collect::<Result<_, String>>()?;
         Ok(AuthPolicy {
             name,
             guid: row.text(guid)?.map(|g| normalise_guid(&g)),
             distinguished_name: row.text(dn)?,
             switches,
+            all_switches,
             environment,
             source: row.source.clone(),
         })

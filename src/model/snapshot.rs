@@ -83,8 +83,8 @@ impl Snapshot {
         } = parts;
         let policies = policies
             .map(|p| dedup(p, |p| p.name.to_lowercase(), "policy name", |p| &p.source, rejected));
-        let users = users
-            .map(|u| dedup(u, |u| join_key(u.ids.key()), "user", |u| &u.source, rejected));
+        let users =
+            users.map(|u| dedup(u, |u| join_key(u.ids.key()), "user", |u| &u.source, rejected));
         let mailboxes =
             dedup(mailboxes, |m| join_key(m.ids.key()), "mailbox", |m| &m.source, rejected);
 
@@ -128,6 +128,20 @@ impl Snapshot {
             mailboxes,
             mailbox_user,
             policy_index,
+        }
+    }
+
+    /// The unjoined parts again (for changing and rebuilding the tenant).
+    pub fn parts(&self) -> Parts {
+        Parts {
+            environment: self.environment,
+            policies: self.policies.clone(),
+            org: self.org.clone(),
+            transport: self.transport.clone(),
+            security_defaults: self.security_defaults.clone(),
+            conditional_access: self.conditional_access.clone(),
+            users: self.users.clone(),
+            mailboxes: self.mailboxes.clone(),
         }
     }
 
@@ -219,7 +233,9 @@ fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
                 .as_deref()
                 .and_then(|g| by_guid.get(&join_key(g)))
                 .or_else(|| {
-                    ids.external_directory_object_id.as_deref().and_then(|e| by_edoid.get(&join_key(e)))
+                    ids.external_directory_object_id
+                        .as_deref()
+                        .and_then(|e| by_edoid.get(&join_key(e)))
                 })
                 .or_else(|| {
                     [&ids.user_principal_name, &ids.primary_smtp_address]
@@ -248,6 +264,7 @@ mod tests {
             guid: Some(guid.into()),
             distinguished_name: Some(dn.into()),
             switches: PerProtocol([Setting::Value(false); 3]),
+            all_switches: Vec::new(),
             environment: Environment::Online,
             source: src(2),
         }

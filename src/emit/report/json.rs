@@ -34,6 +34,32 @@ struct Doc<'a> {
     summary: Summary,
     mailboxes: Vec<Mailbox<'a>>,
     rejected: Vec<Rejected<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<PlanOut<'a>>,
+}
+
+/// Present only when a script was generated (`--script`): an additive key.
+#[derive(Serialize)]
+struct PlanOut<'a> {
+    strategy: &'static str,
+    changes: usize,
+    by_kind: BTreeMap<&'static str, usize>,
+    blast_radius: Vec<BlastRadius>,
+    manual_steps: Vec<ManualOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct BlastRadius {
+    edit: String,
+    other_mailboxes: usize,
+}
+
+#[derive(Serialize)]
+struct ManualOut<'a> {
+    code: &'static str,
+    protocols: Vec<&'static str>,
+    mailboxes: &'a [String],
+    message: &'a str,
 }
 
 #[derive(Serialize)]
@@ -218,6 +244,27 @@ impl Renderer for Json {
                 .iter()
                 .map(|x| Rejected { source: x.source.to_string(), reason: &x.reason })
                 .collect(),
+            plan: r.plan.map(|p| PlanOut {
+                strategy: p.strategy.as_str(),
+                changes: p.actions.len(),
+                by_kind: crate::plan::counts(&p.actions).into_iter().collect(),
+                blast_radius: p
+                    .actions
+                    .iter()
+                    .filter_map(crate::plan::Action::blast_radius)
+                    .map(|(edit, other_mailboxes)| BlastRadius { edit, other_mailboxes })
+                    .collect(),
+                manual_steps: p
+                    .manual
+                    .iter()
+                    .map(|m| ManualOut {
+                        code: m.code,
+                        protocols: m.protocols.iter().map(|p| p.as_str()).collect(),
+                        mailboxes: &m.mailboxes,
+                        message: &m.message,
+                    })
+                    .collect(),
+            }),
         };
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         out.write_all(b"\n")

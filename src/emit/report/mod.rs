@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::audit::{Audit, Finding, Options};
 use crate::export::Loaded;
 use crate::model::CasMailbox;
+use crate::plan::Plan;
 
 /// Everything a report shows.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +24,8 @@ pub struct Report<'a> {
     pub loaded: &'a Loaded,
     /// The audit.
     pub audit: &'a Audit,
+    /// The remediation plan, when a script was asked for.
+    pub plan: Option<&'a Plan>,
 }
 
 /// A report format.

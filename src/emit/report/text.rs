@@ -154,6 +154,44 @@ impl Renderer for Text {
             )?;
         }
 
+        if let Some(plan) = r.plan {
+            let counts: Vec<String> = crate::plan::counts(&plan.actions)
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            writeln!(
+                out,
+                "\nRemediation plan ({}): {} changes for {} flagged mailboxes",
+                plan.strategy.as_str(),
+                plan.actions.len(),
+                plan.flagged
+            )?;
+            if !counts.is_empty() {
+                writeln!(out, "  {}", counts.join(", "))?;
+            }
+            for (what, n) in plan.actions.iter().filter_map(crate::plan::Action::blast_radius) {
+                writeln!(out, "  blast radius: editing {what} also changes {n} other mailbox(es)")?;
+            }
+            if !plan.manual.is_empty() {
+                writeln!(out, "  Manual steps (the script cannot do them):")?;
+                for step in &plan.manual {
+                    let ps: Vec<&str> = step.protocols.iter().map(|p| p.as_str()).collect();
+                    let scope = match step.mailboxes.len() {
+                        0 => "tenant-wide".to_owned(),
+                        1..=5 => step.mailboxes.join("; "),
+                        n => format!("{n} mailboxes"),
+                    };
+                    writeln!(
+                        out,
+                        "  - [{}] {} ({scope}): {}",
+                        step.code,
+                        ps.join(", "),
+                        step.message
+                    )?;
+                }
+            }
+        }
+
         if !r.loaded.rejected.is_empty() {
             writeln!(out, "\nRejected rows ({})", r.loaded.rejected.len())?;
             for x in &r.loaded.rejected {

@@ -1,0 +1,640 @@
+//! Actions to PowerShell: the remediation and rollback scripts (DESIGN.md §4).
+//! This is the only place that knows PowerShell quoting.
+//!
+//! Safety rules, each from the PowerShell language specification §2.3.5.2 and
+//! `CodeGeneration.EscapeSingleQuotedStringContent` (research/domain.md §3):
+//! - every string that came from input is a single-quoted (verbatim) literal, in
+//!   which every character PowerShell treats as a single quote (`'`, U+2018,
+//!   U+2019, U+201A, U+201B) is doubled; nothing from input is ever put in a
+//!   double-quoted string, where `$` and the backtick are live;
+//! - input with characters that cannot be written safely (control characters,
+//!   line and paragraph separators) is refused with an error naming its row;
+//! - comments (display names) get the same refusal, and bidirectional controls
+//!   are shown as `<U+202E>` so that a name cannot visually reorder the code
+//!   around it;
+//! - the file is UTF-8 **with** BOM: Windows PowerShell 5.1 reads a BOM-less
+//!   script in the ANSI code page, where UTF-8 bytes 0x91–0x94 turn into curly
+//!   quotes and could end an escaped literal early;
+//! - policy switches use the colon form (`-AllowBasicAuthSmtp:$true`): with a
+//!   space, `$false` is not bound to the switch;
+//! - every change is one named-parameter invocation of an Exchange cmdlet with
+//!   literal arguments, guarded by `ShouldProcess` (so `-WhatIf` and `-Confirm`
+//!   work), checked first so that a second run changes nothing, logged, and
+//!   allowed to fail without stopping the rest.
+
+use std::fmt::Write as _;
+
+use crate::input::Source;
+use crate::model::{Protocol, Setting};
+use crate::plan::{Action, ManualStep, Plan};
+
+/// The characters PowerShell treats as a single quote.
+pub const SINGLE_QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
+
+/// Text that cannot be written into a script.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{what} contains {code} at character {position}; exoauth will not write it into a script: fix the value in the tenant, or leave the object out with --scope", row.as_ref().map(|s| format!("{s}: ")).unwrap_or_default())]
+pub struct UnsafeText {
+    /// The row the text came from, when known.
+    pub row: Option<Source>,
+    /// What the text is (e.g. `display name`, `policy name`).
+    pub what: String,
+    /// The offending character, as `U+000A (a line break)`.
+    pub code: String,
+    /// 1-based character position.
+    pub position: usize,
+}
+
+fn unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}')
+}
+
+fn describe(c: char) -> String {
+    let kind = match c {
+        '\n' | '\r' | '\u{2028}' | '\u{2029}' | '\u{85}' => "a line break",
+        '\0' => "a NUL",
+        _ => "a control character",
+    };
+    format!("U+{:04X} ({kind})", c as u32)
+}
+
+fn check(text: &str, what: &str, source: Option<&Source>) -> Result<(), UnsafeText> {
+    match text.chars().enumerate().find(|(_, c)| unsafe_char(*c)) {
+        Some((i, c)) => Err(UnsafeText {
+            row: source.cloned(),
+            what: what.to_owned(),
+            code: describe(c),
+            position: i + 1,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `text` as a PowerShell single-quoted literal, every single-quote character doubled.
+pub fn literal(text: &str, what: &str, source: Option<&Source>) -> Result<String, UnsafeText> {
+    check(text, what, source)?;
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        out.push(c);
+        if SINGLE_QUOTES.contains(&c) {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    Ok(out)
+}
+
+/// `text` for a `#` comment: refused if it could end the line, with bidi controls shown as code points.
+pub fn comment(text: &str, what: &str, source: Option<&Source>) -> Result<String, UnsafeText> {
+    check(text, what, source)?;
+    Ok(text
+        .chars()
+        .map(|c| match c {
+            '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
+                format!("<U+{:04X}>", c as u32)
+            }
+            c => c.to_string(),
+        })
+        .collect())
+}
+
+/// What the header of a script says about the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// exoauth's version.
+    pub tool_version: String,
+    /// When the script was generated (RFC 3339).
+    pub generated: String,
+    /// Input files: (path, SHA-256).
+    pub inputs: Vec<(String, String)>,
+    /// The script's own file name, for the how-to-run lines.
+    pub name: String,
+}
+
+/// Which script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The remediation script.
+    Fix,
+    /// The rollback script.
+    Rollback,
+}
+
+/// The fix script for a plan, as UTF-8 bytes with a BOM.
+pub fn fix_script(plan: &Plan, header: &Header) -> Result<Vec<u8>, UnsafeText> {
+    script(plan, &plan.actions, header, Kind::Fix)
+}
+
+/// The rollback script for a plan, as UTF-8 bytes with a BOM.
+pub fn rollback_script(plan: &Plan, header: &Header) -> Result<Vec<u8>, UnsafeText> {
+    script(plan, &plan.rollback(), header, Kind::Rollback)
+}
+
+const CRLF: &str = "\r\n";
+
+/// Appends one line (CRLF-terminated).
+fn line(out: &mut String, text: &str) {
+    out.push_str(text);
+    out.push_str(CRLF);
+}
+
+fn protocols(ps: &[Protocol]) -> String {
+    ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn script(
+    plan: &Plan,
+    actions: &[Action],
+    header: &Header,
+    kind: Kind,
+) -> Result<Vec<u8>, UnsafeText> {
+    let mut out = String::with_capacity(4096 + actions.len() * 400);
+    let (title, log) = match kind {
+        Kind::Fix => ("remediation", "exoauth-fix"),
+        Kind::Rollback => ("rollback", "exoauth-rollback"),
+    };
+    write_header(&mut out, plan, actions, header, kind, title)?;
+    out.push_str(
+        &PRELUDE
+            .replace("{log}", log)
+            .replace("{total}", &actions.len().to_string())
+            .replace("{title}", title),
+    );
+    for (i, action) in actions.iter().enumerate() {
+        out.push_str(CRLF);
+        write_action(&mut out, i + 1, action)?;
+    }
+    out.push_str(CRLF);
+    out.push_str(&EPILOGUE.replace("{title}", title));
+    let mut bytes = Vec::with_capacity(out.len() + 3);
+    bytes.extend_from_slice(b"\xEF\xBB\xBF");
+    bytes.extend_from_slice(out.as_bytes());
+    Ok(bytes)
+}
+
+fn write_header(
+    out: &mut String,
+    plan: &Plan,
+    actions: &[Action],
+    header: &Header,
+    kind: Kind,
+    title: &str,
+) -> Result<(), UnsafeText> {
+    let direction = match plan.want {
+        crate::audit::Want::Allow => "allow basic authentication",
+        crate::audit::Want::Block => "block basic authentication",
+    };
+    line(out, &format!("# exoauth {} {title} script: {direction}", header.tool_version));
+    line(out, &format!("# Generated:   {}", header.generated));
+    line(out, &format!("# Strategy:    {}", plan.strategy.as_str()));
+    line(out, &format!("# Environment: {}", plan.environment.as_str()));
+    line(out, &format!("# Protocols:   {}", protocols(&plan.protocols)));
+    line(out, "# Inputs (SHA-256):");
+    for (path, sha) in &header.inputs {
+        line(out, &format!("#   {sha}  {}", comment(path, "input path", None)?));
+    }
+    let counts = crate::plan::counts(actions);
+    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    line(out, &format!("# Flagged mailboxes: {}", plan.flagged));
+    line(
+        out,
+        &format!(
+            "# Changes: {} ({})",
+            actions.len(),
+            if summary.is_empty() { "none".into() } else { summary.join(", ") }
+        ),
+    );
+    if kind == Kind::Fix {
+        for (what, n) in actions.iter().filter_map(Action::blast_radius) {
+            line(
+                out,
+                &format!(
+                    "# Blast radius: editing {} also changes {n} other mailbox(es)",
+                    comment(&what, "policy name", None)?
+                ),
+            );
+        }
+        write_manual(out, &plan.manual)?;
+    } else {
+        line(out, "#");
+        line(
+            out,
+            "# Restores every setting the remediation script changes to its exported value and removes the",
+        );
+        line(out, "# policy variants it created once no user and no org default uses them.");
+    }
+    line(out, "#");
+    let name = comment(&header.name, "script name", None)?;
+    line(out, &format!("# Review first:   .\\{name} -WhatIf"));
+    line(
+        out,
+        &format!(
+            "# Then run it:    .\\{name}            (asks before each change; add -Confirm:$false to skip)"
+        ),
+    );
+    line(
+        out,
+        "# Each change is checked first (a second run changes nothing), logged to a CSV beside the script,",
+    );
+    line(
+        out,
+        "# and a failed change does not stop the others; the script exits with 1 when any change failed.",
+    );
+    Ok(())
+}
+
+fn write_manual(out: &mut String, manual: &[ManualStep]) -> Result<(), UnsafeText> {
+    line(out, "#");
+    if manual.is_empty() {
+        line(out, "# Manual steps: none.");
+        return Ok(());
+    }
+    line(out, "# Manual steps (this script cannot do them):");
+    for step in manual {
+        let scope = if step.mailboxes.is_empty() {
+            "tenant-wide".to_owned()
+        } else if step.mailboxes.len() <= 5 {
+            step.mailboxes
+                .iter()
+                .map(|m| comment(m, "mailbox label", None))
+                .collect::<Result<Vec<_>, _>>()?
+                .join("; ")
+        } else {
+            format!("{} mailboxes", step.mailboxes.len())
+        };
+        line(
+            out,
+            &format!(
+                "#   - [{}] {} ({}): {}",
+                step.code,
+                protocols(&step.protocols),
+                scope,
+                comment(&step.message, "manual step", None)?
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `$true`, `$false` or `$null`.
+fn ps_value(s: Setting) -> &'static str {
+    match s {
+        Setting::Value(true) => "$true",
+        Setting::Value(false) => "$false",
+        Setting::Null | Setting::NotExported => "$null",
+    }
+}
+
+fn ps_bool(b: bool) -> &'static str {
+    if b { "$true" } else { "$false" }
+}
+
+/// One change: a comment naming the object, then one `Invoke-Change` line whose
+/// test and apply blocks hold only literal arguments.
+fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), UnsafeText> {
+    let cmdlet = action.cmdlet();
+    let (target, change, test, apply, refresh): (String, String, String, String, Option<String>) =
+        match action {
+            Action::NewPolicy { name, based_on, switches, changed } => {
+                let n = literal(name, "policy variant name", None)?;
+                let from = match based_on {
+                    Some((p, src)) => {
+                        line(
+                            out,
+                            &format!(
+                                "# {step}. policy variant of {} ({src})",
+                                comment(p, "policy name", Some(src))?
+                            ),
+                        );
+                        format!("copy of {p} with {} changed", changed.join(", "))
+                    }
+                    None => {
+                        line(out, &format!("# {step}. new policy (users had no policy)"));
+                        format!("new policy with {} changed", changed.join(", "))
+                    }
+                };
+                let source = based_on.as_ref().map(|(_, s)| s);
+                let args: Vec<String> =
+                    switches.iter().map(|(s, v)| format!("-{s}:{}", ps_bool(*v))).collect();
+                (
+                    n.clone(),
+                    literal(&from, "policy name", source)?,
+                    format!(
+                        "try {{ [bool](Get-AuthenticationPolicy -Identity {n} -ErrorAction Stop) }} catch {{ $false }}"
+                    ),
+                    format!(
+                        "New-AuthenticationPolicy -Name {n} {} -Confirm:$false -ErrorAction Stop",
+                        args.join(" ")
+                    ),
+                    None,
+                )
+            }
+            Action::SetPolicy { policy, source, changes, blast_radius } => {
+                line(
+                    out,
+                    &format!(
+                        "# {step}. shared policy {} ({source}): also changes {blast_radius} other mailbox(es)",
+                        comment(policy, "policy name", Some(source))?
+                    ),
+                );
+                let p = literal(policy, "policy name", Some(source))?;
+                let text: Vec<String> = changes
+                    .iter()
+                    .map(|(n, from, to)| format!("{n}: {} -> {}", from.display(), ps_bool(*to)))
+                    .collect();
+                let tests: Vec<String> = changes
+                    .iter()
+                    .map(|(n, _, to)| format!("($p.{n} -eq {})", ps_bool(*to)))
+                    .collect();
+                let args: Vec<String> =
+                    changes.iter().map(|(n, _, to)| format!("-{n}:{}", ps_bool(*to))).collect();
+                (
+                    p.clone(),
+                    literal(&text.join(", "), "change", None)?,
+                    format!(
+                        "$p = Get-AuthenticationPolicy -Identity {p} -ErrorAction Stop; {}",
+                        tests.join(" -and ")
+                    ),
+                    format!(
+                        "Set-AuthenticationPolicy -Identity {p} {} -Confirm:$false -ErrorAction Stop",
+                        args.join(" ")
+                    ),
+                    None,
+                )
+            }
+            Action::SetOrgDefault { source, from, to, blast_radius } => {
+                line(
+                    out,
+                    &format!(
+                        "# {step}. org default authentication policy: also changes {blast_radius} other mailbox(es)"
+                    ),
+                );
+                let value = match to {
+                    Some(t) => literal(t, "policy name", source.as_ref())?,
+                    None => "$null".into(),
+                };
+                let test = match to {
+                Some(_) => format!("[string](Get-OrganizationConfig -ErrorAction Stop).DefaultAuthenticationPolicy -eq {value}"),
+                None => "-not (Get-OrganizationConfig -ErrorAction Stop).DefaultAuthenticationPolicy".into(),
+            };
+                let text = format!(
+                    "DefaultAuthenticationPolicy: {} -> {}",
+                    from.as_deref().unwrap_or("(none)"),
+                    to.as_deref().unwrap_or("(none)")
+                );
+                (
+                    "'organization'".into(),
+                    literal(&text, "policy name", source.as_ref())?,
+                    test,
+                    format!(
+                        "Set-OrganizationConfig -DefaultAuthenticationPolicy {value} -Confirm:$false -ErrorAction Stop"
+                    ),
+                    None,
+                )
+            }
+            Action::SetTransport { from, to, blast_radius } => {
+                line(
+                    out,
+                    &format!(
+                        "# {step}. tenant SMTP AUTH switch: also changes {blast_radius} other mailbox(es) that inherit it"
+                    ),
+                );
+                (
+                    "'organization'".into(),
+                    format!(
+                        "'SmtpClientAuthenticationDisabled: {} -> {}'",
+                        from.display(),
+                        ps_bool(*to)
+                    ),
+                    format!(
+                        "(Get-TransportConfig -ErrorAction Stop).SmtpClientAuthenticationDisabled -eq {}",
+                        ps_bool(*to)
+                    ),
+                    format!(
+                        "Set-TransportConfig -SmtpClientAuthenticationDisabled {} -Confirm:$false -ErrorAction Stop",
+                        ps_bool(*to)
+                    ),
+                    None,
+                )
+            }
+            Action::AssignPolicy { user, from, to } => {
+                line(
+                    out,
+                    &format!(
+                        "# {step}. {} ({})",
+                        comment(&user.label, "display name", Some(&user.source))?,
+                        user.source
+                    ),
+                );
+                let id = literal(&user.identity, "user identity", Some(&user.source))?;
+                let value = match to {
+                    Some(t) => literal(t, "policy name", Some(&user.source))?,
+                    None => "$null".into(),
+                };
+                let test = match to {
+                    Some(_) => format!(
+                        "[string](Get-User -Identity {id} -ErrorAction Stop).AuthenticationPolicy -eq {value}"
+                    ),
+                    None => format!(
+                        "-not (Get-User -Identity {id} -ErrorAction Stop).AuthenticationPolicy"
+                    ),
+                };
+                let text = format!(
+                    "AuthenticationPolicy: {} -> {}",
+                    from.as_deref().unwrap_or("(none)"),
+                    to.as_deref().unwrap_or("(none)")
+                );
+                (
+                    id.clone(),
+                    literal(&text, "policy name", Some(&user.source))?,
+                    test,
+                    format!(
+                        "Set-User -Identity {id} -AuthenticationPolicy {value} -Confirm:$false -ErrorAction Stop"
+                    ),
+                    Some(id),
+                )
+            }
+            Action::SetMailbox { mailbox, setting, from, to } => {
+                line(
+                    out,
+                    &format!(
+                        "# {step}. {} ({})",
+                        comment(&mailbox.label, "display name", Some(&mailbox.source))?,
+                        mailbox.source
+                    ),
+                );
+                let id = literal(&mailbox.identity, "mailbox identity", Some(&mailbox.source))?;
+                let s = setting.as_str();
+                let test = match to {
+                    Setting::Value(_) => format!(
+                        "(Get-CASMailbox -Identity {id} -ErrorAction Stop).{s} -eq {}",
+                        ps_value(*to)
+                    ),
+                    _ => format!("$null -eq (Get-CASMailbox -Identity {id} -ErrorAction Stop).{s}"),
+                };
+                (
+                    id.clone(),
+                    format!("'{s}: {} -> {}'", from.display(), ps_value(*to)),
+                    test,
+                    format!(
+                        "Set-CASMailbox -Identity {id} -{s} {} -Confirm:$false -ErrorAction Stop",
+                        ps_value(*to)
+                    ),
+                    None,
+                )
+            }
+            Action::RefreshTokens { user } => {
+                line(
+                    out,
+                    &format!(
+                        "# {step}. {} ({}): sign-in tokens, so the policy applies now, not within 24 hours",
+                        comment(&user.label, "display name", Some(&user.source))?,
+                        user.source
+                    ),
+                );
+                let id = literal(&user.identity, "user identity", Some(&user.source))?;
+                (
+                    id.clone(),
+                    "'STSRefreshTokensValidFrom: now'".into(),
+                    format!("-not $script:PolicyChanged.ContainsKey({id})"),
+                    format!(
+                        "Set-User -Identity {id} -STSRefreshTokensValidFrom ([DateTime]::UtcNow) -Confirm:$false -ErrorAction Stop"
+                    ),
+                    None,
+                )
+            }
+            Action::RemovePolicy { name } => {
+                line(
+                    out,
+                    &format!(
+                        "# {step}. remove the variant the remediation script created, if nothing uses it any more"
+                    ),
+                );
+                let n = literal(name, "policy variant name", None)?;
+                (
+                    n.clone(),
+                    "'remove the policy variant (kept while a user or the org default uses it)'"
+                        .into(),
+                    format!(
+                        "$p = try {{ Get-AuthenticationPolicy -Identity {n} -ErrorAction Stop }} catch {{ $null }}; (-not $p) -or [bool](Get-User -ResultSize 1 -Filter \"AuthenticationPolicy -eq '$($p.DistinguishedName -replace \"'\", \"''\")'\") -or ([string](Get-OrganizationConfig -ErrorAction Stop).DefaultAuthenticationPolicy -eq {n})"
+                    ),
+                    format!(
+                        "Remove-AuthenticationPolicy -Identity {n} -Confirm:$false -ErrorAction Stop"
+                    ),
+                    None,
+                )
+            }
+        };
+    let refresh = refresh.map(|r| format!(" -PolicyChanged {r}")).unwrap_or_default();
+    let _ = write!(
+        out,
+        "Invoke-Change -Step {step} -Cmdlet '{cmdlet}' -Target {target} -Change {change}{refresh} -Test {{ {test} }} -Apply {{ {apply} }}{CRLF}"
+    );
+    Ok(())
+}
+
+/// The script body before the changes: requirements, parameters, session check,
+/// and the `Invoke-Change` helper that checks, asks, applies, logs and carries on.
+const PRELUDE: &str = "\
+#Requires -Version 5.1\r
+[CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]\r
+param()\r
+\r
+Set-StrictMode -Version 3.0\r
+$ErrorActionPreference = 'Stop'\r
+\r
+if (-not (Get-Command -Name 'Set-CASMailbox' -ErrorAction SilentlyContinue)) {\r
+    Write-Error 'No Exchange session: run Connect-ExchangeOnline (or open the Exchange Management Shell) first, then run this script again.' -ErrorAction Continue\r
+    exit 2\r
+}\r
+\r
+$script:Caller = $PSCmdlet\r
+$script:Total = {total}\r
+$script:Results = [System.Collections.Generic.List[object]]::new()\r
+$script:PolicyChanged = @{}\r
+$script:LogPath = Join-Path -Path $PSScriptRoot -ChildPath ('{log}-{0:yyyyMMdd-HHmmss}.csv' -f (Get-Date))\r
+\r
+function Invoke-Change {\r
+    param(\r
+        [Parameter(Mandatory)] [int] $Step,\r
+        [Parameter(Mandatory)] [string] $Cmdlet,\r
+        [Parameter(Mandatory)] [string] $Target,\r
+        [Parameter(Mandatory)] [string] $Change,\r
+        [Parameter(Mandatory)] [scriptblock] $Test,\r
+        [Parameter(Mandatory)] [scriptblock] $Apply,\r
+        [string] $PolicyChanged\r
+    )\r
+    Write-Progress -Activity 'exoauth {title}' -Status ('{0}/{1} {2} {3}' -f $Step, $script:Total, $Cmdlet, $Target) -PercentComplete (100 * $Step / [Math]::Max(1, $script:Total))\r
+    $result = 'unchanged'\r
+    $message = ''\r
+    try {\r
+        if (-not (& $Test)) {\r
+            if ($script:Caller.ShouldProcess($Target, ('{0} {1}' -f $Cmdlet, $Change))) {\r
+                & $Apply\r
+                $result = 'applied'\r
+            } else {\r
+                $result = 'skipped'\r
+            }\r
+            if ($PolicyChanged -and ($result -eq 'applied' -or $WhatIfPreference)) { $script:PolicyChanged[$PolicyChanged] = $true }\r
+        }\r
+    } catch {\r
+        $result = 'failed'\r
+        $message = $_.Exception.Message\r
+        Write-Warning ('{0} {1} failed: {2}' -f $Cmdlet, $Target, $message)\r
+    }\r
+    $script:Results.Add([pscustomobject]@{ Step = $Step; Time = (Get-Date).ToString('o'); Cmdlet = $Cmdlet; Target = $Target; Change = $Change; Result = $result; Message = $message })\r
+}\r
+";
+
+/// The script body after the changes: log, summary, exit code.
+const EPILOGUE: &str = "\
+Write-Progress -Activity 'exoauth {title}' -Completed\r
+$script:Results | Export-Csv -Path $script:LogPath -NoTypeInformation -Encoding UTF8\r
+$counts = @{}\r
+foreach ($r in $script:Results) { $counts[$r.Result] = 1 + [int]$counts[$r.Result] }\r
+Write-Host ('exoauth {title}: {0} applied, {1} unchanged, {2} skipped, {3} failed; log: {4}' -f [int]$counts['applied'], [int]$counts['unchanged'], [int]$counts['skipped'], [int]$counts['failed'], $script:LogPath)\r
+if ([int]$counts['failed'] -gt 0) { exit 1 }\r
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_single_quote_character_is_doubled() {
+        for q in SINGLE_QUOTES {
+            let text = format!("x{q}; Remove-Mailbox -Identity boss; {q}");
+            let lit = literal(&text, "name", None).unwrap();
+            assert_eq!(lit, format!("'x{q}{q}; Remove-Mailbox -Identity boss; {q}{q}'"));
+        }
+        assert_eq!(
+            literal("x'; Remove-Mailbox -Identity boss; '", "n", None).unwrap(),
+            "'x''; Remove-Mailbox -Identity boss; '''"
+        );
+        assert_eq!(
+            literal("x’; Invoke-Expression $evil; ‘", "n", None).unwrap(),
+            "'x’’; Invoke-Expression $evil; ‘‘'"
+        );
+        // Double quotes, `$` and backticks are inert in a verbatim string.
+        assert_eq!(literal("\"$(Stop-Computer)`\"", "n", None).unwrap(), "'\"$(Stop-Computer)`\"'");
+    }
+
+    #[test]
+    fn control_characters_are_refused_with_the_row() {
+        let src = Source { file: "User.csv".into(), line: 12 };
+        let err = literal("Bob\r\nRemove-Mailbox boss", "display name", Some(&src)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "User.csv:12: display name contains U+000D (a line break) at character 4; exoauth will not write it into a script: fix the value in the tenant, or leave the object out with --scope"
+        );
+        assert!(literal("a\0b", "n", None).is_err());
+        assert!(comment("a\u{2028}b", "n", None).is_err());
+        assert!(literal("a\u{85}b", "n", None).is_err());
+    }
+
+    #[test]
+    fn comments_show_bidi_controls() {
+        assert_eq!(comment("abc\u{202E}fed", "n", None).unwrap(), "abc<U+202E>fed");
+    }
+}

@@ -1,0 +1,210 @@
+//! Synthetic tenants: deterministic from a seed, with a realistic mix of
+//! policies, an org default, per-mailbox overrides, odd and missing values and
+//! non-ASCII names. Used by the property tests (and by `exoauth generate`).
+
+use crate::input::Source;
+use crate::model::policy::settable;
+use crate::model::{
+    AuthPolicy, CasMailbox, Environment, Ids, OrgConfig, Parts, PerProtocol, Protocol, Setting,
+    TransportConfig, User,
+};
+
+/// A small, fast, deterministic random number generator (xorshift64*).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for a seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number below `n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// True with probability `percent`/100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+
+    /// One of the items.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// A GUID-shaped identifier derived from the generator.
+pub fn guid(rng: &mut Rng) -> String {
+    let a = rng.next_u64();
+    let b = rng.next_u64();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+const FIRST: [&str; 12] = [
+    "Alex", "Zoë", "José", "Łukasz", "Chen", "Fatima", "Björn", "Seán", "Amélie", "Rajesh", "Olga",
+    "Ngozi",
+];
+const LAST: [&str; 12] = [
+    "Wilber",
+    "Ångström",
+    "Núñez",
+    "Żółć",
+    "Wei",
+    "Al-Sayed",
+    "Müller",
+    "O'Brien",
+    "Dubois",
+    "Kumar",
+    "Petrova",
+    "Okafor",
+];
+
+fn setting(rng: &mut Rng, null: u64, falsy: u64) -> Setting {
+    let roll = rng.next_u64() % 100;
+    if roll < null {
+        Setting::Null
+    } else if roll < null + falsy {
+        Setting::Value(false)
+    } else {
+        Setting::Value(true)
+    }
+}
+
+/// A tenant of `mailboxes` mailboxes for the environment.
+pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
+    let mut rng = Rng::new(seed);
+    let src = |file: &str, line: usize| Source { file: file.into(), line };
+    let policy_count = 1 + rng.below(5);
+    let mut policies = Vec::new();
+    for i in 0..policy_count {
+        let all_switches: Vec<(&'static str, Setting)> = settable(environment)
+            .iter()
+            .map(|n| {
+                let v = match environment {
+                    Environment::Online => Setting::Value(rng.chance(35)),
+                    Environment::OnPrem => setting(&mut rng, 30, 30),
+                };
+                (*n, v)
+            })
+            .collect();
+        let switch = |p: Protocol| {
+            let wanted = match environment {
+                Environment::Online => format!("AllowBasicAuth{}", p.policy_suffix()),
+                Environment::OnPrem => format!("BlockLegacyAuth{}", p.policy_suffix()),
+            };
+            all_switches.iter().find(|(n, _)| *n == wanted).map_or(Setting::NotExported, |s| s.1)
+        };
+        let name = format!(
+            "{} {}",
+            rng.pick(&["Block Basic", "Legacy Apps", "Printers", "Contractors", "Policy Ü"]),
+            i
+        );
+        policies.push(AuthPolicy {
+            guid: Some(guid(&mut rng)),
+            distinguished_name: Some(format!(
+                "CN={name},CN=Auth Policies,CN=Configuration,DC=PROD"
+            )),
+            name,
+            switches: PerProtocol(Protocol::ALL.map(switch)),
+            all_switches,
+            environment,
+            source: src("AuthenticationPolicy.csv", i + 2),
+        });
+    }
+    let reference = |rng: &mut Rng, policies: &[AuthPolicy]| -> Option<String> {
+        let p = rng.pick(policies);
+        match rng.below(20) {
+            0 => Some("Deleted Policy".into()), // referenced but not exported
+            1 => p.distinguished_name.clone(),
+            2 => p.guid.clone(),
+            3 => Some(p.name.to_uppercase()),
+            _ => Some(p.name.clone()),
+        }
+    };
+    let default_policy = if rng.chance(70) { reference(&mut rng, &policies) } else { None };
+    let org = OrgConfig { default_policy, source: src("OrganizationConfig.csv", 2) };
+    let transport = TransportConfig {
+        smtp_client_auth_disabled: match environment {
+            Environment::Online => Setting::Value(rng.chance(60)),
+            Environment::OnPrem => Setting::NotExported,
+        },
+        source: src("TransportConfig.csv", 2),
+    };
+    let mut users = Vec::new();
+    let mut cas = Vec::new();
+    for i in 0..mailboxes {
+        let first = rng.pick(&FIRST);
+        let last = rng.pick(&LAST);
+        let address = format!("user{i}@contoso.com");
+        let ids = Ids {
+            guid: Some(guid(&mut rng)),
+            external_directory_object_id: Some(guid(&mut rng)),
+            user_principal_name: None,
+            primary_smtp_address: Some(address.clone()),
+            identity: Some(format!("user{i}")),
+            name: Some(format!("user{i}")),
+            display_name: Some(format!("{first} {last}")),
+        };
+        let recipient_type = *rng.pick(&[
+            "UserMailbox",
+            "UserMailbox",
+            "UserMailbox",
+            "SharedMailbox",
+            "RoomMailbox",
+        ]);
+        if !rng.chance(3) {
+            users.push(User {
+                ids: Ids { user_principal_name: Some(address), ..ids.clone() },
+                authentication_policy: if rng.chance(40) {
+                    reference(&mut rng, &policies)
+                } else {
+                    None
+                },
+                recipient_type_details: Some(recipient_type.into()),
+                account_disabled: Setting::Value(recipient_type != "UserMailbox" || rng.chance(3)),
+                sts_refresh_tokens_valid_from: None,
+                source: src("User.csv", users.len() + 2),
+            });
+        }
+        cas.push(CasMailbox {
+            ids,
+            pop_enabled: Setting::Value(!rng.chance(15)),
+            imap_enabled: Setting::Value(!rng.chance(15)),
+            smtp_client_auth_disabled: match environment {
+                Environment::Online => setting(&mut rng, 70, 15),
+                Environment::OnPrem => Setting::NotExported,
+            },
+            recipient_type_details: None,
+            source: src("CasMailbox.csv", i + 2),
+        });
+    }
+    Parts {
+        environment,
+        policies: Some(policies),
+        org: Some(org),
+        transport: Some(transport),
+        security_defaults: None,
+        conditional_access: None,
+        users: Some(users),
+        mailboxes: cas,
+    }
+}

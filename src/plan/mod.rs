@@ -1,0 +1,766 @@
+//! Findings to a minimal, deduplicated list of changes ([`Action`]s), independent
+//! of PowerShell syntax (DESIGN.md §4).
+//!
+//! Strategy `least-privilege` never widens a setting that other mailboxes rely
+//! on: a shared policy that blocks a flagged user is copied into a **variant**
+//! that differs only in the needed protocol switches (one variant per source
+//! policy and protocol set), the variant is assigned to those users, and a
+//! tenant-wide SMTP AUTH block is answered with per-mailbox exceptions. Strategy
+//! `edit-policies` edits the shared policies and the tenant switch instead, and
+//! every such edit carries its blast radius: how many other mailboxes it also
+//! changes. Every user whose effective policy changes gets a token refresh
+//! (changes otherwise take up to 24 hours: research/domain.md §1.1).
+//!
+//! What a script cannot fix (security defaults, Conditional Access, a disabled
+//! account, a fact that was not exported, the service-level retirement) becomes
+//! a [`ManualStep`], never a silent skip.
+
+pub mod apply;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+
+use crate::audit::rules::{Effective, effective_policy};
+use crate::audit::{Audit, Code, Finding, Options, Verdict, Want};
+use crate::input::Source;
+use crate::model::policy::settable;
+use crate::model::{AuthPolicy, Environment, Protocol, Setting, Snapshot};
+
+/// How the plan turns blockers around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Policy variants and per-mailbox exceptions; nothing shared is widened.
+    #[default]
+    LeastPrivilege,
+    /// Edit shared policies and the tenant switch (with blast radius).
+    EditPolicies,
+}
+
+impl Strategy {
+    /// `least-privilege` or `edit-policies`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::LeastPrivilege => "least-privilege",
+            Strategy::EditPolicies => "edit-policies",
+        }
+    }
+}
+
+/// A mailbox or user a change is addressed to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Target {
+    /// The unique identifier used in `-Identity` (Guid, else object id, else SMTP address), as exported.
+    pub identity: String,
+    /// A human label for comments (display name and address).
+    pub label: String,
+    /// The input row.
+    pub source: Source,
+}
+
+/// A per-mailbox switch on `Set-CASMailbox`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MailboxSetting {
+    /// `PopEnabled`.
+    PopEnabled,
+    /// `ImapEnabled`.
+    ImapEnabled,
+    /// `SmtpClientAuthenticationDisabled`.
+    SmtpClientAuthenticationDisabled,
+}
+
+impl MailboxSetting {
+    /// The parameter name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailboxSetting::PopEnabled => "PopEnabled",
+            MailboxSetting::ImapEnabled => "ImapEnabled",
+            MailboxSetting::SmtpClientAuthenticationDisabled => "SmtpClientAuthenticationDisabled",
+        }
+    }
+}
+
+/// One change to the tenant. `from` values are the exported ones, so that a
+/// rollback can restore them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `New-AuthenticationPolicy`: a variant of `based_on` with every settable switch given.
+    NewPolicy {
+        /// The variant's name (generated: ASCII, no quotes, at most 64 characters).
+        name: String,
+        /// The policy copied and its row (`None`: no policy, i.e. basic auth allowed everywhere).
+        based_on: Option<(String, Source)>,
+        /// Every settable switch with its value.
+        switches: Vec<(&'static str, bool)>,
+        /// The switches that differ from the source, for the review comment.
+        changed: Vec<&'static str>,
+    },
+    /// `Set-AuthenticationPolicy` on an existing (shared) policy.
+    SetPolicy {
+        /// The policy name as exported.
+        policy: String,
+        /// The policy's row.
+        source: Source,
+        /// (switch, old value, new value).
+        changes: Vec<(&'static str, Setting, bool)>,
+        /// Other mailboxes whose effective policy this is.
+        blast_radius: usize,
+    },
+    /// `Set-OrganizationConfig -DefaultAuthenticationPolicy`.
+    SetOrgDefault {
+        /// The organisation config row, when exported.
+        source: Option<Source>,
+        /// Old value.
+        from: Option<String>,
+        /// New value.
+        to: Option<String>,
+        /// Other mailboxes whose users have no assigned policy.
+        blast_radius: usize,
+    },
+    /// `Set-TransportConfig -SmtpClientAuthenticationDisabled`.
+    SetTransport {
+        /// Old value.
+        from: Setting,
+        /// New value.
+        to: bool,
+        /// Other mailboxes that inherit the tenant switch.
+        blast_radius: usize,
+    },
+    /// `Set-User -AuthenticationPolicy`.
+    AssignPolicy {
+        /// The user.
+        user: Target,
+        /// Old assignment (`None`: no policy).
+        from: Option<String>,
+        /// New assignment.
+        to: Option<String>,
+    },
+    /// `Set-CASMailbox -<setting>`.
+    SetMailbox {
+        /// The mailbox.
+        mailbox: Target,
+        /// Which switch.
+        setting: MailboxSetting,
+        /// Old value (`Null` for SMTP AUTH means inherit).
+        from: Setting,
+        /// New value.
+        to: Setting,
+    },
+    /// `Set-User -STSRefreshTokensValidFrom` now, after the user's policy changed.
+    RefreshTokens {
+        /// The user.
+        user: Target,
+    },
+    /// `Remove-AuthenticationPolicy` of a variant a fix script created (rollback only),
+    /// when no user and no org default uses it any more.
+    RemovePolicy {
+        /// The variant's name.
+        name: String,
+    },
+}
+
+impl Action {
+    /// The cmdlet that carries the change.
+    pub fn cmdlet(&self) -> &'static str {
+        match self {
+            Action::NewPolicy { .. } => "New-AuthenticationPolicy",
+            Action::SetPolicy { .. } => "Set-AuthenticationPolicy",
+            Action::SetOrgDefault { .. } => "Set-OrganizationConfig",
+            Action::SetTransport { .. } => "Set-TransportConfig",
+            Action::AssignPolicy { .. } | Action::RefreshTokens { .. } => "Set-User",
+            Action::SetMailbox { .. } => "Set-CASMailbox",
+            Action::RemovePolicy { .. } => "Remove-AuthenticationPolicy",
+        }
+    }
+
+    /// What kind of change this is, for counts (`policy assignments`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::NewPolicy { .. } => "new policy variants",
+            Action::SetPolicy { .. } => "shared policy edits",
+            Action::SetOrgDefault { .. } => "org default changes",
+            Action::SetTransport { .. } => "tenant SMTP AUTH changes",
+            Action::AssignPolicy { .. } => "policy assignments",
+            Action::SetMailbox { .. } => "mailbox settings",
+            Action::RefreshTokens { .. } => "token refreshes",
+            Action::RemovePolicy { .. } => "policy variant removals",
+        }
+    }
+
+    /// For an edit of a shared setting: what it edits and how many other mailboxes it also changes.
+    pub fn blast_radius(&self) -> Option<(String, usize)> {
+        match self {
+            Action::SetPolicy { policy, blast_radius, .. } => {
+                Some((format!("policy {policy:?}"), *blast_radius))
+            }
+            Action::SetOrgDefault { blast_radius, .. } => {
+                Some(("the org default policy".into(), *blast_radius))
+            }
+            Action::SetTransport { blast_radius, .. } => {
+                Some(("the tenant SMTP AUTH switch".into(), *blast_radius))
+            }
+            _ => None,
+        }
+    }
+
+    /// Execution order: policies exist before they are assigned, assignments come
+    /// before token refreshes, and variants are removed last.
+    fn stage(&self) -> u8 {
+        match self {
+            Action::NewPolicy { .. } => 0,
+            Action::SetPolicy { .. } => 1,
+            Action::SetOrgDefault { .. } => 2,
+            Action::SetTransport { .. } => 3,
+            Action::AssignPolicy { .. } => 4,
+            Action::SetMailbox { .. } => 5,
+            Action::RefreshTokens { .. } => 6,
+            Action::RemovePolicy { .. } => 7,
+        }
+    }
+}
+
+/// Something the script cannot do, for the script header and the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualStep {
+    /// The blocker or advisory code.
+    pub code: &'static str,
+    /// Affected protocols.
+    pub protocols: Vec<Protocol>,
+    /// Affected mailboxes (labels), empty when tenant-wide.
+    pub mailboxes: Vec<String>,
+    /// What to do.
+    pub message: String,
+}
+
+/// A remediation plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Direction.
+    pub want: Want,
+    /// Strategy.
+    pub strategy: Strategy,
+    /// Environment.
+    pub environment: Environment,
+    /// Protocols in scope.
+    pub protocols: Vec<Protocol>,
+    /// Flagged mailboxes the plan covers.
+    pub flagged: usize,
+    /// The changes, in execution order.
+    pub actions: Vec<Action>,
+    /// What the script cannot do.
+    pub manual: Vec<ManualStep>,
+}
+
+/// Codes the plan can turn around with a script, in each direction.
+pub fn fixable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::MailboxProtocolDisabled
+            | Code::MailboxSmtpAuthDisabled
+            | Code::TenantSmtpAuthDisabled
+            | Code::UserPolicyBlocks
+            | Code::DefaultPolicyBlocks
+    )
+}
+
+/// The unique ASCII identifier and label of a mailbox (or its user).
+fn target(ids: &crate::model::Ids, source: &Source) -> Target {
+    let label = match (ids.display_name.as_deref().or(ids.name.as_deref()), ids.label()) {
+        (Some(name), address) if name != address => format!("{name} <{address}>"),
+        (_, address) => address.to_owned(),
+    };
+    Target { identity: ids.key().to_owned(), label, source: source.clone() }
+}
+
+/// The policy-switch value that allows (`want` allow) or blocks the protocol.
+fn switch_value(environment: Environment, allow: bool) -> bool {
+    match environment {
+        Environment::Online => allow,  // AllowBasicAuth*: True allows
+        Environment::OnPrem => !allow, // BlockLegacyAuth*: True blocks
+    }
+}
+
+/// The switch name that governs basic auth for a protocol.
+fn switch_name(environment: Environment, p: Protocol) -> &'static str {
+    let names = settable(environment);
+    let wanted = match environment {
+        Environment::Online => format!("AllowBasicAuth{}", p.policy_suffix()),
+        Environment::OnPrem => format!("BlockLegacyAuth{}", p.policy_suffix()),
+    };
+    names.iter().find(|n| **n == wanted).copied().unwrap_or("")
+}
+
+/// The value of every settable switch of a source policy (or of "no policy").
+fn source_switches(
+    environment: Environment,
+    source: Option<&AuthPolicy>,
+) -> Vec<(&'static str, bool)> {
+    settable(environment)
+        .iter()
+        .map(|name| {
+            let exported = source
+                .and_then(|p| p.all_switches.iter().find(|(n, _)| n == name))
+                .map(|(_, s)| *s);
+            let value = match exported {
+                Some(Setting::Value(v)) => v,
+                // No policy allows everything online and blocks nothing on premises;
+                // a blank switch is the cmdlet default (False).
+                None if source.is_none() => environment == Environment::Online,
+                _ => false,
+            };
+            (*name, value)
+        })
+        .collect()
+}
+
+/// A deterministic, unique, quote-free variant name of at most 64 characters:
+/// `exoauth-<hash> <allow|block>-<protocols> <source>`.
+pub fn variant_name(
+    source: Option<&str>,
+    want: Want,
+    protocols: &BTreeSet<Protocol>,
+    switches: &[(&str, bool)],
+) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(source.unwrap_or("\0none").as_bytes());
+    hasher.update([0, want as u8]);
+    for p in protocols {
+        hasher.update(p.as_str().as_bytes());
+    }
+    for (n, v) in switches {
+        hasher.update(n.as_bytes());
+        hasher.update([*v as u8]);
+    }
+    let digest = hasher.finalize();
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let protos: Vec<&str> = protocols.iter().map(|p| p.as_str()).collect();
+    let head = format!("exoauth-{hash} {}-{} ", want.as_str(), protos.join("-"));
+    let src: String =
+        source
+            .unwrap_or("no policy")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+    let mut name = head;
+    let room = 64usize.saturating_sub(name.len());
+    name.extend(src.trim().chars().take(room));
+    name.trim_end().to_owned()
+}
+
+/// A policy variant is identified by its source policy (`None`: no policy) and
+/// the protocols whose switch it changes.
+type VariantKey = (Option<String>, BTreeSet<Protocol>);
+
+/// Manual steps grouped by (code, message): the protocols and mailboxes concerned.
+type ManualGroups = BTreeMap<(&'static str, String), (BTreeSet<Protocol>, Vec<String>)>;
+
+/// Builds the plan for the flagged mailboxes of an audit.
+pub fn plan(snapshot: &Snapshot, audit: &Audit, options: &Options, strategy: Strategy) -> Plan {
+    let env = snapshot.environment;
+    let want = options.want;
+    let mut actions: Vec<Action> = Vec::new();
+    let mut manual = Manual::default();
+
+    // Per (source policy, protocol set): the users who need that variant, or, with
+    // edit-policies, per policy the union of protocols and its users.
+    let mut variants: BTreeMap<VariantKey, Vec<(Target, Option<String>)>> = BTreeMap::new();
+    let mut edits: BTreeMap<Option<String>, (BTreeSet<Protocol>, Vec<Target>)> = BTreeMap::new();
+    let mut tenant_smtp: Vec<Target> = Vec::new();
+
+    for f in audit.findings.iter().filter(|f| f.flagged) {
+        let mailbox = &snapshot.mailboxes[f.mailbox];
+        let user = snapshot.user_of(f.mailbox);
+        let mbx = target(&mailbox.ids, &mailbox.source);
+        manual.note_finding(f, &mbx.label, want);
+        if want == Want::Allow && has(f, Code::AccountDisabled) {
+            continue; // never open basic auth for an account that cannot sign in
+        }
+        let mut policy_protocols = BTreeSet::new();
+        for (p, v) in f.verdicts() {
+            let needs = match want {
+                Want::Allow => v.verdict != Verdict::Allowed,
+                Want::Block => v.verdict == Verdict::Allowed,
+            };
+            if !needs {
+                continue;
+            }
+            match want {
+                Want::Allow => {
+                    for b in &v.blockers {
+                        match b.code {
+                            Code::UserPolicyBlocks | Code::DefaultPolicyBlocks => {
+                                policy_protocols.insert(p);
+                            }
+                            Code::MailboxProtocolDisabled => actions.push(Action::SetMailbox {
+                                mailbox: mbx.clone(),
+                                setting: if p == Protocol::Pop {
+                                    MailboxSetting::PopEnabled
+                                } else {
+                                    MailboxSetting::ImapEnabled
+                                },
+                                from: Setting::Value(false),
+                                to: Setting::Value(true),
+                            }),
+                            Code::MailboxSmtpAuthDisabled => {
+                                actions.push(smtp_exception(&mbx, Setting::Value(true)))
+                            }
+                            Code::TenantSmtpAuthDisabled => match strategy {
+                                Strategy::LeastPrivilege => {
+                                    actions.push(smtp_exception(&mbx, Setting::Null))
+                                }
+                                Strategy::EditPolicies => tenant_smtp.push(mbx.clone()),
+                            },
+                            _ => {}
+                        }
+                    }
+                }
+                Want::Block => {
+                    if env == Environment::OnPrem && p == Protocol::Smtp {
+                        continue; // no policy switch: a manual step
+                    }
+                    policy_protocols.insert(p);
+                }
+            }
+        }
+        if policy_protocols.is_empty() {
+            continue;
+        }
+        let Some(user) = user else { continue };
+        let effective = effective_policy(snapshot, mailbox, Some(user));
+        let source = match &effective {
+            Effective::Policy { policy, .. } => Some(policy.name.clone()),
+            Effective::None => None,
+            // Unknown policy: a manual step was noted; nothing safe to clone.
+            Effective::NotFound { .. } | Effective::Missing { .. } => continue,
+        };
+        let usr = target(&user.ids, &user.source);
+        match strategy {
+            Strategy::LeastPrivilege => variants
+                .entry((source, policy_protocols))
+                .or_default()
+                .push((usr, user.authentication_policy.clone())),
+            Strategy::EditPolicies => {
+                let entry = edits.entry(source).or_default();
+                entry.0.extend(policy_protocols);
+                entry.1.push(usr);
+            }
+        }
+    }
+
+    let policy_users = effective_policy_counts(snapshot);
+    for ((source, protocols), users) in variants {
+        let source_policy = source.as_deref().and_then(|s| snapshot.resolve_policy(s));
+        let base = source_switches(env, source_policy);
+        let mut switches = base.clone();
+        let mut changed = Vec::new();
+        for p in &protocols {
+            let name = switch_name(env, *p);
+            if let Some(slot) = switches.iter_mut().find(|(n, _)| *n == name) {
+                slot.1 = switch_value(env, want == Want::Allow);
+                changed.push(name);
+            }
+        }
+        let name = variant_name(source.as_deref(), want, &protocols, &base);
+        if snapshot.resolve_policy(&name).is_none() {
+            let based_on = source_policy.map(|p| (p.name.clone(), p.source.clone()));
+            actions.push(Action::NewPolicy { name: name.clone(), based_on, switches, changed });
+        }
+        for (user, from) in users {
+            actions.push(Action::AssignPolicy { user: user.clone(), from, to: Some(name.clone()) });
+            if env == Environment::Online {
+                actions.push(Action::RefreshTokens { user });
+            }
+        }
+    }
+    for (source, (protocols, users)) in edits {
+        let targeted = users.len();
+        let value = switch_value(env, want == Want::Allow);
+        match source.as_deref().and_then(|s| snapshot.resolve_policy(s)) {
+            Some(policy) => {
+                let changes = protocols
+                    .iter()
+                    .map(|p| {
+                        let name = switch_name(env, *p);
+                        let from = policy
+                            .all_switches
+                            .iter()
+                            .find(|(n, _)| *n == name)
+                            .map_or(Setting::NotExported, |s| s.1);
+                        (name, from, value)
+                    })
+                    .collect();
+                let users_of = policy_users.get(&policy.name.to_lowercase()).copied().unwrap_or(0);
+                actions.push(Action::SetPolicy {
+                    policy: policy.name.clone(),
+                    source: policy.source.clone(),
+                    changes,
+                    blast_radius: users_of.saturating_sub(targeted),
+                });
+            }
+            None => {
+                // No policy at all (block direction): a new blocking policy becomes the
+                // org default, which reaches every user without an assignment.
+                let base = source_switches(env, None);
+                let mut switches = base.clone();
+                let mut changed = Vec::new();
+                for p in &protocols {
+                    let name = switch_name(env, *p);
+                    if let Some(slot) = switches.iter_mut().find(|(n, _)| *n == name) {
+                        slot.1 = value;
+                        changed.push(name);
+                    }
+                }
+                let name = variant_name(None, want, &protocols, &base);
+                if snapshot.resolve_policy(&name).is_none() {
+                    actions.push(Action::NewPolicy {
+                        name: name.clone(),
+                        based_on: None,
+                        switches,
+                        changed,
+                    });
+                }
+                let unassigned = policy_users.get("").copied().unwrap_or(0);
+                actions.push(Action::SetOrgDefault {
+                    source: snapshot.org.as_ref().map(|o| o.source.clone()),
+                    from: snapshot.org.as_ref().and_then(|o| o.default_policy.clone()),
+                    to: Some(name),
+                    blast_radius: unassigned.saturating_sub(targeted),
+                });
+            }
+        }
+        if env == Environment::Online {
+            actions.extend(users.into_iter().map(|user| Action::RefreshTokens { user }));
+        }
+    }
+    if !tenant_smtp.is_empty() {
+        let inheriting = snapshot
+            .mailboxes
+            .iter()
+            .filter(|m| m.smtp_client_auth_disabled == Setting::Null)
+            .count();
+        actions.push(Action::SetTransport {
+            from: snapshot
+                .transport
+                .as_ref()
+                .map_or(Setting::NotExported, |t| t.smtp_client_auth_disabled),
+            to: false,
+            blast_radius: inheriting.saturating_sub(tenant_smtp.len()),
+        });
+    }
+    actions.sort_by_key(Action::stage); // stable: input order within a stage
+    manual.service(env, options, want);
+    Plan {
+        want,
+        strategy,
+        environment: env,
+        protocols: options.protocols.clone(),
+        flagged: audit.summary.flagged,
+        actions,
+        manual: manual.finish(),
+    }
+}
+
+/// Counts of actions by kind, in execution order.
+pub fn counts(actions: &[Action]) -> Vec<(&'static str, usize)> {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for a in actions {
+        match counts.iter_mut().find(|(k, _)| *k == a.kind()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((a.kind(), 1)),
+        }
+    }
+    counts
+}
+
+impl Plan {
+    /// The actions that undo this plan: every changed setting back to its exported
+    /// value (assignments including "no policy", then a token refresh), and the
+    /// variants this plan created removed once nothing uses them.
+    pub fn rollback(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for action in &self.actions {
+            match action {
+                Action::NewPolicy { name, .. } => {
+                    out.push(Action::RemovePolicy { name: name.clone() })
+                }
+                Action::SetPolicy { policy, source, changes, blast_radius } => {
+                    let changes: Vec<_> = changes
+                        .iter()
+                        .filter_map(|(n, from, to)| match from {
+                            Setting::Value(old) => Some((*n, Setting::Value(*to), *old)),
+                            // A blank switch is the cmdlet default, False.
+                            Setting::Null => Some((*n, Setting::Value(*to), false)),
+                            Setting::NotExported => None,
+                        })
+                        .collect();
+                    if !changes.is_empty() {
+                        out.push(Action::SetPolicy {
+                            policy: policy.clone(),
+                            source: source.clone(),
+                            changes,
+                            blast_radius: *blast_radius,
+                        });
+                    }
+                }
+                Action::SetOrgDefault { source, from, to, blast_radius } => {
+                    out.push(Action::SetOrgDefault {
+                        source: source.clone(),
+                        from: to.clone(),
+                        to: from.clone(),
+                        blast_radius: *blast_radius,
+                    })
+                }
+                Action::SetTransport { from: Setting::Value(old), to, blast_radius } => {
+                    out.push(Action::SetTransport {
+                        from: Setting::Value(*to),
+                        to: *old,
+                        blast_radius: *blast_radius,
+                    })
+                }
+                Action::SetTransport { .. } => {}
+                Action::AssignPolicy { user, from, to } => {
+                    out.push(Action::AssignPolicy {
+                        user: user.clone(),
+                        from: to.clone(),
+                        to: from.clone(),
+                    });
+                    if self.environment == Environment::Online {
+                        out.push(Action::RefreshTokens { user: user.clone() });
+                    }
+                }
+                Action::SetMailbox { mailbox, setting, from, to } => out.push(Action::SetMailbox {
+                    mailbox: mailbox.clone(),
+                    setting: *setting,
+                    from: *to,
+                    to: *from,
+                }),
+                Action::RefreshTokens { .. } | Action::RemovePolicy { .. } => {}
+            }
+        }
+        out.sort_by_key(Action::stage);
+        out
+    }
+}
+
+fn has(f: &Finding, code: Code) -> bool {
+    f.verdicts().any(|(_, v)| v.blockers.iter().any(|b| b.code == code))
+}
+
+fn smtp_exception(mailbox: &Target, from: Setting) -> Action {
+    Action::SetMailbox {
+        mailbox: mailbox.clone(),
+        setting: MailboxSetting::SmtpClientAuthenticationDisabled,
+        from,
+        to: Setting::Value(false),
+    }
+}
+
+/// How many mailboxes (all of them, in scope or not) each change would reach:
+/// per effective policy (lowercase name), and under `""` the mailboxes whose users
+/// have no assigned policy (reached by a change of the org default).
+fn effective_policy_counts(snapshot: &Snapshot) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for (i, mailbox) in snapshot.mailboxes.iter().enumerate() {
+        let user = snapshot.user_of(i);
+        if let Effective::Policy { policy, .. } = effective_policy(snapshot, mailbox, user) {
+            *counts.entry(policy.name.to_lowercase()).or_insert(0) += 1;
+        }
+        if user.is_some_and(|u| u.authentication_policy.is_none()) {
+            *counts.entry(String::new()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Collects manual steps, grouped by code and reason.
+#[derive(Default)]
+struct Manual {
+    steps: ManualGroups,
+    global: Vec<ManualStep>,
+}
+
+impl Manual {
+    fn add(&mut self, code: &'static str, message: String, p: Protocol, mailbox: &str) {
+        let entry = self.steps.entry((code, message)).or_default();
+        entry.0.insert(p);
+        if entry.1.last().map(String::as_str) != Some(mailbox) {
+            entry.1.push(mailbox.to_owned());
+        }
+    }
+
+    fn note_finding(&mut self, f: &Finding, label: &str, want: Want) {
+        for (p, v) in f.verdicts() {
+            let relevant = match want {
+                Want::Allow => v.verdict != Verdict::Allowed,
+                Want::Block => v.verdict == Verdict::Unknown,
+            };
+            if !relevant {
+                continue;
+            }
+            for b in v.blockers.iter().filter(|b| !fixable(b.code)) {
+                let message = match b.code {
+                    Code::AccountDisabled => "the account is disabled (AccountDisabled True); the script leaves its mailbox alone: enable the account first if it really needs basic auth, then re-run exoauth".to_string(),
+                    Code::SecurityDefaultsEnabled => "Entra security defaults block all legacy authentication; turning them off is a tenant-wide decision made in the Entra admin center, outside Exchange".to_string(),
+                    Code::ConditionalAccessBlocks => format!("{} blocks legacy authentication for this user; exclude the user in Entra if basic auth is really needed", b.setting),
+                    Code::PolicyNotFound => format!("{} is {:?}, which is not in the policy export; re-export Get-AuthenticationPolicy (or fix the assignment) and re-run exoauth", b.setting, b.value),
+                    Code::InputMissing if b.setting.starts_with("ConditionalAccessPolicy") => format!("{}: {}; check the user's membership in Entra", b.setting, b.value),
+                    Code::InputMissing => format!("{}: {}; re-export it and re-run exoauth", b.setting, b.value.trim_start_matches('(').trim_end_matches(')')),
+                    _ => continue,
+                };
+                self.add(b.code.as_str(), message, p, label);
+            }
+        }
+    }
+
+    fn service(&mut self, env: Environment, options: &Options, want: Want) {
+        if env != Environment::Online {
+            if want == Want::Block && options.protocols.contains(&Protocol::Smtp) {
+                self.global.push(ManualStep {
+                    code: "onprem-smtp-connectors",
+                    protocols: vec![Protocol::Smtp],
+                    mailboxes: Vec::new(),
+                    message: "Exchange Server has no SMTP AUTH policy switch: restrict basic authentication on the client receive connectors (Set-ReceiveConnector -AuthMechanism)".into(),
+                });
+            }
+            return;
+        }
+        let pop_imap: Vec<Protocol> =
+            options.protocols.iter().copied().filter(|p| *p != Protocol::Smtp).collect();
+        if want == Want::Allow
+            && !pop_imap.is_empty()
+            && options.as_of >= crate::audit::advisory::POP_IMAP_RETIRED
+        {
+            self.global.push(ManualStep {
+                code: "service-retired",
+                protocols: pop_imap,
+                mailboxes: Vec::new(),
+                message: "Exchange Online retired basic authentication for POP and IMAP in January 2023: this script fixes the tenant configuration (which also governs OAuth access), but no setting brings basic auth back; move those clients to OAuth".into(),
+            });
+        }
+        if want == Want::Allow
+            && options.protocols.contains(&Protocol::Smtp)
+            && options.as_of >= crate::audit::advisory::SMTP_DEFAULT_OFF
+        {
+            self.global.push(ManualStep {
+                code: "service-default-off",
+                protocols: vec![Protocol::Smtp],
+                mailboxes: Vec::new(),
+                message: "since the end of December 2026 SMTP AUTH basic authentication is off by default at the service level (MC786329); re-enable it for the tenant as Microsoft documents, in addition to this script's changes".into(),
+            });
+        }
+    }
+
+    fn finish(self) -> Vec<ManualStep> {
+        let mut out = self.global;
+        out.extend(self.steps.into_iter().map(|((code, message), (protocols, mailboxes))| {
+            ManualStep { code, protocols: protocols.into_iter().collect(), mailboxes, message }
+        }));
+        out
+    }
+}

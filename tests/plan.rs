@@ -1,0 +1,208 @@
+//! Closed-loop checks of the remediation plan on generated tenants: apply the
+//! plan to the in-memory tenant, re-audit, and check that it did what it claims
+//! and nothing more; then apply the rollback and check everything is back.
+
+use exoauth::audit::{self, Code, Options, Scope, Verdict, Want};
+use exoauth::generate;
+use exoauth::model::{Environment, Protocol, Snapshot};
+use exoauth::plan::{self, Strategy, apply::apply};
+
+fn options(
+    want: Want,
+    protocols: Vec<Protocol>,
+    environment: Environment,
+    all_types: bool,
+) -> Options {
+    Options {
+        want,
+        protocols,
+        environment,
+        as_of: time::macros::date!(2026 - 11 - 25),
+        scope: Scope { identities: None, all_recipient_types: all_types },
+    }
+}
+
+/// (verdict, blocker codes) per mailbox and protocol, every mailbox and protocol.
+fn everything(s: &Snapshot) -> Vec<Vec<(Verdict, Vec<Code>)>> {
+    let o = options(Want::Allow, Protocol::ALL.to_vec(), s.environment, true);
+    audit::audit(s, &o)
+        .findings
+        .iter()
+        .map(|f| {
+            f.verdicts()
+                .map(|(_, v)| (v.verdict, v.blockers.iter().map(|b| b.code).collect()))
+                .collect()
+        })
+        .collect()
+}
+
+fn protocol_sets(seed: u64) -> Vec<Protocol> {
+    match seed % 4 {
+        0 => Protocol::ALL.to_vec(),
+        1 => vec![Protocol::Smtp],
+        2 => vec![Protocol::Pop, Protocol::Imap],
+        _ => vec![Protocol::Imap, Protocol::Smtp],
+    }
+}
+
+#[test]
+fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
+    let mut checked_changes = 0;
+    for seed in 0..160u64 {
+        let environment = if seed % 5 == 4 { Environment::OnPrem } else { Environment::Online };
+        let s0 = Snapshot::build(
+            generate::tenant(seed, 40, environment),
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
+        for want in [Want::Allow, Want::Block] {
+            for strategy in [Strategy::LeastPrivilege, Strategy::EditPolicies] {
+                let o = options(want, protocol_sets(seed), environment, seed % 3 == 0);
+                let a0 = audit::audit(&s0, &o);
+                let p = plan::plan(&s0, &a0, &o, strategy);
+                let s1 = apply(&s0, &p.actions);
+                let a1 = audit::audit(&s1, &o);
+                let ctx = format!("seed {seed} {want:?} {strategy:?} {environment:?}");
+                checked_changes += p.actions.len();
+
+                // 1. What the plan claims: no fixable blocker remains on a flagged mailbox.
+                for (f0, f1) in a0.findings.iter().zip(&a1.findings) {
+                    assert_eq!(f0.mailbox, f1.mailbox, "{ctx}");
+                    if !f0.flagged {
+                        continue;
+                    }
+                    let disabled = f0
+                        .verdicts()
+                        .any(|(_, v)| v.blockers.iter().any(|b| b.code == Code::AccountDisabled));
+                    for ((p, v0), (_, v1)) in f0.verdicts().zip(f1.verdicts()) {
+                        match want {
+                            // A shared edit may reach a disabled account too (within the blast radius).
+                            Want::Allow if disabled && strategy == Strategy::EditPolicies => {}
+                            Want::Allow if disabled => {
+                                assert_eq!(v0, v1, "{ctx}: disabled account changed")
+                            }
+                            Want::Allow => {
+                                let left: Vec<Code> = v1
+                                    .blockers
+                                    .iter()
+                                    .map(|b| b.code)
+                                    .filter(|c| plan::fixable(*c))
+                                    .collect();
+                                assert!(
+                                    left.is_empty(),
+                                    "{ctx}: mailbox {} {p}: {left:?} remain",
+                                    f0.mailbox
+                                );
+                            }
+                            Want::Block
+                                if environment == Environment::OnPrem && p == Protocol::Smtp => {}
+                            Want::Block => assert_ne!(
+                                v1.verdict,
+                                Verdict::Allowed,
+                                "{ctx}: mailbox {} {p} still allowed",
+                                f0.mailbox
+                            ),
+                        }
+                    }
+                }
+
+                // 2. Least privilege: nothing outside the flagged set changes, on any protocol;
+                //    flagged mailboxes keep their out-of-scope protocols. Edits stay within
+                //    their declared blast radius.
+                let (e0, e1) = (everything(&s0), everything(&s1));
+                let flagged: Vec<usize> =
+                    a0.findings.iter().filter(|f| f.flagged).map(|f| f.mailbox).collect();
+                let mut changed_outside = 0usize; // unflagged mailboxes with a changed verdict
+                for (i, (m0, m1)) in e0.iter().zip(&e1).enumerate() {
+                    let is_flagged = flagged.contains(&i);
+                    let mut changed = false;
+                    for (p, (v0, v1)) in Protocol::ALL.iter().zip(m0.iter().zip(m1)) {
+                        let in_scope = o.protocols.contains(p);
+                        if (!is_flagged || !in_scope) && v0.0 != v1.0 {
+                            match strategy {
+                                Strategy::LeastPrivilege => panic!(
+                                    "{ctx}: mailbox {i} {p} changed {v0:?} -> {v1:?} outside the plan"
+                                ),
+                                Strategy::EditPolicies => changed = true,
+                            }
+                        }
+                    }
+                    changed_outside += usize::from(changed && !is_flagged);
+                }
+                if strategy == Strategy::EditPolicies {
+                    let radius: usize =
+                        p.actions.iter().filter_map(|a| a.blast_radius()).map(|(_, n)| n).sum();
+                    assert!(
+                        changed_outside <= radius,
+                        "{ctx}: {changed_outside} other mailboxes changed, blast radius {radius}"
+                    );
+                }
+
+                // 3. Idempotent: planning again on the fixed tenant changes nothing more.
+                if strategy == Strategy::LeastPrivilege {
+                    let again = plan::plan(&s1, &a1, &o, strategy);
+                    assert!(again.actions.is_empty(), "{ctx}: second plan {:?}", again.actions);
+                }
+
+                // 4. The rollback restores every verdict and blocker, and removes the variants.
+                let s2 = apply(&s1, &p.rollback());
+                assert_eq!(everything(&s2), e0, "{ctx}: rollback did not restore the verdicts");
+                let names = |s: &Snapshot| {
+                    let mut n: Vec<String> =
+                        s.policies.iter().flatten().map(|p| p.name.clone()).collect();
+                    n.sort();
+                    n
+                };
+                assert_eq!(names(&s2), names(&s0), "{ctx}: rollback left policies behind");
+            }
+        }
+    }
+    assert!(
+        checked_changes > 1000,
+        "the generated tenants exercised only {checked_changes} changes"
+    );
+}
+
+#[test]
+fn contoso_plan_shape() {
+    let loaded =
+        exoauth::export::load(std::path::Path::new("fixtures/contoso"), Environment::Online)
+            .unwrap();
+    let o = options(Want::Allow, Protocol::ALL.to_vec(), Environment::Online, false);
+    let a = audit::audit(&loaded.snapshot, &o);
+    let p = plan::plan(&loaded.snapshot, &a, &o, Strategy::LeastPrivilege);
+    // Variants are valid names: at most 64 characters, ASCII, no quotes, unique.
+    let names: Vec<&str> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            plan::Action::NewPolicy { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names.len(), 4);
+    for n in &names {
+        assert!(n.len() <= 64 && n.is_ascii() && !n.contains(['\'', '"']), "{n}");
+    }
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len());
+    // Least privilege answers the tenant SMTP block with per-mailbox exceptions.
+    assert!(!p.actions.iter().any(|a| matches!(a, plan::Action::SetTransport { .. })));
+    // The disabled leaver is a manual step, not a change.
+    assert!(
+        p.manual
+            .iter()
+            .any(|m| m.code == "account-disabled" && m.mailboxes[0].contains("diego.siciliani"))
+    );
+    let diego = "754c2bb2-1ee0-4ccb-b74f-e8a402e2ce76";
+    assert!(!p.actions.iter().any(|a| format!("{a:?}").contains(diego)));
+    // edit-policies flips the tenant switch once and says how far it reaches.
+    let e = plan::plan(&loaded.snapshot, &a, &o, Strategy::EditPolicies);
+    let radius = e.actions.iter().find_map(|a| match a {
+        plan::Action::SetTransport { blast_radius, .. } => Some(*blast_radius),
+        _ => None,
+    });
+    assert!(radius.is_some_and(|r| r > 0), "{radius:?}");
+}
