@@ -8,3 +8,4 @@ mod bad_input;
 mod entra;
 mod expected;
 mod plan;
+mod script;
