@@ -27,6 +27,25 @@ pub enum Command {
     /// Audit an export folder (AuthenticationPolicy, OrganizationConfig,
     /// TransportConfig, CasMailbox, User; .csv, .txt or .json).
     Audit(AuditArgs),
+    /// Write a deterministic synthetic tenant (for tests and benchmarks).
+    Generate(GenerateArgs),
+}
+
+/// `exoauth generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// How many mailboxes.
+    #[arg(long)]
+    pub mailboxes: usize,
+    /// The seed: the same seed gives the same tenant.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The folder to write.
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// online or onprem exports.
+    #[arg(long, value_enum, default_value_t = EnvironmentArg::Online)]
+    pub environment: EnvironmentArg,
 }
 
 /// `exoauth audit`.
@@ -122,6 +141,16 @@ pub enum FailOn {
     Flagged,
 }
 
+impl EnvironmentArg {
+    /// The library's environment.
+    pub fn environment(self) -> Environment {
+        match self {
+            EnvironmentArg::Online => Environment::Online,
+            EnvironmentArg::Onprem => Environment::OnPrem,
+        }
+    }
+}
+
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(s).ok_or_else(|| format!("unknown protocol {s:?}; expected pop, imap or smtp"))
 }
@@ -173,10 +202,7 @@ impl AuditArgs {
                 WantArg::Block => Want::Block,
             },
             protocols,
-            environment: match self.environment {
-                EnvironmentArg::Online => Environment::Online,
-                EnvironmentArg::Onprem => Environment::OnPrem,
-            },
+            environment: self.environment.environment(),
             as_of: self.as_of.unwrap_or_else(|| time::OffsetDateTime::now_utc().date()),
             scope: Scope { identities, all_recipient_types: self.all_recipient_types },
         })

@@ -208,3 +208,132 @@ pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
         mailboxes: cas,
     }
 }
+
+/// Writes a tenant as an export folder in PowerShell 7's `Export-Csv` shape
+/// (every field quoted, `$null` as nothing, no `#TYPE` line, UTF-8, CRLF).
+pub fn write_csv(parts: &Parts, dir: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let open = |name: &str| -> std::io::Result<csv::Writer<std::io::BufWriter<std::fs::File>>> {
+        let file =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join(name))?);
+        Ok(csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::Always)
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(file))
+    };
+    let value = |s: Setting| match s {
+        Setting::Value(true) => "True",
+        Setting::Value(false) => "False",
+        Setting::Null | Setting::NotExported => "",
+    };
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+    let env = parts.environment;
+
+    let mut w = open("AuthenticationPolicy.csv")?;
+    let mut header = vec!["Name", "Guid", "DistinguishedName"];
+    header.extend(settable(env));
+    w.write_record(&header)?;
+    for p in parts.policies.iter().flatten() {
+        let mut row = vec![p.name.clone(), opt(&p.guid), opt(&p.distinguished_name)];
+        row.extend(p.all_switches.iter().map(|(_, s)| value(*s).to_owned()));
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+
+    let mut w = open("OrganizationConfig.csv")?;
+    w.write_record(["Name", "DefaultAuthenticationPolicy"])?;
+    if let Some(org) = &parts.org {
+        w.write_record(["contoso.onmicrosoft.com".to_owned(), opt(&org.default_policy)])?;
+    }
+    w.flush()?;
+
+    let mut w = open("TransportConfig.csv")?;
+    match env {
+        Environment::Online => {
+            w.write_record(["Name", "SmtpClientAuthenticationDisabled"])?;
+            if let Some(t) = &parts.transport {
+                w.write_record(["Transport Settings", value(t.smtp_client_auth_disabled)])?;
+            }
+        }
+        Environment::OnPrem => {
+            w.write_record(["Name"])?;
+            w.write_record(["Transport Settings"])?;
+        }
+    }
+    w.flush()?;
+
+    let mut w = open("CasMailbox.csv")?;
+    let mut header = vec![
+        "Guid",
+        "ExternalDirectoryObjectId",
+        "PrimarySmtpAddress",
+        "Identity",
+        "Name",
+        "DisplayName",
+        "PopEnabled",
+        "ImapEnabled",
+    ];
+    if env == Environment::Online {
+        header.push("SmtpClientAuthenticationDisabled");
+    }
+    w.write_record(&header)?;
+    for m in &parts.mailboxes {
+        let i = &m.ids;
+        let mut row = [
+            &i.guid,
+            &i.external_directory_object_id,
+            &i.primary_smtp_address,
+            &i.identity,
+            &i.name,
+            &i.display_name,
+        ]
+        .map(opt)
+        .to_vec();
+        row.push(value(m.pop_enabled).into());
+        row.push(value(m.imap_enabled).into());
+        if env == Environment::Online {
+            row.push(value(m.smtp_client_auth_disabled).into());
+        }
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+
+    let mut w = open("User.csv")?;
+    w.write_record([
+        "Guid",
+        "ExternalDirectoryObjectId",
+        "UserPrincipalName",
+        "Identity",
+        "Name",
+        "DisplayName",
+        "AuthenticationPolicy",
+        "RecipientTypeDetails",
+        "AccountDisabled",
+    ])?;
+    for u in parts.users.iter().flatten() {
+        let i = &u.ids;
+        let mut row = [
+            &i.guid,
+            &i.external_directory_object_id,
+            &i.user_principal_name,
+            &i.identity,
+            &i.name,
+            &i.display_name,
+        ]
+        .map(opt)
+        .to_vec();
+        row.push(opt(&u.authentication_policy));
+        row.push(opt(&u.recipient_type_details));
+        row.push(value(u.account_disabled).into());
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    let mut manifest = std::fs::File::create(dir.join("manifest.json"))?;
+    writeln!(
+        manifest,
+        "{{\"generator\": \"exoauth generate\", \"mailboxes\": {}, \"users\": {}}}",
+        parts.mailboxes.len(),
+        parts.users.as_ref().map_or(0, Vec::len)
+    )
+}

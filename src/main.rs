@@ -35,6 +35,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Audit(args) => run_audit(&args),
+        Command::Generate(args) => {
+            let parts = exoauth::generate::tenant(
+                args.seed,
+                args.mailboxes,
+                args.environment.environment(),
+            );
+            exoauth::generate::write_csv(&parts, &args.output)
+                .with_context(|| format!("cannot write {}", args.output.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

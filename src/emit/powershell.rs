@@ -149,7 +149,9 @@ fn script(
     header: &Header,
     kind: Kind,
 ) -> Result<Vec<u8>, UnsafeText> {
-    let mut out = String::with_capacity(4096 + actions.len() * 400);
+    // U+FEFF first: the UTF-8 byte-order mark Windows PowerShell 5.1 needs.
+    let mut out = String::with_capacity(4096 + actions.len() * 600);
+    out.push('\u{FEFF}');
     let (title, log) = match kind {
         Kind::Fix => ("remediation", "exoauth-fix"),
         Kind::Rollback => ("rollback", "exoauth-rollback"),
@@ -167,10 +169,7 @@ fn script(
     }
     out.push_str(CRLF);
     out.push_str(&EPILOGUE.replace("{title}", title));
-    let mut bytes = Vec::with_capacity(out.len() + 3);
-    bytes.extend_from_slice(b"\xEF\xBB\xBF");
-    bytes.extend_from_slice(out.as_bytes());
-    Ok(bytes)
+    Ok(out.into_bytes())
 }
 
 fn write_header(
