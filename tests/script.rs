@@ -522,3 +522,62 @@ fn literal_decoder_catches_an_unescaped_curly_quote() {
     assert_eq!(decode("'x’’y'").unwrap(), "x’y");
     assert!(decode("'x’; Invoke-Expression $evil; ‘'").is_err());
 }
+
+#[test]
+fn contoso_scripts_snapshot() {
+    let loaded = exoauth::export::load(&fixture("contoso"), Environment::Online).unwrap();
+    let o = Options {
+        want: Want::Allow,
+        protocols: Protocol::ALL.to_vec(),
+        environment: Environment::Online,
+        as_of: time::macros::date!(2026 - 11 - 25),
+        scope: Scope::default(),
+    };
+    let a = audit::audit(&loaded.snapshot, &o);
+    let p = plan::plan(&loaded.snapshot, &a, &o, Strategy::LeastPrivilege);
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap().replace("\r\n", "\n");
+    insta::assert_snapshot!("contoso_fix", text(powershell::fix_script(&p, &header()).unwrap()));
+    insta::assert_snapshot!(
+        "contoso_rollback",
+        text(powershell::rollback_script(&p, &header()).unwrap())
+    );
+}
+
+#[test]
+fn report_states_blast_radius_and_manual_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let fix = dir.path().join("fix.ps1");
+    let out = exoauth()
+        .args([
+            "audit",
+            "fixtures/contoso",
+            "--format",
+            "json",
+            "--strategy",
+            "edit-policies",
+            "--script",
+        ])
+        .arg(&fix)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = &r["plan"];
+    assert_eq!(plan["strategy"], "edit-policies");
+    let radius = plan["blast_radius"].as_array().unwrap();
+    let tenant = radius.iter().find(|b| b["edit"] == "the tenant SMTP AUTH switch").unwrap();
+    assert!(tenant["other_mailboxes"].as_u64().unwrap() > 0);
+    assert!(radius.iter().any(|b| b["edit"] == "policy \"Block Basic Auth\""));
+    let manual = plan["manual_steps"].as_array().unwrap();
+    assert!(
+        manual
+            .iter()
+            .any(|m| m["code"] == "policy-not-found"
+                && m["mailboxes"].as_array().unwrap().len() == 2)
+    );
+    let script = String::from_utf8(std::fs::read(&fix).unwrap()).unwrap();
+    assert!(script.contains("# Blast radius: editing the tenant SMTP AUTH switch also changes"));
+    // Without --script the report has no plan key: the audit-v1 shape is unchanged.
+    let (plain, _) = crate::util::audit_json(&fixture("contoso"), &[]);
+    assert!(plain.get("plan").is_none());
+}
