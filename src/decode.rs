@@ -8,6 +8,7 @@
 //! byte offset, never silently replaced: a replaced character in a policy name
 //! would change which policy a user resolves to.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The encoding a file was decoded from, as reported in `exoauth parse` and the
@@ -63,23 +64,24 @@ pub enum DecodeError {
 }
 
 /// Decodes a whole file, returning the text (without BOM) and the encoding found.
-pub fn decode(bytes: &[u8]) -> Result<(String, Encoding), DecodeError> {
+/// UTF-8 input is borrowed, not copied: exports run to hundreds of megabytes.
+pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, Encoding), DecodeError> {
     let (text, encoding) = if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        (utf8(rest, 3, Encoding::Utf8Bom)?, Encoding::Utf8Bom)
+        (Cow::Borrowed(utf8(rest, 3, Encoding::Utf8Bom)?), Encoding::Utf8Bom)
     } else if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
-        (utf16(rest, 2, u16::from_le_bytes, Encoding::Utf16Le)?, Encoding::Utf16Le)
+        (Cow::Owned(utf16(rest, 2, u16::from_le_bytes, Encoding::Utf16Le)?), Encoding::Utf16Le)
     } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        (utf16(rest, 2, u16::from_be_bytes, Encoding::Utf16Be)?, Encoding::Utf16Be)
+        (Cow::Owned(utf16(rest, 2, u16::from_be_bytes, Encoding::Utf16Be)?), Encoding::Utf16Be)
     } else {
-        (utf8(bytes, 0, Encoding::Utf8)?, Encoding::Utf8)
+        (Cow::Borrowed(utf8(bytes, 0, Encoding::Utf8)?), Encoding::Utf8)
     };
     check_text(&text)?;
     Ok((text, encoding))
 }
 
-fn utf8(bytes: &[u8], base: usize, encoding: Encoding) -> Result<String, DecodeError> {
+fn utf8(bytes: &[u8], base: usize, encoding: Encoding) -> Result<&str, DecodeError> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(s.to_owned()),
+        Ok(s) => Ok(s),
         Err(e) => {
             let offset = base + e.valid_up_to();
             // Control bytes near the start mean a binary file (or UTF-16 without a
@@ -136,15 +138,13 @@ fn utf16(
 
 /// Rejects text with control characters no export writes (binary files that happen
 /// to decode). Tab, CR, LF and ESC (ANSI colour in PowerShell 7 transcripts) pass.
+/// Works on bytes: in UTF-8 every byte of a multi-byte character is >= 0x80.
 fn check_text(text: &str) -> Result<(), DecodeError> {
-    let mut offset = 0;
-    for c in text.chars() {
-        if (c < ' ' && !matches!(c, '\t' | '\r' | '\n' | '\x1b')) || c == '\u{7f}' {
-            return Err(DecodeError::Binary { offset, byte: c as u8 });
-        }
-        offset += c.len_utf8();
+    let bad = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n' | 0x1b)) || b == 0x7f;
+    match text.bytes().position(bad) {
+        Some(offset) => Err(DecodeError::Binary { offset, byte: text.as_bytes()[offset] }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,9 +12,15 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::decode::{self, DecodeError, Encoding};
-use crate::input::{self, Form, Rejection, SyntaxError, Warning};
+use rayon::prelude::*;
+
+use crate::input::csv::CsvStream;
+use crate::input::{self, Form, Records, Rejection, SyntaxError, Warning};
 use crate::model::columns::{self, Cmdlet};
-use crate::model::{self, Environment, MapError, Parts, Snapshot, cas, entra, org, policy, user};
+use crate::model::{
+    self, AuthPolicy, CaPolicy, CasMailbox, Environment, MapError, OrgConfig, Parts,
+    SecurityDefaults, Snapshot, TransportConfig, User, cas, entra, org, policy, user,
+};
 
 /// Why an export folder could not be read. Each names the file (and line where
 /// there is one) and what to do.
@@ -213,72 +219,184 @@ pub fn load_sample(environment: Environment) -> Result<Loaded, LoadError> {
     load_sources(sources, environment)
 }
 
-/// Loads already-read files (one per cmdlet) and builds the snapshot.
+/// One file's typed rows.
+enum Typed {
+    Policies(Vec<AuthPolicy>),
+    Org(Option<OrgConfig>),
+    Transport(Option<TransportConfig>),
+    SecurityDefaults(Option<SecurityDefaults>),
+    ConditionalAccess(Vec<CaPolicy>),
+    Users(Vec<User>),
+    Mailboxes(Vec<CasMailbox>),
+}
+
+/// What loading one file produced.
+struct Outcome {
+    input: InputFile,
+    typed: Typed,
+    rejected: Vec<Rejection>,
+    warnings: Vec<Warning>,
+}
+
+/// Moves a mapping's rejections and warnings out; returns its rows and how many
+/// records it saw (mapped or rejected).
+fn take<T>(
+    m: model::Mapped<T>,
+    rejected: &mut Vec<Rejection>,
+    warnings: &mut Vec<Warning>,
+) -> (Vec<T>, usize) {
+    let n = m.rows.len() + m.rejected.len();
+    rejected.extend(m.rejected);
+    warnings.extend(m.warnings);
+    (m.rows, n)
+}
+
+/// Maps records to the cmdlet's typed rows; returns them with the number of
+/// records seen.
+fn map_typed(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    records: &mut dyn Records,
+    rejected: &mut Vec<Rejection>,
+    warnings: &mut Vec<Warning>,
+) -> (Typed, usize) {
+    fn one<T>((rows, n): (Vec<T>, usize)) -> (Option<T>, usize) {
+        (rows.into_iter().next(), n)
+    }
+    match cmdlet {
+        Cmdlet::AuthenticationPolicy => {
+            let (rows, n) = take(policy::map(file, records, environment), rejected, warnings);
+            (Typed::Policies(rows), n)
+        }
+        Cmdlet::OrganizationConfig => {
+            let (row, n) = one(take(org::map_org(file, records), rejected, warnings));
+            (Typed::Org(row), n)
+        }
+        Cmdlet::TransportConfig => {
+            let (row, n) = one(take(org::map_transport(file, records), rejected, warnings));
+            (Typed::Transport(row), n)
+        }
+        Cmdlet::SecurityDefaults => {
+            let (row, n) = one(take(org::map_security_defaults(file, records), rejected, warnings));
+            (Typed::SecurityDefaults(row), n)
+        }
+        Cmdlet::ConditionalAccessPolicy => {
+            let (rows, n) = take(entra::map(file, records), rejected, warnings);
+            (Typed::ConditionalAccess(rows), n)
+        }
+        Cmdlet::User => {
+            let (rows, n) = take(user::map(file, records), rejected, warnings);
+            (Typed::Users(rows), n)
+        }
+        Cmdlet::CasMailbox => {
+            let (rows, n) = take(cas::map(file, records), rejected, warnings);
+            (Typed::Mailboxes(rows), n)
+        }
+    }
+}
+
+/// What decoding, parsing and mapping one file's text produced.
+type Mapped = (Typed, usize, Form, Encoding, Vec<Rejection>, Vec<Warning>);
+
+/// Decodes, parses and maps one file's bytes. CSV, by far the commonest and
+/// largest form, is mapped record by record as it is read; the other forms go
+/// through a parsed [`input::Table`].
+fn parse_and_map(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    bytes: &[u8],
+) -> Result<Mapped, LoadError> {
+    let (text, encoding) =
+        decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
+    let form = input::detect(&text);
+    let mut rejected = Vec::new();
+    let mut warnings = Vec::new();
+    let (typed, rows, header) = match form {
+        Form::Csv { delimiter } => {
+            let mut stream = CsvStream::new(file, &text, delimiter)?;
+            let header = input::Table { columns: stream.columns().to_vec(), rows: Vec::new() };
+            columns::check(cmdlet, environment, file, &header)?;
+            let (typed, mapped) =
+                map_typed(cmdlet, environment, file, &mut stream, &mut rejected, &mut warnings);
+            let parse_rejected = stream.finish()?;
+            let rows = mapped + parse_rejected.len();
+            rejected.extend(parse_rejected);
+            (typed, rows, header)
+        }
+        _ => {
+            let mut parsed = input::parse(file, &text, form)?;
+            columns::check(cmdlet, environment, file, &parsed.table)?;
+            let (typed, mapped) = map_typed(
+                cmdlet,
+                environment,
+                file,
+                &mut parsed.table,
+                &mut rejected,
+                &mut warnings,
+            );
+            let rows = mapped + parsed.rejected.len();
+            rejected.extend(parsed.rejected);
+            warnings.extend(parsed.warnings);
+            parsed.table.rows.clear();
+            (typed, rows, parsed.table)
+        }
+    };
+    file_warnings(cmdlet, environment, file, &header, rows, &mut warnings);
+    Ok((typed, rows, form, encoding, rejected, warnings))
+}
+
+/// Hashes one file while decoding, parsing and mapping it.
+fn load_one(source: &SourceFile, environment: Environment) -> Result<Outcome, LoadError> {
+    let SourceFile { cmdlet, path, bytes } = source;
+    let file: Arc<str> = Arc::from(
+        path.file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+    );
+    let (sha256, mapped) = rayon::join(
+        || format!("{:x}", Sha256::digest(bytes)),
+        || parse_and_map(*cmdlet, environment, &file, bytes),
+    );
+    let (typed, rows, form, encoding, rejected, warnings) = mapped?;
+    Ok(Outcome {
+        input: InputFile { path: path.clone(), cmdlet: *cmdlet, form, encoding, sha256, rows },
+        typed,
+        rejected,
+        warnings,
+    })
+}
+
+/// Loads already-read files (one per cmdlet, in parallel) and builds the snapshot.
 pub fn load_sources(
     mut sources: Vec<SourceFile>,
     environment: Environment,
 ) -> Result<Loaded, LoadError> {
     sources.sort_by_key(|s| s.cmdlet);
+    let outcomes: Vec<Outcome> =
+        sources.par_iter().map(|s| load_one(s, environment)).collect::<Result<_, _>>()?;
+    drop(sources);
     let mut warnings = Vec::new();
     let mut rejected = Vec::new();
     let mut inputs = Vec::new();
     let mut parts = Parts { environment, ..Parts::default() };
-    for SourceFile { cmdlet, path, bytes } in sources {
-        let ParsedFile { file, parsed, form, encoding, sha256 } = parse_bytes(&path, &bytes)?;
-        columns::check(cmdlet, environment, &file, &parsed.table)?;
-        let rows = parsed.table.rows.len() + parsed.rejected.len();
-        rejected.extend(parsed.rejected);
-        warnings.extend(parsed.warnings);
-        file_warnings(cmdlet, environment, &file, &parsed.table, rows, &mut warnings);
-        let table = &parsed.table;
-        match cmdlet {
-            Cmdlet::AuthenticationPolicy => {
-                parts.policies =
-                    Some(take(policy::map(&file, table, environment), &mut rejected, &mut warnings))
-            }
-            Cmdlet::OrganizationConfig => {
-                parts.org = take(org::map_org(&file, table), &mut rejected, &mut warnings)
-                    .into_iter()
-                    .next()
-            }
-            Cmdlet::TransportConfig => {
-                parts.transport =
-                    take(org::map_transport(&file, table), &mut rejected, &mut warnings)
-                        .into_iter()
-                        .next()
-            }
-            Cmdlet::SecurityDefaults => {
-                parts.security_defaults =
-                    take(org::map_security_defaults(&file, table), &mut rejected, &mut warnings)
-                        .into_iter()
-                        .next()
-            }
-            Cmdlet::ConditionalAccessPolicy => {
-                parts.conditional_access =
-                    Some(take(entra::map(&file, table), &mut rejected, &mut warnings))
-            }
-            Cmdlet::User => {
-                parts.users = Some(take(user::map(&file, table), &mut rejected, &mut warnings))
-            }
-            Cmdlet::CasMailbox => {
-                parts.mailboxes = take(cas::map(&file, table), &mut rejected, &mut warnings)
-            }
+    for o in outcomes {
+        inputs.push(o.input);
+        rejected.extend(o.rejected);
+        warnings.extend(o.warnings);
+        match o.typed {
+            Typed::Policies(p) => parts.policies = Some(p),
+            Typed::Org(o) => parts.org = o,
+            Typed::Transport(t) => parts.transport = t,
+            Typed::SecurityDefaults(d) => parts.security_defaults = d,
+            Typed::ConditionalAccess(c) => parts.conditional_access = Some(c),
+            Typed::Users(u) => parts.users = Some(u),
+            Typed::Mailboxes(m) => parts.mailboxes = m,
         }
-        inputs.push(InputFile { path, cmdlet, form, encoding, sha256, rows });
     }
     let snapshot = Snapshot::build(parts, &mut rejected, &mut warnings);
     rejected.sort_by(|a, b| a.source.cmp(&b.source));
     Ok(Loaded { inputs, snapshot, rejected, warnings })
-}
-
-fn take<T>(
-    m: model::Mapped<T>,
-    rejected: &mut Vec<Rejection>,
-    warnings: &mut Vec<Warning>,
-) -> Vec<T> {
-    rejected.extend(m.rejected);
-    warnings.extend(m.warnings);
-    m.rows
 }
 
 /// Whole-file warnings: a likely `-ResultSize` cut and optional columns that were

@@ -13,89 +13,153 @@
 
 use std::sync::Arc;
 
-use super::{Parsed, Record, Rejection, Source, SyntaxError, Table};
+use super::{Cells, Parsed, Record, Records, Rejection, Source, SyntaxError, Table};
 
-/// Parses CSV text into records. `#TYPE` lines are skipped; the header names the
-/// columns.
-pub fn parse(file: &Arc<str>, text: &str, delimiter: u8) -> Result<Parsed, SyntaxError> {
-    let (body, skipped_lines) = skip_type_line(text);
-    let mut reader = ::csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(true)
-        .trim(::csv::Trim::None)
-        .from_reader(body.as_bytes());
-    let syntax = |line: u64, message: String| SyntaxError {
-        file: file.clone(),
-        line: line as usize + skipped_lines,
-        column: 1,
-        message,
-    };
-    let header =
-        reader.headers().map_err(|e| syntax(1, format!("cannot read the CSV header: {e}")))?;
-    let columns: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
-    if columns.iter().all(String::is_empty) {
-        return Err(syntax(1, "the file has no header row; export with Export-Csv".into()));
+/// A CSV text read record by record. Each well-formed record goes to the caller
+/// as it is read (see [`Records`]); broken ones become rejections, collected for
+/// [`CsvStream::finish`].
+pub struct CsvStream<'t> {
+    file: Arc<str>,
+    body: &'t str,
+    skipped_lines: usize,
+    reader: ::csv::Reader<&'t [u8]>,
+    columns: Vec<String>,
+    rejected: Vec<Rejection>,
+    error: Option<SyntaxError>,
+}
+
+impl<'t> CsvStream<'t> {
+    /// Reads the header (after an optional `#TYPE` line).
+    pub fn new(
+        file: &Arc<str>,
+        text: &'t str,
+        delimiter: u8,
+    ) -> Result<CsvStream<'t>, SyntaxError> {
+        let (body, skipped_lines) = skip_type_line(text);
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(true)
+            .trim(::csv::Trim::None)
+            .from_reader(body.as_bytes());
+        let syntax = |message: String| SyntaxError {
+            file: file.clone(),
+            line: 1 + skipped_lines,
+            column: 1,
+            message,
+        };
+        let header =
+            reader.headers().map_err(|e| syntax(format!("cannot read the CSV header: {e}")))?;
+        let columns: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
+        if columns.iter().all(String::is_empty) {
+            return Err(syntax("the file has no header row; export with Export-Csv".into()));
+        }
+        Ok(CsvStream {
+            file: file.clone(),
+            body,
+            skipped_lines,
+            reader,
+            columns,
+            rejected: Vec::new(),
+            error: None,
+        })
     }
-    let mut parsed = Parsed { table: Table { columns, rows: Vec::new() }, ..Parsed::default() };
-    let width = parsed.table.columns.len();
-    let mut record = ::csv::StringRecord::new();
-    // Line numbers are counted here from byte offsets: with CRLF endings the csv
-    // crate's record position points at the previous line's `\n` and its line
-    // count lags by one.
-    let (mut counted_to, mut line_at) = (0usize, 1usize);
-    let mut last: Option<(usize, usize, usize)> = None; // (start byte, line, fields)
-    loop {
-        let more = reader
-            .read_record(&mut record)
-            .map_err(|e| syntax(reader.position().line(), format!("unreadable CSV: {e}")))?;
-        if !more {
-            break;
+
+    /// The rows rejected while streaming, or the error that stopped the stream.
+    pub fn finish(self) -> Result<Vec<Rejection>, SyntaxError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.rejected),
         }
-        let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
-        if body.as_bytes().get(start) == Some(&b'\n') {
-            start += 1;
-        }
-        line_at += body.as_bytes()[counted_to..start].iter().filter(|&&b| b == b'\n').count();
-        counted_to = start;
-        let line = line_at + skipped_lines;
-        let source = Source { file: file.clone(), line };
-        last = Some((start, line, record.len()));
-        if record.len() == 1 && record[0].trim().is_empty() && width > 1 {
-            continue; // a blank line
-        }
-        if record.len() != width {
-            parsed.rejected.push(Rejection {
-                source,
-                reason: format!(
-                    "expected {width} fields as in the header, found {}; the row is broken (an unquoted delimiter or line break?)",
-                    record.len()
-                ),
-            });
-            continue;
-        }
-        parsed
-            .table
-            .rows
-            .push(Record { line, values: record.iter().map(|v| Some(v.to_owned())).collect() });
     }
-    // A last record with no final newline and an odd number of quotes, or too few
-    // fields, was cut off: replace whatever was made of it with a truncation.
-    if let Some((start, line, fields)) = last.filter(|_| !body.ends_with('\n')) {
-        if body[start..].matches('"').count() % 2 == 1 || fields < width {
-            if parsed.table.rows.last().is_some_and(|r| r.line == line) {
-                parsed.table.rows.pop();
+
+    fn reject(&mut self, line: usize, reason: String) {
+        self.rejected.push(Rejection { source: Source { file: self.file.clone(), line }, reason });
+    }
+}
+
+impl Records for CsvStream<'_> {
+    fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        let width = self.columns.len();
+        let body = self.body;
+        // Line numbers are counted here from byte offsets: with CRLF endings the csv
+        // crate's record position points at the previous line's `\n` and its line
+        // count lags by one.
+        let (mut counted_to, mut line_at) = (0usize, 1usize);
+        // One record of lookahead: only the last record can be a truncated one.
+        let mut pending = ::csv::StringRecord::new();
+        let mut next = ::csv::StringRecord::new();
+        let mut pending_at: Option<(usize, usize)> = None; // (line, start byte)
+        loop {
+            let more = match self.reader.read_record(&mut next) {
+                Ok(more) => more,
+                Err(e) => {
+                    let line = self.reader.position().line() as usize + self.skipped_lines;
+                    self.error = Some(SyntaxError {
+                        file: self.file.clone(),
+                        line,
+                        column: 1,
+                        message: format!("unreadable CSV: {e}"),
+                    });
+                    return;
+                }
+            };
+            if let Some((line, start)) = pending_at.take() {
+                let last = !more;
+                if last
+                    && !body.ends_with('\n')
+                    && (body[start..].matches('"').count() % 2 == 1 || pending.len() < width)
+                {
+                    let reason = format!(
+                        "truncated row: the file ends in the middle of this record ({} of {width} fields); re-export the file",
+                        pending.len()
+                    );
+                    self.reject(line, reason);
+                } else if pending.len() == 1 && pending[0].trim().is_empty() && width > 1 {
+                    // a blank line
+                } else if pending.len() != width {
+                    let reason = format!(
+                        "expected {width} fields as in the header, found {}; the row is broken (an unquoted delimiter or line break?)",
+                        pending.len()
+                    );
+                    self.reject(line, reason);
+                } else {
+                    f(line, Cells::Csv(&pending));
+                }
             }
-            parsed.rejected.retain(|r| r.source.line != line);
-            parsed.rejected.push(Rejection {
-                source: Source { file: file.clone(), line },
-                reason: format!(
-                    "truncated row: the file ends in the middle of this record ({fields} of {width} fields); re-export the file"
-                ),
-            });
+            if !more {
+                return;
+            }
+            let mut start = next.position().map_or(counted_to, |p| p.byte() as usize);
+            if body.as_bytes().get(start) == Some(&b'\n') {
+                start += 1;
+            }
+            line_at += memchr_count(&body.as_bytes()[counted_to..start]);
+            counted_to = start;
+            pending_at = Some((line_at + self.skipped_lines, start));
+            std::mem::swap(&mut pending, &mut next);
         }
     }
-    Ok(parsed)
+}
+
+fn memchr_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Parses CSV text into a table of records.
+pub fn parse(file: &Arc<str>, text: &str, delimiter: u8) -> Result<Parsed, SyntaxError> {
+    let mut stream = CsvStream::new(file, text, delimiter)?;
+    let mut table = Table { columns: stream.columns.clone(), rows: Vec::new() };
+    stream.each(&mut |line, cells| {
+        let values = (0..table.columns.len()).map(|c| cells.get(c).map(str::to_owned)).collect();
+        table.rows.push(Record { line, values });
+    });
+    let rejected = stream.finish()?;
+    Ok(Parsed { table, rejected, ..Parsed::default() })
 }
 
 /// Skips a leading `#TYPE ...` line, returning the rest and how many lines it held.

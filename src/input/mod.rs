@@ -52,6 +52,53 @@ pub struct Record {
     pub values: Vec<Option<String>>,
 }
 
+/// One record's raw values, whichever reader produced them.
+#[derive(Debug, Clone, Copy)]
+pub enum Cells<'a> {
+    /// A materialised record of a [`Table`].
+    Owned(&'a [Option<String>]),
+    /// A CSV record read in a stream, never materialised.
+    Csv(&'a ::csv::StringRecord),
+}
+
+impl<'a> Cells<'a> {
+    /// The raw value of column `col`; `None` when the property is absent.
+    pub fn get(&self, col: usize) -> Option<&'a str> {
+        match self {
+            Cells::Owned(values) => values.get(col).and_then(|v| v.as_deref()),
+            Cells::Csv(record) => record.get(col),
+        }
+    }
+}
+
+/// A source of records with named columns: a parsed [`Table`], or a CSV stream
+/// that maps each record as it is read, so that a million-row export is never
+/// held twice in memory.
+pub trait Records {
+    /// The column names.
+    fn columns(&self) -> &[String];
+
+    /// Index of a column, matched case-insensitively as PowerShell does.
+    fn column(&self, name: &str) -> Option<usize> {
+        self.columns().iter().position(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    /// Calls `f(line, cells)` for every record, in order.
+    fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>));
+}
+
+impl Records for Table {
+    fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        for r in &self.rows {
+            f(r.line, Cells::Owned(&r.values));
+        }
+    }
+}
+
 impl Table {
     /// Index of a column, matched case-insensitively as PowerShell does.
     pub fn column(&self, name: &str) -> Option<usize> {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::{Ids, Mapped, Setting, map_rows};
-use crate::input::{Source, Table};
+use crate::input::{Records, Source};
 
 /// One mailbox's client access settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct CasMailbox {
 }
 
 /// Maps mailbox rows; a row with no identity at all is rejected.
-pub fn map(file: &Arc<str>, table: &Table) -> Mapped<CasMailbox> {
+pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CasMailbox> {
     let c = |n: &str| table.column(n);
     let (guid, edoid, upn, smtp, identity, name, display) = (
         c("Guid"),
@@ -78,26 +78,26 @@ mod tests {
     #[test]
     fn absent_smtp_column_is_not_exported_and_blank_is_null() {
         let file: Arc<str> = Arc::from("CasMailbox.csv");
-        let without =
+        let mut without =
             csv::parse(&file, "Guid,PopEnabled,ImapEnabled\nA1,True,False\n", b',').unwrap();
-        let m = map(&file, &without.table);
+        let m = map(&file, &mut without.table);
         assert_eq!(m.rows[0].smtp_client_auth_disabled, Setting::NotExported);
         assert_eq!(m.rows[0].ids.guid.as_deref(), Some("A1")); // kept as exported
-        let with = csv::parse(
+        let mut with = csv::parse(
             &file,
             "Guid,PopEnabled,ImapEnabled,SmtpClientAuthenticationDisabled\nA1,True,False,\n",
             b',',
         )
         .unwrap();
-        assert_eq!(map(&file, &with.table).rows[0].smtp_client_auth_disabled, Setting::Null);
+        assert_eq!(map(&file, &mut with.table).rows[0].smtp_client_auth_disabled, Setting::Null);
     }
 
     #[test]
     fn type_name_in_a_read_column_is_rejected() {
         let file: Arc<str> = Arc::from("CasMailbox.csv");
-        let p = csv::parse(&file, "Guid,PrimarySmtpAddress,PopEnabled,ImapEnabled\nA1,System.Collections.ArrayList,True,True\n", b',')
+        let mut p = csv::parse(&file, "Guid,PrimarySmtpAddress,PopEnabled,ImapEnabled\nA1,System.Collections.ArrayList,True,True\n", b',')
             .unwrap();
-        let m = map(&file, &p.table);
+        let m = map(&file, &mut p.table);
         assert!(m.rows.is_empty());
         assert!(m.rejected[0].reason.contains("type name"), "{}", m.rejected[0].reason);
     }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::{Mapped, map_rows};
-use crate::input::{Source, Table};
+use crate::input::{Records, Source};
 
 /// Exchange Online's application id.
 pub const EXCHANGE_ONLINE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
@@ -163,7 +163,7 @@ fn parse_cell(raw: Option<&str>, column: &str) -> Result<Map<String, Value>, Str
 }
 
 /// Maps Conditional Access policy rows (from the JSON form).
-pub fn map(file: &Arc<str>, table: &Table) -> Mapped<CaPolicy> {
+pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CaPolicy> {
     let c = |n: &str| table.column(n);
     let (name, id, state, conditions, grant) =
         (c("DisplayName"), c("Id"), c("State"), c("Conditions"), c("GrantControls"));
@@ -256,8 +256,8 @@ mod tests {
 
     fn policies() -> Mapped<CaPolicy> {
         let file: Arc<str> = Arc::from("ConditionalAccessPolicy.json");
-        let parsed = json::parse(&file, EXPORT).unwrap();
-        map(&file, &parsed.table)
+        let mut parsed = json::parse(&file, EXPORT).unwrap();
+        map(&file, &mut parsed.table)
     }
 
     #[test]

@@ -12,10 +12,11 @@ pub mod policy;
 pub mod snapshot;
 pub mod user;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::input::{Rejection, Source, Table, Warning};
+use crate::input::{Cells, Records, Rejection, Source, Warning};
 
 pub use cas::CasMailbox;
 pub use entra::CaPolicy;
@@ -177,9 +178,21 @@ impl Ids {
     }
 }
 
-/// A comparison key for an identifier: GUIDs without braces, everything lowercase.
-pub fn join_key(id: &str) -> String {
-    if looks_like_guid(id) { normalise_guid(id) } else { id.trim().to_lowercase() }
+/// A comparison key for an identifier: GUIDs without braces, everything
+/// lowercase. Borrowed when the identifier already is its key (the common case:
+/// exports write GUIDs and addresses in lowercase), so joining a million rows
+/// does not allocate a million keys.
+pub fn join_key(id: &str) -> Cow<'_, str> {
+    let id = id.trim();
+    let id =
+        if looks_like_guid(id) { id.trim_start_matches('{').trim_end_matches('}') } else { id };
+    if id.bytes().any(|b| b.is_ascii_uppercase())
+        || !id.is_ascii() && id.chars().any(char::is_uppercase)
+    {
+        Cow::Owned(id.to_lowercase())
+    } else {
+        Cow::Borrowed(id)
+    }
 }
 
 /// Normalises a GUID for comparison: trims braces and lowercases.
@@ -187,15 +200,16 @@ pub fn normalise_guid(raw: &str) -> String {
     raw.trim().trim_start_matches('{').trim_end_matches('}').to_ascii_lowercase()
 }
 
-/// True when the text has the shape of a GUID (`8-4-4-4-12` hex digits).
+/// True when the text has the shape of a GUID (`8-4-4-4-12` hex digits, optionally in braces).
 pub fn looks_like_guid(raw: &str) -> bool {
-    let s = raw.trim().trim_start_matches('{').trim_end_matches('}');
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    let s = raw.trim();
+    let s = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(s);
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// A fatal mapping error: the file is not the cmdlet output its name says.
@@ -227,15 +241,15 @@ impl<T> Default for Mapped<T> {
 
 /// Row-level access to a table's columns by name, with per-value error reporting.
 pub(crate) struct Row<'a> {
-    pub table: &'a Table,
-    pub values: &'a [Option<String>],
+    pub columns: &'a [String],
+    pub cells: Cells<'a>,
     pub source: Source,
 }
 
 impl<'a> Row<'a> {
     /// The raw value of a column, `None` when the column or property is absent.
     pub fn raw(&self, col: Option<usize>) -> Option<&'a str> {
-        col.and_then(|c| self.values.get(c)).and_then(|v| v.as_deref())
+        col.and_then(|c| self.cells.get(c))
     }
 
     /// A text value; null and absent are `None`. A collection type name is an error.
@@ -261,27 +275,24 @@ impl<'a> Row<'a> {
     }
 
     fn name(&self, col: Option<usize>) -> &str {
-        col.map_or("?", |c| self.table.columns[c].as_str())
+        col.and_then(|c| self.columns.get(c)).map_or("?", String::as_str)
     }
 }
 
-/// Maps every row of a table with `f`, collecting per-row errors as rejections.
+/// Maps every record with `f`, collecting per-row errors as rejections.
 pub(crate) fn map_rows<T>(
     file: &Arc<str>,
-    table: &Table,
+    records: &mut dyn Records,
     mut f: impl FnMut(&Row<'_>) -> Result<T, String>,
 ) -> Mapped<T> {
     let mut out = Mapped::default();
-    for record in &table.rows {
-        let row = Row {
-            table,
-            values: &record.values,
-            source: Source { file: file.clone(), line: record.line },
-        };
+    let columns: Vec<String> = records.columns().to_vec();
+    records.each(&mut |line, cells| {
+        let row = Row { columns: &columns, cells, source: Source { file: file.clone(), line } };
         match f(&row) {
             Ok(v) => out.rows.push(v),
             Err(reason) => out.rejected.push(Rejection { source: row.source, reason }),
         }
-    }
+    });
     out
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::{Mapped, Setting, map_rows};
-use crate::input::{Rejection, Source, Table};
+use crate::input::{Records, Rejection, Source};
 
 /// `Get-OrganizationConfig`: the org-wide default authentication policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct SecurityDefaults {
 }
 
 /// Maps the organisation config.
-pub fn map_org(file: &Arc<str>, table: &Table) -> Mapped<OrgConfig> {
+pub fn map_org(file: &Arc<str>, table: &mut dyn Records) -> Mapped<OrgConfig> {
     let col = table.column("DefaultAuthenticationPolicy");
     single(map_rows(file, table, |row| {
         Ok(OrgConfig { default_policy: row.text(col)?, source: row.source.clone() })
@@ -45,7 +45,7 @@ pub fn map_org(file: &Arc<str>, table: &Table) -> Mapped<OrgConfig> {
 }
 
 /// Maps the transport config.
-pub fn map_transport(file: &Arc<str>, table: &Table) -> Mapped<TransportConfig> {
+pub fn map_transport(file: &Arc<str>, table: &mut dyn Records) -> Mapped<TransportConfig> {
     let col = table.column("SmtpClientAuthenticationDisabled");
     single(map_rows(file, table, |row| {
         Ok(TransportConfig {
@@ -56,7 +56,7 @@ pub fn map_transport(file: &Arc<str>, table: &Table) -> Mapped<TransportConfig> 
 }
 
 /// Maps the security-defaults policy.
-pub fn map_security_defaults(file: &Arc<str>, table: &Table) -> Mapped<SecurityDefaults> {
+pub fn map_security_defaults(file: &Arc<str>, table: &mut dyn Records) -> Mapped<SecurityDefaults> {
     let col = table.column("IsEnabled");
     single(map_rows(file, table, |row| {
         Ok(SecurityDefaults { is_enabled: row.setting(col)?, source: row.source.clone() })
@@ -96,9 +96,9 @@ mod tests {
     #[test]
     fn second_object_is_rejected() {
         let file: Arc<str> = Arc::from("OrganizationConfig.csv");
-        let parsed =
+        let mut parsed =
             csv::parse(&file, "DefaultAuthenticationPolicy\nBlock\nOther\n", b',').unwrap();
-        let m = map_org(&file, &parsed.table);
+        let m = map_org(&file, &mut parsed.table);
         assert_eq!(m.rows.len(), 1);
         assert_eq!(m.rows[0].default_policy.as_deref(), Some("Block"));
         assert_eq!(m.rejected[0].source.line, 3);
@@ -107,9 +107,9 @@ mod tests {
     #[test]
     fn blank_default_is_none() {
         let file: Arc<str> = Arc::from("o");
-        let parsed =
+        let mut parsed =
             csv::parse(&file, "\"DefaultAuthenticationPolicy\",\"Name\"\r\n,\"contoso\"\r\n", b',')
                 .unwrap();
-        assert_eq!(map_org(&file, &parsed.table).rows[0].default_policy, None);
+        assert_eq!(map_org(&file, &mut parsed.table).rows[0].default_policy, None);
     }
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use super::{Environment, Mapped, PerProtocol, Protocol, Setting, map_rows, normalise_guid};
-use crate::input::{Source, Table};
+use crate::input::{Records, Source};
 
 /// The `AllowBasicAuth*` switches New-/Set-AuthenticationPolicy accept (Exchange
 /// Online). `AllowBasicAuthRest` appears in output but cannot be set.
@@ -89,7 +89,11 @@ impl AuthPolicy {
 }
 
 /// Maps policy rows. Rows with no name are rejected.
-pub fn map(file: &Arc<str>, table: &Table, environment: Environment) -> Mapped<AuthPolicy> {
+pub fn map(
+    file: &Arc<str>,
+    table: &mut dyn Records,
+    environment: Environment,
+) -> Mapped<AuthPolicy> {
     let name = table.column("Name");
     let identity = table.column("Identity");
     let guid = table.column("Guid");
@@ -138,8 +142,8 @@ mod tests {
     fn maps_online_and_rejects_bad_switch() {
         let text = "Name,AllowBasicAuthPop,AllowBasicAuthImap,AllowBasicAuthSmtp,Guid\nBlock,False,False,False,{ABC}\nSmtp,False,False,True,\nBad,Ture,False,False,\n";
         let file: Arc<str> = Arc::from("AuthenticationPolicy.csv");
-        let parsed = csv::parse(&file, text, b',').unwrap();
-        let m = map(&file, &parsed.table, Environment::Online);
+        let mut parsed = csv::parse(&file, text, b',').unwrap();
+        let m = map(&file, &mut parsed.table, Environment::Online);
         assert_eq!(m.rows.len(), 2);
         assert_eq!(
             m.rows[1].switches,
@@ -157,8 +161,8 @@ mod tests {
     fn onprem_has_no_smtp_switch() {
         let text = "Name,BlockLegacyAuthPop,BlockLegacyAuthImap\nLegacy,True,\n";
         let file: Arc<str> = Arc::from("p");
-        let parsed = csv::parse(&file, text, b',').unwrap();
-        let m = map(&file, &parsed.table, Environment::OnPrem);
+        let mut parsed = csv::parse(&file, text, b',').unwrap();
+        let m = map(&file, &mut parsed.table, Environment::OnPrem);
         assert_eq!(
             m.rows[0].switches,
             PerProtocol([Setting::Value(true), Setting::Null, Setting::NotExported])

@@ -9,8 +9,11 @@
 //! first `CN=` of a distinguished name, or by GUID (AuthPolicyIdParameter accepts
 //! Name, DN or GUID: Set-AuthenticationPolicy reference).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+
+use rustc_hash::FxHashMap;
 
 use super::{
     AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, SecurityDefaults, TransportConfig,
@@ -81,8 +84,9 @@ impl Snapshot {
             users,
             mailboxes,
         } = parts;
-        let policies = policies
-            .map(|p| dedup(p, |p| p.name.to_lowercase(), "policy name", |p| &p.source, rejected));
+        let policies = policies.map(|p| {
+            dedup(p, |p| Cow::Owned(p.name.to_lowercase()), "policy name", |p| &p.source, rejected)
+        });
         let users =
             users.map(|u| dedup(u, |u| join_key(u.ids.key()), "user", |u| &u.source, rejected));
         let mailboxes =
@@ -178,54 +182,63 @@ fn dn_common_name(dn: &str) -> Option<String> {
     Some(out)
 }
 
-/// Keeps the first of each key; later duplicates become rejections.
+/// Keeps the first of each key; later duplicates become rejections. Keys borrow
+/// from the items, and the items are only copied when there is a duplicate.
 fn dedup<T>(
     items: Vec<T>,
-    key: impl Fn(&T) -> String,
+    key: impl Fn(&T) -> Cow<'_, str>,
     what: &str,
     source: impl Fn(&T) -> &crate::input::Source,
     rejected: &mut Vec<Rejection>,
 ) -> Vec<T> {
-    let mut seen: HashMap<String, crate::input::Source> = HashMap::new();
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        match seen.entry(key(&item)) {
-            Entry::Occupied(first) => rejected.push(Rejection {
-                source: source(&item).clone(),
-                reason: format!(
-                    "duplicate {what} {:?}, already read at {}; the export holds the same object twice (overlapping shards?)",
-                    first.key(),
-                    first.get()
-                ),
-            }),
-            Entry::Vacant(slot) => {
-                slot.insert(source(&item).clone());
-                out.push(item);
+    let mut keep = vec![true; items.len()];
+    {
+        let mut seen: FxHashMap<Cow<'_, str>, usize> = FxHashMap::default();
+        seen.reserve(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match seen.entry(key(item)) {
+                Entry::Occupied(first) => {
+                    keep[i] = false;
+                    rejected.push(Rejection {
+                        source: source(item).clone(),
+                        reason: format!(
+                            "duplicate {what} {:?}, already read at {}; the export holds the same object twice (overlapping shards?)",
+                            first.key(),
+                            source(&items[*first.get()])
+                        ),
+                    });
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
             }
         }
     }
-    out
+    if keep.iter().all(|k| *k) {
+        return items;
+    }
+    items.into_iter().zip(keep).filter_map(|(item, k)| k.then_some(item)).collect()
 }
 
 /// For each mailbox, its user: by Guid, then ExternalDirectoryObjectId, then UPN
 /// or primary SMTP address against the user's UPN or mail address.
 fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
-    let mut by_guid = HashMap::new();
-    let mut by_edoid = HashMap::new();
-    let mut by_name = HashMap::new();
-    for (i, u) in users.iter().enumerate() {
-        if let Some(g) = &u.ids.guid {
-            by_guid.entry(join_key(g)).or_insert(i);
+    fn index<'a>(
+        users: &'a [User],
+        field: impl Fn(&'a User) -> [Option<&'a str>; 2],
+    ) -> FxHashMap<Cow<'a, str>, usize> {
+        let mut map = FxHashMap::default();
+        map.reserve(users.len());
+        for (i, u) in users.iter().enumerate() {
+            for v in field(u).into_iter().flatten() {
+                map.entry(join_key(v)).or_insert(i);
+            }
         }
-        if let Some(e) = &u.ids.external_directory_object_id {
-            by_edoid.entry(join_key(e)).or_insert(i);
-        }
-        for addr in [&u.ids.user_principal_name, &u.ids.primary_smtp_address].into_iter().flatten()
-        {
-            by_name.entry(addr.to_lowercase()).or_insert(i);
-        }
+        map
     }
-    mailboxes
+    let by_guid = index(users, |u| [u.ids.guid.as_deref(), None]);
+    let by_edoid = index(users, |u| [u.ids.external_directory_object_id.as_deref(), None]);
+    let mut out: Vec<Option<usize>> = mailboxes
         .iter()
         .map(|m| {
             let ids = &m.ids;
@@ -237,15 +250,23 @@ fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
                         .as_deref()
                         .and_then(|e| by_edoid.get(&join_key(e)))
                 })
-                .or_else(|| {
-                    [&ids.user_principal_name, &ids.primary_smtp_address]
-                        .into_iter()
-                        .flatten()
-                        .find_map(|a| by_name.get(&a.to_lowercase()))
-                })
                 .copied()
         })
-        .collect()
+        .collect();
+    // Addresses are the last resort, indexed only when some mailbox needs them.
+    if out.iter().any(Option::is_none) {
+        let by_name = index(users, |u| {
+            [u.ids.user_principal_name.as_deref(), u.ids.primary_smtp_address.as_deref()]
+        });
+        for (slot, m) in out.iter_mut().zip(mailboxes).filter(|(slot, _)| slot.is_none()) {
+            *slot = [&m.ids.user_principal_name, &m.ids.primary_smtp_address]
+                .into_iter()
+                .flatten()
+                .find_map(|a| by_name.get(&join_key(a)))
+                .copied();
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::{Ids, Mapped, Setting, map_rows};
-use crate::input::{Source, Table};
+use crate::input::{Records, Source};
 
 /// One user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct User {
 }
 
 /// Maps user rows; a row with no identity at all is rejected.
-pub fn map(file: &Arc<str>, table: &Table) -> Mapped<User> {
+pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<User> {
     let c = |n: &str| table.column(n);
     let (guid, edoid, upn, mail, identity, name, display) = (
         c("Guid"),
