@@ -8,6 +8,7 @@ pub mod summary;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -143,6 +144,28 @@ impl fmt::Display for Code {
     }
 }
 
+/// A shared, immutable text. Findings repeat the same few settings and values
+/// across a million mailboxes; they share one allocation each.
+pub type Text = Arc<str>;
+
+thread_local! {
+    static INTERNED: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, Text>> = Default::default();
+}
+
+/// The shared [`Text`] for a low-cardinality string (setting names, values,
+/// recipient types): allocated once per thread, then cloned.
+pub fn intern(s: &str) -> Text {
+    INTERNED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(t) = cache.get(s) {
+            return t.clone();
+        }
+        let t: Text = Arc::from(s);
+        cache.insert(s.into(), t.clone());
+        t
+    })
+}
+
 /// One reason a protocol is not allowed: the code, the exact setting, its value
 /// and where that value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,9 +173,9 @@ pub struct Blocker {
     /// What blocks.
     pub code: Code,
     /// The setting, e.g. `CasMailbox.PopEnabled` or `AuthenticationPolicy[Block Basic Auth].AllowBasicAuthPop`.
-    pub setting: String,
+    pub setting: Text,
     /// The value as exported (`False`, `True`, blank, or a policy name).
-    pub value: String,
+    pub value: Text,
     /// The row the value came from.
     pub source: Source,
 }
@@ -213,11 +236,11 @@ pub struct Finding {
     /// Index into `Snapshot::mailboxes`.
     pub mailbox: usize,
     /// The effective policy's name (as resolved, or as referenced when not found).
-    pub effective_policy: Option<String>,
+    pub effective_policy: Option<Text>,
     /// Where the effective policy came from.
     pub policy_source: PolicySource,
     /// The recipient type used for scope, when known.
-    pub recipient_type: Option<String>,
+    pub recipient_type: Option<Text>,
     /// One verdict per in-scope protocol.
     pub protocols: PerProtocol<Option<ProtocolVerdict>>,
     /// Flagged for the chosen direction.

@@ -23,7 +23,9 @@ use crate::model::{
     AuthPolicy, CasMailbox, Environment, PerProtocol, Protocol, Setting, Snapshot, User,
 };
 
-use super::{Blocker, Code, Finding, Options, PolicySource, ProtocolVerdict, Verdict, Want};
+use super::{
+    Blocker, Code, Finding, Options, PolicySource, ProtocolVerdict, Text, Verdict, Want, intern,
+};
 
 /// The effective authentication policy of a mailbox's user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub enum Effective<'a> {
     Policy {
         /// The policy.
         policy: &'a AuthPolicy,
+        /// Its position in `Snapshot::policies`.
+        index: usize,
         /// User assignment or org default.
         from: PolicySource,
     },
@@ -59,10 +63,10 @@ pub enum Effective<'a> {
 
 impl Effective<'_> {
     /// The policy name for reports.
-    pub fn name(&self) -> Option<String> {
+    pub fn name(&self, s: &Snapshot) -> Option<Text> {
         match self {
-            Effective::Policy { policy, .. } => Some(policy.name.clone()),
-            Effective::NotFound { reference, .. } => Some((*reference).to_owned()),
+            Effective::Policy { index, .. } => Some(s.policy_name(*index)),
+            Effective::NotFound { reference, .. } => Some(intern(reference)),
             Effective::None | Effective::Missing { .. } => None,
         }
     }
@@ -117,8 +121,12 @@ pub fn effective_policy<'a>(
             source: source.clone(),
         };
     }
-    match s.resolve_policy(reference) {
-        Some(policy) => Effective::Policy { policy, from },
+    match s.policy_position(reference) {
+        Some(index) => Effective::Policy {
+            policy: &s.policies.as_ref().expect("checked above")[index],
+            index,
+            from,
+        },
         None => Effective::NotFound { reference, from, source: source.clone() },
     }
 }
@@ -133,7 +141,7 @@ pub fn evaluate(s: &Snapshot, i: usize, options: &Options) -> Finding {
         let mut blockers = Vec::new();
         account(user, &mut blockers);
         mailbox_switches(s, mailbox, p, &mut blockers);
-        policy(&effective, p, &mut blockers);
+        policy(s, &effective, p, &mut blockers);
         security_defaults(s, &mut blockers);
         conditional_access(s, mailbox, user, &mut blockers);
         protocols[p] = Some(ProtocolVerdict::from_blockers(blockers));
@@ -145,21 +153,16 @@ pub fn evaluate(s: &Snapshot, i: usize, options: &Options) -> Finding {
     };
     Finding {
         mailbox: i,
-        effective_policy: effective.name(),
+        effective_policy: effective.name(s),
         policy_source: effective.source_kind(),
-        recipient_type: super::scope::recipient_type(s, i).map(str::to_owned),
+        recipient_type: super::scope::recipient_type(s, i).map(intern),
         protocols,
         flagged,
     }
 }
 
-fn blocker(
-    code: Code,
-    setting: impl Into<String>,
-    value: impl Into<String>,
-    source: &Source,
-) -> Blocker {
-    Blocker { code, setting: setting.into(), value: value.into(), source: source.clone() }
+fn blocker(code: Code, setting: &str, value: &str, source: &Source) -> Blocker {
+    Blocker { code, setting: intern(setting), value: intern(value), source: source.clone() }
 }
 
 /// `account-disabled`: the account cannot sign in at all.
@@ -218,7 +221,7 @@ fn smtp_switches(s: &Snapshot, m: &CasMailbox, out: &mut Vec<Blocker>) {
 
 /// `user-policy-blocks`, `default-policy-blocks`, `policy-not-found`, and
 /// `input-missing` when the policy cannot be known.
-fn policy(effective: &Effective<'_>, p: Protocol, out: &mut Vec<Blocker>) {
+fn policy(s: &Snapshot, effective: &Effective<'_>, p: Protocol, out: &mut Vec<Blocker>) {
     match effective {
         Effective::None => {}
         Effective::Missing { setting, value, source } => {
@@ -229,31 +232,32 @@ fn policy(effective: &Effective<'_>, p: Protocol, out: &mut Vec<Blocker>) {
                 PolicySource::OrgDefault => "OrganizationConfig.DefaultAuthenticationPolicy",
                 _ => "User.AuthenticationPolicy",
             };
-            out.push(blocker(Code::PolicyNotFound, setting, *reference, source));
+            out.push(blocker(Code::PolicyNotFound, setting, reference, source));
         }
-        Effective::Policy { policy, from } => {
+        Effective::Policy { policy, index, from } => {
             let code = match from {
                 PolicySource::OrgDefault => Code::DefaultPolicyBlocks,
                 _ => Code::UserPolicyBlocks,
             };
             let switch = policy.switches[p];
-            let setting =
-                || format!("AuthenticationPolicy[{}].{}", policy.name, policy.switch_name(p));
+            let with = |code, value: &str| Blocker {
+                code,
+                setting: s.policy_setting(*index, p),
+                value: intern(value),
+                source: policy.source.clone(),
+            };
             match (policy.environment, p, switch) {
                 (Environment::OnPrem, Protocol::Smtp, _) => {} // no SMTP switch on premises
                 (Environment::Online, _, Setting::Value(false))
                 | (Environment::OnPrem, _, Setting::Value(true)) => {
-                    out.push(blocker(code, setting(), switch.display(), &policy.source))
+                    out.push(with(code, switch.display()))
                 }
                 (Environment::Online, _, Setting::Value(true))
                 | (Environment::OnPrem, _, Setting::Value(false)) => {}
                 (Environment::OnPrem, _, Setting::Null) => {} // blank: the default, blocks nothing
-                (_, _, Setting::Null | Setting::NotExported) => out.push(blocker(
-                    Code::InputMissing,
-                    setting(),
-                    switch.display(),
-                    &policy.source,
-                )),
+                (_, _, Setting::Null | Setting::NotExported) => {
+                    out.push(with(Code::InputMissing, switch.display()))
+                }
             }
         }
     }
@@ -274,7 +278,7 @@ fn conditional_access(s: &Snapshot, m: &CasMailbox, user: Option<&User>, out: &m
         if policy.state != CaState::Enabled || !policy.blocks_legacy_auth() {
             continue;
         }
-        let setting = format!("ConditionalAccessPolicy[{}]", policy.name);
+        let setting = &format!("ConditionalAccessPolicy[{}]", policy.name);
         match policy.reach(object_id) {
             Reach::Applies => out.push(blocker(
                 Code::ConditionalAccessBlocks,
@@ -283,7 +287,7 @@ fn conditional_access(s: &Snapshot, m: &CasMailbox, user: Option<&User>, out: &m
                 &policy.source,
             )),
             Reach::Unknown(why) => {
-                out.push(blocker(Code::InputMissing, setting, why, &policy.source))
+                out.push(blocker(Code::InputMissing, setting, &why, &policy.source))
             }
             Reach::DoesNot => {}
         }
@@ -532,7 +536,7 @@ mod tests {
         assert_eq!(f.policy_source, PolicySource::Unknown);
         let pop = f.protocols[Protocol::Pop].as_ref().unwrap();
         assert_eq!(pop.verdict, Unknown);
-        assert_eq!(pop.blockers[0].value, "(no Get-User row matches this mailbox)");
+        assert_eq!(&*pop.blockers[0].value, "(no Get-User row matches this mailbox)");
         assert_eq!(pop.blockers[0].source.to_string(), "CasMailbox.csv:2");
     }
 
@@ -594,7 +598,7 @@ mod tests {
         let f = Tenant::new().default_policy("Block").run(Want::Allow);
         let b = &f.protocols[Protocol::Smtp].as_ref().unwrap().blockers[0];
         assert_eq!(
-            (b.setting.as_str(), b.value.as_str(), b.source.to_string().as_str()),
+            (&*b.setting, &*b.value, b.source.to_string().as_str()),
             (
                 "AuthenticationPolicy[Block].AllowBasicAuthSmtp",
                 "False",

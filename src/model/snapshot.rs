@@ -13,11 +13,14 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use std::sync::Arc;
+
 use super::{
-    AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, SecurityDefaults, TransportConfig,
-    User, join_key, looks_like_guid, normalise_guid,
+    AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, Protocol, SecurityDefaults,
+    TransportConfig, User, join_key, looks_like_guid, normalise_guid,
 };
 use crate::input::{Rejection, Warning};
 
@@ -64,6 +67,9 @@ pub struct Snapshot {
     /// For each mailbox, the index of its user in `users`.
     pub mailbox_user: Vec<Option<usize>>,
     policy_index: HashMap<String, usize>,
+    /// Per policy: its name and, per protocol, the setting path blockers cite
+    /// (`AuthenticationPolicy[Name].AllowBasicAuthPop`), made once, shared by every finding.
+    policy_texts: Vec<(Arc<str>, [Arc<str>; 3])>,
 }
 
 impl Snapshot {
@@ -87,10 +93,28 @@ impl Snapshot {
         let policies = policies.map(|p| {
             dedup(p, |p| Cow::Owned(p.name.to_lowercase()), "policy name", |p| &p.source, rejected)
         });
-        let users =
-            users.map(|u| dedup(u, |u| join_key(u.ids.key()), "user", |u| &u.source, rejected));
-        let mailboxes =
-            dedup(mailboxes, |m| join_key(m.ids.key()), "mailbox", |m| &m.source, rejected);
+        // Users and mailboxes are the big ones: deduplicate them side by side.
+        let mut mailbox_rejected = Vec::new();
+        let (users, mailboxes) = rayon::join(
+            || {
+                let mut r = Vec::new();
+                let users = users
+                    .map(|u| dedup(u, |u| join_key(u.ids.key()), "user", |u| &u.source, &mut r));
+                (users, r)
+            },
+            || {
+                dedup(
+                    mailboxes,
+                    |m| join_key(m.ids.key()),
+                    "mailbox",
+                    |m| &m.source,
+                    &mut mailbox_rejected,
+                )
+            },
+        );
+        let (users, user_rejected) = users;
+        rejected.extend(user_rejected);
+        rejected.extend(mailbox_rejected);
 
         let mut policy_index = HashMap::new();
         for (i, p) in policies.iter().flatten().enumerate() {
@@ -103,6 +127,16 @@ impl Snapshot {
             }
         }
 
+        let policy_texts = policies
+            .iter()
+            .flatten()
+            .map(|p| {
+                let setting = |proto| {
+                    Arc::from(format!("AuthenticationPolicy[{}].{}", p.name, p.switch_name(proto)))
+                };
+                (Arc::from(p.name.as_str()), Protocol::ALL.map(setting))
+            })
+            .collect();
         let mailbox_user = match &users {
             Some(users) => join(&mailboxes, users),
             None => vec![None; mailboxes.len()],
@@ -132,6 +166,7 @@ impl Snapshot {
             mailboxes,
             mailbox_user,
             policy_index,
+            policy_texts,
         }
     }
 
@@ -157,13 +192,27 @@ impl Snapshot {
 
     /// Resolves a policy reference (name in any case, DN, or GUID).
     pub fn resolve_policy(&self, reference: &str) -> Option<&AuthPolicy> {
-        let policies = self.policies.as_ref()?;
+        self.policy_position(reference).and_then(|i| self.policies.as_ref()?.get(i))
+    }
+
+    /// The index in `policies` of a policy reference (name in any case, DN, or GUID).
+    pub fn policy_position(&self, reference: &str) -> Option<usize> {
+        self.policies.as_ref()?;
         let r = reference.trim();
-        let lower = r.to_lowercase();
-        let by = |key: &str| self.policy_index.get(key).map(|&i| &policies[i]);
-        by(&lower)
+        let by = |key: &str| self.policy_index.get(key).copied();
+        by(&join_key(r))
             .or_else(|| looks_like_guid(r).then(|| by(&normalise_guid(r))).flatten())
             .or_else(|| dn_common_name(r).and_then(|cn| by(&cn.to_lowercase())))
+    }
+
+    /// The shared name of policy `i`.
+    pub fn policy_name(&self, i: usize) -> Arc<str> {
+        self.policy_texts[i].0.clone()
+    }
+
+    /// The setting path of policy `i`'s switch for a protocol.
+    pub fn policy_setting(&self, i: usize, p: Protocol) -> Arc<str> {
+        self.policy_texts[i].1[p as usize].clone()
     }
 }
 
@@ -236,10 +285,12 @@ fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
         }
         map
     }
-    let by_guid = index(users, |u| [u.ids.guid.as_deref(), None]);
-    let by_edoid = index(users, |u| [u.ids.external_directory_object_id.as_deref(), None]);
+    let (by_guid, by_edoid) = rayon::join(
+        || index(users, |u| [u.ids.guid.as_deref(), None]),
+        || index(users, |u| [u.ids.external_directory_object_id.as_deref(), None]),
+    );
     let mut out: Vec<Option<usize>> = mailboxes
-        .iter()
+        .par_iter()
         .map(|m| {
             let ids = &m.ids;
             ids.guid
