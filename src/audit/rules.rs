@@ -225,7 +225,7 @@ fn policy(s: &Snapshot, effective: &Effective<'_>, p: Protocol, out: &mut Vec<Bl
     match effective {
         Effective::None => {}
         Effective::Missing { setting, value, source } => {
-            out.push(blocker(Code::InputMissing, *setting, value, source))
+            out.push(blocker(Code::InputMissing, setting, value, source))
         }
         Effective::NotFound { reference, from, source } => {
             let setting = match from {
