@@ -19,6 +19,26 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Progress bars on standard error: auto (on a terminal), never, always.
+    #[arg(long, global = true, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+    /// Print only errors (no notes, warnings or progress).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print what was read and how long each stage took.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// `--progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    /// On a terminal only.
+    Auto,
+    /// Never.
+    Never,
+    /// Even when standard error is not a terminal.
+    Always,
 }
 
 /// Subcommands.

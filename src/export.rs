@@ -21,6 +21,7 @@ use crate::model::{
     self, AuthPolicy, CaPolicy, CasMailbox, Environment, MapError, OrgConfig, Parts,
     SecurityDefaults, Snapshot, TransportConfig, User, cas, entra, org, policy, user,
 };
+use crate::progress::{Progress, Silent, Unit};
 
 /// Why an export folder could not be read. Each names the file (and line where
 /// there is one) and what to do.
@@ -186,18 +187,35 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<ParsedFile, LoadError> {
 
 /// Loads an export folder for the given environment.
 pub fn load(dir: &Path, environment: Environment) -> Result<Loaded, LoadError> {
+    load_with(dir, environment, &Silent)
+}
+
+/// [`load`], reporting the bytes read to `progress`.
+pub fn load_with(
+    dir: &Path,
+    environment: Environment,
+    progress: &dyn Progress,
+) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
     let files = find_files(dir, &mut warnings)?;
     if !files.iter().any(|(c, _)| *c == Cmdlet::CasMailbox) {
         return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
     }
+    let total: u64 =
+        files.iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    progress.start("reading", Some(total), Unit::Bytes);
     let mut sources = Vec::with_capacity(files.len());
     for (cmdlet, path) in files {
         let bytes =
             std::fs::read(&path).map_err(|error| LoadError::Io { path: path.clone(), error })?;
+        progress.advance(bytes.len() as u64);
         sources.push(SourceFile { cmdlet, path, bytes: Cow::Owned(bytes) });
     }
-    let mut loaded = load_sources(sources, environment)?;
+    progress.finish();
+    progress.start("parsing", None, Unit::Bytes);
+    let loaded = load_sources(sources, environment);
+    progress.finish();
+    let mut loaded = loaded?;
     warnings.append(&mut loaded.warnings);
     loaded.warnings = warnings;
     Ok(loaded)

@@ -17,4 +17,5 @@ pub mod generate;
 pub mod input;
 pub mod model;
 pub mod plan;
+pub mod progress;
 pub mod sample;

@@ -363,3 +363,49 @@ fn missing_user_row_is_audited_as_unknown() {
     assert_eq!(m["protocols"]["smtp"]["basic_auth"], "unknown");
     assert_eq!(m["protocols"]["smtp"]["blockers"][0]["setting"], "User.AuthenticationPolicy");
 }
+
+#[test]
+fn progress_quiet_and_verbose_stay_off_stdout() {
+    // Not a terminal: no bars by default, and stdout is the report alone.
+    let out = exoauth()
+        .args(["audit", "fixtures/contoso", "--format", "json", "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap();
+    // Forced bars go to stderr only.
+    let out = exoauth()
+        .args(["audit", "fixtures/contoso", "--format", "json", "--progress", "always"])
+        .output()
+        .unwrap();
+    serde_json::from_slice::<Value>(&out.stdout).unwrap();
+    // --verbose says what was read and how long it took; --quiet silences notes.
+    exoauth()
+        .args(["audit", "fixtures/contoso", "-v", "-o", "-"])
+        .assert()
+        .stderr(predicate::str::contains(
+            "read fixtures/contoso/CasMailbox.csv (Get-EXOCasMailbox, csv utf-8-bom, 44 rows)",
+        ))
+        .stderr(predicate::str::contains("audited 44 mailboxes (35 in scope, 32 flagged)"));
+    exoauth().args(["audit", "--quiet"]).assert().success().stderr("");
+    exoauth()
+        .args(["audit"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("built-in sample"));
+}
+
+#[test]
+fn report_file_is_written_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    exoauth()
+        .args(["audit", "fixtures/contoso", "--format", "json", "-o"])
+        .arg(&path)
+        .assert()
+        .success();
+    serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap()).unwrap();
+    let names: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["report.json"], "no partial file is left behind");
+}

@@ -269,18 +269,41 @@ pub struct Audit {
 
 /// Audits every mailbox of the snapshot (in parallel) and summarises.
 pub fn audit(snapshot: &Snapshot, options: &Options) -> Audit {
-    let findings: Vec<Finding> = (0..snapshot.mailboxes.len())
+    audit_with(snapshot, options, &crate::progress::Silent)
+}
+
+/// [`audit`], reporting the mailboxes audited to `progress` (in chunks, so that
+/// a million mailboxes do not mean a million reports).
+pub fn audit_with(
+    snapshot: &Snapshot,
+    options: &Options,
+    progress: &dyn crate::progress::Progress,
+) -> Audit {
+    const CHUNK: usize = 4096;
+    let n = snapshot.mailboxes.len();
+    progress.start("auditing", Some(n as u64), crate::progress::Unit::Mailboxes);
+    let chunks: Vec<Vec<Finding>> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
-        .filter_map(|i| {
-            let recipient_type = scope::recipient_type(snapshot, i);
-            options
-                .scope
-                .includes(snapshot, i, recipient_type)
-                .then(|| rules::evaluate(snapshot, i, options))
+        .map(|c| {
+            let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+            let len = range.len() as u64;
+            let found: Vec<Finding> = range
+                .filter_map(|i| {
+                    let recipient_type = scope::recipient_type(snapshot, i);
+                    options
+                        .scope
+                        .includes(snapshot, i, recipient_type)
+                        .then(|| rules::evaluate(snapshot, i, options))
+                })
+                .collect();
+            progress.advance(len);
+            found
         })
         .collect();
-    let out_of_scope = snapshot.mailboxes.len() - findings.len();
-    let summary = Summary::of(&findings, snapshot.mailboxes.len(), options);
+    progress.finish();
+    let findings: Vec<Finding> = chunks.into_iter().flatten().collect();
+    let out_of_scope = n - findings.len();
+    let summary = Summary::of(&findings, n, options);
     let advisories = advisory::advisories(snapshot, options);
     Audit { findings, out_of_scope, summary, advisories }
 }

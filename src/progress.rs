@@ -1,0 +1,35 @@
+//! Progress of the long stages (reading, auditing, writing), reported through a
+//! small trait so that the library stays free of terminal code: the binary draws
+//! indicatif bars on a terminal; tests and pipes use [`Silent`].
+
+/// What a stage counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes read or written.
+    Bytes,
+    /// Mailboxes audited.
+    Mailboxes,
+    /// Lines written.
+    Lines,
+}
+
+/// Receives progress; implementations must be cheap and thread-safe (auditing
+/// reports from rayon workers).
+pub trait Progress: Sync {
+    /// A stage begins, with its total when known.
+    fn start(&self, stage: &'static str, total: Option<u64>, unit: Unit);
+    /// `n` more units are done.
+    fn advance(&self, n: u64);
+    /// The stage is over.
+    fn finish(&self);
+}
+
+/// Reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _: &'static str, _: Option<u64>, _: Unit) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
