@@ -112,6 +112,10 @@ pub enum FormatArg {
     Csv,
     /// The exoauth/audit-v1 JSON report.
     Json,
+    /// GitHub-flavoured Markdown (wikis, tickets).
+    Markdown,
+    /// One self-contained HTML page with charts.
+    Html,
 }
 
 /// `--environment`.
@@ -167,6 +171,8 @@ impl AuditArgs {
             FormatArg::Text => Format::Text,
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Html => Format::Html,
         }
     }
 
