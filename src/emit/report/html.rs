@@ -18,8 +18,7 @@ use std::io;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{
-    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list,
-    top_blockers,
+    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, top_blockers,
 };
 use crate::audit::summary::Counts;
 use crate::audit::{Verdict, Want};
@@ -149,18 +148,13 @@ fn verdict_chart(r: &Report<'_>) -> Markup {
                     rect x=(label_w) y=(y) width=(bar_w) height="24" fill="#eaeef2" {}
                     text x=(label_w + 8.0) y=(y + 16.0) font-size="12" fill="#59636e" { "no mailbox in scope" }
                 } @else {
-                    @let mut x = label_w;
-                    @for (n, what, colour) in [(c.allowed, "allowed", OK), (c.blocked, "blocked", BAD), (c.unknown, "unknown", UNK)] {
-                        @let w = bar_w * n as f64 / total as f64;
-                        @if n > 0 {
-                            rect x=(fmt(x)) y=(y) width=(fmt(w)) height="24" fill=(colour) {
-                                title { (p.as_str()) ": " (n) " " (what) }
-                            }
-                            @if w >= 26.0 {
-                                text x=(fmt(x + w / 2.0)) y=(y + 16.5) text-anchor="middle" font-size="12" font-weight="600" fill="#fff" { (n) }
-                            }
+                    @for (x, w, n, what, colour) in segments(label_w, bar_w, c) {
+                        rect x=(fmt(x)) y=(y) width=(fmt(w)) height="24" fill=(colour) {
+                            title { (p.as_str()) ": " (n) " " (what) }
                         }
-                        @let _ = { x += w; };
+                        @if w >= 26.0 {
+                            text x=(fmt(x + w / 2.0)) y=(y + 16.5) text-anchor="middle" font-size="12" font-weight="600" fill="#fff" { (n) }
+                        }
                     }
                 }
             }
@@ -198,6 +192,23 @@ fn blocker_chart(r: &Report<'_>) -> Markup {
             }
         }
     }
+}
+
+/// The non-empty segments of one protocol's bar: (x, width, count, verdict, colour).
+fn segments(x0: f64, width: f64, c: &Counts) -> Vec<(f64, f64, usize, &'static str, &'static str)> {
+    let total = (c.allowed + c.blocked + c.unknown).max(1) as f64;
+    let mut x = x0;
+    let mut out = Vec::new();
+    for (n, what, colour) in
+        [(c.allowed, "allowed", OK), (c.blocked, "blocked", BAD), (c.unknown, "unknown", UNK)]
+    {
+        let w = width * n as f64 / total;
+        if n > 0 {
+            out.push((x, w, n, what, colour));
+        }
+        x += w;
+    }
+    out
 }
 
 /// A coordinate with one decimal.
@@ -349,6 +360,9 @@ fn page(r: &Report<'_>) -> Markup {
                                         tr data-identity=(v.identity) {
                                             td data-sort=(v.label().to_lowercase()) {
                                                 strong { (v.label()) }
+                                                @if let Some(smtp) = v.primary_smtp_address.filter(|a| *a != v.label()) {
+                                                    span.id { (smtp) }
+                                                }
                                                 span.id.mono { (v.identity) }
                                             }
                                             td {

@@ -13,8 +13,7 @@ use std::fmt::Write as _;
 use std::io;
 
 use super::{
-    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list,
-    top_blockers,
+    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, top_blockers,
 };
 use crate::audit::{Verdict, Want};
 
@@ -46,8 +45,10 @@ pub fn escape(s: &str) -> String {
 fn row(out: &mut String, cells: &[String]) {
     out.push('|');
     for c in cells {
-        out.push(' ');
-        out.push_str(if c.is_empty() { " " } else { c });
+        if !c.is_empty() {
+            out.push(' ');
+            out.push_str(c);
+        }
         out.push_str(" |");
     }
     out.push('\n');
@@ -261,7 +262,11 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
         let blast: Vec<_> =
             plan.actions.iter().filter_map(crate::plan::Action::blast_radius).collect();
         for (what, n) in blast {
-            writeln!(md, "- Blast radius: editing {} also changes {n} other mailbox(es)", escape(&what))?;
+            writeln!(
+                md,
+                "- Blast radius: editing {} also changes {n} other mailbox(es)",
+                escape(&what)
+            )?;
         }
         if !plan.manual.is_empty() {
             writeln!(md, "\n### Manual steps (the script cannot do them)\n")?;

@@ -58,7 +58,7 @@ impl Format {
     /// The renderer for this format.
     pub fn renderer(self) -> &'static dyn Renderer {
         match self {
-            Format::Text => &text::Text,
+            Format::Text => &text::Text { color: false },
             Format::Csv => &csv::Csv,
             Format::Json => &json::Json,
             Format::Markdown => &markdown::Markdown,
