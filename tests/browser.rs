@@ -41,7 +41,7 @@ fn chromium() -> Result<PathBuf, String> {
     let install = || {
         quietly(
             Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends", "chromium"])
+                .args(["install", "-y", "chromium"])
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )
     };
