@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use exoauth::audit::{self, Options, Scope, Want};
+use exoauth::emit::diff::DiffFormat;
 use exoauth::emit::report::Format;
 use exoauth::model::{Environment, Protocol};
 use exoauth::plan::Strategy;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Audit an export folder (AuthenticationPolicy, OrganizationConfig,
     /// TransportConfig, CasMailbox, User; .csv, .txt or .json).
     Audit(AuditArgs),
+    /// Compare two `exoauth audit --format json` reports: mailboxes added and
+    /// removed, verdicts and blockers that changed, summary deltas.
+    Diff(DiffArgs),
     /// Write a deterministic synthetic tenant (for tests and benchmarks).
     Generate(GenerateArgs),
 }
@@ -66,6 +70,60 @@ pub struct GenerateArgs {
     /// online or onprem exports.
     #[arg(long, value_enum, default_value_t = EnvironmentArg::Online)]
     pub environment: EnvironmentArg,
+}
+
+/// `exoauth diff`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 success; 1 a mailbox regressed with --fail-on regressions; 2 unreadable report or usage.\nA regression goes against the later report's --want: allow, a protocol that was allowed no longer is; block, a protocol became allowed."
+)]
+pub struct DiffArgs {
+    /// The earlier report (exoauth/audit-v1 JSON).
+    #[arg(value_name = "OLD.json")]
+    pub old: PathBuf,
+    /// The later report (exoauth/audit-v1 JSON).
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+    /// Diff format.
+    #[arg(long, value_enum, default_value_t = DiffFormatArg::Text)]
+    pub format: DiffFormatArg,
+    /// Write the diff to FILE instead of standard output (`-` for standard output).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit with 1 when any mailbox regressed (for scheduled pipelines).
+    #[arg(long, value_enum, default_value_t = DiffFailOn::Never)]
+    pub fail_on: DiffFailOn,
+}
+
+/// `diff --format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DiffFormatArg {
+    /// Summary deltas and changed mailboxes.
+    Text,
+    /// The exoauth/diff-v1 JSON document.
+    Json,
+    /// GitHub-flavoured Markdown.
+    Markdown,
+}
+
+impl DiffFormatArg {
+    /// The library's format.
+    pub fn format(self) -> DiffFormat {
+        match self {
+            DiffFormatArg::Text => DiffFormat::Text,
+            DiffFormatArg::Json => DiffFormat::Json,
+            DiffFormatArg::Markdown => DiffFormat::Markdown,
+        }
+    }
+}
+
+/// `diff --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFailOn {
+    /// Exit 0 whatever changed.
+    Never,
+    /// Exit 1 when any mailbox got worse for the report's direction.
+    Regressions,
 }
 
 /// `exoauth audit`.
@@ -132,6 +190,10 @@ pub enum FormatArg {
     Csv,
     /// The exoauth/audit-v1 JSON report.
     Json,
+    /// GitHub-flavoured Markdown (wikis, tickets).
+    Markdown,
+    /// One self-contained HTML page with charts.
+    Html,
 }
 
 /// `--environment`.
@@ -187,6 +249,8 @@ impl AuditArgs {
             FormatArg::Text => Format::Text,
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Html => Format::Html,
         }
     }
 

@@ -5,12 +5,14 @@
 //! Data flows one way (DESIGN.md §1):
 //! [`decode`] bytes to text → [`input`] text to records → [`model`] records to
 //! typed rows and the joined [`model::Snapshot`] → [`audit`] the pure rules →
-//! [`emit`] reports. [`export`] drives the first stages over an export folder.
+//! [`emit`] reports. [`export`] drives the first stages over an export folder;
+//! [`diff`] compares two JSON reports.
 
 #![deny(missing_docs)]
 
 pub mod audit;
 pub mod decode;
+pub mod diff;
 pub mod emit;
 pub mod export;
 pub mod generate;

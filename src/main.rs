@@ -1,23 +1,30 @@
 //! The exoauth binary: parses the command line, runs, prints any error once and
-//! maps it to an exit code (0 success, 1 flagged with `--fail-on flagged`, 2 bad
-//! input or usage). A closed pipe (`exoauth audit | head`) exits 0 quietly.
+//! maps it to an exit code (0 success, 1 flagged with `--fail-on flagged` or a
+//! regression with `diff --fail-on regressions`, 2 bad input or usage). A closed
+//! pipe (`exoauth audit | head`) exits 0 quietly.
+//!
+//! Colour is decided here and only here: the text report is coloured when it goes
+//! to standard output, that is a terminal, and `NO_COLOR` is unset or empty
+//! (no-color.org) and `TERM` is not `dumb`. Files and pipes never get an escape.
 
 mod cli;
 mod term;
 
-use std::io::{self, Write};
-use std::path::Path;
+use std::ffi::OsStr;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{AuditArgs, Cli, Command, FailOn};
+use cli::{AuditArgs, Cli, Command, DiffArgs, DiffFailOn, FailOn};
 use exoauth::audit;
 use exoauth::emit::powershell::{self, Header};
-use exoauth::emit::report::Report;
-use exoauth::progress::{Progress, Unit};
+use exoauth::emit::report::text::Text;
+use exoauth::emit::report::{Format, Renderer, Report};
+use exoauth::progress::{Progress, Silent, Unit};
 use exoauth::{export, plan};
 
 fn main() -> ExitCode {
@@ -69,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let out = Out { quiet: cli.quiet, verbose: cli.verbose, bars: term::Bars::new(when) };
     match cli.command {
         Command::Audit(args) => run_audit(&args, &out),
+        Command::Diff(args) => run_diff(&args),
         Command::Generate(args) => {
             let parts = exoauth::generate::tenant(
                 args.seed,
@@ -171,24 +179,23 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         audit: &audit,
         plan: plan.as_ref(),
     };
-    let renderer = args.format().renderer();
+    let to_file = output_file(args.output.as_deref());
+    let color = args.format() == Format::Text
+        && to_file.is_none()
+        && use_color(
+            io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::env::var_os("TERM").as_deref(),
+        );
+    let colored = Text { color: true };
+    let renderer: &dyn Renderer = if color { &colored } else { args.format().renderer() };
     let stage = Instant::now();
-    match args.output.as_deref().filter(|p| p.as_os_str() != "-") {
-        Some(path) => {
-            out.bars.start("writing", Some(audit.findings.len() as u64), Unit::Lines);
-            let written = write_atomically(path, |w| {
-                let mut counting = term::Counting { inner: w, progress: &out.bars };
-                renderer.render(&report, &mut counting)
-            });
-            out.bars.finish();
-            written?;
-        }
-        None => {
-            let mut w = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-            renderer.render(&report, &mut w)?;
-            w.flush()?;
-        }
+    if to_file.is_some() {
+        out.bars.start("writing", Some(audit.findings.len() as u64), Unit::Lines);
     }
+    let written = write_output(to_file, color, &out.bars, |w| renderer.render(&report, w));
+    out.bars.finish();
+    written?;
     out.detail(format_args!("wrote the report in {:.2?}", stage.elapsed()));
     out.detail(format_args!("done in {:.2?}", started.elapsed()));
     if !loaded.rejected.is_empty() {
@@ -223,4 +230,99 @@ fn write_atomically(
         let _ = std::fs::remove_file(&partial);
     }
     result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The file to write, or `None` for standard output (no `-o`, or `-o -`).
+fn output_file(output: Option<&Path>) -> Option<&Path> {
+    output.filter(|p| p.as_os_str() != "-")
+}
+
+/// Writes a rendered document to the file (streamed and renamed into place,
+/// reporting lines to `progress`), or to standard output (through anstream when
+/// coloured, which also makes ANSI work on older Windows consoles).
+fn write_output(
+    file: Option<&Path>,
+    color: bool,
+    progress: &dyn Progress,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    match file {
+        Some(path) => write_atomically(path, |w| {
+            let mut counting = term::Counting { inner: w, progress };
+            render(&mut counting)
+        })?,
+        None => {
+            let stdout = io::stdout().lock();
+            let sink: Box<dyn Write> = if color {
+                Box::new(anstream::AutoStream::always(stdout))
+            } else {
+                Box::new(stdout)
+            };
+            let mut out = io::BufWriter::new(sink);
+            render(&mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// Colour only on a terminal, never with `NO_COLOR` set to a non-empty value
+/// (no-color.org) and never for `TERM=dumb`.
+fn use_color(is_terminal: bool, no_color: Option<&OsStr>, term: Option<&OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(OsStr::is_empty) && term != Some(OsStr::new("dumb"))
+}
+
+fn run_diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let read = |path: &PathBuf| -> anyhow::Result<exoauth::diff::AuditReport> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(exoauth::diff::read_report(&path.display().to_string(), &bytes)?)
+    };
+    let (old, new) = (read(&args.old)?, read(&args.new)?);
+    let diff = exoauth::diff::diff(
+        &args.old.display().to_string(),
+        &old,
+        &args.new.display().to_string(),
+        &new,
+    );
+    let renderer = args.format.format().renderer();
+    write_output(output_file(args.output.as_deref()), false, &Silent, |out| {
+        renderer.render(&diff, out)
+    })?;
+    if args.fail_on == DiffFailOn::Regressions && diff.regressions() > 0 {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        let s = |v: &'static str| Some(OsStr::new(v));
+        for (terminal, no_color, term, want) in [
+            (true, None, s("xterm-256color"), true),
+            (true, None, None, true),
+            (true, s(""), s("xterm"), true), // empty NO_COLOR does not count
+            (true, s("1"), s("xterm"), false),
+            (true, s("0"), s("xterm"), false), // any non-empty value disables
+            (true, None, s("dumb"), false),
+            (false, None, s("xterm"), false), // a pipe or a file
+        ] {
+            assert_eq!(
+                use_color(terminal, no_color, term),
+                want,
+                "{terminal} {no_color:?} {term:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dash_means_standard_output() {
+        assert_eq!(output_file(Some(Path::new("-"))), None);
+        assert_eq!(output_file(None), None);
+        assert_eq!(output_file(Some(Path::new("r.json"))), Some(Path::new("r.json")));
+    }
 }

@@ -5,7 +5,10 @@ mod util;
 
 mod audit;
 mod bad_input;
+mod browser;
+mod diff;
 mod entra;
 mod expected;
 mod plan;
+mod report;
 mod script;

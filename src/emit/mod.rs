@@ -1,5 +1,6 @@
 //! Findings to text: reports in each format. Renderers are pure functions of the
 //! findings; only the binary touches files and the terminal.
 
+pub mod diff;
 pub mod powershell;
 pub mod report;

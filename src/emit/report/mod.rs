@@ -1,16 +1,21 @@
 //! Report renderers, one file per format behind one small trait (as hyperfine's
-//! exporters are).
+//! exporters are), and the few views of the findings that several formats share:
+//! the tenant facts, the service timeline, the blockers of a flagged mailbox with
+//! their fixes.
 
 pub mod csv;
+pub mod html;
 pub mod json;
+pub mod markdown;
 pub mod text;
 
 use std::io;
 use std::path::Path;
 
-use crate::audit::{Audit, Finding, Options};
+use crate::audit::{Advisory, Audit, Blocker, Code, Finding, Options, Verdict, Want};
 use crate::export::Loaded;
-use crate::model::CasMailbox;
+use crate::model::entra::CaState;
+use crate::model::{CasMailbox, Environment, Protocol, Setting};
 use crate::plan::Plan;
 
 /// Everything a report shows.
@@ -43,15 +48,21 @@ pub enum Format {
     Csv,
     /// `exoauth/audit-v1`.
     Json,
+    /// GitHub-flavoured Markdown, for wikis and tickets.
+    Markdown,
+    /// One self-contained HTML page with charts.
+    Html,
 }
 
 impl Format {
     /// The renderer for this format.
     pub fn renderer(self) -> &'static dyn Renderer {
         match self {
-            Format::Text => &text::Text,
+            Format::Text => &text::Text { color: false },
             Format::Csv => &csv::Csv,
             Format::Json => &json::Json,
+            Format::Markdown => &markdown::Markdown,
+            Format::Html => &html::Html,
         }
     }
 }
@@ -123,4 +134,202 @@ pub fn blockers_cell(f: &Finding) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// True for the service timeline advisories (`service-retired`,
+/// `service-default-off`), which every format shows first and prominently.
+pub fn is_service(a: &Advisory) -> bool {
+    a.code.starts_with("service-")
+}
+
+/// `pop, imap` for a list of protocols.
+pub fn protocol_list(protocols: &[Protocol]) -> String {
+    protocols.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The blocker codes with their counts, most common first (ties by code order).
+pub fn top_blockers(r: &Report<'_>) -> Vec<(Code, usize)> {
+    let mut by: Vec<(Code, usize)> =
+        r.audit.summary.by_blocker.iter().map(|(c, n)| (*c, *n)).collect();
+    by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    by
+}
+
+/// Tenant-wide facts, in words, for the summary of the Markdown and HTML reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantFacts {
+    /// The org default authentication policy (`None`: no default, or not exported).
+    pub default_policy: Option<String>,
+    /// `Get-TransportConfig` `SmtpClientAuthenticationDisabled`, in words.
+    pub tenant_smtp_auth: &'static str,
+    /// Entra security defaults, in words.
+    pub security_defaults: &'static str,
+    /// Conditional Access, in words (policies exported, enforced legacy blocks).
+    pub conditional_access: String,
+}
+
+impl TenantFacts {
+    /// The facts of the report's snapshot.
+    pub fn of(r: &Report<'_>) -> TenantFacts {
+        let s = &r.loaded.snapshot;
+        let default_policy = s.org.as_ref().and_then(|o| o.default_policy.clone());
+        let tenant_smtp_auth = match (&s.transport, r.options.environment) {
+            (_, Environment::OnPrem) => "not applicable on premises (receive connectors)",
+            (None, _) => "not exported",
+            (Some(t), _) => match t.smtp_client_auth_disabled {
+                Setting::Value(true) => "disabled for mailboxes that inherit",
+                Setting::Value(false) => "enabled for mailboxes that inherit",
+                Setting::Null => "blank (enabled for mailboxes that inherit)",
+                Setting::NotExported => "not exported",
+            },
+        };
+        let security_defaults = match s.security_defaults.as_ref().map(|d| d.is_enabled) {
+            None | Some(Setting::NotExported) => "not exported",
+            Some(Setting::Value(true)) => "enabled (blocks legacy authentication)",
+            Some(Setting::Value(false)) => "disabled",
+            Some(Setting::Null) => "blank",
+        };
+        let conditional_access = match &s.conditional_access {
+            None => "not exported".to_owned(),
+            Some(ps) => {
+                let blocking = ps
+                    .iter()
+                    .filter(|p| p.state == CaState::Enabled && p.blocks_legacy_auth())
+                    .count();
+                format!(
+                    "{} polic{} exported, {blocking} enabled that block{} legacy authentication",
+                    ps.len(),
+                    if ps.len() == 1 { "y" } else { "ies" },
+                    if blocking == 1 { "s" } else { "" }
+                )
+            }
+        };
+        TenantFacts { default_policy, tenant_smtp_auth, security_defaults, conditional_access }
+    }
+}
+
+/// One line of a flagged mailbox's detail: the protocols it concerns, the blocker
+/// (`None` when nothing blocks, in the block direction) and what fixes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixRow<'a> {
+    /// The protocols this line is about (one blocker can apply to several).
+    pub protocols: Vec<Protocol>,
+    /// The verdict of those protocols.
+    pub verdict: Verdict,
+    /// What blocks (or makes the verdict unknown); `None`: nothing blocks.
+    pub blocker: Option<&'a Blocker>,
+    /// What to do, in words (the `--script` writes the exact commands).
+    pub fix: String,
+}
+
+/// The lines that explain why a flagged mailbox is flagged and what fixes it, in
+/// the report's direction. The same blocker (code, setting, value and source) on
+/// several protocols is one line.
+///
+/// In the allow direction: every blocker of every protocol that is not allowed.
+/// In the block direction: every allowed protocol (nothing blocks it, so the fix
+/// is to block it), and the blockers that make a protocol unknown.
+pub fn fix_rows<'a>(r: &Report<'_>, f: &'a Finding) -> Vec<FixRow<'a>> {
+    let env = r.options.environment;
+    let mut rows: Vec<FixRow<'a>> = Vec::new();
+    for (p, v) in f.verdicts() {
+        let relevant = match r.options.want {
+            Want::Allow => v.verdict != Verdict::Allowed,
+            Want::Block => v.verdict != Verdict::Blocked,
+        };
+        if !relevant {
+            continue;
+        }
+        if v.blockers.is_empty() {
+            rows.push(FixRow {
+                protocols: vec![p],
+                verdict: v.verdict,
+                blocker: None,
+                fix: block_fix(&[p], env),
+            });
+        }
+        for b in &v.blockers {
+            match rows.iter_mut().find(|row| row.blocker == Some(b) && row.verdict == v.verdict) {
+                Some(row) => row.protocols.push(p),
+                None => rows.push(FixRow {
+                    protocols: vec![p],
+                    verdict: v.verdict,
+                    blocker: Some(b),
+                    fix: String::new(),
+                }),
+            }
+        }
+    }
+    for row in &mut rows {
+        if let Some(b) = row.blocker {
+            row.fix = fix(b.code, &row.protocols, env);
+        }
+    }
+    rows
+}
+
+/// The policy switches for the protocols, with the value that allows (`allow`
+/// true) or blocks basic auth: `-AllowBasicAuthPop:$true`, on premises
+/// `-BlockLegacyAuthPop:$false`.
+fn switches(protocols: &[Protocol], env: Environment, allow: bool) -> String {
+    let (prefix, value) = match env {
+        Environment::Online => ("AllowBasicAuth", allow),
+        Environment::OnPrem => ("BlockLegacyAuth", !allow),
+    };
+    protocols
+        .iter()
+        .map(|p| format!("-{prefix}{}:${value}", p.policy_suffix()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What turns a blocker around in the allow direction, in words. The exact,
+/// safely quoted commands are the `--script`'s job (DESIGN.md §2, "fix" column).
+pub fn fix(code: Code, protocols: &[Protocol], env: Environment) -> String {
+    let mailbox_switch = |p: &Protocol| match p {
+        Protocol::Pop => "-PopEnabled $true",
+        Protocol::Imap => "-ImapEnabled $true",
+        Protocol::Smtp => "-SmtpClientAuthenticationDisabled $false",
+    };
+    match code {
+        Code::MailboxProtocolDisabled | Code::MailboxSmtpAuthDisabled => format!(
+            "Set-CASMailbox {}",
+            protocols.iter().map(mailbox_switch).collect::<Vec<_>>().join(" ")
+        ),
+        Code::TenantSmtpAuthDisabled => "a per-mailbox exception: Set-CASMailbox -SmtpClientAuthenticationDisabled $false (or Set-TransportConfig -SmtpClientAuthenticationDisabled $false for the whole tenant)".into(),
+        Code::UserPolicyBlocks => format!(
+            "assign a policy with {} (--script creates a variant of this one), then Set-User -STSRefreshTokensValidFrom",
+            switches(protocols, env, true)
+        ),
+        Code::DefaultPolicyBlocks => format!(
+            "assign the user a policy with {} (a user policy replaces the org default), then Set-User -STSRefreshTokensValidFrom",
+            switches(protocols, env, true)
+        ),
+        Code::SecurityDefaultsEnabled => "manual, in Entra: security defaults block legacy authentication for the whole tenant".into(),
+        Code::ConditionalAccessBlocks => "manual, in Entra: exclude the user from this Conditional Access policy if basic auth is really needed".into(),
+        Code::PolicyNotFound => "re-export Get-AuthenticationPolicy (or fix the assignment) and re-run exoauth".into(),
+        Code::InputMissing => "re-export the missing setting and re-run exoauth".into(),
+        Code::AccountDisabled => "none: the account cannot sign in; enable it first if it really needs basic auth".into(),
+    }
+}
+
+/// What blocks basic auth on protocols that nothing blocks yet (the block
+/// direction), in words.
+pub fn block_fix(protocols: &[Protocol], env: Environment) -> String {
+    if env == Environment::OnPrem && protocols.contains(&Protocol::Smtp) {
+        return "restrict basic authentication on the client receive connectors (Set-ReceiveConnector -AuthMechanism)".into();
+    }
+    let mailbox: Vec<&str> = protocols
+        .iter()
+        .map(|p| match p {
+            Protocol::Pop => "-PopEnabled $false",
+            Protocol::Imap => "-ImapEnabled $false",
+            Protocol::Smtp => "-SmtpClientAuthenticationDisabled $true",
+        })
+        .collect();
+    format!(
+        "Set-CASMailbox {}, or assign a policy with {}",
+        mailbox.join(" "),
+        switches(protocols, env, false)
+    )
 }

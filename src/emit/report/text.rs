@@ -1,21 +1,61 @@
-//! The human-readable report: run header, inputs, advisories, warnings, summary
-//! counts, top blockers, the flagged mailboxes as a table, and rejected rows.
+//! The human-readable report: run header, inputs, advisories (the service
+//! timeline first), warnings, summary counts, top blockers, the flagged mailboxes
+//! as a table, and rejected rows.
+//!
+//! With `color`, headings, advisories and verdicts are styled with ANSI escapes.
+//! The renderer never decides that itself: the binary asks for colour only when
+//! standard output is a terminal and `NO_COLOR` is not set, so a file or a pipe
+//! never receives an escape byte.
 
 use std::io::{self, Write};
 
-use super::{Renderer, Report, blockers_cell};
+use anstyle::{AnsiColor, Style};
+
+use super::{Renderer, Report, blockers_cell, is_service};
 use crate::audit::Want;
 
 /// The text renderer.
-#[derive(Debug, Clone, Copy)]
-pub struct Text;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Text {
+    /// Style headings, advisories and verdicts with ANSI escapes (for a terminal).
+    pub color: bool,
+}
 
-/// Writes rows as left-aligned columns separated by two spaces (widths in chars).
+const HEADING: Style = Style::new().bold();
+const SERVICE: Style = AnsiColor::Red.on_default().bold();
+const NOTE: Style = AnsiColor::Yellow.on_default();
+const ALLOWED: Style = AnsiColor::Green.on_default();
+const BLOCKED: Style = AnsiColor::Red.on_default();
+const UNKNOWN: Style = AnsiColor::Yellow.on_default();
+
+/// Applies styles when colour is on, and is the identity otherwise.
+#[derive(Debug, Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn style(self, style: Style, text: &str) -> String {
+        if self.0 { format!("{style}{text}{style:#}") } else { text.to_owned() }
+    }
+
+    /// A table cell: verdict words get their colour.
+    fn cell(self, text: &str) -> String {
+        match text {
+            "allowed" => self.style(ALLOWED, text),
+            "blocked" => self.style(BLOCKED, text),
+            "unknown" => self.style(UNKNOWN, text),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+/// Writes rows as left-aligned columns separated by two spaces (widths in chars,
+/// measured before any styling).
 fn table(
     out: &mut dyn Write,
     indent: &str,
     rows: &[Vec<String>],
     right: &[bool],
+    paint: Paint,
 ) -> io::Result<()> {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
@@ -28,9 +68,9 @@ fn table(
             let last = c + 1 == row.len();
             if right.get(c).copied().unwrap_or(false) {
                 line.extend(std::iter::repeat_n(' ', pad));
-                line.push_str(cell);
+                line.push_str(&paint.cell(cell));
             } else {
-                line.push_str(cell);
+                line.push_str(&paint.cell(cell));
                 if !last {
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
@@ -46,6 +86,8 @@ fn table(
 
 impl Renderer for Text {
     fn render(&self, r: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let paint = Paint(self.color);
+        let h = |title: &str| paint.style(HEADING, title);
         let o = r.options;
         let sum = &r.audit.summary;
         let protocols: Vec<&str> = o.protocols.iter().map(|p| p.as_str()).collect();
@@ -60,7 +102,7 @@ impl Renderer for Text {
             o.as_of
         )?;
 
-        writeln!(out, "\nInputs")?;
+        writeln!(out, "\n{}", h("Inputs"))?;
         let rows: Vec<Vec<String>> = r
             .loaded
             .inputs
@@ -77,29 +119,39 @@ impl Renderer for Text {
                 ]
             })
             .collect();
-        table(out, "  ", &rows, &[false, false, false, true])?;
+        table(out, "  ", &rows, &[false, false, false, true], paint)?;
 
         if !r.audit.advisories.is_empty() {
-            writeln!(out, "\nAdvisories")?;
-            for a in &r.audit.advisories {
+            writeln!(out, "\n{}", h("Advisories"))?;
+            // The service timeline first: it changes what every verdict means.
+            let (service, others): (Vec<_>, Vec<_>) =
+                r.audit.advisories.iter().partition(|a| is_service(a));
+            for a in service.into_iter().chain(others) {
                 let ps: Vec<&str> = a.protocols.iter().map(|p| p.as_str()).collect();
                 let scope =
                     if ps.is_empty() { String::new() } else { format!(" ({})", ps.join(", ")) };
-                writeln!(out, "  ! {}{scope}: {}", a.code, a.message)?;
+                let style = if is_service(a) { SERVICE } else { NOTE };
+                writeln!(
+                    out,
+                    "  {}{scope}: {}",
+                    paint.style(style, &format!("! {}", a.code)),
+                    a.message
+                )?;
             }
         }
 
         if !r.loaded.warnings.is_empty() {
-            writeln!(out, "\nWarnings")?;
+            writeln!(out, "\n{}", h("Warnings"))?;
             for w in &r.loaded.warnings {
+                let mark = paint.style(NOTE, "!");
                 match &w.source {
-                    Some(src) => writeln!(out, "  ! {src}: {}", w.message)?,
-                    None => writeln!(out, "  ! {}", w.message)?,
+                    Some(src) => writeln!(out, "  {mark} {src}: {}", w.message)?,
+                    None => writeln!(out, "  {mark} {}", w.message)?,
                 }
             }
         }
 
-        writeln!(out, "\nSummary")?;
+        writeln!(out, "\n{}", h("Summary"))?;
         writeln!(
             out,
             "  {} mailboxes: {} in scope, {} out of scope; {} flagged; {} rows rejected",
@@ -114,15 +166,15 @@ impl Renderer for Text {
         rows.extend(sum.protocols().map(|(p, c)| {
             vec![p.to_string(), c.allowed.to_string(), c.blocked.to_string(), c.unknown.to_string()]
         }));
-        table(out, "  ", &rows, &[false, true, true, true])?;
+        table(out, "  ", &rows, &[false, true, true, true], paint)?;
 
         if !sum.by_blocker.is_empty() {
-            writeln!(out, "\nTop blockers (in-scope mailboxes affected)")?;
+            writeln!(out, "\n{}", h("Top blockers (in-scope mailboxes affected)"))?;
             let mut by: Vec<_> = sum.by_blocker.iter().collect();
             by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             let rows: Vec<Vec<String>> =
                 by.iter().map(|(c, n)| vec![c.to_string(), n.to_string()]).collect();
-            table(out, "  ", &rows, &[false, true])?;
+            table(out, "  ", &rows, &[false, true], paint)?;
         }
 
         let flagged: Vec<_> = r.audit.findings.iter().filter(|f| f.flagged).collect();
@@ -130,7 +182,9 @@ impl Renderer for Text {
             Want::Allow => "cannot use basic auth on an in-scope protocol",
             Want::Block => "can still use basic auth on an in-scope protocol",
         };
-        writeln!(out, "\nFlagged mailboxes ({} of {}): {what}", flagged.len(), sum.in_scope)?;
+        let title = format!("Flagged mailboxes ({} of {})", flagged.len(), sum.in_scope);
+        let title = if flagged.is_empty() { h(&title) } else { paint.style(SERVICE, &title) };
+        writeln!(out, "\n{title}: {what}")?;
         if !flagged.is_empty() {
             let mut header = vec!["mailbox".to_owned(), "policy (source)".to_owned()];
             header.extend(protocols.iter().map(|p| p.to_string()));
@@ -147,7 +201,7 @@ impl Renderer for Text {
                 row.push(blockers_cell(f));
                 rows.push(row);
             }
-            table(out, "  ", &rows, &[])?;
+            table(out, "  ", &rows, &[], paint)?;
             writeln!(
                 out,
                 "  (each blocker's exact setting, value and source line is in --format json)"
@@ -161,7 +215,8 @@ impl Renderer for Text {
                 .collect();
             writeln!(
                 out,
-                "\nRemediation plan ({}): {} changes for {} flagged mailboxes",
+                "\n{} ({}): {} changes for {} flagged mailboxes",
+                h("Remediation plan"),
                 plan.strategy.as_str(),
                 plan.actions.len(),
                 plan.flagged
@@ -193,7 +248,7 @@ impl Renderer for Text {
         }
 
         if !r.loaded.rejected.is_empty() {
-            writeln!(out, "\nRejected rows ({})", r.loaded.rejected.len())?;
+            writeln!(out, "\n{}", h(&format!("Rejected rows ({})", r.loaded.rejected.len())))?;
             for x in &r.loaded.rejected {
                 writeln!(out, "  {}: {}", x.source, x.reason)?;
             }

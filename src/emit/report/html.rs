@@ -1,0 +1,494 @@
+//! The HTML report: one self-contained page (inline CSS and SVG, no external
+//! asset, readable without JavaScript) with the service timeline first, the
+//! tenant summary, charts of the verdicts per protocol and of the most common
+//! blockers, the other advisories and input warnings, the flagged mailboxes with
+//! every blocker's code, setting, value, source and fix, the plan's manual steps,
+//! the inputs and the rejected rows.
+//!
+//! The page is built with maud, which HTML-escapes every value spliced into the
+//! template (tenant names are chosen by anyone who can name a mailbox); only the
+//! constant stylesheet and script below are inserted unescaped. A
+//! Content-Security-Policy forbids every external load, so the page stays
+//! self-contained and a stray reference shows up as a console error. The small
+//! inline script only makes the mailbox table sortable; it marks the page with
+//! `data-sortable="ready"` once it has run, which the browser test checks.
+
+use std::io;
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::{
+    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, top_blockers,
+};
+use crate::audit::summary::Counts;
+use crate::audit::{Verdict, Want};
+use crate::model::Protocol;
+
+/// The HTML renderer.
+#[derive(Debug, Clone, Copy)]
+pub struct Html;
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+const STYLE: &str = r#"
+:root{--ok:#1b7f3b;--bad:#c62828;--unk:#b7791f;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--accent:#0b5cad}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);background:#fff}
+main{max-width:1200px;margin:0 auto;padding:24px 32px 48px}
+h1{font-size:24px;margin:0 0 4px}
+.meta{color:var(--muted);margin:0 0 14px}
+h2{font-size:18px;margin:28px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+h3{font-size:15px;margin:18px 0 8px}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
+.callout{border:1px solid #f0c36d;border-left:6px solid #d97706;background:#fff8e6;border-radius:6px;padding:10px 14px;margin:10px 0}
+.callout.now{border-color:#f1aeae;border-left-color:var(--bad);background:#fdeeee}
+.callout-title{font-weight:600;margin-bottom:2px}
+.callout p{margin:0}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin:8px 0 12px}
+.card{flex:1 1 150px;border:1px solid var(--line);border-radius:8px;padding:10px 14px;background:var(--bg)}
+.card .n{font-size:28px;font-weight:700;display:block;font-variant-numeric:tabular-nums}
+.card.flag .n{color:var(--bad)}
+.card .l{color:var(--muted)}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:8px 0}
+dl.facts dt{color:var(--muted)}
+dl.facts dd{margin:0}
+.charts{display:grid;grid-template-columns:1fr 1fr;gap:16px;margin-top:12px}
+figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:12px}
+figcaption{font-weight:600;margin-bottom:6px}
+svg{max-width:100%;height:auto;font-family:inherit}
+table{border-collapse:collapse;width:100%;margin:6px 0}
+th,td{text-align:left;vertical-align:top;padding:6px 8px;border-bottom:1px solid var(--line)}
+th{background:var(--bg);font-weight:600;white-space:nowrap}
+.num{text-align:right;font-variant-numeric:tabular-nums}
+.v{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
+.v-allowed{background:var(--ok)}
+.v-blocked{background:var(--bad)}
+.v-unknown{background:var(--unk)}
+.id{display:block;color:var(--muted);font-size:12px}
+#flagged-table td:last-child{width:55%}
+ul.blockers{margin:0;padding-left:16px}
+ul.blockers li{margin:2px 0 6px}
+.fix{color:var(--muted)}
+.fix b{color:var(--accent)}
+.src{color:var(--muted)}
+.muted{color:var(--muted)}
+th button{all:unset;cursor:pointer}
+th[aria-sort=ascending] button::after{content:" \25B2"}
+th[aria-sort=descending] button::after{content:" \25BC"}
+.js-only{display:none}
+html[data-sortable] .js-only{display:block}
+footer{margin-top:32px;color:var(--muted);font-size:12px}
+@media (max-width:900px){.charts{grid-template-columns:1fr}}
+"#;
+
+/// Makes every `table.sortable` sortable by a click on a column heading, by each
+/// cell's `data-sort` (else its text), numbers in numeric order.
+const SCRIPT: &str = r#"
+(function () {
+  "use strict";
+  var tables = document.querySelectorAll("table.sortable");
+  Array.prototype.forEach.call(tables, function (table) {
+    var heads = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads, function (th, col) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = th.textContent;
+      th.textContent = "";
+      th.appendChild(button);
+      button.addEventListener("click", function () {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        var key = function (row) {
+          var cell = row.cells[col];
+          return cell ? (cell.getAttribute("data-sort") || cell.textContent.trim()) : "";
+        };
+        rows.sort(function (a, b) {
+          var order = key(a).localeCompare(key(b), undefined, { numeric: true, sensitivity: "base" });
+          return ascending ? order : -order;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
+  document.documentElement.setAttribute("data-sortable", "ready");
+})();
+"#;
+
+const OK: &str = "#1b7f3b";
+const BAD: &str = "#c62828";
+const UNK: &str = "#b7791f";
+
+impl Renderer for Html {
+    fn render(&self, r: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
+        out.write_all(page(r).into_string().as_bytes())
+    }
+}
+
+fn verdict_badge(v: Verdict) -> Markup {
+    html! { span class={ "v v-" (v.as_str()) } { (v.as_str()) } }
+}
+
+/// Verdicts per protocol: one stacked horizontal bar per protocol.
+fn verdict_chart(r: &Report<'_>) -> Markup {
+    let rows: Vec<(Protocol, Counts)> = r.audit.summary.protocols().collect();
+    let (label_w, bar_w, row_h) = (60.0, 470.0, 34.0);
+    let height = 16.0 + row_h * rows.len() as f64 + 34.0;
+    html! {
+        svg #chart-verdicts viewBox={ "0 0 560 " (height) } width="560" height=(height)
+            role="img" aria-labelledby="chart-verdicts-title" {
+            title #chart-verdicts-title { "Verdicts per protocol" }
+            @for (i, (p, c)) in rows.iter().enumerate() {
+                @let y = 10.0 + row_h * i as f64;
+                @let total = c.allowed + c.blocked + c.unknown;
+                text x=(label_w - 8.0) y=(y + 17.0) text-anchor="end" font-size="13" font-weight="600" fill="#1f2328" { (p.as_str()) }
+                @if total == 0 {
+                    rect x=(label_w) y=(y) width=(bar_w) height="24" fill="#eaeef2" {}
+                    text x=(label_w + 8.0) y=(y + 16.0) font-size="12" fill="#59636e" { "no mailbox in scope" }
+                } @else {
+                    @for (x, w, n, what, colour) in segments(label_w, bar_w, c) {
+                        rect x=(fmt(x)) y=(y) width=(fmt(w)) height="24" fill=(colour) {
+                            title { (p.as_str()) ": " (n) " " (what) }
+                        }
+                        @if w >= 26.0 {
+                            text x=(fmt(x + w / 2.0)) y=(y + 16.5) text-anchor="middle" font-size="12" font-weight="600" fill="#fff" { (n) }
+                        }
+                    }
+                }
+            }
+            @let ly = height - 14.0;
+            @for (i, (what, colour)) in [("allowed", OK), ("blocked", BAD), ("unknown", UNK)].into_iter().enumerate() {
+                @let lx = label_w + 110.0 * i as f64;
+                rect x=(lx) y=(ly - 10.0) width="12" height="12" rx="2" fill=(colour) {}
+                text x=(lx + 18.0) y=(ly) font-size="12" fill="#1f2328" { (what) }
+            }
+        }
+    }
+}
+
+/// The most common blockers: one horizontal bar per code (at most ten).
+fn blocker_chart(r: &Report<'_>) -> Markup {
+    let top: Vec<_> = top_blockers(r).into_iter().take(10).collect();
+    let max = top.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let (label_w, bar_w, row_h) = (220.0, 290.0, 26.0);
+    let height = 12.0 + row_h * top.len().max(1) as f64;
+    html! {
+        svg #chart-blockers viewBox={ "0 0 560 " (height) } width="560" height=(height)
+            role="img" aria-labelledby="chart-blockers-title" {
+            title #chart-blockers-title { "Most common blockers (in-scope mailboxes affected)" }
+            @if top.is_empty() {
+                text x="8" y="20" font-size="12" fill="#59636e" { "no blockers" }
+            }
+            @for (i, (code, n)) in top.iter().enumerate() {
+                @let y = 6.0 + row_h * i as f64;
+                @let w = (bar_w * *n as f64 / max as f64).max(2.0);
+                text x=(label_w - 8.0) y=(y + 14.0) text-anchor="end" font-size="12" font-family="ui-monospace,Menlo,Consolas,monospace" fill="#1f2328" { (code.as_str()) }
+                rect x=(label_w) y=(y) width=(fmt(w)) height="18" rx="2" fill="#0b5cad" {
+                    title { (code.as_str()) ": " (n) " mailboxes" }
+                }
+                text x=(fmt(label_w + w + 6.0)) y=(y + 14.0) font-size="12" font-weight="600" fill="#1f2328" { (n) }
+            }
+        }
+    }
+}
+
+/// The non-empty segments of one protocol's bar: (x, width, count, verdict, colour).
+fn segments(x0: f64, width: f64, c: &Counts) -> Vec<(f64, f64, usize, &'static str, &'static str)> {
+    let total = (c.allowed + c.blocked + c.unknown).max(1) as f64;
+    let mut x = x0;
+    let mut out = Vec::new();
+    for (n, what, colour) in
+        [(c.allowed, "allowed", OK), (c.blocked, "blocked", BAD), (c.unknown, "unknown", UNK)]
+    {
+        let w = width * n as f64 / total;
+        if n > 0 {
+            out.push((x, w, n, what, colour));
+        }
+        x += w;
+    }
+    out
+}
+
+/// A coordinate with one decimal.
+fn fmt(x: f64) -> String {
+    format!("{x:.1}")
+}
+
+fn stat(id: &str, label: &str, n: usize, class: &str) -> Markup {
+    html! {
+        div class={ "card " (class) } {
+            span.n id=(id) { (n) }
+            span.l { (label) }
+        }
+    }
+}
+
+fn page(r: &Report<'_>) -> Markup {
+    let o = r.options;
+    let sum = &r.audit.summary;
+    let dir = r.dir.display().to_string();
+    let facts = TenantFacts::of(r);
+    let service: Vec<_> = r.audit.advisories.iter().filter(|a| is_service(a)).collect();
+    let others: Vec<_> = r.audit.advisories.iter().filter(|a| !is_service(a)).collect();
+    let flagged: Vec<_> = r.audit.findings.iter().filter(|f| f.flagged).collect();
+    let what = match o.want {
+        Want::Allow => "cannot use basic auth on an in-scope protocol",
+        Want::Block => "can still use basic auth on an in-scope protocol",
+    };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(CSP);
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light";
+                meta name="generator" content={ "exoauth " (env!("CARGO_PKG_VERSION")) };
+                title { "exoauth audit of " (dir) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    header {
+                        h1 { "Basic-auth audit of " (dir) }
+                        p.meta {
+                            "exoauth " (env!("CARGO_PKG_VERSION"))
+                            " · environment " code { (o.environment.as_str()) }
+                            " · want " code { (o.want.as_str()) }
+                            " · protocols " (protocol_list(&o.protocols))
+                            " · as of " (o.as_of.to_string())
+                        }
+                    }
+                    @if !service.is_empty() {
+                        section #timeline aria-label="Service timeline" {
+                            @for a in &service {
+                                @let now = !a.message.starts_with("upcoming");
+                                div class=(if now { "callout now" } else { "callout" }) data-code=(a.code) {
+                                    div.callout-title {
+                                        "Service timeline: " code { (a.code) }
+                                        " (" (protocol_list(&a.protocols)) ")"
+                                    }
+                                    p { (a.message) }
+                                }
+                            }
+                        }
+                    }
+                    section #summary {
+                        h2 { "Summary" }
+                        div.cards {
+                            (stat("stat-mailboxes", "mailboxes", sum.mailboxes, ""))
+                            (stat("stat-in-scope", "in scope", sum.in_scope, ""))
+                            (stat("stat-out-of-scope", "out of scope", r.audit.out_of_scope, ""))
+                            (stat("stat-flagged", "flagged", sum.flagged, if sum.flagged > 0 { "flag" } else { "" }))
+                            (stat("stat-rejected", "rows rejected", r.loaded.rejected.len(), if r.loaded.rejected.is_empty() { "" } else { "flag" }))
+                        }
+                        dl.facts {
+                            dt { "Org default authentication policy" }
+                            dd { @match &facts.default_policy { Some(p) => { (p) }, None => { span.muted { "none" } } } }
+                            dt { "Tenant SMTP AUTH (Get-TransportConfig)" }
+                            dd { (facts.tenant_smtp_auth) }
+                            dt { "Entra security defaults" }
+                            dd { (facts.security_defaults) }
+                            dt { "Conditional Access" }
+                            dd { (facts.conditional_access) }
+                        }
+                        div.charts {
+                            figure {
+                                figcaption { "Verdicts per protocol (in-scope mailboxes)" }
+                                (verdict_chart(r))
+                                table #verdict-counts {
+                                    thead { tr { th { "protocol" } th.num { "allowed" } th.num { "blocked" } th.num { "unknown" } } }
+                                    tbody {
+                                        @for (p, c) in sum.protocols() {
+                                            tr {
+                                                td { (p.as_str()) }
+                                                td.num id={ "count-" (p.as_str()) "-allowed" } { (c.allowed) }
+                                                td.num id={ "count-" (p.as_str()) "-blocked" } { (c.blocked) }
+                                                td.num id={ "count-" (p.as_str()) "-unknown" } { (c.unknown) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                            figure {
+                                figcaption { "Most common blockers (in-scope mailboxes affected)" }
+                                (blocker_chart(r))
+                            }
+                        }
+                    }
+                    @if !others.is_empty() || !r.loaded.warnings.is_empty() {
+                        section #advisories {
+                            h2 { "Advisories" }
+                            ul {
+                                @for a in &others {
+                                    li data-code=(a.code) {
+                                        code { (a.code) }
+                                        @if !a.protocols.is_empty() { " (" (protocol_list(&a.protocols)) ")" }
+                                        ": " (a.message)
+                                    }
+                                }
+                                @for w in &r.loaded.warnings {
+                                    li data-code=(w.code) {
+                                        code { (w.code) }
+                                        @if let Some(src) = &w.source { " " span.src { (src.to_string()) } }
+                                        ": " (w.message)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    section #flagged {
+                        h2 { "Flagged mailboxes (" span #flagged-count { (flagged.len()) } " of " (sum.in_scope) ")" }
+                        p { "These mailboxes " (what) ". Each line names the blocker, the exact setting, its value, the file and line it came from, and the fix." }
+                        @if !flagged.is_empty() {
+                            p.js-only.muted { "Click a column heading to sort." }
+                            table #flagged-table .sortable {
+                                thead {
+                                    tr {
+                                        th { "mailbox" }
+                                        th { "policy (source)" }
+                                        @for p in &o.protocols { th { (p.as_str()) } }
+                                        th { "blockers and fixes" }
+                                    }
+                                }
+                                tbody {
+                                    @for f in &flagged {
+                                        @let v = r.view(f);
+                                        @let rows = fix_rows(r, f);
+                                        tr data-identity=(v.identity) {
+                                            td data-sort=(v.label().to_lowercase()) {
+                                                strong { (v.label()) }
+                                                @if let Some(smtp) = v.primary_smtp_address.filter(|a| *a != v.label()) {
+                                                    span.id { (smtp) }
+                                                }
+                                                span.id.mono { (v.identity) }
+                                            }
+                                            td {
+                                                @match &f.effective_policy {
+                                                    Some(p) => { (p) " " }
+                                                    None => {}
+                                                }
+                                                span.muted { "(" (f.policy_source.as_str()) ")" }
+                                            }
+                                            @for (_, pv) in f.verdicts() {
+                                                td data-sort=(pv.verdict.as_str()) { (verdict_badge(pv.verdict)) }
+                                            }
+                                            td data-sort=(blockers_cell(f)) {
+                                                ul.blockers {
+                                                    @for fr in &rows {
+                                                        li {
+                                                            strong { (protocol_list(&fr.protocols)) } " "
+                                                            @match fr.blocker {
+                                                                Some(b) => {
+                                                                    code { (b.code.as_str()) } " "
+                                                                    span.mono { (b.setting) }
+                                                                    " = " span.mono { @if b.value.is_empty() { "(blank)" } @else { (b.value) } }
+                                                                    " " span.src { "(" (b.source.to_string()) ")" }
+                                                                }
+                                                                None => { span.muted { "nothing blocks basic auth (" (fr.verdict.as_str()) ")" } }
+                                                            }
+                                                            div.fix { b { "Fix: " } (fr.fix) }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    section #plan {
+                        h2 { "Remediation plan" }
+                        @match r.plan {
+                            None => {
+                                p.muted { "No plan in this run: add " code { "--script fix.ps1" } " (and " code { "--rollback undo.ps1" } ") to write the changes and list the manual steps here." }
+                            }
+                            Some(plan) => {
+                                @let counts: Vec<String> = crate::plan::counts(&plan.actions).iter().map(|(k, n)| format!("{n} {k}")).collect();
+                                p {
+                                    "Strategy " code { (plan.strategy.as_str()) } ": "
+                                    span #plan-changes { (plan.actions.len()) } " changes for " (plan.flagged) " flagged mailboxes"
+                                    @if !counts.is_empty() { " (" (counts.join(", ")) ")" }
+                                    "."
+                                }
+                                @let blast: Vec<_> = plan.actions.iter().filter_map(crate::plan::Action::blast_radius).collect();
+                                @if !blast.is_empty() {
+                                    ul {
+                                        @for (what, n) in &blast {
+                                            li { "Blast radius: editing " (what) " also changes " (n) " other mailbox(es)" }
+                                        }
+                                    }
+                                }
+                                @if !plan.manual.is_empty() {
+                                    h3 { "Manual steps (the script cannot do them)" }
+                                    table #manual-steps {
+                                        thead { tr { th { "code" } th { "protocols" } th { "mailboxes" } th { "what to do" } } }
+                                        tbody {
+                                            @for step in &plan.manual {
+                                                tr {
+                                                    td { code { (step.code) } }
+                                                    td { (protocol_list(&step.protocols)) }
+                                                    td {
+                                                        @match step.mailboxes.len() {
+                                                            0 => { "tenant-wide" }
+                                                            1..=5 => { (step.mailboxes.join("; ")) }
+                                                            n => {
+                                                                details {
+                                                                    summary { (n) " mailboxes" }
+                                                                    (step.mailboxes.join("; "))
+                                                                }
+                                                            }
+                                                        }
+                                                    }
+                                                    td { (step.message) }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    section #inputs {
+                        h2 { "Inputs" }
+                        table {
+                            thead { tr { th { "file" } th { "cmdlet" } th { "form" } th.num { "rows" } th { "SHA-256" } } }
+                            tbody {
+                                @for i in &r.loaded.inputs {
+                                    tr {
+                                        td { (i.path.file_name().map_or_else(|| i.path.display().to_string(), |n| n.to_string_lossy().into_owned())) }
+                                        td { (i.cmdlet.produced_by()) }
+                                        td { (i.form.name()) " " (i.encoding.to_string()) }
+                                        td.num { (i.rows) }
+                                        td.mono title=(i.sha256) { (i.sha256.get(..16).unwrap_or(&i.sha256)) "…" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if !r.loaded.rejected.is_empty() {
+                        section #rejected {
+                            h2 { "Rejected rows (" (r.loaded.rejected.len()) ")" }
+                            table {
+                                thead { tr { th { "source" } th { "reason" } } }
+                                tbody {
+                                    @for x in &r.loaded.rejected {
+                                        tr { td.mono { (x.source.to_string()) } td { (x.reason) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    footer {
+                        "Generated by exoauth " (env!("CARGO_PKG_VERSION")) ". Verdicts describe the exported tenant configuration; service-level facts are stated above, never mixed into them. The exact setting, value and source of every blocker of every mailbox is in "
+                        code { "--format json" } "."
+                    }
+                }
+                script { (PreEscaped(SCRIPT)) }
+            }
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The GitHub-flavoured Markdown report, for wikis and tickets: the service
+//! timeline first (as GitHub alert blockquotes), the tenant summary, verdicts per
+//! protocol and top blockers as tables, other advisories and input warnings, the
+//! flagged mailboxes, each blocker with its setting, value, source and fix, the
+//! plan's manual steps, the inputs and the rejected rows.
+//!
+//! Every piece of text that came from the tenant or the file system goes through
+//! [`escape`]: a mailbox can be named by anyone who can create one, and a name
+//! such as `| *x* <img src=x>` must not become table structure, emphasis, HTML, a
+//! link, a GitHub mention (`@team`) or an issue reference (`#1`).
+
+use std::fmt::Write as _;
+use std::io;
+
+use super::{
+    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, top_blockers,
+};
+use crate::audit::{Verdict, Want};
+
+/// The Markdown renderer.
+#[derive(Debug, Clone, Copy)]
+pub struct Markdown;
+
+/// Escapes text for an inline Markdown context, including a table cell: every
+/// character that GFM gives a meaning mid-line is backslash-escaped (CommonMark
+/// allows a backslash before any ASCII punctuation), and line breaks and other
+/// control characters become spaces, so a value can never end a cell or a line.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '$' | '#' | '@'
+            | '!' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A table row: `| a | b |`.
+fn row(out: &mut String, cells: &[String]) {
+    out.push('|');
+    for c in cells {
+        if !c.is_empty() {
+            out.push(' ');
+            out.push_str(c);
+        }
+        out.push_str(" |");
+    }
+    out.push('\n');
+}
+
+/// A table header with its alignment row (`right`: numeric columns).
+fn header(out: &mut String, cells: &[&str], right: &[bool]) {
+    row(out, &cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>());
+    out.push('|');
+    for i in 0..cells.len() {
+        out.push_str(if right.get(i).copied().unwrap_or(false) { "---:|" } else { "---|" });
+    }
+    out.push('\n');
+}
+
+/// `` `code` `` for a code or switch we wrote ourselves (never tenant text).
+fn code(s: &str) -> String {
+    format!("`{s}`")
+}
+
+impl Renderer for Markdown {
+    fn render(&self, r: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
+        let mut md = String::new();
+        // Writing to a String cannot fail.
+        let _ = render(r, &mut md);
+        out.write_all(md.as_bytes())
+    }
+}
+
+fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
+    let o = r.options;
+    let sum = &r.audit.summary;
+    let protocols: Vec<&str> = o.protocols.iter().map(|p| p.as_str()).collect();
+    writeln!(md, "# exoauth audit of {}\n", escape(&r.dir.display().to_string()))?;
+    writeln!(
+        md,
+        "exoauth {} · environment `{}` · want `{}` · protocols {} · as of {}\n",
+        env!("CARGO_PKG_VERSION"),
+        o.environment.as_str(),
+        o.want.as_str(),
+        protocols.join(", "),
+        o.as_of
+    )?;
+
+    // The service timeline, first and prominent.
+    for a in r.audit.advisories.iter().filter(|a| is_service(a)) {
+        writeln!(md, "> [!WARNING]")?;
+        writeln!(
+            md,
+            "> **Service timeline: `{}`** ({}): {}\n",
+            a.code,
+            protocol_list(&a.protocols),
+            escape(&a.message)
+        )?;
+    }
+
+    writeln!(md, "## Summary\n")?;
+    header(md, &["mailboxes", "in scope", "out of scope", "flagged", "rejected rows"], &[true; 5]);
+    row(
+        md,
+        &[
+            sum.mailboxes.to_string(),
+            sum.in_scope.to_string(),
+            r.audit.out_of_scope.to_string(),
+            format!("**{}**", sum.flagged),
+            r.loaded.rejected.len().to_string(),
+        ],
+    );
+    let t = TenantFacts::of(r);
+    writeln!(md)?;
+    writeln!(
+        md,
+        "- Org default authentication policy: {}",
+        t.default_policy.as_deref().map_or_else(|| "none".to_owned(), escape)
+    )?;
+    writeln!(md, "- Tenant SMTP AUTH (`Get-TransportConfig`): {}", t.tenant_smtp_auth)?;
+    writeln!(md, "- Entra security defaults: {}", t.security_defaults)?;
+    writeln!(md, "- Conditional Access: {}\n", t.conditional_access)?;
+
+    writeln!(md, "### Verdicts per protocol\n")?;
+    header(md, &["protocol", "allowed", "blocked", "unknown"], &[false, true, true, true]);
+    for (p, c) in sum.protocols() {
+        row(
+            md,
+            &[
+                p.as_str().into(),
+                c.allowed.to_string(),
+                c.blocked.to_string(),
+                c.unknown.to_string(),
+            ],
+        );
+    }
+    writeln!(md)?;
+
+    let top = top_blockers(r);
+    if !top.is_empty() {
+        writeln!(md, "### Most common blockers (in-scope mailboxes affected)\n")?;
+        header(md, &["blocker", "mailboxes"], &[false, true]);
+        for (c, n) in top {
+            row(md, &[code(c.as_str()), n.to_string()]);
+        }
+        writeln!(md)?;
+    }
+
+    let others: Vec<_> = r.audit.advisories.iter().filter(|a| !is_service(a)).collect();
+    if !others.is_empty() {
+        writeln!(md, "## Advisories\n")?;
+        for a in others {
+            let scope = if a.protocols.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", protocol_list(&a.protocols))
+            };
+            writeln!(md, "- `{}`{scope}: {}", a.code, escape(&a.message))?;
+        }
+        writeln!(md)?;
+    }
+    if !r.loaded.warnings.is_empty() {
+        writeln!(md, "## Input warnings\n")?;
+        for w in &r.loaded.warnings {
+            match &w.source {
+                Some(src) => writeln!(
+                    md,
+                    "- `{}` {}: {}",
+                    w.code,
+                    escape(&src.to_string()),
+                    escape(&w.message)
+                )?,
+                None => writeln!(md, "- `{}`: {}", w.code, escape(&w.message))?,
+            }
+        }
+        writeln!(md)?;
+    }
+
+    let flagged: Vec<_> = r.audit.findings.iter().filter(|f| f.flagged).collect();
+    let what = match o.want {
+        Want::Allow => "cannot use basic auth on an in-scope protocol",
+        Want::Block => "can still use basic auth on an in-scope protocol",
+    };
+    writeln!(md, "## Flagged mailboxes ({} of {})\n", flagged.len(), sum.in_scope)?;
+    writeln!(md, "These mailboxes {what}.\n")?;
+    if !flagged.is_empty() {
+        let mut cols = vec!["mailbox", "identity", "policy (source)"];
+        cols.extend(protocols.iter().copied());
+        cols.push("blockers");
+        header(md, &cols, &[]);
+        for f in &flagged {
+            let v = r.view(f);
+            let policy = match &f.effective_policy {
+                Some(p) => format!("{} ({})", escape(p), f.policy_source.as_str()),
+                None => format!("({})", f.policy_source.as_str()),
+            };
+            let mut cells = vec![escape(v.label()), escape(v.identity), policy];
+            cells.extend(f.verdicts().map(|(_, pv)| match pv.verdict {
+                Verdict::Allowed => "allowed".to_owned(),
+                other => format!("**{}**", other.as_str()),
+            }));
+            cells.push(escape(&blockers_cell(f)));
+            row(md, &cells);
+        }
+        writeln!(md)?;
+
+        writeln!(md, "### Blockers and fixes\n")?;
+        header(md, &["mailbox", "protocols", "blocker", "setting", "value", "source", "fix"], &[]);
+        for f in &flagged {
+            let label = escape(r.view(f).label());
+            for fr in fix_rows(r, f) {
+                let (blocker, setting, value, source) = match fr.blocker {
+                    Some(b) => (
+                        code(b.code.as_str()),
+                        escape(&b.setting),
+                        escape(&b.value),
+                        escape(&b.source.to_string()),
+                    ),
+                    None => (
+                        format!("(none: {})", fr.verdict.as_str()),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ),
+                };
+                row(
+                    md,
+                    &[
+                        label.clone(),
+                        protocol_list(&fr.protocols),
+                        blocker,
+                        setting,
+                        value,
+                        source,
+                        escape(&fr.fix),
+                    ],
+                );
+            }
+        }
+        writeln!(md)?;
+    }
+
+    if let Some(plan) = r.plan {
+        writeln!(md, "## Remediation plan\n")?;
+        let counts: Vec<String> =
+            crate::plan::counts(&plan.actions).iter().map(|(k, n)| format!("{n} {k}")).collect();
+        writeln!(
+            md,
+            "Strategy `{}`: {} changes for {} flagged mailboxes{}.\n",
+            plan.strategy.as_str(),
+            plan.actions.len(),
+            plan.flagged,
+            if counts.is_empty() { String::new() } else { format!(" ({})", counts.join(", ")) }
+        )?;
+        let blast: Vec<_> =
+            plan.actions.iter().filter_map(crate::plan::Action::blast_radius).collect();
+        for (what, n) in blast {
+            writeln!(
+                md,
+                "- Blast radius: editing {} also changes {n} other mailbox(es)",
+                escape(&what)
+            )?;
+        }
+        if !plan.manual.is_empty() {
+            writeln!(md, "\n### Manual steps (the script cannot do them)\n")?;
+            header(md, &["code", "protocols", "mailboxes", "what to do"], &[]);
+            for step in &plan.manual {
+                let scope = match step.mailboxes.len() {
+                    0 => "tenant-wide".to_owned(),
+                    1..=5 => escape(&step.mailboxes.join("; ")),
+                    n => format!("{n} mailboxes"),
+                };
+                row(
+                    md,
+                    &[
+                        code(step.code),
+                        protocol_list(&step.protocols),
+                        scope,
+                        escape(&step.message),
+                    ],
+                );
+            }
+        }
+        writeln!(md)?;
+    }
+
+    writeln!(md, "## Inputs\n")?;
+    header(md, &["file", "cmdlet", "form", "rows", "SHA-256"], &[false, false, false, true]);
+    for i in &r.loaded.inputs {
+        let name = i
+            .path
+            .file_name()
+            .map_or_else(|| i.path.display().to_string(), |n| n.to_string_lossy().into());
+        row(
+            md,
+            &[
+                escape(&name),
+                i.cmdlet.produced_by().to_owned(),
+                format!("{} {}", i.form.name(), i.encoding),
+                i.rows.to_string(),
+                code(&i.sha256),
+            ],
+        );
+    }
+
+    if !r.loaded.rejected.is_empty() {
+        writeln!(md, "\n## Rejected rows ({})\n", r.loaded.rejected.len())?;
+        header(md, &["source", "reason"], &[]);
+        for x in &r.loaded.rejected {
+            row(md, &[escape(&x.source.to_string()), escape(&x.reason)]);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_markdown_structure() {
+        for (input, want) in [
+            ("alex.wilber@contoso.com", "alex.wilber\\@contoso.com"),
+            ("a | b", "a \\| b"),
+            ("*bold* _it_ `code`", "\\*bold\\* \\_it\\_ \\`code\\`"),
+            ("<img src=x onerror=alert(1)>", "\\<img src=x onerror=alert(1)\\>"),
+            ("[x](http://e)", "\\[x\\](http://e)"),
+            ("line\nbreak\r\tend", "line break  end"),
+            ("#1 $x$ ~s~ &amp; \\", "\\#1 \\$x\\$ \\~s\\~ \\&amp; \\\\"),
+            ("Zoë Ångström", "Zoë Ångström"),
+        ] {
+            assert_eq!(escape(input), want, "{input:?}");
+        }
+    }
+}
