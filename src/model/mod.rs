@@ -183,16 +183,13 @@ impl Ids {
 /// exports write GUIDs and addresses in lowercase), so joining a million rows
 /// does not allocate a million keys.
 pub fn join_key(id: &str) -> Cow<'_, str> {
-    let id = id.trim();
-    let id =
-        if looks_like_guid(id) { id.trim_start_matches('{').trim_end_matches('}') } else { id };
-    if id.bytes().any(|b| b.is_ascii_uppercase())
-        || !id.is_ascii() && id.chars().any(char::is_uppercase)
-    {
-        Cow::Owned(id.to_lowercase())
-    } else {
-        Cow::Borrowed(id)
+    // Fast path, one pass: ASCII without capitals, braces or spaces is its own key.
+    if id.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase() && !matches!(b, b'{' | b'}' | b' ' | b'\t')) {
+        return Cow::Borrowed(id);
     }
+    let id = id.trim();
+    let id = if looks_like_guid(id) { id.trim_start_matches('{').trim_end_matches('}') } else { id };
+    if id.chars().any(char::is_uppercase) { Cow::Owned(id.to_lowercase()) } else { Cow::Borrowed(id) }
 }
 
 /// Normalises a GUID for comparison: trims braces and lowercases.
