@@ -17,14 +17,20 @@ use exoauth::model::{Environment, Protocol, Snapshot};
 
 fn generated(n: usize) -> (tempfile::TempDir, Vec<SourceFile>) {
     let dir = tempfile::tempdir().unwrap();
-    exoauth::generate::write_csv(&exoauth::generate::tenant(7, n, Environment::Online), dir.path()).unwrap();
-    let sources = ["AuthenticationPolicy", "OrganizationConfig", "TransportConfig", "CasMailbox", "User"]
-        .iter()
-        .map(|stem| {
-            let path: PathBuf = dir.path().join(format!("{stem}.csv"));
-            SourceFile { cmdlet: Cmdlet::from_stem(stem).unwrap(), bytes: Cow::Owned(std::fs::read(&path).unwrap()), path }
-        })
-        .collect();
+    exoauth::generate::write_csv(&exoauth::generate::tenant(7, n, Environment::Online), dir.path())
+        .unwrap();
+    let sources =
+        ["AuthenticationPolicy", "OrganizationConfig", "TransportConfig", "CasMailbox", "User"]
+            .iter()
+            .map(|stem| {
+                let path: PathBuf = dir.path().join(format!("{stem}.csv"));
+                SourceFile {
+                    cmdlet: Cmdlet::from_stem(stem).unwrap(),
+                    bytes: Cow::Owned(std::fs::read(&path).unwrap()),
+                    path,
+                }
+            })
+            .collect();
     (dir, sources)
 }
 
@@ -76,7 +82,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     c.bench_function("powershell literal", |b| {
-        b.iter(|| exoauth::emit::powershell::literal(black_box("Seán O’Brien's ‘mailbox’"), "name", None))
+        b.iter(|| {
+            exoauth::emit::powershell::literal(black_box("Seán O’Brien's ‘mailbox’"), "name", None)
+        })
     });
 }
 

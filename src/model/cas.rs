@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::{Ids, Mapped, Setting, map_rows};
+use super::{IdColumns, Ids, Mapped, Setting, map_rows};
 use crate::input::{Records, Source};
 
 /// One mailbox's client access settings.
@@ -31,15 +31,7 @@ pub struct CasMailbox {
 /// Maps mailbox rows; a row with no identity at all is rejected.
 pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CasMailbox> {
     let c = |n: &str| table.column(n);
-    let (guid, edoid, upn, smtp, identity, name, display) = (
-        c("Guid"),
-        c("ExternalDirectoryObjectId"),
-        c("UserPrincipalName"),
-        c("PrimarySmtpAddress"),
-        c("Identity"),
-        c("Name"),
-        c("DisplayName"),
-    );
+    let id_columns = IdColumns::new(table, "PrimarySmtpAddress");
     let (pop, imap, smtp_auth, rtd) = (
         c("PopEnabled"),
         c("ImapEnabled"),
@@ -47,15 +39,7 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CasMailbox> {
         c("RecipientTypeDetails"),
     );
     map_rows(file, table, |row| {
-        let ids = Ids {
-            guid: row.text(guid)?,
-            external_directory_object_id: row.text(edoid)?,
-            user_principal_name: row.text(upn)?,
-            primary_smtp_address: row.text(smtp)?,
-            identity: row.text(identity)?,
-            name: row.text(name)?,
-            display_name: row.text(display)?,
-        };
+        let ids = id_columns.read(row)?;
         if ids.key().is_empty() {
             return Err("the mailbox has no Guid, ExternalDirectoryObjectId, PrimarySmtpAddress or Identity".into());
         }

@@ -184,12 +184,52 @@ impl Ids {
 /// does not allocate a million keys.
 pub fn join_key(id: &str) -> Cow<'_, str> {
     // Fast path, one pass: ASCII without capitals, braces or spaces is its own key.
-    if id.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase() && !matches!(b, b'{' | b'}' | b' ' | b'\t')) {
+    if id.bytes().all(|b| {
+        b.is_ascii() && !b.is_ascii_uppercase() && !matches!(b, b'{' | b'}' | b' ' | b'\t')
+    }) {
         return Cow::Borrowed(id);
     }
     let id = id.trim();
-    let id = if looks_like_guid(id) { id.trim_start_matches('{').trim_end_matches('}') } else { id };
-    if id.chars().any(char::is_uppercase) { Cow::Owned(id.to_lowercase()) } else { Cow::Borrowed(id) }
+    let id =
+        if looks_like_guid(id) { id.trim_start_matches('{').trim_end_matches('}') } else { id };
+    if id.chars().any(char::is_uppercase) {
+        Cow::Owned(id.to_lowercase())
+    } else {
+        Cow::Borrowed(id)
+    }
+}
+
+/// Where the identity columns are, for Get-User and Get-CASMailbox alike; `mail`
+/// names the column that holds the primary address (`PrimarySmtpAddress` on a
+/// mailbox, `WindowsEmailAddress` on a user).
+pub(crate) struct IdColumns([Option<usize>; 7]);
+
+impl IdColumns {
+    pub(crate) fn new(records: &dyn Records, mail: &str) -> IdColumns {
+        let names = [
+            "Guid",
+            "ExternalDirectoryObjectId",
+            "UserPrincipalName",
+            mail,
+            "Identity",
+            "Name",
+            "DisplayName",
+        ];
+        IdColumns(names.map(|n| records.column(n)))
+    }
+
+    pub(crate) fn read(&self, row: &Row<'_>) -> Result<Ids, String> {
+        let [guid, edoid, upn, mail, identity, name, display] = self.0;
+        Ok(Ids {
+            guid: row.text(guid)?,
+            external_directory_object_id: row.text(edoid)?,
+            user_principal_name: row.text(upn)?,
+            primary_smtp_address: row.text(mail)?,
+            identity: row.text(identity)?,
+            name: row.text(name)?,
+            display_name: row.text(display)?,
+        })
+    }
 }
 
 /// Normalises a GUID for comparison: trims braces and lowercases.

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{Ids, Mapped, Setting, map_rows};
+use super::{IdColumns, Ids, Mapped, Setting, map_rows};
 use crate::input::{Records, Source};
 
 /// One user.
@@ -30,15 +30,7 @@ pub struct User {
 /// Maps user rows; a row with no identity at all is rejected.
 pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<User> {
     let c = |n: &str| table.column(n);
-    let (guid, edoid, upn, mail, identity, name, display) = (
-        c("Guid"),
-        c("ExternalDirectoryObjectId"),
-        c("UserPrincipalName"),
-        c("WindowsEmailAddress"),
-        c("Identity"),
-        c("Name"),
-        c("DisplayName"),
-    );
+    let id_columns = IdColumns::new(table, "WindowsEmailAddress");
     let (policy, rtd, disabled, sts) = (
         c("AuthenticationPolicy"),
         c("RecipientTypeDetails"),
@@ -46,15 +38,7 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<User> {
         c("STSRefreshTokensValidFrom"),
     );
     map_rows(file, table, |row| {
-        let ids = Ids {
-            guid: row.text(guid)?,
-            external_directory_object_id: row.text(edoid)?,
-            user_principal_name: row.text(upn)?,
-            primary_smtp_address: row.text(mail)?,
-            identity: row.text(identity)?,
-            name: row.text(name)?,
-            display_name: row.text(display)?,
-        };
+        let ids = id_columns.read(row)?;
         if ids.guid.is_none()
             && ids.external_directory_object_id.is_none()
             && ids.user_principal_name.is_none()
