@@ -12,7 +12,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::decode::{self, DecodeError, Encoding};
-use crate::input::{self, Form, Rejection, SyntaxError, Warning};
+use crate::input::{self, Form, Rejection, SyntaxError, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::{self, Environment, MapError, Parts, Snapshot, cas, entra, org, policy, user};
 
@@ -93,13 +93,15 @@ pub struct Loaded {
     pub warnings: Vec<Warning>,
 }
 
-/// Files in `dir` that hold a known cmdlet's output, by cmdlet.
+/// Files in `dir` that hold a known cmdlet's output (by stem), and transcripts
+/// (`None`: any other `.txt` or `.log` file, whose parts are recognised by their
+/// columns).
 fn find_files(
     dir: &Path,
     warnings: &mut Vec<Warning>,
-) -> Result<Vec<(Cmdlet, PathBuf)>, LoadError> {
+) -> Result<Vec<(Option<Cmdlet>, PathBuf)>, LoadError> {
     let io = |error| LoadError::Io { path: dir.to_owned(), error };
-    let mut found: Vec<(Cmdlet, PathBuf)> = Vec::new();
+    let mut found: Vec<(Option<Cmdlet>, PathBuf)> = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
         .map(|e| e.map(|e| e.path()))
@@ -109,26 +111,28 @@ fn find_files(
     for path in entries.into_iter().filter(|p| p.is_file()) {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if !matches!(ext.as_str(), "csv" | "txt" | "json") || stem.eq_ignore_ascii_case("manifest")
+        if !matches!(ext.as_str(), "csv" | "txt" | "json" | "log")
+            || stem.eq_ignore_ascii_case("manifest")
         {
             continue;
         }
-        match Cmdlet::from_stem(stem) {
+        match Cmdlet::from_stem(stem).filter(|_| ext != "log") {
             Some(cmdlet) => {
-                if let Some((_, first)) = found.iter().find(|(c, _)| *c == cmdlet) {
+                if let Some((_, first)) = found.iter().find(|(c, _)| *c == Some(cmdlet)) {
                     return Err(LoadError::DuplicateStem {
                         cmdlet: cmdlet.stem(),
                         first: first.display().to_string(),
                         second: path.display().to_string(),
                     });
                 }
-                found.push((cmdlet, path));
+                found.push((Some(cmdlet), path));
             }
+            None if matches!(ext.as_str(), "txt" | "log") => found.push((None, path)),
             None => warnings.push(Warning {
                 code: "unknown-file",
                 source: None,
                 message: format!(
-                    "ignored {}: its name matches no export (expected AuthenticationPolicy, OrganizationConfig, TransportConfig, CasMailbox, User, SecurityDefaults, ConditionalAccessPolicy)",
+                    "ignored {}: its name matches no export (expected AuthenticationPolicy, OrganizationConfig, TransportConfig, CasMailbox, User, SecurityDefaults, ConditionalAccessPolicy, or a transcript as .txt)",
                     path.display()
                 ),
             }),
@@ -141,15 +145,16 @@ fn find_files(
 /// One file to load: which cmdlet it holds, its path as shown, its bytes.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    /// The cmdlet, from the file stem.
-    pub cmdlet: Cmdlet,
+    /// The cmdlet, from the file stem; `None` for a transcript, whose parts are
+    /// recognised by their columns.
+    pub cmdlet: Option<Cmdlet>,
     /// The path as shown in reports.
     pub path: PathBuf,
     /// The raw bytes.
     pub bytes: Cow<'static, [u8]>,
 }
 
-/// One file decoded and parsed.
+/// One file (or one cmdlet's parts of a transcript) decoded and parsed.
 #[derive(Debug, Clone)]
 pub struct ParsedFile {
     /// The file name used in messages.
@@ -164,25 +169,198 @@ pub struct ParsedFile {
     pub sha256: String,
 }
 
-/// Decodes and parses one file's bytes.
-pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<ParsedFile, LoadError> {
-    let file: Arc<str> = Arc::from(
+/// The file name shown in messages.
+fn display_name(path: &Path) -> Arc<str> {
+    Arc::from(
         path.file_name()
             .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
-    );
+    )
+}
+
+/// Decodes and parses one file's bytes. Prompt lines (`PS C:\> Get-User | fl`)
+/// and transcript banners are ignored, so that a file holding one cmdlet's output
+/// with the command that made it reads as that output.
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<ParsedFile, LoadError> {
+    let file = display_name(path);
     let sha256 = format!("{:x}", Sha256::digest(bytes));
     let (text, encoding) =
         decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
+    let text = transcript::blank_noise(&text);
     let form = input::detect(&text);
     let parsed = input::parse(&file, &text, form)?;
     Ok(ParsedFile { file, parsed, form, encoding, sha256 })
+}
+
+/// One output found in a transcript: its cmdlet (when recognised), form and records.
+#[derive(Debug, Clone)]
+pub struct TranscriptPart {
+    /// The part's first line.
+    pub line: usize,
+    /// The command typed before it, if any.
+    pub command: Option<String>,
+    /// The recognised cmdlet.
+    pub cmdlet: Option<Cmdlet>,
+    /// The part's form.
+    pub form: Form,
+    /// Its records.
+    pub parsed: input::Parsed,
+}
+
+/// Splits a transcript into its outputs and recognises each by its columns. A
+/// Format-List part is recognised object by object, so outputs pasted without a
+/// prompt between them still separate. A part that cannot be parsed is a
+/// warning, not an error: the rest of the transcript is still read.
+pub fn transcript_parts(
+    file: &Arc<str>,
+    text: &str,
+    environment: Environment,
+    warnings: &mut Vec<Warning>,
+) -> Vec<TranscriptPart> {
+    let mut out = Vec::new();
+    for part in transcript::split(text) {
+        let form = input::detect(&part.text);
+        let parsed = match input::parse(file, &part.text, form) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                warnings.push(Warning {
+                    code: "transcript-part-unreadable",
+                    source: Some(input::Source { file: file.clone(), line: part.line }),
+                    message: format!("ignored an unreadable {} part: {e}", form.name()),
+                });
+                continue;
+            }
+        };
+        let recognise =
+            |t: &input::Table| Cmdlet::recognise(environment, |n| t.column(n).is_some());
+        if form == Form::List && parsed.table.rows.len() > 1 {
+            // Object by object: consecutive objects of one cmdlet form a part.
+            let mut groups: Vec<(Option<Cmdlet>, Vec<usize>)> = Vec::new();
+            for k in 0..parsed.table.rows.len() {
+                let cmdlet = recognise(&parsed.table.subset(&[k]));
+                match groups.last_mut() {
+                    Some((c, rows)) if *c == cmdlet => rows.push(k),
+                    _ => groups.push((cmdlet, vec![k])),
+                }
+            }
+            for (cmdlet, rows) in groups {
+                let table = parsed.table.subset(&rows);
+                let lines: Vec<usize> = table.rows.iter().map(|r| r.line).collect();
+                let first = lines.first().copied().unwrap_or(part.line);
+                let mut p = input::Parsed { table, ..input::Parsed::default() };
+                p.warnings = parsed
+                    .warnings
+                    .iter()
+                    .filter(|w| w.source.as_ref().is_some_and(|s| lines.contains(&s.line)))
+                    .cloned()
+                    .collect();
+                out.push(TranscriptPart {
+                    line: first,
+                    command: part.command.clone(),
+                    cmdlet,
+                    form,
+                    parsed: p,
+                });
+            }
+        } else {
+            let cmdlet = recognise(&parsed.table);
+            out.push(TranscriptPart {
+                line: part.line,
+                command: part.command,
+                cmdlet,
+                form,
+                parsed,
+            });
+        }
+    }
+    out
+}
+
+/// Reads a transcript: one [`ParsedFile`] per recognised cmdlet (its parts
+/// merged), and a warning for each part that matches no export.
+fn parse_transcript(
+    path: &Path,
+    bytes: &[u8],
+    environment: Environment,
+    warnings: &mut Vec<Warning>,
+) -> Vec<(Cmdlet, ParsedFile)> {
+    let file = display_name(path);
+    let sha256 = format!("{:x}", Sha256::digest(bytes));
+    let (text, encoding) = match decode::decode(bytes) {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            warnings.push(Warning {
+                code: "unknown-file",
+                source: None,
+                message: format!("ignored {}: not a transcript ({error})", path.display()),
+            });
+            return Vec::new();
+        }
+    };
+    let mut found: Vec<(Cmdlet, ParsedFile)> = Vec::new();
+    let parts = transcript_parts(&file, &text, environment, warnings);
+    let recognised = parts.iter().filter(|p| p.cmdlet.is_some()).count();
+    for part in parts {
+        let Some(cmdlet) = part.cmdlet else {
+            if recognised == 0 {
+                continue;
+            }
+            let mut columns: Vec<&str> =
+                part.parsed.table.columns.iter().map(String::as_str).take(6).collect();
+            if part.parsed.table.columns.len() > 6 {
+                columns.push("...");
+            }
+            let why = part
+                .command
+                .as_deref()
+                .and_then(Cmdlet::from_command)
+                .and_then(|c| columns::check(c, environment, &file, &part.parsed.table).err())
+                .map_or_else(String::new, |e| format!(" ({})", e.message));
+            warnings.push(Warning {
+                code: "transcript-part-ignored",
+                source: Some(input::Source { file: file.clone(), line: part.line }),
+                message: format!(
+                    "ignored {}{} with columns {}: it matches no export{why}",
+                    part.form.name(),
+                    part.command
+                        .as_deref()
+                        .map_or_else(String::new, |c| format!(" output of `{c}`")),
+                    columns.join(", "),
+                ),
+            });
+            continue;
+        };
+        match found.iter_mut().find(|(c, _)| *c == cmdlet) {
+            Some((_, pf)) => pf.parsed.append(part.parsed),
+            None => found.push((
+                cmdlet,
+                ParsedFile {
+                    file: file.clone(),
+                    parsed: part.parsed,
+                    form: part.form,
+                    encoding,
+                    sha256: sha256.clone(),
+                },
+            )),
+        }
+    }
+    if found.is_empty() {
+        warnings.push(Warning {
+            code: "unknown-file",
+            source: None,
+            message: format!(
+                "ignored {}: its name matches no export and no part of it was recognised as one",
+                path.display()
+            ),
+        });
+    }
+    found
 }
 
 /// Loads an export folder for the given environment.
 pub fn load(dir: &Path, environment: Environment) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
     let files = find_files(dir, &mut warnings)?;
-    if !files.iter().any(|(c, _)| *c == Cmdlet::CasMailbox) {
+    if !files.iter().any(|(c, _)| matches!(c, Some(Cmdlet::CasMailbox) | None)) {
         return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
     }
     let mut sources = Vec::with_capacity(files.len());
@@ -192,6 +370,9 @@ pub fn load(dir: &Path, environment: Environment) -> Result<Loaded, LoadError> {
         sources.push(SourceFile { cmdlet, path, bytes: Cow::Owned(bytes) });
     }
     let mut loaded = load_sources(sources, environment)?;
+    if !loaded.inputs.iter().any(|i| i.cmdlet == Cmdlet::CasMailbox) {
+        return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
+    }
     warnings.append(&mut loaded.warnings);
     loaded.warnings = warnings;
     Ok(loaded)
@@ -204,7 +385,7 @@ pub fn load_sample(environment: Environment) -> Result<Loaded, LoadError> {
         .filter_map(|(name, bytes)| {
             let stem = name.split('.').next().unwrap_or(name);
             Cmdlet::from_stem(stem).map(|cmdlet| SourceFile {
-                cmdlet,
+                cmdlet: Some(cmdlet),
                 path: PathBuf::from("fixtures/contoso").join(name),
                 bytes: Cow::Borrowed(*bytes),
             })
@@ -213,7 +394,9 @@ pub fn load_sample(environment: Environment) -> Result<Loaded, LoadError> {
     load_sources(sources, environment)
 }
 
-/// Loads already-read files (one per cmdlet) and builds the snapshot.
+/// Loads already-read files and builds the snapshot. Files named after a cmdlet
+/// come first; a transcript's part for a cmdlet that has its own file is ignored
+/// with a warning.
 pub fn load_sources(
     mut sources: Vec<SourceFile>,
     environment: Environment,
@@ -223,10 +406,37 @@ pub fn load_sources(
     let mut rejected = Vec::new();
     let mut inputs = Vec::new();
     let mut parts = Parts { environment, ..Parts::default() };
-    for SourceFile { cmdlet, path, bytes } in sources {
-        let ParsedFile { file, parsed, form, encoding, sha256 } = parse_bytes(&path, &bytes)?;
+
+    let mut files: Vec<(Cmdlet, PathBuf, ParsedFile)> = Vec::new();
+    for SourceFile { cmdlet, path, bytes } in &sources {
+        if let Some(cmdlet) = cmdlet {
+            files.push((*cmdlet, path.clone(), parse_bytes(path, bytes)?));
+        }
+    }
+    for SourceFile { path, bytes, .. } in sources.iter().filter(|s| s.cmdlet.is_none()) {
+        for (cmdlet, parsed) in parse_transcript(path, bytes, environment, &mut warnings) {
+            if let Some((_, first, _)) = files.iter().find(|(c, _, _)| *c == cmdlet) {
+                warnings.push(Warning {
+                    code: "transcript-part-ignored",
+                    source: None,
+                    message: format!(
+                        "{}: ignored its {} output: {} already holds it",
+                        parsed.file,
+                        cmdlet.produced_by(),
+                        first.display()
+                    ),
+                });
+                continue;
+            }
+            files.push((cmdlet, path.clone(), parsed));
+        }
+    }
+    files.sort_by_key(|(c, _, _)| *c);
+
+    for (cmdlet, path, ParsedFile { file, mut parsed, form, encoding, sha256 }) in files {
         columns::check(cmdlet, environment, &file, &parsed.table)?;
         let rows = parsed.table.rows.len() + parsed.rejected.len();
+        reject_truncated(cmdlet, environment, &file, &mut parsed);
         rejected.extend(parsed.rejected);
         warnings.extend(parsed.warnings);
         file_warnings(cmdlet, environment, &file, &parsed.table, rows, &mut warnings);
@@ -269,6 +479,37 @@ pub fn load_sources(
     let snapshot = Snapshot::build(parts, &mut rejected, &mut warnings);
     rejected.sort_by(|a, b| a.source.cmp(&b.source));
     Ok(Loaded { inputs, snapshot, rejected, warnings })
+}
+
+/// Rejects the rows whose Format-Table cell in a column exoauth reads was cut to
+/// fit the console: the value is lost, and a cut identity or policy name must
+/// never be matched or written into a script as if it were whole.
+fn reject_truncated(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    parsed: &mut input::Parsed,
+) {
+    let read = cmdlet.columns(environment);
+    let mut cut: Vec<(usize, &str)> = parsed
+        .truncated
+        .iter()
+        .filter(|(_, col)| read.iter().any(|r| r.eq_ignore_ascii_case(col)))
+        .map(|(line, col)| (*line, col.as_str()))
+        .collect();
+    cut.dedup_by_key(|(line, _)| *line);
+    if cut.is_empty() {
+        return;
+    }
+    parsed.table.rows.retain(|r| !cut.iter().any(|(line, _)| *line == r.line));
+    for (line, col) in cut {
+        parsed.rejected.push(Rejection {
+            source: input::Source { file: file.clone(), line },
+            reason: format!(
+                "{col} was cut by Format-Table to fit the console, so the row cannot be used; re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`"
+            ),
+        });
+    }
 }
 
 fn take<T>(

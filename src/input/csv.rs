@@ -25,11 +25,8 @@ pub fn parse(file: &Arc<str>, text: &str, delimiter: u8) -> Result<Parsed, Synta
         .has_headers(true)
         .trim(::csv::Trim::None)
         .from_reader(body.as_bytes());
-    let syntax = |line: u64, message: String| SyntaxError {
-        file: file.clone(),
-        line: line as usize + skipped_lines,
-        column: 1,
-        message,
+    let syntax = |line: u64, message: String| {
+        SyntaxError::new(file, line as usize + skipped_lines, 1, message)
     };
     let header =
         reader.headers().map_err(|e| syntax(1, format!("cannot read the CSV header: {e}")))?;
