@@ -51,6 +51,15 @@ pub enum LoadError {
         /// The folder.
         dir: PathBuf,
     },
+    /// A transcript holds several outputs and none was chosen, or the chosen one
+    /// does not exist.
+    #[error("{file}: {message}")]
+    Parts {
+        /// File name.
+        file: Arc<str>,
+        /// The parts found and what to do.
+        message: String,
+    },
     /// Two files claim the same cmdlet.
     #[error("{first} and {second} are both {cmdlet} exports; keep one")]
     DuplicateStem {
@@ -356,6 +365,90 @@ fn parse_transcript(
     found
 }
 
+/// What `exoauth parse` read from one file.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    /// The file name used in messages.
+    pub file: Arc<str>,
+    /// The detected encoding.
+    pub encoding: Encoding,
+    /// The form of the records converted.
+    pub form: Form,
+    /// For a transcript, every output found (the one converted is `selected`).
+    pub parts: Vec<TranscriptPart>,
+    /// Index in `parts` of the part converted.
+    pub selected: Option<usize>,
+    /// The records converted.
+    pub parsed: input::Parsed,
+}
+
+/// Reads one file in any supported form for `exoauth parse`. A transcript with
+/// several outputs needs `part` (1-based) to say which one to convert.
+pub fn read_one(path: &Path, bytes: &[u8], part: Option<usize>) -> Result<Converted, LoadError> {
+    let file = display_name(path);
+    let (text, encoding) =
+        decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
+    if !transcript::is_transcript(&text) && part.is_none_or(|p| p == 1) {
+        let form = input::detect(&text);
+        let parsed = input::parse(&file, &text, form)?;
+        return Ok(Converted { file, encoding, form, parts: Vec::new(), selected: None, parsed });
+    }
+    let mut warnings = Vec::new();
+    let mut parts = transcript_parts(&file, &text, Environment::Online, &mut warnings);
+    let list = || {
+        parts
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                format!(
+                    "\n  --part {}: line {}, {}{}, {}{}",
+                    k + 1,
+                    p.line,
+                    p.form.name(),
+                    p.command.as_deref().map_or_else(String::new, |c| format!(" from `{c}`")),
+                    crate::emit::convert::plural(p.parsed.table.rows.len(), "record"),
+                    p.cmdlet.map_or_else(String::new, |c| format!(" ({} output)", c.produced_by()))
+                )
+            })
+            .collect::<String>()
+    };
+    let selected = match (part, parts.len()) {
+        (_, 0) => {
+            return Err(LoadError::Parts {
+                file,
+                message: "no output found between the prompts".into(),
+            });
+        }
+        (None, 1) => 0,
+        (None, n) => {
+            return Err(LoadError::Parts {
+                file,
+                message: format!(
+                    "this transcript holds {n} outputs; choose one with --part N:{}",
+                    list()
+                ),
+            });
+        }
+        (Some(p), n) if p == 0 || p > n => {
+            return Err(LoadError::Parts {
+                file,
+                message: format!("there is no part {p}; the transcript holds:{}", list()),
+            });
+        }
+        (Some(p), _) => p - 1,
+    };
+    let mut parsed = std::mem::take(&mut parts[selected].parsed);
+    parsed.warnings.extend(warnings);
+    Ok(Converted {
+        file,
+        encoding,
+        form: parts[selected].form,
+        parts,
+        selected: Some(selected),
+        parsed,
+    })
+}
+
 /// Loads an export folder for the given environment.
 pub fn load(dir: &Path, environment: Environment) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
@@ -434,7 +527,12 @@ pub fn load_sources(
     files.sort_by_key(|(c, _, _)| *c);
 
     for (cmdlet, path, ParsedFile { file, mut parsed, form, encoding, sha256 }) in files {
-        columns::check(cmdlet, environment, &file, &parsed.table)?;
+        // `ConvertTo-Json -InputObject @()` (no Conditional Access policies) is `[]`:
+        // no objects, so no columns to check.
+        let empty_json = form == Form::Json && parsed.table.columns.is_empty();
+        if !empty_json {
+            columns::check(cmdlet, environment, &file, &parsed.table)?;
+        }
         let rows = parsed.table.rows.len() + parsed.rejected.len();
         reject_truncated(cmdlet, environment, &file, &mut parsed);
         rejected.extend(parsed.rejected);

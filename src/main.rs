@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{AuditArgs, Cli, Command, FailOn};
+use cli::{AuditArgs, Cli, Command, FailOn, ParseArgs};
 use exoauth::audit;
 use exoauth::emit::report::Report;
 use exoauth::export;
@@ -34,6 +34,35 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Audit(args) => run_audit(&args),
+        Command::Parse(args) => run_parse(&args),
+    }
+}
+
+fn run_parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let converted = export::read_one(&args.file, &bytes, args.part)?;
+    let out = exoauth::emit::convert::render(&converted.parsed.table, args.target());
+    write_output(args.output.as_deref(), &out)?;
+    eprint!("{}", exoauth::emit::convert::summary(&converted));
+    if !converted.parsed.rejected.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes to a file, or to standard output for none or `-`.
+fn write_output(path: Option<&std::path::Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match path.filter(|p| p.as_os_str() != "-") {
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+            Ok(())
+        }
     }
 }
 

@@ -7,3 +7,4 @@ mod audit;
 mod bad_input;
 mod entra;
 mod expected;
+mod scripts;

@@ -132,7 +132,7 @@ impl Cmdlet {
                 "Name",
                 "DisplayName",
             ],
-            (Cmdlet::User, _) => &[
+            (Cmdlet::User, Online) => &[
                 "Guid",
                 "ExternalDirectoryObjectId",
                 "UserPrincipalName",
@@ -142,6 +142,17 @@ impl Cmdlet {
                 "DisplayName",
                 "AccountDisabled",
                 "STSRefreshTokensValidFrom",
+            ],
+            // STSRefreshTokensValidFrom is a cloud-only property.
+            (Cmdlet::User, OnPrem) => &[
+                "Guid",
+                "ExternalDirectoryObjectId",
+                "UserPrincipalName",
+                "WindowsEmailAddress",
+                "Identity",
+                "Name",
+                "DisplayName",
+                "AccountDisabled",
             ],
             (Cmdlet::SecurityDefaults, _) => &[],
             (Cmdlet::ConditionalAccessPolicy, _) => &["DisplayName", "Id"],
