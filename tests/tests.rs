@@ -7,4 +7,6 @@ mod audit;
 mod bad_input;
 mod entra;
 mod expected;
+mod forms;
+mod roundtrip;
 mod scripts;

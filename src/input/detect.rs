@@ -48,9 +48,6 @@ pub fn detect(text: &str) -> Form {
         .take_while(|l| !l.trim().is_empty())
         .take(5)
         .collect();
-    if first_paragraph.iter().skip(1).any(|l| is_rule(l)) {
-        return Form::Table;
-    }
     let mut lines = text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty());
     let Some(first) = lines.next() else { return Form::Csv { delimiter: b',' } };
     let first_trimmed = first.trim_start();
@@ -63,6 +60,10 @@ pub fn detect(text: &str) -> Form {
     }
     if is_list_line(&super::list::strip_ansi(first)) {
         return Form::List;
+    }
+    // A table header cannot look like `Label : value`, so lists are tried first.
+    if first_paragraph.iter().skip(1).any(|l| is_rule(l)) {
+        return Form::Table;
     }
     Form::Csv { delimiter: sniff_delimiter(first) }
 }

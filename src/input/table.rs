@@ -92,8 +92,10 @@ fn rule(i: &str) -> IResult<&str, Vec<(usize, usize)>> {
 }
 
 /// True when the line is a Format-Table rule of dashes.
+/// A lone `-` (one column with a one-letter label) is not taken for a rule: it is
+/// more often a value.
 pub fn is_rule(line: &str) -> bool {
-    line.contains("--") && rule(line.trim_end()).is_ok()
+    rule(line.trim_end()).is_ok_and(|(_, runs)| line.contains("--") || runs.len() > 1)
 }
 
 /// A blank line (spaces only).
@@ -390,6 +392,7 @@ mod tests {
         assert!(rule("").is_err());
         assert!(is_rule("---- ----"));
         assert!(!is_rule("-"));
+        assert!(is_rule("- -"));
         assert!(!is_rule("--- abc"));
     }
 
