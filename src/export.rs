@@ -576,6 +576,9 @@ pub fn load_sources(
     }
     let snapshot = Snapshot::build(parts, &mut rejected, &mut warnings);
     rejected.sort_by(|a, b| a.source.cmp(&b.source));
+    // Each warning once, however many paths found it.
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert((w.code, w.source.clone(), w.message.clone())));
     Ok(Loaded { inputs, snapshot, rejected, warnings })
 }
 

@@ -105,6 +105,13 @@ fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             out.flush()?;
         }
     }
+    if !loaded.warnings.is_empty() {
+        eprintln!(
+            "exoauth: {} warning{} about the input (listed in the report)",
+            loaded.warnings.len(),
+            if loaded.warnings.len() == 1 { "" } else { "s" }
+        );
+    }
     if !loaded.rejected.is_empty() {
         eprintln!(
             "exoauth: {} input rows rejected (listed in the report); fix or re-export them: exiting with 2",
