@@ -25,7 +25,7 @@ fn generated(n: usize) -> (tempfile::TempDir, Vec<SourceFile>) {
             .map(|stem| {
                 let path: PathBuf = dir.path().join(format!("{stem}.csv"));
                 SourceFile {
-                    cmdlet: Cmdlet::from_stem(stem).unwrap(),
+                    cmdlet: Cmdlet::from_stem(stem),
                     bytes: Cow::Owned(std::fs::read(&path).unwrap()),
                     path,
                 }

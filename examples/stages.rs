@@ -15,7 +15,7 @@ fn main() {
         ("User", "User.csv"),
     ] {
         sources.push(exoauth::export::SourceFile {
-            cmdlet: exoauth::model::columns::Cmdlet::from_stem(stem).unwrap(),
+            cmdlet: exoauth::model::columns::Cmdlet::from_stem(stem),
             path: dir.join(name),
             bytes: std::borrow::Cow::Owned(std::fs::read(dir.join(name)).unwrap()),
         });

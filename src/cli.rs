@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use exoauth::audit::{self, Options, Scope, Want};
+use exoauth::emit::convert::Target;
 use exoauth::emit::diff::DiffFormat;
 use exoauth::emit::report::Format;
 use exoauth::model::{Environment, Protocol};
@@ -53,6 +54,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Write a deterministic synthetic tenant (for tests and benchmarks).
     Generate(GenerateArgs),
+    /// Convert Format-List, Format-Table, CSV or ConvertTo-Json output (or one
+    /// output of a console transcript) to clean CSV or JSON.
+    Parse(ParseArgs),
 }
 
 /// `exoauth generate`.
@@ -124,6 +128,44 @@ pub enum DiffFailOn {
     Never,
     /// Exit 1 when any mailbox got worse for the report's direction.
     Regressions,
+}
+
+/// `exoauth parse`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "What was detected (form, encoding, records, warnings) is reported on standard error.\nExit codes: 0 success; 2 unreadable input or rejected rows (the output is still written)."
+)]
+pub struct ParseArgs {
+    /// The file to convert.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TargetArg::Csv)]
+    pub to: TargetArg,
+    /// Write to FILE instead of standard output (`-` for standard output).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// For a transcript holding several outputs: which one to convert (1-based).
+    #[arg(long, value_name = "N")]
+    pub part: Option<usize>,
+}
+
+/// `--to`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TargetArg {
+    /// CSV as Export-Csv -NoTypeInformation writes it.
+    Csv,
+    /// An array of objects.
+    Json,
+}
+
+impl ParseArgs {
+    /// The output format.
+    pub fn target(&self) -> Target {
+        match self.to {
+            TargetArg::Csv => Target::Csv,
+            TargetArg::Json => Target::Json,
+        }
+    }
 }
 
 /// `exoauth audit`.

@@ -15,7 +15,7 @@ use crate::decode::{self, DecodeError, Encoding};
 use rayon::prelude::*;
 
 use crate::input::csv::CsvStream;
-use crate::input::{self, Form, Records, Rejection, SyntaxError, Warning};
+use crate::input::{self, Form, Records, Rejection, SyntaxError, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::{
     self, AuthPolicy, CaPolicy, CasMailbox, Environment, MapError, OrgConfig, Parts,
@@ -57,6 +57,15 @@ pub enum LoadError {
     NoMailboxes {
         /// The folder.
         dir: PathBuf,
+    },
+    /// A transcript holds several outputs and none was chosen, or the chosen one
+    /// does not exist.
+    #[error("{file}: {message}")]
+    Parts {
+        /// File name.
+        file: Arc<str>,
+        /// The parts found and what to do.
+        message: String,
     },
     /// Two files claim the same cmdlet.
     #[error("{first} and {second} are both {cmdlet} exports; keep one")]
@@ -100,13 +109,15 @@ pub struct Loaded {
     pub warnings: Vec<Warning>,
 }
 
-/// Files in `dir` that hold a known cmdlet's output, by cmdlet.
+/// Files in `dir` that hold a known cmdlet's output (by stem), and transcripts
+/// (`None`: any other `.txt` or `.log` file, whose parts are recognised by their
+/// columns).
 fn find_files(
     dir: &Path,
     warnings: &mut Vec<Warning>,
-) -> Result<Vec<(Cmdlet, PathBuf)>, LoadError> {
+) -> Result<Vec<(Option<Cmdlet>, PathBuf)>, LoadError> {
     let io = |error| LoadError::Io { path: dir.to_owned(), error };
-    let mut found: Vec<(Cmdlet, PathBuf)> = Vec::new();
+    let mut found: Vec<(Option<Cmdlet>, PathBuf)> = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
         .map(|e| e.map(|e| e.path()))
@@ -116,26 +127,28 @@ fn find_files(
     for path in entries.into_iter().filter(|p| p.is_file()) {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if !matches!(ext.as_str(), "csv" | "txt" | "json") || stem.eq_ignore_ascii_case("manifest")
+        if !matches!(ext.as_str(), "csv" | "txt" | "json" | "log")
+            || stem.eq_ignore_ascii_case("manifest")
         {
             continue;
         }
-        match Cmdlet::from_stem(stem) {
+        match Cmdlet::from_stem(stem).filter(|_| ext != "log") {
             Some(cmdlet) => {
-                if let Some((_, first)) = found.iter().find(|(c, _)| *c == cmdlet) {
+                if let Some((_, first)) = found.iter().find(|(c, _)| *c == Some(cmdlet)) {
                     return Err(LoadError::DuplicateStem {
                         cmdlet: cmdlet.stem(),
                         first: first.display().to_string(),
                         second: path.display().to_string(),
                     });
                 }
-                found.push((cmdlet, path));
+                found.push((Some(cmdlet), path));
             }
+            None if matches!(ext.as_str(), "txt" | "log") => found.push((None, path)),
             None => warnings.push(Warning {
                 code: "unknown-file",
                 source: None,
                 message: format!(
-                    "ignored {}: its name matches no export (expected AuthenticationPolicy, OrganizationConfig, TransportConfig, CasMailbox, User, SecurityDefaults, ConditionalAccessPolicy)",
+                    "ignored {}: its name matches no export (expected AuthenticationPolicy, OrganizationConfig, TransportConfig, CasMailbox, User, SecurityDefaults, ConditionalAccessPolicy, or a transcript as .txt)",
                     path.display()
                 ),
             }),
@@ -148,15 +161,16 @@ fn find_files(
 /// One file to load: which cmdlet it holds, its path as shown, its bytes.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    /// The cmdlet, from the file stem.
-    pub cmdlet: Cmdlet,
+    /// The cmdlet, from the file stem; `None` for a transcript, whose parts are
+    /// recognised by their columns.
+    pub cmdlet: Option<Cmdlet>,
     /// The path as shown in reports.
     pub path: PathBuf,
     /// The raw bytes.
     pub bytes: Cow<'static, [u8]>,
 }
 
-/// One file decoded and parsed.
+/// One file (or one cmdlet's parts of a transcript) decoded and parsed.
 #[derive(Debug, Clone)]
 pub struct ParsedFile {
     /// The file name used in messages.
@@ -171,18 +185,275 @@ pub struct ParsedFile {
     pub sha256: String,
 }
 
-/// Decodes and parses one file's bytes.
-pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<ParsedFile, LoadError> {
-    let file: Arc<str> = Arc::from(
+/// The file name shown in messages.
+fn display_name(path: &Path) -> Arc<str> {
+    Arc::from(
         path.file_name()
             .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
-    );
+    )
+}
+
+/// Decodes and parses one file's bytes. Prompt lines (`PS C:\> Get-User | fl`)
+/// and transcript banners are ignored, so that a file holding one cmdlet's output
+/// with the command that made it reads as that output.
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<ParsedFile, LoadError> {
+    let file = display_name(path);
     let sha256 = format!("{:x}", Sha256::digest(bytes));
     let (text, encoding) =
         decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
+    let text = transcript::blank_noise(&text);
     let form = input::detect(&text);
     let parsed = input::parse(&file, &text, form)?;
     Ok(ParsedFile { file, parsed, form, encoding, sha256 })
+}
+
+/// One output found in a transcript: its cmdlet (when recognised), form and records.
+#[derive(Debug, Clone)]
+pub struct TranscriptPart {
+    /// The part's first line.
+    pub line: usize,
+    /// The command typed before it, if any.
+    pub command: Option<String>,
+    /// The recognised cmdlet.
+    pub cmdlet: Option<Cmdlet>,
+    /// The part's form.
+    pub form: Form,
+    /// Its records.
+    pub parsed: input::Parsed,
+}
+
+/// Splits a transcript into its outputs and recognises each by its columns. A
+/// Format-List part is recognised object by object, so outputs pasted without a
+/// prompt between them still separate. A part that cannot be parsed is a
+/// warning, not an error: the rest of the transcript is still read.
+pub fn transcript_parts(
+    file: &Arc<str>,
+    text: &str,
+    environment: Environment,
+    warnings: &mut Vec<Warning>,
+) -> Vec<TranscriptPart> {
+    let mut out = Vec::new();
+    for part in transcript::split(text) {
+        let form = input::detect(&part.text);
+        let parsed = match input::parse(file, &part.text, form) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                warnings.push(Warning {
+                    code: "transcript-part-unreadable",
+                    source: Some(input::Source { file: file.clone(), line: part.line }),
+                    message: format!("ignored an unreadable {} part: {e}", form.name()),
+                });
+                continue;
+            }
+        };
+        let recognise =
+            |t: &input::Table| Cmdlet::recognise(environment, |n| t.column(n).is_some());
+        if form == Form::List && parsed.table.rows.len() > 1 {
+            // Object by object: consecutive objects of one cmdlet form a part.
+            let mut groups: Vec<(Option<Cmdlet>, Vec<usize>)> = Vec::new();
+            for k in 0..parsed.table.rows.len() {
+                let cmdlet = recognise(&parsed.table.subset(&[k]));
+                match groups.last_mut() {
+                    Some((c, rows)) if *c == cmdlet => rows.push(k),
+                    _ => groups.push((cmdlet, vec![k])),
+                }
+            }
+            for (cmdlet, rows) in groups {
+                let table = parsed.table.subset(&rows);
+                let lines: Vec<usize> = table.rows.iter().map(|r| r.line).collect();
+                let first = lines.first().copied().unwrap_or(part.line);
+                let mut p = input::Parsed { table, ..input::Parsed::default() };
+                p.warnings = parsed
+                    .warnings
+                    .iter()
+                    .filter(|w| w.source.as_ref().is_some_and(|s| lines.contains(&s.line)))
+                    .cloned()
+                    .collect();
+                out.push(TranscriptPart {
+                    line: first,
+                    command: part.command.clone(),
+                    cmdlet,
+                    form,
+                    parsed: p,
+                });
+            }
+        } else {
+            let cmdlet = recognise(&parsed.table);
+            out.push(TranscriptPart {
+                line: part.line,
+                command: part.command,
+                cmdlet,
+                form,
+                parsed,
+            });
+        }
+    }
+    out
+}
+
+/// Reads a transcript: one [`ParsedFile`] per recognised cmdlet (its parts
+/// merged), and a warning for each part that matches no export.
+fn parse_transcript(
+    path: &Path,
+    bytes: &[u8],
+    environment: Environment,
+    warnings: &mut Vec<Warning>,
+) -> Vec<(Cmdlet, ParsedFile)> {
+    let file = display_name(path);
+    let sha256 = format!("{:x}", Sha256::digest(bytes));
+    let (text, encoding) = match decode::decode(bytes) {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            warnings.push(Warning {
+                code: "unknown-file",
+                source: None,
+                message: format!("ignored {}: not a transcript ({error})", path.display()),
+            });
+            return Vec::new();
+        }
+    };
+    let mut found: Vec<(Cmdlet, ParsedFile)> = Vec::new();
+    let parts = transcript_parts(&file, &text, environment, warnings);
+    let recognised = parts.iter().filter(|p| p.cmdlet.is_some()).count();
+    for part in parts {
+        let Some(cmdlet) = part.cmdlet else {
+            if recognised == 0 {
+                continue;
+            }
+            let mut columns: Vec<&str> =
+                part.parsed.table.columns.iter().map(String::as_str).take(6).collect();
+            if part.parsed.table.columns.len() > 6 {
+                columns.push("...");
+            }
+            let why = part
+                .command
+                .as_deref()
+                .and_then(Cmdlet::from_command)
+                .and_then(|c| columns::check(c, environment, &file, &part.parsed.table).err())
+                .map_or_else(String::new, |e| format!(" ({})", e.message));
+            warnings.push(Warning {
+                code: "transcript-part-ignored",
+                source: Some(input::Source { file: file.clone(), line: part.line }),
+                message: format!(
+                    "ignored {}{} with columns {}: it matches no export{why}",
+                    part.form.name(),
+                    part.command
+                        .as_deref()
+                        .map_or_else(String::new, |c| format!(" output of `{c}`")),
+                    columns.join(", "),
+                ),
+            });
+            continue;
+        };
+        match found.iter_mut().find(|(c, _)| *c == cmdlet) {
+            Some((_, pf)) => pf.parsed.append(part.parsed),
+            None => found.push((
+                cmdlet,
+                ParsedFile {
+                    file: file.clone(),
+                    parsed: part.parsed,
+                    form: part.form,
+                    encoding,
+                    sha256: sha256.clone(),
+                },
+            )),
+        }
+    }
+    if found.is_empty() {
+        warnings.push(Warning {
+            code: "unknown-file",
+            source: None,
+            message: format!(
+                "ignored {}: its name matches no export and no part of it was recognised as one",
+                path.display()
+            ),
+        });
+    }
+    found
+}
+
+/// What `exoauth parse` read from one file.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    /// The file name used in messages.
+    pub file: Arc<str>,
+    /// The detected encoding.
+    pub encoding: Encoding,
+    /// The form of the records converted.
+    pub form: Form,
+    /// For a transcript, every output found (the one converted is `selected`).
+    pub parts: Vec<TranscriptPart>,
+    /// Index in `parts` of the part converted.
+    pub selected: Option<usize>,
+    /// The records converted.
+    pub parsed: input::Parsed,
+}
+
+/// Reads one file in any supported form for `exoauth parse`. A transcript with
+/// several outputs needs `part` (1-based) to say which one to convert.
+pub fn read_one(path: &Path, bytes: &[u8], part: Option<usize>) -> Result<Converted, LoadError> {
+    let file = display_name(path);
+    let (text, encoding) =
+        decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
+    if !transcript::is_transcript(&text) && part.is_none_or(|p| p == 1) {
+        let form = input::detect(&text);
+        let parsed = input::parse(&file, &text, form)?;
+        return Ok(Converted { file, encoding, form, parts: Vec::new(), selected: None, parsed });
+    }
+    let mut warnings = Vec::new();
+    let mut parts = transcript_parts(&file, &text, Environment::Online, &mut warnings);
+    let list = || {
+        parts
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                format!(
+                    "\n  --part {}: line {}, {}{}, {}{}",
+                    k + 1,
+                    p.line,
+                    p.form.name(),
+                    p.command.as_deref().map_or_else(String::new, |c| format!(" from `{c}`")),
+                    crate::emit::convert::plural(p.parsed.table.rows.len(), "record"),
+                    p.cmdlet.map_or_else(String::new, |c| format!(" ({} output)", c.produced_by()))
+                )
+            })
+            .collect::<String>()
+    };
+    let selected = match (part, parts.len()) {
+        (_, 0) => {
+            return Err(LoadError::Parts {
+                file,
+                message: "no output found between the prompts".into(),
+            });
+        }
+        (None, 1) => 0,
+        (None, n) => {
+            return Err(LoadError::Parts {
+                file,
+                message: format!(
+                    "this transcript holds {n} outputs; choose one with --part N:{}",
+                    list()
+                ),
+            });
+        }
+        (Some(p), n) if p == 0 || p > n => {
+            return Err(LoadError::Parts {
+                file,
+                message: format!("there is no part {p}; the transcript holds:{}", list()),
+            });
+        }
+        (Some(p), _) => p - 1,
+    };
+    let mut parsed = std::mem::take(&mut parts[selected].parsed);
+    parsed.warnings.extend(warnings);
+    Ok(Converted {
+        file,
+        encoding,
+        form: parts[selected].form,
+        parts,
+        selected: Some(selected),
+        parsed,
+    })
 }
 
 /// Loads an export folder for the given environment.
@@ -198,7 +469,7 @@ pub fn load_with(
 ) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
     let files = find_files(dir, &mut warnings)?;
-    if !files.iter().any(|(c, _)| *c == Cmdlet::CasMailbox) {
+    if !files.iter().any(|(c, _)| matches!(c, Some(Cmdlet::CasMailbox) | None)) {
         return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
     }
     let total: u64 =
@@ -216,6 +487,9 @@ pub fn load_with(
     let loaded = load_sources(sources, environment);
     progress.finish();
     let mut loaded = loaded?;
+    if !loaded.inputs.iter().any(|i| i.cmdlet == Cmdlet::CasMailbox) {
+        return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
+    }
     warnings.append(&mut loaded.warnings);
     loaded.warnings = warnings;
     Ok(loaded)
@@ -228,7 +502,7 @@ pub fn load_sample(environment: Environment) -> Result<Loaded, LoadError> {
         .filter_map(|(name, bytes)| {
             let stem = name.split('.').next().unwrap_or(name);
             Cmdlet::from_stem(stem).map(|cmdlet| SourceFile {
-                cmdlet,
+                cmdlet: Some(cmdlet),
                 path: PathBuf::from("fixtures/contoso").join(name),
                 bytes: Cow::Borrowed(*bytes),
             })
@@ -328,6 +602,7 @@ fn parse_and_map(
 ) -> Result<Mapped, LoadError> {
     let (text, encoding) =
         decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
+    let text = transcript::blank_noise(&text);
     let form = input::detect(&text);
     let mut rejected = Vec::new();
     let mut warnings = Vec::new();
@@ -344,57 +619,106 @@ fn parse_and_map(
             (typed, rows, header)
         }
         _ => {
-            let mut parsed = input::parse(file, &text, form)?;
-            columns::check(cmdlet, environment, file, &parsed.table)?;
-            let (typed, mapped) = map_typed(
-                cmdlet,
-                environment,
-                file,
-                &mut parsed.table,
-                &mut rejected,
-                &mut warnings,
-            );
-            let rows = mapped + parsed.rejected.len();
-            rejected.extend(parsed.rejected);
-            warnings.extend(parsed.warnings);
-            parsed.table.rows.clear();
-            (typed, rows, parsed.table)
+            let parsed = input::parse(file, &text, form)?;
+            return map_parsed(cmdlet, environment, file, parsed, form, encoding);
         }
     };
     file_warnings(cmdlet, environment, file, &header, rows, &mut warnings);
     Ok((typed, rows, form, encoding, rejected, warnings))
 }
 
+/// Maps an already parsed file (any form but streamed CSV, or a transcript's part).
+fn map_parsed(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    mut parsed: input::Parsed,
+    form: Form,
+    encoding: Encoding,
+) -> Result<Mapped, LoadError> {
+    // `ConvertTo-Json -InputObject @()` (no Conditional Access policies) is `[]`:
+    // no objects, so no columns to check.
+    let empty_json = form == Form::Json && parsed.table.columns.is_empty();
+    if !empty_json {
+        columns::check(cmdlet, environment, file, &parsed.table)?;
+    }
+    let parsed_rows = parsed.table.rows.len() + parsed.rejected.len();
+    reject_truncated(cmdlet, environment, file, &mut parsed);
+    let mut rejected = std::mem::take(&mut parsed.rejected);
+    let mut warnings = std::mem::take(&mut parsed.warnings);
+    let (typed, _) =
+        map_typed(cmdlet, environment, file, &mut parsed.table, &mut rejected, &mut warnings);
+    parsed.table.rows.clear();
+    file_warnings(cmdlet, environment, file, &parsed.table, parsed_rows, &mut warnings);
+    Ok((typed, parsed_rows, form, encoding, rejected, warnings))
+}
+
 /// Hashes one file while decoding, parsing and mapping it.
-fn load_one(source: &SourceFile, environment: Environment) -> Result<Outcome, LoadError> {
-    let SourceFile { cmdlet, path, bytes } = source;
-    let file: Arc<str> = Arc::from(
-        path.file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
-    );
+fn load_one(
+    cmdlet: Cmdlet,
+    source: &SourceFile,
+    environment: Environment,
+) -> Result<Outcome, LoadError> {
+    let SourceFile { path, bytes, .. } = source;
+    let file = display_name(path);
     let (sha256, mapped) = rayon::join(
         || format!("{:x}", Sha256::digest(bytes)),
-        || parse_and_map(*cmdlet, environment, &file, bytes),
+        || parse_and_map(cmdlet, environment, &file, bytes),
     );
-    let (typed, rows, form, encoding, rejected, warnings) = mapped?;
+    outcome(cmdlet, path, sha256, mapped?)
+}
+
+fn outcome(
+    cmdlet: Cmdlet,
+    path: &Path,
+    sha256: String,
+    mapped: Mapped,
+) -> Result<Outcome, LoadError> {
+    let (typed, rows, form, encoding, rejected, warnings) = mapped;
     Ok(Outcome {
-        input: InputFile { path: path.clone(), cmdlet: *cmdlet, form, encoding, sha256, rows },
+        input: InputFile { path: path.to_owned(), cmdlet, form, encoding, sha256, rows },
         typed,
         rejected,
         warnings,
     })
 }
 
-/// Loads already-read files (one per cmdlet, in parallel) and builds the snapshot.
+/// Loads already-read files and builds the snapshot. Files named after a cmdlet
+/// are read in parallel and come first; a transcript's part for a cmdlet that has
+/// its own file is ignored with a warning.
 pub fn load_sources(
     mut sources: Vec<SourceFile>,
     environment: Environment,
 ) -> Result<Loaded, LoadError> {
     sources.sort_by_key(|s| s.cmdlet);
-    let outcomes: Vec<Outcome> =
-        sources.par_iter().map(|s| load_one(s, environment)).collect::<Result<_, _>>()?;
+    let mut outcomes: Vec<Outcome> = sources
+        .par_iter()
+        .filter_map(|s| s.cmdlet.map(|cmdlet| load_one(cmdlet, s, environment)))
+        .collect::<Result<_, _>>()?;
+    let mut transcript_warnings = Vec::new();
+    for SourceFile { path, bytes, .. } in sources.iter().filter(|s| s.cmdlet.is_none()) {
+        for (cmdlet, part) in parse_transcript(path, bytes, environment, &mut transcript_warnings) {
+            if let Some(first) = outcomes.iter().find(|o| o.input.cmdlet == cmdlet) {
+                transcript_warnings.push(Warning {
+                    code: "transcript-part-ignored",
+                    source: None,
+                    message: format!(
+                        "{}: ignored its {} output: {} already holds it",
+                        part.file,
+                        cmdlet.produced_by(),
+                        first.input.path.display()
+                    ),
+                });
+                continue;
+            }
+            let ParsedFile { file, parsed, form, encoding, sha256 } = part;
+            let mapped = map_parsed(cmdlet, environment, &file, parsed, form, encoding)?;
+            outcomes.push(outcome(cmdlet, path, sha256, mapped)?);
+        }
+    }
+    outcomes.sort_by_key(|o| o.input.cmdlet);
     drop(sources);
-    let mut warnings = Vec::new();
+    let mut warnings = transcript_warnings;
     let mut rejected = Vec::new();
     let mut inputs = Vec::new();
     let mut parts = Parts { environment, ..Parts::default() };
@@ -415,6 +739,37 @@ pub fn load_sources(
     let snapshot = Snapshot::build(parts, &mut rejected, &mut warnings);
     rejected.sort_by(|a, b| a.source.cmp(&b.source));
     Ok(Loaded { inputs, snapshot, rejected, warnings })
+}
+
+/// Rejects the rows whose Format-Table cell in a column exoauth reads was cut to
+/// fit the console: the value is lost, and a cut identity or policy name must
+/// never be matched or written into a script as if it were whole.
+fn reject_truncated(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    parsed: &mut input::Parsed,
+) {
+    let read = cmdlet.columns(environment);
+    let mut cut: Vec<(usize, &str)> = parsed
+        .truncated
+        .iter()
+        .filter(|(_, col)| read.iter().any(|r| r.eq_ignore_ascii_case(col)))
+        .map(|(line, col)| (*line, col.as_str()))
+        .collect();
+    cut.dedup_by_key(|(line, _)| *line);
+    if cut.is_empty() {
+        return;
+    }
+    parsed.table.rows.retain(|r| !cut.iter().any(|(line, _)| *line == r.line));
+    for (line, col) in cut {
+        parsed.rejected.push(Rejection {
+            source: input::Source { file: file.clone(), line },
+            reason: format!(
+                "{col} was cut by Format-Table to fit the console, so the row cannot be used; re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`"
+            ),
+        });
+    }
 }
 
 /// Whole-file warnings: a likely `-ResultSize` cut and optional columns that were

@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{AuditArgs, Cli, Command, DiffArgs, DiffFailOn, FailOn};
+use cli::{AuditArgs, Cli, Command, DiffArgs, DiffFailOn, FailOn, ParseArgs};
 use exoauth::audit;
 use exoauth::emit::powershell::{self, Header};
 use exoauth::emit::report::text::Text;
@@ -66,6 +66,34 @@ impl Out {
     }
 }
 
+fn run_parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let converted = export::read_one(&args.file, &bytes, args.part)?;
+    let out = exoauth::emit::convert::render(&converted.parsed.table, args.target());
+    write_bytes(args.output.as_deref(), &out)?;
+    eprint!("{}", exoauth::emit::convert::summary(&converted));
+    if !converted.parsed.rejected.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes to a file, or to standard output for none or `-`.
+fn write_bytes(path: Option<&std::path::Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match path.filter(|p| p.as_os_str() != "-") {
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let when = match cli.progress {
         _ if cli.quiet => term::When::Never,
@@ -77,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Audit(args) => run_audit(&args, &out),
         Command::Diff(args) => run_diff(&args),
+        Command::Parse(args) => run_parse(&args),
         Command::Generate(args) => {
             let parts = exoauth::generate::tenant(
                 args.seed,
@@ -198,6 +227,13 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     written?;
     out.detail(format_args!("wrote the report in {:.2?}", stage.elapsed()));
     out.detail(format_args!("done in {:.2?}", started.elapsed()));
+    if !loaded.warnings.is_empty() {
+        out.note(format_args!(
+            "{} warning{} about the input (listed in the report)",
+            loaded.warnings.len(),
+            if loaded.warnings.len() == 1 { "" } else { "s" }
+        ));
+    }
     if !loaded.rejected.is_empty() {
         eprintln!(
             "exoauth: {} input rows rejected (listed in the report); fix or re-export them: exiting with 2",

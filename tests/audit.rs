@@ -371,7 +371,8 @@ fn progress_quiet_and_verbose_stay_off_stdout() {
         .args(["audit", "fixtures/contoso", "--format", "json", "-o", "-"])
         .output()
         .unwrap();
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr, "exoauth: 1 warning about the input (listed in the report)\n");
     serde_json::from_slice::<Value>(&out.stdout).unwrap();
     // Forced bars go to stderr only.
     let out = exoauth()
@@ -388,6 +389,7 @@ fn progress_quiet_and_verbose_stay_off_stdout() {
         ))
         .stderr(predicate::str::contains("audited 44 mailboxes (35 in scope, 32 flagged)"));
     exoauth().args(["audit", "--quiet"]).assert().success().stderr("");
+    exoauth().args(["audit", "fixtures/contoso", "--quiet", "-o", "-"]).assert().success().stderr("");
     exoauth()
         .args(["audit"])
         .assert()

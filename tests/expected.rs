@@ -95,9 +95,10 @@ fn contoso_matches_the_hand_worked_table() {
 }
 
 #[test]
-fn utf16_and_format_list_copies_match_the_same_table() {
-    // The EXPECTED.md of contoso covers its UTF-16LE and Format-List copies too.
-    for rel in ["contoso-utf16", "contoso-list"] {
+fn utf16_list_table_and_transcript_copies_match_the_same_table() {
+    // The EXPECTED.md of contoso covers its UTF-16LE, Format-List, Format-Table and
+    // transcript copies too.
+    for rel in ["contoso-utf16", "contoso-list", "contoso-table", "transcript"] {
         let dir = fixture(rel);
         let rows = expected(&fixture("contoso"));
         let (report, code) = audit_json(&dir, &[]);

@@ -148,7 +148,11 @@ fn json_goes_to_standard_output_with_dash() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["schema"], "exoauth/audit-v1");
     assert_eq!(json["summary"]["flagged"], 32);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Standard error carries only the one-line note about input warnings.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "exoauth: 1 warning about the input (listed in the report)\n"
+    );
     assert!(!std::path::Path::new("-").exists());
 }
 

@@ -42,12 +42,7 @@ impl<'t> CsvStream<'t> {
             .has_headers(true)
             .trim(::csv::Trim::None)
             .from_reader(body.as_bytes());
-        let syntax = |message: String| SyntaxError {
-            file: file.clone(),
-            line: 1 + skipped_lines,
-            column: 1,
-            message,
-        };
+        let syntax = |message: String| SyntaxError::new(file, 1 + skipped_lines, 1, message);
         let header =
             reader.headers().map_err(|e| syntax(format!("cannot read the CSV header: {e}")))?;
         let columns: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
@@ -99,12 +94,8 @@ impl Records for CsvStream<'_> {
                 Ok(more) => more,
                 Err(e) => {
                     let line = self.reader.position().line() as usize + self.skipped_lines;
-                    self.error = Some(SyntaxError {
-                        file: self.file.clone(),
-                        line,
-                        column: 1,
-                        message: format!("unreadable CSV: {e}"),
-                    });
+                    self.error =
+                        Some(SyntaxError::new(&self.file, line, 1, format!("unreadable CSV: {e}")));
                     return;
                 }
             };

@@ -4,8 +4,11 @@
 //!   default); delimiter `,`, or `;` from `Export-Csv -UseCulture` on many
 //!   European cultures, sniffed from the header line.
 //! - Format-List: `Label<padding> : value` lines.
-//! - Format-Table: a header line followed by a rule of dashes.
+//! - Format-Table: one to four header lines (labels wider than their column wrap)
+//!   followed by a rule of dashes.
 //! - JSON: `ConvertTo-Json` output, starting with `{` or `[`.
+
+use super::table::is_rule;
 
 /// The detected form of an input text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +41,13 @@ impl Form {
 /// Detects the form of `text`. Text with no recognisable structure is read as a
 /// one-column CSV, whose header check then names the missing columns.
 pub fn detect(text: &str) -> Form {
+    let first_paragraph: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .take(5)
+        .collect();
     let mut lines = text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty());
     let Some(first) = lines.next() else { return Form::Csv { delimiter: b',' } };
     let first_trimmed = first.trim_start();
@@ -48,10 +58,11 @@ pub fn detect(text: &str) -> Form {
         let header = lines.next().unwrap_or("");
         return Form::Csv { delimiter: sniff_delimiter(header) };
     }
-    if is_list_line(first) {
+    if is_list_line(&super::list::strip_ansi(first)) {
         return Form::List;
     }
-    if lines.next().is_some_and(is_table_rule) {
+    // A table header cannot look like `Label : value`, so lists are tried first.
+    if first_paragraph.iter().skip(1).any(|l| is_rule(l)) {
         return Form::Table;
     }
     Form::Csv { delimiter: sniff_delimiter(first) }
@@ -67,12 +78,6 @@ pub(crate) fn is_list_line(line: &str) -> bool {
         && !label.starts_with('"')
         && label.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
         && (after.is_empty() || after.starts_with(' '))
-}
-
-/// `----  ---- ---` under a Format-Table header.
-fn is_table_rule(line: &str) -> bool {
-    let t = line.trim();
-    t.starts_with("--") && t.chars().all(|c| c == '-' || c == ' ')
 }
 
 /// Counts `,` and `;` outside quotes in the header line.
@@ -104,6 +109,7 @@ mod tests {
             ("\r\n\r\nName       : Alex\r\nPopEnabled : True\r\n", Form::List),
             ("AdminDisplayName :\r\n", Form::List),
             ("\nName  PopEnabled\n----  ----------\nAlex        True\n", Form::Table),
+            ("Display  Smtp\nName     Enabled\n-------- -------\n", Form::Table),
             ("[\n  {\n", Form::Json),
             ("{\"IsEnabled\": true}", Form::Json),
             ("", Form::Csv { delimiter: b',' }),

@@ -5,6 +5,17 @@
 //! blank for `null`); nested objects and arrays are kept as compact JSON text, so
 //! that a mapper that needs the structure (Conditional Access policies) can read
 //! it back.
+//!
+//! Quirks handled:
+//! - Windows PowerShell 5.1 writes a `DateTime` as `"\/Date(1326441600000)\/"`
+//!   (milliseconds since 1970, UTC, optionally with a `+0100` display offset),
+//!   and a date that went through a remote session as
+//!   `{"value": "\/Date(...)\/", "DisplayHint": 2, "DateTime": "..."}`; both are
+//!   rendered as ISO 8601 (`2012-01-13T08:00:00Z`), as PowerShell 7 writes them;
+//! - an object deeper than `-Depth` (default 2) is written as its type name
+//!   (`Microsoft.Graph.PowerShell.Models.…`, `System.Collections.Hashtable`) or
+//!   as `@{a=1; b=2}`: data loss, reported as a `depth-truncated` warning naming
+//!   the record's line and the property path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,18 +23,17 @@ use std::sync::Arc;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Parsed, Record, SyntaxError, Table};
+use super::value::is_depth_truncated;
+use super::{Parsed, Record, Source, SyntaxError, Table, Warning};
 
 /// A JSON object with the 1-based line it starts on.
 pub type LineObject = (usize, serde_json::Map<String, Value>);
 
 /// The objects of a JSON document with the 1-based line each starts on.
 pub fn objects(file: &Arc<str>, text: &str) -> Result<Vec<LineObject>, SyntaxError> {
-    let syntax = |e: serde_json::Error| SyntaxError {
-        file: file.clone(),
-        line: e.line(),
-        column: e.column(),
-        message: format!("invalid JSON ({e}); re-export with `ConvertTo-Json -Depth 10`"),
+    let syntax = |e: serde_json::Error| {
+        SyntaxError::new(file, e.line(), e.column(), format!("invalid JSON ({e})"))
+            .with_hint("re-export with `ConvertTo-Json -Depth 10`")
     };
     let trimmed = text.trim_start();
     let raws: Vec<&RawValue> = if trimmed.starts_with('[') {
@@ -38,12 +48,12 @@ pub fn objects(file: &Arc<str>, text: &str) -> Result<Vec<LineObject>, SyntaxErr
             let line = 1 + text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count();
             match serde_json::from_str::<Value>(raw.get()).map_err(syntax)? {
                 Value::Object(map) => Ok((line, map)),
-                other => Err(SyntaxError {
-                    file: file.clone(),
+                other => Err(SyntaxError::new(
+                    file,
                     line,
-                    column: 1,
-                    message: format!("expected an object, found {}", kind(&other)),
-                }),
+                    1,
+                    format!("expected an object, found {}", kind(&other)),
+                )),
             }
         })
         .collect()
@@ -72,11 +82,99 @@ pub fn text(v: &Value) -> String {
     }
 }
 
+/// `/Date(1326441600000)/` or `/Date(1326441600000+0100)/` as ISO 8601; `None`
+/// for any other string, or a date outside the representable range.
+pub fn ms_date(s: &str) -> Option<String> {
+    let inner = s.strip_prefix("/Date(")?.strip_suffix(")/")?;
+    let split = inner.get(1..)?.find(['+', '-']).map(|p| p + 1);
+    let (ms, offset) = match split {
+        Some(p) => inner.split_at(p),
+        None => (inner, ""),
+    };
+    let ms: i64 = ms.parse().ok()?;
+    let utc = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
+    let at = if offset.is_empty() {
+        utc
+    } else {
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let digits = offset.get(1..)?;
+        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let hours: i8 = digits[..2].parse().ok()?;
+        let minutes: i8 = digits[2..].parse().ok()?;
+        let offset = time::UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()?;
+        utc.to_offset(offset)
+    };
+    at.format(&time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Rewrites 5.1 dates as ISO 8601 throughout a value.
+pub fn normalise_dates(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Some(iso) = ms_date(s) {
+                *s = iso;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalise_dates),
+        Value::Object(map) => {
+            // `{"value": "/Date(...)/", "DisplayHint": 2, "DateTime": "..."}`
+            let date = map
+                .get("value")
+                .and_then(Value::as_str)
+                .filter(|_| map.contains_key("DateTime"))
+                .and_then(ms_date);
+            match date {
+                Some(iso) => *v = Value::String(iso),
+                None => map.values_mut().for_each(normalise_dates),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Property paths under `v` whose value is a depth-truncated object.
+fn depth_truncated(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if is_depth_truncated(s) => out.push(path.to_owned()),
+        Value::Array(items) => {
+            for (k, item) in items.iter().enumerate() {
+                depth_truncated(item, &format!("{path}[{k}]"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                depth_truncated(item, &format!("{path}.{key}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Parses JSON text into records.
 pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
     let mut table = Table::default();
+    let mut warnings = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let objects = objects(file, text)?;
+    let mut objects = objects(file, text)?;
+    for (line, map) in &mut objects {
+        let mut paths = Vec::new();
+        for (key, value) in map.iter_mut() {
+            normalise_dates(value);
+            depth_truncated(value, key, &mut paths);
+        }
+        if !paths.is_empty() {
+            warnings.push(Warning {
+                code: "depth-truncated",
+                source: Some(Source { file: file.clone(), line: *line }),
+                message: format!(
+                    "{} cut by ConvertTo-Json's -Depth (a type name where an object was): the values are lost; re-export with `ConvertTo-Json -Depth 10`",
+                    paths.join(", ")
+                ),
+            });
+        }
+    }
     for (_, map) in &objects {
         for key in map.keys() {
             index.entry(key.clone()).or_insert_with(|| {
@@ -92,7 +190,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         }
         table.rows.push(Record { line, values });
     }
-    Ok(Parsed { table, ..Parsed::default() })
+    Ok(Parsed { table, warnings, ..Parsed::default() })
 }
 
 #[cfg(test)]
@@ -108,6 +206,38 @@ mod tests {
         assert_eq!(p.table.rows[1].line, 6);
         assert_eq!(p.table.rows[0].values, [Some("True".into()), Some("x".into()), None]);
         assert_eq!(p.table.rows[1].values[2].as_deref(), Some("{\"ClientAppTypes\":[\"other\"]}"));
+    }
+
+    #[test]
+    fn windows_powershell_dates_become_iso_8601() {
+        assert_eq!(ms_date("/Date(1326441600000)/").as_deref(), Some("2012-01-13T08:00:00Z"));
+        assert_eq!(
+            ms_date("/Date(1326441600000+0100)/").as_deref(),
+            Some("2012-01-13T09:00:00+01:00")
+        );
+        assert_eq!(ms_date("/Date(-86400000)/").as_deref(), Some("1969-12-31T00:00:00Z"));
+        assert_eq!(ms_date("/Date(99999999999999999999)/"), None);
+        assert_eq!(ms_date("/Date(x)/"), None);
+        assert_eq!(ms_date("Date"), None);
+        let text = "{\"When\": \"\\/Date(1326441600000)\\/\", \"Remote\": {\"value\": \"\\/Date(0)\\/\", \"DisplayHint\": 2, \"DateTime\": \"Thursday, January 1, 1970\"}}";
+        let p = parse(&Arc::from("T.json"), text).unwrap();
+        assert_eq!(
+            p.table.rows[0].values,
+            [Some("2012-01-13T08:00:00Z".into()), Some("1970-01-01T00:00:00Z".into())]
+        );
+    }
+
+    #[test]
+    fn depth_truncated_values_warn_with_line_and_path() {
+        let text = "[\n{\"Name\": \"a\", \"Conditions\": {\"Users\": \"Microsoft.Graph.PowerShell.Models.MicrosoftGraphConditionalAccessUsers\", \"Apps\": [\"@{x=1}\"]}}\n]";
+        let p = parse(&Arc::from("T.json"), text).unwrap();
+        assert_eq!(p.warnings.len(), 1);
+        assert_eq!(p.warnings[0].source.as_ref().unwrap().line, 2);
+        assert!(
+            p.warnings[0].message.starts_with("Conditions.Users, Conditions.Apps[0] cut by"),
+            "{}",
+            p.warnings[0].message
+        );
     }
 
     #[test]

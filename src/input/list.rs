@@ -112,16 +112,19 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         let parsed_line = match line(&cleaned) {
             Ok((_, l)) => l,
             Err(_) => {
-                let column = cleaned.find(|c: char| !c.is_alphanumeric()).map_or(1, |p| p + 1);
-                return Err(SyntaxError {
-                    file: file.clone(),
-                    line: lineno,
+                // The first character that cannot be in a label (in characters).
+                let column = cleaned
+                    .find(|c: char| !c.is_alphanumeric())
+                    .map_or(1, |p| cleaned[..p].chars().count() + 1);
+                return Err(SyntaxError::new(
+                    file,
+                    lineno,
                     column,
-                    message: format!(
+                    format!(
                         "expected `Name : value` as Format-List prints it, found {:?}; is this Format-List output?",
                         truncate_for_message(&cleaned)
                     ),
-                });
+                ));
             }
         };
         match parsed_line {
@@ -149,13 +152,12 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
                     value.push_str(more.trim_start());
                 }
                 None => {
-                    return Err(SyntaxError {
-                        file: file.clone(),
-                        line: lineno,
-                        column: 1,
-                        message: "an indented line with no property before it; is this Format-List output?"
-                            .into(),
-                    });
+                    return Err(SyntaxError::new(
+                        file,
+                        lineno,
+                        1,
+                        "an indented line with no property before it; is this Format-List output?",
+                    ));
                 }
             },
         }
@@ -196,7 +198,7 @@ fn finish(table: &mut Table, current: &mut Option<(usize, Vec<(usize, String)>)>
     }
 }
 
-fn truncate_for_message(s: &str) -> String {
+pub(crate) fn truncate_for_message(s: &str) -> String {
     let mut out: String = s.chars().take(60).collect();
     if out.len() < s.len() {
         out.push('…');

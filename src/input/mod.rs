@@ -10,6 +10,8 @@ pub mod csv;
 pub mod detect;
 pub mod json;
 pub mod list;
+pub mod table;
+pub mod transcript;
 pub mod value;
 
 use std::fmt;
@@ -104,6 +106,54 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.eq_ignore_ascii_case(name))
     }
+
+    /// Appends another table's rows, adding the columns this one lacks (matched
+    /// case-insensitively); values a row did not have are `None`.
+    pub fn append(&mut self, other: Table) {
+        let slots: Vec<usize> = other
+            .columns
+            .into_iter()
+            .map(|name| match self.column(&name) {
+                Some(k) => k,
+                None => {
+                    self.columns.push(name);
+                    self.columns.len() - 1
+                }
+            })
+            .collect();
+        let width = self.columns.len();
+        for row in &mut self.rows {
+            row.values.resize(width, None);
+        }
+        for row in other.rows {
+            let mut values = vec![None; width];
+            for (k, v) in row.values.into_iter().enumerate() {
+                if let Some(&slot) = slots.get(k) {
+                    values[slot] = v;
+                }
+            }
+            self.rows.push(Record { line: row.line, values });
+        }
+    }
+
+    /// A table of the rows at `indices`, keeping only the columns at least one of
+    /// them has, so that a column no row had stays absent (not blank).
+    pub fn subset(&self, indices: &[usize]) -> Table {
+        let rows: Vec<&Record> = indices.iter().filter_map(|&k| self.rows.get(k)).collect();
+        let keep: Vec<usize> = (0..self.columns.len())
+            .filter(|&c| rows.iter().any(|r| r.values.get(c).is_some_and(Option::is_some)))
+            .collect();
+        Table {
+            columns: keep.iter().map(|&c| self.columns[c].clone()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| Record {
+                    line: r.line,
+                    values: keep.iter().map(|&c| r.values.get(c).cloned().flatten()).collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A problem that does not stop the audit but that the user must see: data loss
@@ -129,8 +179,11 @@ pub struct Rejection {
 }
 
 /// A fatal syntax error: the file cannot be read as any record structure.
+///
+/// Displayed as `File:LINE:COLUMN: message`, then the offending line with a caret
+/// under the column and a hint saying what to do, once [`SyntaxError::in_context`]
+/// has seen the text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
 pub struct SyntaxError {
     /// File name.
     pub file: Arc<str>,
@@ -138,8 +191,98 @@ pub struct SyntaxError {
     pub line: usize,
     /// 1-based column (in characters).
     pub column: usize,
-    /// What was expected and what to do.
+    /// What was expected and what was found.
     pub message: String,
+    /// The offending line, when known.
+    pub excerpt: Option<String>,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl SyntaxError {
+    /// An error at `file:line:column` without excerpt or hint.
+    pub fn new(file: &Arc<str>, line: usize, column: usize, message: impl Into<String>) -> Self {
+        SyntaxError {
+            file: file.clone(),
+            line,
+            column,
+            message: message.into(),
+            excerpt: None,
+            hint: None,
+        }
+    }
+
+    /// Sets the hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Fills in the offending line from the file's text, and a hint recognised
+    /// from the text when the parser gave none.
+    pub fn in_context(mut self, text: &str) -> Self {
+        let line = text.split('\n').nth(self.line.saturating_sub(1)).unwrap_or("");
+        let line = list::strip_ansi(line.trim_end_matches('\r')).into_owned();
+        if self.hint.is_none() {
+            self.hint = hint_for(&line, text).map(str::to_owned);
+        }
+        self.excerpt = Some(line);
+        self
+    }
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        if let Some(excerpt) = &self.excerpt {
+            let number = self.line.to_string();
+            let gutter = " ".repeat(number.len());
+            // The caret sits under the column: tabs stay tabs, wide characters
+            // take two cells, so it lines up on a terminal.
+            let pad: String = excerpt
+                .chars()
+                .take(self.column.saturating_sub(1))
+                .map(|c| match c {
+                    '\t' => "\t".to_owned(),
+                    c => " ".repeat(table::cell_width(c)),
+                })
+                .collect();
+            write!(f, "\n{gutter} |\n{number} | {excerpt}\n{gutter} | {pad}^")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A hint recognised from the offending line and the whole text.
+fn hint_for(line: &str, text: &str) -> Option<&'static str> {
+    let t = line.trim();
+    if transcript::is_prompt(line) {
+        return Some(
+            "this looks like a console transcript: name the file transcript.txt (its parts are recognised by their columns) or keep only one cmdlet's output",
+        );
+    }
+    let table_like = text.lines().any(table::is_rule);
+    if table_like && (t.ends_with('…') || t.ends_with("...")) {
+        return Some(
+            "this looks like Format-Table output truncated at console width; re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`",
+        );
+    }
+    if table_like {
+        return Some(
+            "this looks like Format-Table output whose layout is broken (edited, or cut at console width); re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`",
+        );
+    }
+    if t.starts_with('{') || t.starts_with('[') || t.starts_with('"') {
+        return Some(
+            "re-export with `ConvertTo-Json -Depth 10`, or with `Export-Csv -NoTypeInformation -Encoding UTF8`",
+        );
+    }
+    Some(
+        "re-export with `Export-Csv -NoTypeInformation -Encoding UTF8` or the companion script scripts/Export-ExoAuthInventory.ps1",
+    )
 }
 
 /// The result of parsing one file's text: records plus per-row problems.
@@ -151,6 +294,20 @@ pub struct Parsed {
     pub rejected: Vec<Rejection>,
     /// Data-loss and other warnings.
     pub warnings: Vec<Warning>,
+    /// Cells that Format-Table cut to fit the console, as (record line, column
+    /// name): the caller rejects a row whose cut cell it needs.
+    pub truncated: Vec<(usize, String)>,
+}
+
+impl Parsed {
+    /// Appends another part of the same file (a transcript's second output of
+    /// the same cmdlet).
+    pub fn append(&mut self, other: Parsed) {
+        self.table.append(other.table);
+        self.rejected.extend(other.rejected);
+        self.warnings.extend(other.warnings);
+        self.truncated.extend(other.truncated);
+    }
 }
 
 /// Parses text in the given form.
@@ -159,11 +316,7 @@ pub fn parse(file: &Arc<str>, text: &str, form: Form) -> Result<Parsed, SyntaxEr
         Form::Csv { delimiter } => csv::parse(file, text, delimiter),
         Form::List => list::parse(file, text),
         Form::Json => json::parse(file, text),
-        Form::Table => Err(SyntaxError {
-            file: file.clone(),
-            line: 1,
-            column: 1,
-            message: "this looks like Format-Table output, which exoauth does not read yet (it cuts values at the console width); re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`".into(),
-        }),
+        Form::Table => table::parse(file, text),
     }
+    .map_err(|e| e.in_context(text))
 }

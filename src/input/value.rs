@@ -65,6 +65,34 @@ pub fn is_type_name(raw: &str) -> bool {
         && !t.contains(' ')
 }
 
+/// True when a string is what `ConvertTo-Json` writes for an object deeper than
+/// its `-Depth`: the object's type name (`Microsoft.Graph.PowerShell.Models.X`,
+/// `System.Collections.Hashtable`) or a PSCustomObject's `@{a=1; b=2}`.
+pub fn is_depth_truncated(raw: &str) -> bool {
+    let t = raw.trim();
+    if t.starts_with("@{") && t.ends_with('}') {
+        return true;
+    }
+    is_type_name(t)
+        || ((t.starts_with("System.") || t.starts_with("Microsoft."))
+            && t.matches('.').count() >= 2
+            && t.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '`' | '[' | ']' | '+' | ',')
+            }))
+}
+
+/// True when a Format-Table cell was cut to fit its column: `Alex Wil…` /
+/// `Alex Wil...` (left-aligned) or `…4567` / `...4567` (right-aligned), or a
+/// collection cut by `$FormatEnumerationLimit`.
+pub fn is_truncated_cell(raw: &str) -> bool {
+    let t = raw.trim();
+    t.ends_with('…')
+        || t.ends_with("...")
+        || t.starts_with('…')
+        || t.starts_with("...")
+        || is_truncated_collection(t)
+}
+
 /// A parsed `{a, b}` collection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collection<'a> {
@@ -140,6 +168,21 @@ mod tests {
         assert!(is_type_name("System.Collections.Generic.List`1[System.String]"));
         assert!(!is_type_name("Block Basic Auth"));
         assert!(!is_type_name("System Policy"));
+    }
+
+    #[test]
+    fn truncation_and_depth_markers() {
+        for cut in ["Alex Wil…", "Block Basic...", "…4567", "...4567", "{a, b...}"] {
+            assert!(is_truncated_cell(cut), "{cut}");
+        }
+        assert!(!is_truncated_cell("Alex Wilber"));
+        assert!(is_depth_truncated(
+            "Microsoft.Graph.PowerShell.Models.MicrosoftGraphConditionalAccessConditionSet"
+        ));
+        assert!(is_depth_truncated("System.Collections.Hashtable"));
+        assert!(is_depth_truncated("@{IncludeUsers=System.Object[]; ExcludeUsers=}"));
+        assert!(!is_depth_truncated("contoso.onmicrosoft.com"));
+        assert!(!is_depth_truncated("Microsoft Exchange Hosted Organizations"));
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl Cmdlet {
                 "Name",
                 "DisplayName",
             ],
-            (Cmdlet::User, _) => &[
+            (Cmdlet::User, Online) => &[
                 "Guid",
                 "ExternalDirectoryObjectId",
                 "UserPrincipalName",
@@ -142,6 +142,17 @@ impl Cmdlet {
                 "DisplayName",
                 "AccountDisabled",
                 "STSRefreshTokensValidFrom",
+            ],
+            // STSRefreshTokensValidFrom is a cloud-only property.
+            (Cmdlet::User, OnPrem) => &[
+                "Guid",
+                "ExternalDirectoryObjectId",
+                "UserPrincipalName",
+                "WindowsEmailAddress",
+                "Identity",
+                "Name",
+                "DisplayName",
+                "AccountDisabled",
             ],
             (Cmdlet::SecurityDefaults, _) => &[],
             (Cmdlet::ConditionalAccessPolicy, _) => &["DisplayName", "Id"],
@@ -163,8 +174,36 @@ impl Cmdlet {
 
     /// True when a table has every required column of this cmdlet.
     fn satisfied_by(self, env: Environment, table: &Table) -> bool {
+        self.satisfied(env, |n| table.column(n).is_some())
+    }
+
+    fn satisfied(self, env: Environment, has: impl Fn(&str) -> bool) -> bool {
         !self.required(env).is_empty()
-            && self.required(env).iter().all(|need| need.iter().any(|n| table.column(n).is_some()))
+            && self.required(env).iter().all(|need| need.iter().any(|n| has(n)))
+    }
+
+    /// The cmdlet whose output has these properties: the most specific one (most
+    /// required columns) whose required columns are all present. Used to
+    /// recognise the parts of a transcript.
+    pub fn recognise(env: Environment, has: impl Fn(&str) -> bool) -> Option<Cmdlet> {
+        Cmdlet::ALL.into_iter().filter(|c| c.satisfied(env, &has)).fold(
+            None,
+            |best: Option<Cmdlet>, c| match best {
+                Some(b) if b.required(env).len() >= c.required(env).len() => Some(b),
+                _ => Some(c),
+            },
+        )
+    }
+
+    /// The cmdlet a typed command runs (`Get-CASMailbox -ResultSize Unlimited | fl`),
+    /// from its first word, ignoring case.
+    pub fn from_command(command: &str) -> Option<Cmdlet> {
+        let first = command.split_whitespace().next()?;
+        let first = first.split('|').next().unwrap_or(first);
+        Cmdlet::ALL.into_iter().find(|c| {
+            c.produced_by().eq_ignore_ascii_case(first)
+                || (*c == Cmdlet::CasMailbox && first.eq_ignore_ascii_case("Get-CASMailbox"))
+        })
     }
 }
 
@@ -261,6 +300,34 @@ mod tests {
     fn property_names_are_case_insensitive() {
         let t = table(&["guid", "popenabled", "IMAPENABLED"]);
         assert!(check(Cmdlet::CasMailbox, Environment::Online, &Arc::from("c"), &t).is_ok());
+    }
+
+    #[test]
+    fn parts_are_recognised_by_their_columns() {
+        let has = |cols: &'static [&'static str]| {
+            move |n: &str| cols.iter().any(|c| c.eq_ignore_ascii_case(n))
+        };
+        let env = Environment::Online;
+        // Get-CASMailbox | fl also has SmtpClientAuthenticationDisabled: the more
+        // specific CasMailbox wins over TransportConfig.
+        assert_eq!(
+            Cmdlet::recognise(
+                env,
+                has(&["Guid", "PopEnabled", "ImapEnabled", "SmtpClientAuthenticationDisabled"])
+            ),
+            Some(Cmdlet::CasMailbox)
+        );
+        assert_eq!(
+            Cmdlet::recognise(env, has(&["SmtpClientAuthenticationDisabled", "MaxSendSize"])),
+            Some(Cmdlet::TransportConfig)
+        );
+        assert_eq!(Cmdlet::recognise(env, has(&["Name", "RecipientType"])), None);
+        assert_eq!(
+            Cmdlet::from_command("get-casmailbox -ResultSize Unlimited | fl"),
+            Some(Cmdlet::CasMailbox)
+        );
+        assert_eq!(Cmdlet::from_command("Get-User|ft"), Some(Cmdlet::User));
+        assert_eq!(Cmdlet::from_command("Get-Mailbox"), None);
     }
 
     #[test]

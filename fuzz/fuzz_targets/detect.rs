@@ -1,0 +1,20 @@
+//! Raw bytes through decode, detect and the detected form's parser, as
+//! `exoauth parse` runs them, then the CSV and JSON renderers.
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| {
+    match exoauth::export::read_one(Path::new("F.txt"), bytes, None) {
+        Ok(converted) => {
+            let _ = exoauth::emit::convert::csv(&converted.parsed.table);
+            let _ = exoauth::emit::convert::json(&converted.parsed.table);
+            let _ = exoauth::emit::convert::summary(&converted);
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+});

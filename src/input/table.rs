@@ -1,0 +1,509 @@
+//! `Format-Table` console text, as PowerShell's `TableWriter` prints it.
+//!
+//! ```text
+//!                                                      <- blank line
+//! Name        PopEnabled    Size SmtpClientAuthenticationDisabled
+//! ----        ----------    ---- --------------------------------
+//! Alex Wilber True         1 GB True
+//! Bea Smith…  False       12 MB
+//! ```
+//!
+//! Quirks handled (PowerShell `TableWriter.cs`):
+//! - columns are separated by one space and each cell is padded to its column's
+//!   width, except in the last column; text and booleans are left-aligned,
+//!   numbers right-aligned, and the header label and its rule of dashes are
+//!   aligned the same way. A dash run is as long as its label (at most the column
+//!   width), so it marks where a column is anchored, not where it ends: the edge
+//!   between two columns is the rightmost position between their dash runs that is
+//!   blank on every line of the table;
+//! - a label wider than its column wraps onto several header lines (the dashes
+//!   then fill the column);
+//! - a value wider than its column is cut with an ellipsis: `Alex Wil…` when
+//!   left-aligned, `…4567` when right-aligned (`...` in Windows PowerShell 5.1).
+//!   That is data loss: each cut cell is a `truncated-cell` warning naming its
+//!   line and column, and the value is kept as printed, never completed by guess;
+//! - `-Wrap` prints a long value on continuation lines. A continuation line has an
+//!   empty first cell, and each of its values continues a piece that could not
+//!   take its first word (PowerShell fills a line before wrapping); anything else
+//!   is a new row. Words are joined with the space PowerShell dropped at the break,
+//!   unless the piece filled its column (a word cut in the middle);
+//! - widths count display cells: East Asian wide characters take two;
+//! - PowerShell 7.2+ may leave ANSI colour in redirected output: stripped;
+//! - several tables (blocks separated by blank lines, each with its own header)
+//!   are read as one table whose columns are the union of theirs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use nom::bytes::complete::{take_while, take_while1};
+use nom::character::complete::space0;
+use nom::combinator::all_consuming;
+use nom::multi::many1;
+use nom::sequence::terminated;
+use nom::{IResult, Parser};
+
+use super::list::strip_ansi;
+use super::value::is_truncated_cell;
+use super::{Parsed, Record, Rejection, Source, SyntaxError, Warning};
+
+/// Display cells a character takes on a console: 2 for East Asian wide and
+/// fullwidth characters, 1 otherwise (PowerShell's `DisplayCells`).
+pub fn cell_width(c: char) -> usize {
+    let u = c as u32;
+    let wide = matches!(u,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x2FFFD
+        | 0x30000..=0x3FFFD);
+    if wide { 2 } else { 1 }
+}
+
+/// Display cells a string takes.
+pub fn cells(s: &str) -> usize {
+    s.chars().map(cell_width).sum()
+}
+
+/// `----  ----------  --` — the rule under a table header: the `(start, end)`
+/// cell span of each dash run (the rule is ASCII, so bytes are cells).
+fn rule(i: &str) -> IResult<&str, Vec<(usize, usize)>> {
+    let run = (space0, take_while1(|c| c == '-'));
+    let (rest, runs) = all_consuming(terminated(many1(run), space0)).parse(i)?;
+    let mut at = 0;
+    let spans = runs
+        .into_iter()
+        .map(|(gap, dashes): (&str, &str)| {
+            let start = at + gap.len();
+            at = start + dashes.len();
+            (start, at)
+        })
+        .collect();
+    Ok((rest, spans))
+}
+
+/// True when the line is a Format-Table rule of dashes.
+/// A lone `-` (one column with a one-letter label) is not taken for a rule: it is
+/// more often a value.
+pub fn is_rule(line: &str) -> bool {
+    rule(line.trim_end()).is_ok_and(|(_, runs)| line.contains("--") || runs.len() > 1)
+}
+
+/// A blank line (spaces only).
+fn blank(i: &str) -> IResult<&str, &str> {
+    all_consuming(take_while(char::is_whitespace)).parse(i)
+}
+
+fn is_blank(line: &str) -> bool {
+    blank(line).is_ok()
+}
+
+/// One line of a table block: its number, its text, and which display cells
+/// hold a visible character.
+struct Line {
+    number: usize,
+    text: String,
+    occupied: Vec<bool>,
+}
+
+impl Line {
+    fn new(number: usize, text: String) -> Line {
+        let mut occupied = Vec::with_capacity(text.len());
+        for c in text.chars() {
+            let on = !c.is_whitespace();
+            occupied.extend(std::iter::repeat_n(on, cell_width(c)));
+        }
+        Line { number, text, occupied }
+    }
+
+    fn occupied(&self, cell: usize) -> bool {
+        self.occupied.get(cell).copied().unwrap_or(false)
+    }
+
+    /// The text of the cells in `[start, end)`, trimmed. A wide character belongs
+    /// to the span its first cell is in.
+    fn slice(&self, start: usize, end: usize) -> &str {
+        let (mut from, mut to, mut at) = (None, self.text.len(), 0);
+        for (byte, c) in self.text.char_indices() {
+            if from.is_none() && at >= start {
+                from = Some(byte);
+            }
+            if at >= end {
+                to = byte;
+                break;
+            }
+            at += cell_width(c);
+        }
+        match from {
+            Some(from) if from <= to => self.text[from..to].trim(),
+            _ => "",
+        }
+    }
+}
+
+/// A column's cell span `[start, end)`; the last column's end is the longest line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Column {
+    start: usize,
+    end: usize,
+    /// The last column: its real width (from the console width) is unknown.
+    last: bool,
+}
+
+impl Column {
+    fn width(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// True when a wrapped piece filled the column, so the break was inside a
+    /// word and no space was dropped. In the last column only a piece without
+    /// spaces as wide as the widest piece counts: a word-wrapped piece there can
+    /// be the widest without filling the console.
+    fn filled_by(&self, piece: &str) -> bool {
+        cells(piece) >= self.width() && !(self.last && piece.contains(' '))
+    }
+}
+
+/// Column spans from the dash runs and the lines of the block.
+fn columns(runs: &[(usize, usize)], lines: &[Line]) -> Vec<Column> {
+    let longest = lines.iter().map(|l| l.occupied.len()).max().unwrap_or(0);
+    let mut out = Vec::with_capacity(runs.len());
+    let mut start = 0;
+    for (k, &(_, run_end)) in runs.iter().enumerate() {
+        let edge = match runs.get(k + 1) {
+            Some(&(next_start, _)) => (run_end..next_start)
+                .rev()
+                .find(|&p| lines.iter().all(|l| !l.occupied(p)))
+                .unwrap_or(next_start.saturating_sub(1)),
+            None => longest.max(run_end),
+        };
+        out.push(Column { start, end: edge, last: k + 1 == runs.len() });
+        start = edge + 1;
+    }
+    out
+}
+
+/// Appends a wrapped piece: PowerShell dropped the space at a break unless the
+/// piece before filled its column (a word cut in the middle).
+fn join_piece(value: &mut String, previous_piece: &str, piece: &str, column: &Column) {
+    if !value.is_empty() && !column.filled_by(previous_piece) {
+        value.push(' ');
+    }
+    value.push_str(piece);
+}
+
+/// True when `piece` can continue `previous` in a column of `width` cells: its
+/// first word did not fit after `previous` on the line before.
+fn continues(previous: &str, piece: &str, width: usize) -> bool {
+    let first_word = piece.split(' ').next().unwrap_or(piece);
+    !previous.is_empty() && cells(previous) + 1 + cells(first_word) > width
+}
+
+/// Parses Format-Table text into records.
+pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
+    let lines: Vec<(usize, String)> = text
+        .split('\n')
+        .enumerate()
+        .map(|(n, raw)| (n + 1, strip_ansi(raw.trim_end_matches('\r')).trim_end().to_owned()))
+        .collect();
+    let mut parsed = Parsed::default();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if is_blank(&lines[i].1) {
+            i += 1;
+            continue;
+        }
+        // A block: header lines, the rule, rows up to the next blank line.
+        let Some(rule_at) = (i..lines.len())
+            .take_while(|&k| !is_blank(&lines[k].1))
+            .find(|&k| k > i && is_rule(&lines[k].1))
+        else {
+            let (number, line) = &lines[i];
+            return Err(SyntaxError::new(
+                file,
+                *number,
+                1,
+                format!(
+                    "expected a Format-Table header followed by a rule of dashes, found {:?}",
+                    super::list::truncate_for_message(line)
+                ),
+            ));
+        };
+        let end =
+            (rule_at + 1..lines.len()).find(|&k| is_blank(&lines[k].1)).unwrap_or(lines.len());
+        let block: Vec<Line> =
+            lines[i..end].iter().map(|(n, t)| Line::new(*n, t.clone())).collect();
+        let header_len = rule_at - i;
+        let (_, runs) = rule(&lines[rule_at].1).map_err(|_| {
+            SyntaxError::new(
+                file,
+                lines[rule_at].0,
+                1,
+                "unreadable rule of dashes under the table header",
+            )
+        })?;
+        read_block(file, &block, header_len, &runs, &mut parsed, &mut index);
+        i = end;
+    }
+    let width = parsed.table.columns.len();
+    for row in &mut parsed.table.rows {
+        row.values.resize(width, None);
+    }
+    Ok(parsed)
+}
+
+/// Reads one block (header lines, rule, rows) into `parsed`.
+fn read_block(
+    file: &Arc<str>,
+    block: &[Line],
+    header_len: usize,
+    runs: &[(usize, usize)],
+    parsed: &mut Parsed,
+    index: &mut HashMap<String, usize>,
+) {
+    let cols = columns(runs, block);
+    // Labels, joined across header lines.
+    let labels: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            let mut label = String::new();
+            let mut previous = "";
+            for line in &block[..header_len] {
+                let piece = line.slice(c.start, c.end);
+                if !piece.is_empty() {
+                    join_piece(&mut label, previous, piece, c);
+                    previous = piece;
+                }
+            }
+            label
+        })
+        .collect();
+    let slots: Vec<usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(k, label)| {
+            let label = if label.is_empty() { format!("Column{}", k + 1) } else { label.clone() };
+            *index.entry(label.clone()).or_insert_with(|| {
+                parsed.table.columns.push(label);
+                parsed.table.columns.len() - 1
+            })
+        })
+        .collect();
+
+    // Rows: (first line, values, the line each value's last piece came from).
+    let mut rows: Vec<(usize, Vec<String>, Vec<usize>)> = Vec::new();
+    let mut previous: Vec<String> = Vec::new();
+    for line in &block[header_len + 1..] {
+        // A character on a column edge means the line does not fit the layout.
+        if let Some(edge) = cols
+            .iter()
+            .take(cols.len().saturating_sub(1))
+            .map(|c| c.end)
+            .find(|&e| line.occupied(e))
+        {
+            parsed.rejected.push(Rejection {
+                source: Source { file: file.clone(), line: line.number },
+                reason: format!(
+                    "the row does not fit the table's columns (a character at column {}, on the edge between two columns); re-export with Export-Csv",
+                    edge + 1
+                ),
+            });
+            previous.clear();
+            continue;
+        }
+        let pieces: Vec<String> =
+            cols.iter().map(|c| line.slice(c.start, c.end).to_owned()).collect();
+        let is_continuation = !rows.is_empty()
+            && previous.len() == pieces.len()
+            && pieces.first().is_some_and(String::is_empty)
+            && pieces.iter().any(|p| !p.is_empty())
+            && pieces
+                .iter()
+                .zip(&previous)
+                .zip(&cols)
+                .all(|((p, prev), c)| p.is_empty() || continues(prev, p, c.width()));
+        match rows.last_mut().filter(|_| is_continuation) {
+            Some((_, values, from)) => {
+                for (k, piece) in pieces.iter().enumerate() {
+                    if !piece.is_empty() {
+                        join_piece(&mut values[k], &previous[k], piece, &cols[k]);
+                        from[k] = line.number;
+                    }
+                }
+            }
+            None => rows.push((line.number, pieces.clone(), vec![line.number; pieces.len()])),
+        }
+        previous = pieces;
+    }
+
+    for (line, values, from) in rows {
+        let mut record = vec![None; parsed.table.columns.len()];
+        for (k, value) in values.into_iter().enumerate() {
+            if is_truncated_cell(&value) {
+                parsed.truncated.push((line, parsed.table.columns[slots[k]].clone()));
+                parsed.warnings.push(Warning {
+                    code: "truncated-cell",
+                    source: Some(Source { file: file.clone(), line: from[k] }),
+                    message: format!(
+                        "{} (column {}) was cut to fit the console ({:?}): the value is lost; re-export with `Export-Csv -NoTypeInformation -Encoding UTF8` (or Format-Table -AutoSize -Wrap)",
+                        parsed.table.columns[slots[k]],
+                        cols[k].start + 1,
+                        value
+                    ),
+                });
+            }
+            record[slots[k]] = Some(value);
+        }
+        parsed.table.rows.push(Record { line, values: record });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> Parsed {
+        parse(&Arc::from("T.txt"), text).unwrap()
+    }
+
+    fn values(p: &Parsed) -> Vec<Vec<&str>> {
+        p.table
+            .rows
+            .iter()
+            .map(|r| r.values.iter().map(|v| v.as_deref().unwrap_or("<none>")).collect())
+            .collect()
+    }
+
+    #[test]
+    fn rule_runs() {
+        assert_eq!(rule("----  ---------- --"), Ok(("", vec![(0, 4), (6, 16), (17, 19)])));
+        assert_eq!(rule("   --- -"), Ok(("", vec![(3, 6), (7, 8)])));
+        assert!(rule("-- x --").is_err());
+        assert!(rule("").is_err());
+        assert!(is_rule("---- ----"));
+        assert!(!is_rule("-"));
+        assert!(is_rule("- -"));
+        assert!(!is_rule("--- abc"));
+    }
+
+    #[test]
+    fn cell_widths() {
+        assert_eq!(cells("Zoë"), 3);
+        assert_eq!(cells("山田"), 4);
+    }
+
+    #[test]
+    fn padded_left_and_right_aligned_cells() {
+        let p = run(
+            "\r\nName        PopEnabled Size SmtpClientAuthenticationDisabled\r\n----        ---------- ---- --------------------------------\r\nAlex Wilber True       1234 True\r\nBea         False        12\r\n\r\n\r\n",
+        );
+        assert_eq!(
+            p.table.columns,
+            ["Name", "PopEnabled", "Size", "SmtpClientAuthenticationDisabled"]
+        );
+        assert_eq!(
+            values(&p),
+            [["Alex Wilber", "True", "1234", "True"], ["Bea", "False", "12", ""]]
+        );
+        assert_eq!(p.table.rows[1].line, 5);
+        assert!(p.warnings.is_empty() && p.rejected.is_empty());
+    }
+
+    #[test]
+    fn right_aligned_values_wider_than_their_label() {
+        // `Id` is right-aligned and its values are wider than the label.
+        let p = run("Name     Id\n----     --\nalpha 12345\nb         7\n");
+        assert_eq!(values(&p), [["alpha", "12345"], ["b", "7"]]);
+    }
+
+    #[test]
+    fn truncated_cells_warn_with_line_and_column() {
+        let p = run(
+            "Name       Policy\n----       ------\nAlex Wil…  Block Basic...\nBea        …4567\n",
+        );
+        assert_eq!(p.warnings.len(), 3);
+        let w: Vec<(usize, &str)> = p
+            .warnings
+            .iter()
+            .map(|w| (w.source.as_ref().unwrap().line, w.message.as_str()))
+            .collect();
+        assert_eq!(w[0].0, 3);
+        assert!(w[0].1.starts_with("Name (column 1) was cut"), "{}", w[0].1);
+        assert!(w[1].1.starts_with("Policy (column 12) was cut"), "{}", w[1].1);
+        assert_eq!(w[2].0, 4);
+        // The values are kept as printed, not completed.
+        assert_eq!(values(&p)[0], ["Alex Wil…", "Block Basic..."]);
+    }
+
+    #[test]
+    fn wrap_continuation_rows() {
+        let p = run(concat!(
+            "Name       Note\n",
+            "----       ----\n",
+            "Alex       Head of\n",
+            "           Sales and\n",
+            "           Marketing\n",
+            "Bea        ok\n",
+            "           \n",
+        ));
+        assert_eq!(values(&p), [["Alex", "Head of Sales and Marketing"], ["Bea", "ok"]]);
+        let p = run(concat!(
+            "Name   Guid\n",
+            "----   ----\n",
+            "Alex   0123456789\n",
+            "       abcdef\n",
+        ));
+        // `0123456789` filled the last column: a word cut in the middle.
+        assert_eq!(values(&p), [["Alex", "0123456789abcdef"]]);
+    }
+
+    #[test]
+    fn empty_first_cell_that_cannot_be_a_wrap_is_a_new_row() {
+        let p = run("Name  PopEnabled\n----  ----------\nAlex  True\n      False\n");
+        assert_eq!(values(&p), [["Alex", "True"], ["", "False"]]);
+    }
+
+    #[test]
+    fn multi_line_header_and_wide_characters() {
+        let p = run(concat!(
+            "Display  Smtp\n",
+            "Name     Enabled\n",
+            "-------- -------\n",
+            "山田     True\n",
+            "Zoë      False\n",
+        ));
+        assert_eq!(p.table.columns, ["Display Name", "Smtp Enabled"]);
+        assert_eq!(values(&p), [["山田", "True"], ["Zoë", "False"]]);
+    }
+
+    #[test]
+    fn several_tables_union_their_columns() {
+        let p = run("AA BB\n-- --\n1  2\n\n\nAA CC\n-- --\n3  4\n");
+        assert_eq!(p.table.columns, ["AA", "BB", "CC"]);
+        assert_eq!(values(&p), [["1", "2", "<none>"], ["3", "<none>", "4"]]);
+    }
+
+    #[test]
+    fn a_row_across_a_column_edge_is_rejected() {
+        let p = run("Name Pop\n---- ---\nAlexandra True\nBea  True\n");
+        assert_eq!(p.rejected.len(), 1);
+        assert_eq!(p.rejected[0].source.line, 3);
+        assert_eq!(values(&p), [["Bea", "True"]]);
+    }
+
+    #[test]
+    fn text_without_a_rule_is_a_syntax_error() {
+        let err = parse(&Arc::from("T.txt"), "Name Pop\nAlex True\n").unwrap_err();
+        assert_eq!((err.line, err.column), (1, 1));
+    }
+}

@@ -1,0 +1,163 @@
+//! Format-Table, transcripts and `exoauth parse` on the real binary: what each
+//! form reads as, what is reported about it, and how errors look.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::util::{audit_json, exoauth, fixture};
+
+#[test]
+fn a_transcript_is_split_into_recognised_parts() {
+    let (r, code) = audit_json(&fixture("transcript"), &[]);
+    assert_eq!(code, 0);
+    let inputs: Vec<(&str, &str, &str)> = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["path"].as_str().unwrap(),
+                i["cmdlet"].as_str().unwrap(),
+                i["form"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let path = fixture("transcript").join("transcript.txt").display().to_string();
+    assert_eq!(
+        inputs,
+        [
+            (path.as_str(), "Get-AuthenticationPolicy", "list"),
+            (path.as_str(), "Get-OrganizationConfig", "list"),
+            (path.as_str(), "Get-TransportConfig", "list"),
+            (path.as_str(), "Get-EXOCasMailbox", "table"),
+            (path.as_str(), "Get-User", "table"),
+        ]
+    );
+    // The unrelated Get-Mailbox table is named, not silently dropped.
+    let ignored: Vec<&Value> = r["advisories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["code"] == "transcript-part-ignored")
+        .collect();
+    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    assert!(ignored[0]["message"].as_str().unwrap().contains("`Get-Mailbox -ResultSize 2"));
+}
+
+#[test]
+fn a_file_named_after_a_cmdlet_wins_over_a_transcript_part() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("transcript/transcript.txt"), dir.path().join("transcript.txt")).unwrap();
+    std::fs::copy(fixture("contoso/CasMailbox.csv"), dir.path().join("CasMailbox.csv")).unwrap();
+    let (r, _) = audit_json(dir.path(), &[]);
+    let cas = r["inputs"].as_array().unwrap().iter().find(|i| i["cmdlet"] == "Get-EXOCasMailbox");
+    assert!(cas.unwrap()["path"].as_str().unwrap().ends_with("CasMailbox.csv"));
+    assert!(r["advisories"].as_array().unwrap().iter().any(|a| {
+        a["code"] == "transcript-part-ignored"
+            && a["message"].as_str().unwrap().contains("already holds it")
+    }));
+}
+
+#[test]
+fn truncated_table_cells_are_warnings_and_rows_that_need_them_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture("contoso-table")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    // Cut alex.wilber@'s Guid as Format-Table does at the console width.
+    let cas = dir.path().join("CasMailbox.txt");
+    let text = std::fs::read_to_string(&cas).unwrap();
+    let text = text
+        .replace("15fb090c-e216-41ed-b435-a76354ccb871", "15fb090c-e216-41ed-b435-a7635…      ");
+    std::fs::write(&cas, text).unwrap();
+    let (r, code) = audit_json(dir.path(), &[]);
+    assert_eq!(code, 2);
+    let rejected = r["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(rejected[0]["source"].as_str().unwrap().starts_with("CasMailbox.txt:"));
+    assert!(rejected[0]["reason"].as_str().unwrap().starts_with("Guid was cut by Format-Table"));
+    assert!(r["advisories"].as_array().unwrap().iter().any(|a| {
+        a["code"] == "truncated-cell"
+            && a["message"].as_str().unwrap().contains("CasMailbox.txt:4: Guid (column 31) was cut")
+    }));
+}
+
+#[test]
+fn parse_converts_a_table_to_csv_and_reports_what_it_read() {
+    exoauth()
+        .args(["parse", "fixtures/contoso-table/TransportConfig.txt"])
+        .assert()
+        .success()
+        .stdout("\"SmtpClientAuthenticationDisabled\"\r\n\"True\"\r\n")
+        .stderr(
+            "exoauth: TransportConfig.txt: table (utf-8), 1 record, 0 warnings, 0 rejected rows\n",
+        );
+}
+
+#[test]
+fn parse_reads_utf16_format_list_and_names_its_warnings() {
+    let out = exoauth()
+        .args(["parse", "fixtures/quirks/list-truncated/CasMailbox.txt", "--to", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let records: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 5);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("list (utf-16le), 5 records, 2 warnings"), "{stderr}");
+    assert!(
+        stderr.contains("warning[truncated-collection] CasMailbox.txt:2: EmailAddresses"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn parse_needs_part_for_a_transcript_with_several_outputs() {
+    exoauth()
+        .args(["parse", "fixtures/transcript/transcript.txt"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("this transcript holds 6 outputs; choose one with --part N")
+                .and(predicate::str::contains("--part 5: line").and(predicate::str::contains(
+                    "table from `Get-EXOCasMailbox -ResultSize Unlimited",
+                ))),
+        );
+    let out = exoauth()
+        .args(["parse", "fixtures/transcript/transcript.txt", "--part", "6", "--to", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let users: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(users[0]["UserPrincipalName"], "info@contoso.com");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("* part 6 at line"));
+    exoauth()
+        .args(["parse", "fixtures/transcript/transcript.txt", "--part", "9"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("there is no part 9"));
+}
+
+#[test]
+fn parse_errors_show_the_line_a_caret_and_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("User.txt");
+    std::fs::write(&path, "Name : Alex\nPopEnabled : True\nthis line is no property\n").unwrap();
+    exoauth().arg("parse").arg(&path).assert().code(2).stdout("").stderr(
+        "exoauth: error: User.txt:3:5: expected `Name : value` as Format-List prints it, found \"this line is no property\"; is this Format-List output?\n  |\n3 | this line is no property\n  |     ^\n  = hint: re-export with `Export-Csv -NoTypeInformation -Encoding UTF8` or the companion script scripts/Export-ExoAuthInventory.ps1\n",
+    );
+    // A table cut at the console width, read as a list, gets the Format-Table hint.
+    std::fs::write(
+        &path,
+        "Name  : Alex\nNote  : x\nName    Note\n----    ----\nAlex    Head of Sa...\n",
+    )
+    .unwrap();
+    exoauth()
+        .arg("parse")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("= hint: this looks like Format-Table output"));
+}
