@@ -389,7 +389,11 @@ fn progress_quiet_and_verbose_stay_off_stdout() {
         ))
         .stderr(predicate::str::contains("audited 44 mailboxes (35 in scope, 32 flagged)"));
     exoauth().args(["audit", "--quiet"]).assert().success().stderr("");
-    exoauth().args(["audit", "fixtures/contoso", "--quiet", "-o", "-"]).assert().success().stderr("");
+    exoauth()
+        .args(["audit", "fixtures/contoso", "--quiet", "-o", "-"])
+        .assert()
+        .success()
+        .stderr("");
     exoauth()
         .args(["audit"])
         .assert()
