@@ -74,6 +74,35 @@ pub struct GenerateArgs {
     /// online or onprem exports.
     #[arg(long, value_enum, default_value_t = EnvironmentArg::Online)]
     pub environment: EnvironmentArg,
+    /// The form of the files: csv (Export-Csv), list (Format-List), table (Format-Table) or json.
+    #[arg(long, value_enum, default_value_t = FormArg::Csv)]
+    pub form: FormArg,
+}
+
+/// `generate --form`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormArg {
+    /// PowerShell 7 Export-Csv.
+    Csv,
+    /// Format-List console text.
+    List,
+    /// Format-Table console text (wide enough that nothing is cut).
+    Table,
+    /// ConvertTo-Json.
+    Json,
+}
+
+impl FormArg {
+    /// The library's form.
+    pub fn form(self) -> exoauth::generate::OutputForm {
+        use exoauth::generate::OutputForm;
+        match self {
+            FormArg::Csv => OutputForm::Csv,
+            FormArg::List => OutputForm::List,
+            FormArg::Table => OutputForm::Table,
+            FormArg::Json => OutputForm::Json,
+        }
+    }
 }
 
 /// `exoauth diff`.

@@ -209,18 +209,101 @@ pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
     }
 }
 
+/// The form `exoauth generate` writes the export in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputForm {
+    /// PowerShell 7 `Export-Csv` (`.csv`), streamed.
+    #[default]
+    Csv,
+    /// `Format-List` console text (`.txt`).
+    List,
+    /// `Format-Table` console text, wide enough that nothing is cut (`.txt`).
+    Table,
+    /// `ConvertTo-Json` (`.json`).
+    Json,
+}
+
+/// One output file: CSV records are streamed; the other forms are collected and
+/// rendered whole (their layout depends on every row).
+enum Out {
+    Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
+    Collect { path: std::path::PathBuf, form: OutputForm, table: crate::input::Table },
+}
+
+impl Out {
+    fn write_record<T: AsRef<[u8]>>(
+        &mut self,
+        record: impl IntoIterator<Item = T>,
+    ) -> std::io::Result<()> {
+        match self {
+            Out::Csv(w) => w.write_record(record).map_err(std::io::Error::other),
+            Out::Collect { table, .. } => {
+                let values: Vec<String> = record
+                    .into_iter()
+                    .map(|f| String::from_utf8_lossy(f.as_ref()).into_owned())
+                    .collect();
+                if table.columns.is_empty() {
+                    table.columns = values;
+                } else {
+                    let values = values.into_iter().map(Some).collect();
+                    table.rows.push(crate::input::Record { line: table.rows.len() + 1, values });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::Csv(w) => w.flush(),
+            Out::Collect { path, form, table } => {
+                let text = match form {
+                    OutputForm::List => crate::emit::forms::list(table),
+                    OutputForm::Table => crate::emit::forms::table(table),
+                    OutputForm::Json | OutputForm::Csv => crate::emit::convert::json(table),
+                };
+                std::fs::write(path, text)
+            }
+        }
+    }
+}
+
 /// Writes a tenant as an export folder in PowerShell 7's `Export-Csv` shape
 /// (every field quoted, `$null` as nothing, no `#TYPE` line, UTF-8, CRLF).
 pub fn write_csv(parts: &Parts, dir: &std::path::Path) -> std::io::Result<()> {
+    write(parts, dir, OutputForm::Csv)
+}
+
+/// Writes a tenant as an export folder in the given form.
+pub fn write(parts: &Parts, dir: &std::path::Path, form: OutputForm) -> std::io::Result<()> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
-    let open = |name: &str| -> std::io::Result<csv::Writer<std::io::BufWriter<std::fs::File>>> {
-        let file =
-            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join(name))?);
-        Ok(csv::WriterBuilder::new()
-            .quote_style(csv::QuoteStyle::Always)
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(file))
+    let open = |name: &str| -> std::io::Result<Out> {
+        let stem = name.trim_end_matches(".csv");
+        Ok(match form {
+            OutputForm::Csv => {
+                let file = std::io::BufWriter::with_capacity(
+                    1 << 20,
+                    std::fs::File::create(dir.join(name))?,
+                );
+                Out::Csv(Box::new(
+                    csv::WriterBuilder::new()
+                        .quote_style(csv::QuoteStyle::Always)
+                        .terminator(csv::Terminator::CRLF)
+                        .from_writer(file),
+                ))
+            }
+            OutputForm::List | OutputForm::Table => Out::Collect {
+                path: dir.join(format!("{stem}.txt")),
+                form,
+                table: Default::default(),
+            },
+            OutputForm::Json => Out::Collect {
+                path: dir.join(format!("{stem}.json")),
+                form,
+                table: Default::default(),
+            },
+        })
     };
     let value = |s: Setting| match s {
         Setting::Value(true) => "True",

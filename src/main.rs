@@ -112,7 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.mailboxes,
                 args.environment.environment(),
             );
-            exoauth::generate::write_csv(&parts, &args.output)
+            exoauth::generate::write(&parts, &args.output, args.form.form())
                 .with_context(|| format!("cannot write {}", args.output.display()))?;
             Ok(ExitCode::SUCCESS)
         }

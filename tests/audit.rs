@@ -415,3 +415,35 @@ fn report_file_is_written_whole_or_not_at_all() {
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["report.json"], "no partial file is left behind");
 }
+
+#[test]
+fn generated_tenant_reads_the_same_in_every_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let verdicts = |form: &str| {
+        let out = dir.path().join(form);
+        exoauth()
+            .args(["generate", "--mailboxes", "400", "--seed", "11", "--form", form, "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        let (r, code) = audit_json(&out, &["--all-recipient-types"]);
+        assert_eq!(code, 0, "{form}");
+        assert_eq!(r["rejected"], serde_json::json!([]), "{form}");
+        let per_mailbox: Vec<(String, Vec<String>)> = r["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let v = ["pop", "imap", "smtp"]
+                    .map(|p| m["protocols"][p]["basic_auth"].as_str().unwrap().to_owned());
+                (m["identity"].as_str().unwrap().to_owned(), v.to_vec())
+            })
+            .collect();
+        assert_eq!(per_mailbox.len(), 400);
+        per_mailbox
+    };
+    let csv = verdicts("csv");
+    for form in ["list", "table", "json"] {
+        assert_eq!(verdicts(form), csv, "{form} differs from csv");
+    }
+}

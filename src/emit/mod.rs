@@ -3,5 +3,6 @@
 
 pub mod convert;
 pub mod diff;
+pub mod forms;
 pub mod powershell;
 pub mod report;
