@@ -24,7 +24,7 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 
 impl Renderer for Csv {
     fn render(&self, r: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
-        let mut w = ::csv::WriterBuilder::new().from_writer(out);
+        let mut w = ::csv::WriterBuilder::new().from_writer(&mut *out);
         let mut header = vec![
             "identity",
             "display_name",
@@ -38,7 +38,26 @@ impl Renderer for Csv {
         header.extend(r.options.protocols.iter().map(|p| p.as_str()));
         header.push("blockers");
         w.write_record(&header)?;
-        for f in &r.audit.findings {
+        w.flush()?;
+        drop(w);
+        super::write_chunked(out, &r.audit.findings, |_, chunk, buf| {
+            let mut w = ::csv::WriterBuilder::new().from_writer(buf);
+            for f in chunk {
+                row(r, f, &mut w)?;
+            }
+            w.flush()
+        })
+    }
+}
+
+/// Writes one mailbox's row.
+fn row(
+    r: &Report<'_>,
+    f: &crate::audit::Finding,
+    w: &mut ::csv::Writer<&mut Vec<u8>>,
+) -> io::Result<()> {
+    {
+        {
             let v = r.view(f);
             let mut row: Vec<Cow<'_, str>> = [
                 Some(v.identity),
@@ -57,8 +76,8 @@ impl Renderer for Csv {
             row.push(Cow::Owned(blockers_cell(f)));
             w.write_record(row.iter().map(|c| c.as_bytes()))?;
         }
-        w.flush()
     }
+    Ok(())
 }
 
 #[cfg(test)]

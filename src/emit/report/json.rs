@@ -32,10 +32,6 @@ struct Doc<'a> {
     tenant: Tenant<'a>,
     advisories: Vec<Advisory>,
     summary: Summary,
-    mailboxes: Vec<Mailbox<'a>>,
-    rejected: Vec<Rejected<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    plan: Option<PlanOut<'a>>,
 }
 
 /// Present only when a script was generated (`--script`): an additive key.
@@ -237,36 +233,92 @@ impl Renderer for Json {
                     .collect(),
                 by_blocker: sum.by_blocker.iter().map(|(c, n)| (c.as_str(), *n)).collect(),
             },
-            mailboxes: r.audit.findings.iter().map(|f| mailbox(r, f)).collect(),
-            rejected: r
-                .loaded
-                .rejected
-                .iter()
-                .map(|x| Rejected { source: x.source.to_string(), reason: &x.reason })
-                .collect(),
-            plan: r.plan.map(|p| PlanOut {
-                strategy: p.strategy.as_str(),
-                changes: p.actions.len(),
-                by_kind: crate::plan::counts(&p.actions).into_iter().collect(),
-                blast_radius: p
-                    .actions
-                    .iter()
-                    .filter_map(crate::plan::Action::blast_radius)
-                    .map(|(edit, other_mailboxes)| BlastRadius { edit, other_mailboxes })
-                    .collect(),
-                manual_steps: p
-                    .manual
-                    .iter()
-                    .map(|m| ManualOut {
-                        code: m.code,
-                        protocols: m.protocols.iter().map(|p| p.as_str()).collect(),
-                        mailboxes: &m.mailboxes,
-                        message: &m.message,
-                    })
-                    .collect(),
-            }),
         };
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        out.write_all(b"\n")
+        let plan = r.plan.map(|p| PlanOut {
+            strategy: p.strategy.as_str(),
+            changes: p.actions.len(),
+            by_kind: crate::plan::counts(&p.actions).into_iter().collect(),
+            blast_radius: p
+                .actions
+                .iter()
+                .filter_map(crate::plan::Action::blast_radius)
+                .map(|(edit, other_mailboxes)| BlastRadius { edit, other_mailboxes })
+                .collect(),
+            manual_steps: p
+                .manual
+                .iter()
+                .map(|m| ManualOut {
+                    code: m.code,
+                    protocols: m.protocols.iter().map(|p| p.as_str()).collect(),
+                    mailboxes: &m.mailboxes,
+                    message: &m.message,
+                })
+                .collect(),
+        });
+        // The small parts pretty-printed; mailboxes and rejected rows one compact
+        // object per line (readable, grep- and diff-friendly, and written in
+        // parallel chunks, so that a million mailboxes stay quick).
+        let head = serde_json::to_value(&doc)?;
+        out.write_all(b"{")?;
+        let mut first = true;
+        if let serde_json::Value::Object(map) = head {
+            for (key, value) in map {
+                member(out, &mut first, &key, &value)?;
+            }
+        }
+        key(out, &mut first, "mailboxes")?;
+        lines(out, &r.audit.findings, |f, buf| serde_json::to_writer(buf, &mailbox(r, f)))?;
+        key(out, &mut first, "rejected")?;
+        let rejected: Vec<Rejected<'_>> = r
+            .loaded
+            .rejected
+            .iter()
+            .map(|x| Rejected { source: x.source.to_string(), reason: &x.reason })
+            .collect();
+        lines(out, &rejected, |x, buf| serde_json::to_writer(buf, x))?;
+        if let Some(plan) = plan {
+            member(out, &mut first, "plan", &serde_json::to_value(plan)?)?;
+        }
+        out.write_all(b"\n}\n")
     }
+}
+
+/// Writes `"key": ` as the next member of the top-level object.
+fn key(out: &mut dyn io::Write, first: &mut bool, key: &str) -> io::Result<()> {
+    out.write_all(if *first { b"\n  " } else { b",\n  " })?;
+    *first = false;
+    serde_json::to_writer(&mut *out, key)?;
+    out.write_all(b": ")
+}
+
+/// Writes a member whose value is pretty-printed, indented one level.
+fn member(
+    out: &mut dyn io::Write,
+    first: &mut bool,
+    name: &str,
+    value: &serde_json::Value,
+) -> io::Result<()> {
+    key(out, first, name)?;
+    let text = serde_json::to_string_pretty(value)?;
+    out.write_all(text.replace('\n', "\n  ").as_bytes())
+}
+
+/// Writes an array with one compact element per line, serialised on every core.
+fn lines<T: Sync>(
+    out: &mut dyn io::Write,
+    items: &[T],
+    write: impl Fn(&T, &mut Vec<u8>) -> serde_json::Result<()> + Sync,
+) -> io::Result<()> {
+    if items.is_empty() {
+        return out.write_all(b"[]");
+    }
+    out.write_all(b"[")?;
+    super::write_chunked(out, items, |offset, chunk, buf| {
+        for (i, item) in chunk.iter().enumerate() {
+            buf.extend_from_slice(if offset + i == 0 { b"\n    " } else { b",\n    " });
+            write(item, buf)?;
+        }
+        Ok(())
+    })?;
+    out.write_all(b"\n  ]")
 }

@@ -124,6 +124,34 @@ impl MailboxView<'_> {
     }
 }
 
+/// Renders `items` in chunks on every core and writes the chunks in order:
+/// `render(offset, chunk, buffer)` appends the text of `chunk`, whose first item
+/// is `items[offset]`. Batches bound the memory held at once.
+pub(crate) fn write_chunked<T: Sync>(
+    out: &mut dyn io::Write,
+    items: &[T],
+    render: impl Fn(usize, &[T], &mut Vec<u8>) -> io::Result<()> + Sync,
+) -> io::Result<()> {
+    use rayon::prelude::*;
+    const BATCH: usize = 1 << 16;
+    const CHUNK: usize = 1 << 11;
+    for (b, batch) in items.chunks(BATCH).enumerate() {
+        let buffers: Vec<io::Result<Vec<u8>>> = batch
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let mut buf = Vec::with_capacity(chunk.len() * 256);
+                render(b * BATCH + c * CHUNK, chunk, &mut buf)?;
+                Ok(buf)
+            })
+            .collect();
+        for buf in buffers {
+            out.write_all(&buf?)?;
+        }
+    }
+    Ok(())
+}
+
 /// `pop: a, b; smtp: c` — the blockers of a finding in one cell.
 pub fn blockers_cell(f: &Finding) -> String {
     f.verdicts()
