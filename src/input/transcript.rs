@@ -145,8 +145,25 @@ fn noise<'a>(lines: &[&'a str]) -> Vec<Option<Noise<'a>>> {
     out
 }
 
+/// A quick test that can only be false when the text has no prompt or banner
+/// line at all: every prompt holds `PS` at the start of a line (or after `[`,
+/// or a remote session's `]: `), and banners hold a run of stars or the
+/// `Transcript st...` notice. Searching for those is much faster than splitting
+/// a million-row export into lines.
+fn may_have_noise(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.contains("**********")
+        || text.contains("Transcript st")
+        || text.match_indices("PS").any(|(i, _)| {
+            i == 0 || matches!(bytes[i - 1], b'\n' | b'[') || bytes[..i].ends_with(b"]: ")
+        })
+}
+
 /// True when the text holds prompt lines or a transcript banner.
 pub fn is_transcript(text: &str) -> bool {
+    if !may_have_noise(text) {
+        return false;
+    }
     let lines: Vec<&str> = text.split('\n').collect();
     noise(&lines).iter().any(Option::is_some)
 }
@@ -154,6 +171,9 @@ pub fn is_transcript(text: &str) -> bool {
 /// The text with prompt and banner lines blanked (line numbers kept): for a file
 /// that holds one cmdlet's output with the command that made it.
 pub fn blank_noise(text: &str) -> Cow<'_, str> {
+    if !may_have_noise(text) {
+        return text.into();
+    }
     let lines: Vec<&str> = text.split('\n').collect();
     let kinds = noise(&lines);
     if kinds.iter().all(Option::is_none) {

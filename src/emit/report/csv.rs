@@ -56,27 +56,23 @@ fn row(
     f: &crate::audit::Finding,
     w: &mut ::csv::Writer<&mut Vec<u8>>,
 ) -> io::Result<()> {
-    {
-        {
-            let v = r.view(f);
-            let mut row: Vec<Cow<'_, str>> = [
-                Some(v.identity),
-                v.display_name,
-                v.user_principal_name,
-                v.primary_smtp_address,
-                f.recipient_type.as_deref(),
-                f.effective_policy.as_deref(),
-                Some(f.policy_source.as_str()),
-                Some(if f.flagged { "true" } else { "false" }),
-            ]
-            .into_iter()
-            .map(|c| neutralise(c.unwrap_or("")))
-            .collect();
-            row.extend(f.verdicts().map(|(_, pv)| Cow::Borrowed(pv.verdict.as_str())));
-            row.push(Cow::Owned(blockers_cell(f)));
-            w.write_record(row.iter().map(|c| c.as_bytes()))?;
-        }
-    }
+    let v = r.view(f);
+    let mut row: Vec<Cow<'_, str>> = [
+        Some(v.identity),
+        v.display_name,
+        v.user_principal_name,
+        v.primary_smtp_address,
+        f.recipient_type.as_deref(),
+        f.effective_policy.as_deref(),
+        Some(f.policy_source.as_str()),
+        Some(if f.flagged { "true" } else { "false" }),
+    ]
+    .into_iter()
+    .map(|c| neutralise(c.unwrap_or("")))
+    .collect();
+    row.extend(f.verdicts().map(|(_, pv)| Cow::Borrowed(pv.verdict.as_str())));
+    row.push(Cow::Owned(blockers_cell(f)));
+    w.write_record(row.iter().map(|c| c.as_bytes()))?;
     Ok(())
 }
 
