@@ -87,11 +87,21 @@ pub trait Records {
 
     /// Calls `f(line, cells)` for every record, in order.
     fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>));
+
+    /// About how many records there are, to size the typed rows once instead of
+    /// growing (and copying) a million-row vector step by step.
+    fn size_hint(&self) -> usize {
+        0
+    }
 }
 
 impl Records for Table {
     fn columns(&self) -> &[String] {
         &self.columns
+    }
+
+    fn size_hint(&self) -> usize {
+        self.rows.len()
     }
 
     fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
