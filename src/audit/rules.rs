@@ -121,12 +121,8 @@ pub fn effective_policy<'a>(
             source: source.clone(),
         };
     }
-    match s.policy_position(reference) {
-        Some(index) => Effective::Policy {
-            policy: &s.policies.as_ref().expect("checked above")[index],
-            index,
-            from,
-        },
+    match s.policies.as_deref().zip(s.policy_position(reference)) {
+        Some((policies, index)) => Effective::Policy { policy: &policies[index], index, from },
         None => Effective::NotFound { reference, from, source: source.clone() },
     }
 }
