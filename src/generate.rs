@@ -155,15 +155,17 @@ pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
         let first = rng.pick(&FIRST);
         let last = rng.pick(&LAST);
         let address = format!("user{i}@contoso.com");
-        let ids = Ids {
-            guid: Some(guid(&mut rng)),
-            external_directory_object_id: Some(guid(&mut rng)),
-            user_principal_name: None,
-            primary_smtp_address: Some(address.clone()),
-            identity: Some(format!("user{i}")),
-            name: Some(format!("user{i}")),
-            display_name: Some(format!("{first} {last}")),
-        };
+        let (guid, edoid, name, display) =
+            (guid(&mut rng), guid(&mut rng), format!("user{i}"), format!("{first} {last}"));
+        let ids = Ids::new([
+            Some(&guid),
+            Some(&edoid),
+            None,
+            Some(&address),
+            Some(&name),
+            Some(&name),
+            Some(&display),
+        ]);
         let recipient_type = *rng.pick(&[
             "UserMailbox",
             "UserMailbox",
@@ -173,7 +175,7 @@ pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
         ]);
         if !rng.chance(3) {
             users.push(User {
-                ids: Ids { user_principal_name: Some(address), ..ids.clone() },
+                ids: ids.with(Ids::USER_PRINCIPAL_NAME, Some(&address)),
                 authentication_policy: if rng.chance(40) {
                     reference(&mut rng, &policies)
                 } else {
@@ -363,15 +365,15 @@ pub fn write(parts: &Parts, dir: &std::path::Path, form: OutputForm) -> std::io:
     w.write_record(&header)?;
     for m in &parts.mailboxes {
         let i = &m.ids;
-        let mut row = [
-            &i.guid,
-            &i.external_directory_object_id,
-            &i.primary_smtp_address,
-            &i.identity,
-            &i.name,
-            &i.display_name,
+        let mut row: Vec<String> = [
+            i.guid(),
+            i.external_directory_object_id(),
+            i.primary_smtp_address(),
+            i.identity(),
+            i.name(),
+            i.display_name(),
         ]
-        .map(opt)
+        .map(|v| v.unwrap_or_default().to_owned())
         .to_vec();
         row.push(value(m.pop_enabled).into());
         row.push(value(m.imap_enabled).into());
@@ -396,15 +398,15 @@ pub fn write(parts: &Parts, dir: &std::path::Path, form: OutputForm) -> std::io:
     ])?;
     for u in parts.users.iter().flatten() {
         let i = &u.ids;
-        let mut row = [
-            &i.guid,
-            &i.external_directory_object_id,
-            &i.user_principal_name,
-            &i.identity,
-            &i.name,
-            &i.display_name,
+        let mut row: Vec<String> = [
+            i.guid(),
+            i.external_directory_object_id(),
+            i.user_principal_name(),
+            i.identity(),
+            i.name(),
+            i.display_name(),
         ]
-        .map(opt)
+        .map(|v| v.unwrap_or_default().to_owned())
         .to_vec();
         row.push(opt(&u.authentication_policy));
         row.push(opt(&u.recipient_type_details));

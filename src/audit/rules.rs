@@ -268,8 +268,8 @@ fn conditional_access(s: &Snapshot, m: &CasMailbox, user: Option<&User>, out: &m
         return;
     }
     let object_id = user
-        .and_then(|u| u.ids.external_directory_object_id.as_deref())
-        .or(m.ids.external_directory_object_id.as_deref());
+        .and_then(|u| u.ids.external_directory_object_id())
+        .or(m.ids.external_directory_object_id());
     for policy in s.conditional_access.iter().flatten() {
         if policy.state != CaState::Enabled || !policy.blocks_legacy_auth() {
             continue;
@@ -345,7 +345,7 @@ mod tests {
 
     impl Tenant {
         fn new() -> Tenant {
-            let ids = Ids { guid: Some("g1".into()), ..Ids::default() };
+            let ids = Ids::new([Some("g1"), None, None, None, None, None, None]);
             Tenant {
                 parts: Parts {
                     environment: Environment::Online,

@@ -68,23 +68,18 @@ impl Scope {
 fn identities_of(s: &Snapshot, i: usize) -> impl Iterator<Item = String> + '_ {
     let m = &s.mailboxes[i].ids;
     let u = s.user_of(i).map(|u| &u.ids);
-    [
-        m.guid.as_ref(),
-        m.external_directory_object_id.as_ref(),
-        m.user_principal_name.as_ref(),
-        m.primary_smtp_address.as_ref(),
-    ]
-    .into_iter()
-    .chain(u.into_iter().flat_map(|u| {
-        [
-            u.guid.as_ref(),
-            u.external_directory_object_id.as_ref(),
-            u.user_principal_name.as_ref(),
-            u.primary_smtp_address.as_ref(),
-        ]
-    }))
-    .flatten()
-    .map(|id| normalise(id))
+    [m.guid(), m.external_directory_object_id(), m.user_principal_name(), m.primary_smtp_address()]
+        .into_iter()
+        .chain(u.into_iter().flat_map(|u| {
+            [
+                u.guid(),
+                u.external_directory_object_id(),
+                u.user_principal_name(),
+                u.primary_smtp_address(),
+            ]
+        }))
+        .flatten()
+        .map(normalise)
 }
 
 #[cfg(test)]

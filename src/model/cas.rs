@@ -66,7 +66,7 @@ mod tests {
             csv::parse(&file, "Guid,PopEnabled,ImapEnabled\nA1,True,False\n", b',').unwrap();
         let m = map(&file, &mut without.table);
         assert_eq!(m.rows[0].smtp_client_auth_disabled, Setting::NotExported);
-        assert_eq!(m.rows[0].ids.guid.as_deref(), Some("A1")); // kept as exported
+        assert_eq!(m.rows[0].ids.guid(), Some("A1")); // kept as exported
         let mut with = csv::parse(
             &file,
             "Guid,PopEnabled,ImapEnabled,SmtpClientAuthenticationDisabled\nA1,True,False,\n",

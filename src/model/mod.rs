@@ -132,49 +132,138 @@ impl Setting {
     }
 }
 
-/// The identity columns a Get-User or Get-CASMailbox row may carry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The identity columns a Get-User or Get-CASMailbox row may carry, as exported.
+/// They are kept in one allocation: a million-row export holds millions of them.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Ids {
-    /// The AD object GUID (same on Get-CASMailbox, Get-EXOCasMailbox, Get-User), as exported.
-    pub guid: Option<String>,
-    /// The Entra object id, as exported.
-    pub external_directory_object_id: Option<String>,
-    /// `UserPrincipalName` (Get-User; Get-EXOCasMailbox has none).
-    pub user_principal_name: Option<String>,
-    /// `PrimarySmtpAddress` (Get-CASMailbox) or `WindowsEmailAddress` (Get-User).
-    pub primary_smtp_address: Option<String>,
-    /// `Identity` as exported.
-    pub identity: Option<String>,
-    /// `Name`.
-    pub name: Option<String>,
-    /// `DisplayName`, for humans.
-    pub display_name: Option<String>,
+    text: Box<str>,
+    ends: [u32; 7],
+    present: u8,
 }
 
 impl Ids {
+    /// `Guid`: the AD object GUID (the same on Get-CASMailbox, Get-EXOCasMailbox, Get-User).
+    pub const GUID: usize = 0;
+    /// `ExternalDirectoryObjectId`: the Entra object id.
+    pub const EXTERNAL_DIRECTORY_OBJECT_ID: usize = 1;
+    /// `UserPrincipalName` (Get-User; Get-EXOCasMailbox has none).
+    pub const USER_PRINCIPAL_NAME: usize = 2;
+    /// `PrimarySmtpAddress` (Get-CASMailbox) or `WindowsEmailAddress` (Get-User).
+    pub const PRIMARY_SMTP_ADDRESS: usize = 3;
+    /// `Identity`.
+    pub const IDENTITY: usize = 4;
+    /// `Name`.
+    pub const NAME: usize = 5;
+    /// `DisplayName`, for humans.
+    pub const DISPLAY_NAME: usize = 6;
+
+    /// The identifiers, in the order of the constants above.
+    pub fn new(fields: [Option<&str>; 7]) -> Ids {
+        let mut text = String::with_capacity(fields.iter().flatten().map(|f| f.len()).sum());
+        let mut ends = [0u32; 7];
+        let mut present = 0u8;
+        for (i, f) in fields.iter().enumerate() {
+            if let Some(f) = f {
+                text.push_str(f);
+                present |= 1 << i;
+            }
+            ends[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        Ids { text: text.into_boxed_str(), ends, present }
+    }
+
+    /// Every identifier, in the order of the constants.
+    pub fn fields(&self) -> [Option<&str>; 7] {
+        std::array::from_fn(|i| self.get(i))
+    }
+
+    /// A copy with one identifier replaced.
+    pub fn with(&self, field: usize, value: Option<&str>) -> Ids {
+        let mut fields = self.fields();
+        fields[field] = value;
+        Ids::new(fields)
+    }
+
+    /// One identifier by its constant.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        if self.present & (1 << i) == 0 {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize)
+    }
+
+    /// `Guid`, as exported.
+    pub fn guid(&self) -> Option<&str> {
+        self.get(Ids::GUID)
+    }
+
+    /// `ExternalDirectoryObjectId`, as exported.
+    pub fn external_directory_object_id(&self) -> Option<&str> {
+        self.get(Ids::EXTERNAL_DIRECTORY_OBJECT_ID)
+    }
+
+    /// `UserPrincipalName`.
+    pub fn user_principal_name(&self) -> Option<&str> {
+        self.get(Ids::USER_PRINCIPAL_NAME)
+    }
+
+    /// `PrimarySmtpAddress` / `WindowsEmailAddress`.
+    pub fn primary_smtp_address(&self) -> Option<&str> {
+        self.get(Ids::PRIMARY_SMTP_ADDRESS)
+    }
+
+    /// `Identity`.
+    pub fn identity(&self) -> Option<&str> {
+        self.get(Ids::IDENTITY)
+    }
+
+    /// `Name`.
+    pub fn name(&self) -> Option<&str> {
+        self.get(Ids::NAME)
+    }
+
+    /// `DisplayName`.
+    pub fn display_name(&self) -> Option<&str> {
+        self.get(Ids::DISPLAY_NAME)
+    }
+
     /// The identifier used in reports and scripts: unique and ASCII where possible
     /// (the Guid, else ExternalDirectoryObjectId, else primary SMTP address), then
     /// UPN, Identity, Name.
     pub fn key(&self) -> &str {
         [
-            &self.guid,
-            &self.external_directory_object_id,
-            &self.primary_smtp_address,
-            &self.user_principal_name,
-            &self.identity,
-            &self.name,
+            Ids::GUID,
+            Ids::EXTERNAL_DIRECTORY_OBJECT_ID,
+            Ids::PRIMARY_SMTP_ADDRESS,
+            Ids::USER_PRINCIPAL_NAME,
+            Ids::IDENTITY,
+            Ids::NAME,
         ]
         .into_iter()
-        .find_map(|v| v.as_deref())
+        .find_map(|i| self.get(i))
         .unwrap_or("")
     }
 
     /// A human label: UPN, SMTP address, display name, name, or the key.
     pub fn label(&self) -> &str {
-        [&self.user_principal_name, &self.primary_smtp_address, &self.display_name, &self.name]
+        [Ids::USER_PRINCIPAL_NAME, Ids::PRIMARY_SMTP_ADDRESS, Ids::DISPLAY_NAME, Ids::NAME]
             .into_iter()
-            .find_map(|v| v.as_deref())
+            .find_map(|i| self.get(i))
             .unwrap_or_else(|| self.key())
+    }
+}
+
+impl fmt::Debug for Ids {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = ["guid", "edoid", "upn", "smtp", "identity", "name", "display"];
+        let mut d = f.debug_struct("Ids");
+        for (name, value) in names.iter().zip(self.fields()) {
+            if let Some(v) = value {
+                d.field(name, &v);
+            }
+        }
+        d.finish()
     }
 }
 
@@ -219,16 +308,11 @@ impl IdColumns {
     }
 
     pub(crate) fn read(&self, row: &Row<'_>) -> Result<Ids, String> {
-        let [guid, edoid, upn, mail, identity, name, display] = self.0;
-        Ok(Ids {
-            guid: row.text(guid)?,
-            external_directory_object_id: row.text(edoid)?,
-            user_principal_name: row.text(upn)?,
-            primary_smtp_address: row.text(mail)?,
-            identity: row.text(identity)?,
-            name: row.text(name)?,
-            display_name: row.text(display)?,
-        })
+        let mut fields: [Option<&str>; 7] = [None; 7];
+        for (slot, col) in fields.iter_mut().zip(self.0) {
+            *slot = row.str(col)?;
+        }
+        Ok(Ids::new(fields))
     }
 }
 
@@ -291,12 +375,17 @@ impl<'a> Row<'a> {
 
     /// A text value; null and absent are `None`. A collection type name is an error.
     pub fn text(&self, col: Option<usize>) -> Result<Option<String>, String> {
+        Ok(self.str(col)?.map(str::to_owned))
+    }
+
+    /// [`Row::text`], borrowed.
+    pub fn str(&self, col: Option<usize>) -> Result<Option<&'a str>, String> {
         match self.raw(col).and_then(crate::input::value::text) {
             Some(t) if crate::input::value::is_type_name(t) => Err(format!(
                 "{}: holds the type name {t:?}, not a value (a multi-valued property exported with Export-Csv); select the property as text before exporting",
                 self.name(col)
             )),
-            other => Ok(other.map(str::to_owned)),
+            other => Ok(other),
         }
     }
 

@@ -286,31 +286,26 @@ fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
         map
     }
     let (by_guid, by_edoid) = rayon::join(
-        || index(users, |u| [u.ids.guid.as_deref(), None]),
-        || index(users, |u| [u.ids.external_directory_object_id.as_deref(), None]),
+        || index(users, |u| [u.ids.guid(), None]),
+        || index(users, |u| [u.ids.external_directory_object_id(), None]),
     );
     let mut out: Vec<Option<usize>> = mailboxes
         .par_iter()
         .map(|m| {
             let ids = &m.ids;
-            ids.guid
-                .as_deref()
+            ids.guid()
                 .and_then(|g| by_guid.get(&join_key(g)))
                 .or_else(|| {
-                    ids.external_directory_object_id
-                        .as_deref()
-                        .and_then(|e| by_edoid.get(&join_key(e)))
+                    ids.external_directory_object_id().and_then(|e| by_edoid.get(&join_key(e)))
                 })
                 .copied()
         })
         .collect();
     // Addresses are the last resort, indexed only when some mailbox needs them.
     if out.iter().any(Option::is_none) {
-        let by_name = index(users, |u| {
-            [u.ids.user_principal_name.as_deref(), u.ids.primary_smtp_address.as_deref()]
-        });
+        let by_name = index(users, |u| [u.ids.user_principal_name(), u.ids.primary_smtp_address()]);
         for (slot, m) in out.iter_mut().zip(mailboxes).filter(|(slot, _)| slot.is_none()) {
-            *slot = [&m.ids.user_principal_name, &m.ids.primary_smtp_address]
+            *slot = [m.ids.user_principal_name(), m.ids.primary_smtp_address()]
                 .into_iter()
                 .flatten()
                 .find_map(|a| by_name.get(&join_key(a)))
@@ -379,13 +374,7 @@ mod tests {
     }
 
     fn ids(guid: Option<&str>, edoid: Option<&str>, upn: Option<&str>, smtp: Option<&str>) -> Ids {
-        Ids {
-            guid: guid.map(Into::into),
-            external_directory_object_id: edoid.map(Into::into),
-            user_principal_name: upn.map(Into::into),
-            primary_smtp_address: smtp.map(Into::into),
-            ..Ids::default()
-        }
+        Ids::new([guid, edoid, upn, smtp, None, None, None])
     }
 
     fn user(ids: Ids, line: usize) -> User {

@@ -39,9 +39,9 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<User> {
     );
     map_rows(file, table, |row| {
         let ids = id_columns.read(row)?;
-        if ids.guid.is_none()
-            && ids.external_directory_object_id.is_none()
-            && ids.user_principal_name.is_none()
+        if ids.guid().is_none()
+            && ids.external_directory_object_id().is_none()
+            && ids.user_principal_name().is_none()
         {
             return Err(
                 "the user has no Guid, ExternalDirectoryObjectId or UserPrincipalName to join on"

@@ -265,7 +265,7 @@ pub fn fixable(code: Code) -> bool {
 
 /// The unique ASCII identifier and label of a mailbox (or its user).
 fn target(ids: &crate::model::Ids, source: &Source) -> Target {
-    let label = match (ids.display_name.as_deref().or(ids.name.as_deref()), ids.label()) {
+    let label = match (ids.display_name().or(ids.name()), ids.label()) {
         (Some(name), address) if name != address => format!("{name} <{address}>"),
         (_, address) => address.to_owned(),
     };

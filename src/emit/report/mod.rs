@@ -15,7 +15,7 @@ use std::path::Path;
 use crate::audit::{Advisory, Audit, Blocker, Code, Finding, Options, Verdict, Want};
 use crate::export::Loaded;
 use crate::model::entra::CaState;
-use crate::model::{CasMailbox, Environment, Protocol, Setting};
+use crate::model::{CasMailbox, Environment, Ids, Protocol, Setting};
 use crate::plan::Plan;
 
 /// Everything a report shows.
@@ -90,25 +90,13 @@ impl<'a> Report<'a> {
         let s = &self.loaded.snapshot;
         let m = &s.mailboxes[f.mailbox];
         let u = s.user_of(f.mailbox).map(|u| &u.ids);
-        let pick = |a: &'a Option<String>, b: Option<&'a Option<String>>| {
-            a.as_deref().or_else(|| b.and_then(|b| b.as_deref()))
-        };
+        let pick = |field: usize| m.ids.get(field).or_else(|| u.and_then(|u| u.get(field)));
         MailboxView {
             identity: m.ids.key(),
-            external_directory_object_id: pick(
-                &m.ids.external_directory_object_id,
-                u.map(|u| &u.external_directory_object_id),
-            ),
-            user_principal_name: pick(
-                &m.ids.user_principal_name,
-                u.map(|u| &u.user_principal_name),
-            ),
-            primary_smtp_address: pick(
-                &m.ids.primary_smtp_address,
-                u.map(|u| &u.primary_smtp_address),
-            ),
-            display_name: pick(&m.ids.display_name, u.map(|u| &u.display_name))
-                .or(m.ids.name.as_deref()),
+            external_directory_object_id: pick(Ids::EXTERNAL_DIRECTORY_OBJECT_ID),
+            user_principal_name: pick(Ids::USER_PRINCIPAL_NAME),
+            primary_smtp_address: pick(Ids::PRIMARY_SMTP_ADDRESS),
+            display_name: pick(Ids::DISPLAY_NAME).or(m.ids.name()),
             mailbox: m,
         }
     }
