@@ -409,7 +409,7 @@ pub fn write(parts: &Parts, dir: &std::path::Path, form: OutputForm) -> std::io:
         .map(|v| v.unwrap_or_default().to_owned())
         .to_vec();
         row.push(opt(&u.authentication_policy));
-        row.push(opt(&u.recipient_type_details));
+        row.push(u.recipient_type_details.as_deref().unwrap_or_default().to_owned());
         row.push(value(u.account_disabled).into());
         w.write_record(&row)?;
     }

@@ -8,7 +8,6 @@ pub mod summary;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -144,27 +143,7 @@ impl fmt::Display for Code {
     }
 }
 
-/// A shared, immutable text. Findings repeat the same few settings and values
-/// across a million mailboxes; they share one allocation each.
-pub type Text = Arc<str>;
-
-thread_local! {
-    static INTERNED: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, Text>> = Default::default();
-}
-
-/// The shared [`Text`] for a low-cardinality string (setting names, values,
-/// recipient types): allocated once per thread, then cloned.
-pub fn intern(s: &str) -> Text {
-    INTERNED.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(t) = cache.get(s) {
-            return t.clone();
-        }
-        let t: Text = Arc::from(s);
-        cache.insert(s.into(), t.clone());
-        t
-    })
-}
+pub use crate::model::{Text, intern};
 
 /// One reason a protocol is not allowed: the code, the exact setting, its value
 /// and where that value came from.

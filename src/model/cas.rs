@@ -23,7 +23,7 @@ pub struct CasMailbox {
     /// `SmtpClientAuthenticationDisabled`.
     pub smtp_client_auth_disabled: Setting,
     /// `RecipientTypeDetails`, when the export has it (Get-CASMailbox does not by default).
-    pub recipient_type_details: Option<String>,
+    pub recipient_type_details: Option<super::Text>,
     /// Where the row came from.
     pub source: Source,
 }
@@ -48,7 +48,7 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CasMailbox> {
             pop_enabled: row.setting(pop)?,
             imap_enabled: row.setting(imap)?,
             smtp_client_auth_disabled: row.setting(smtp_auth)?,
-            recipient_type_details: row.text(rtd)?,
+            recipient_type_details: row.str(rtd)?.map(super::intern),
             source: row.source.clone(),
         })
     })

@@ -25,6 +25,28 @@ pub use policy::AuthPolicy;
 pub use snapshot::{Parts, Snapshot};
 pub use user::User;
 
+/// A shared, immutable text. Findings repeat the same few settings and values
+/// across a million mailboxes; they share one allocation each.
+pub type Text = Arc<str>;
+
+thread_local! {
+    static INTERNED: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, Text>> = Default::default();
+}
+
+/// The shared [`Text`] for a low-cardinality string (setting names, values,
+/// recipient types): allocated once per thread, then cloned.
+pub fn intern(s: &str) -> Text {
+    INTERNED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(t) = cache.get(s) {
+            return t.clone();
+        }
+        let t: Text = Arc::from(s);
+        cache.insert(s.into(), t.clone());
+        t
+    })
+}
+
 /// A protocol whose basic-auth access exoauth decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {

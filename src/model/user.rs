@@ -18,7 +18,7 @@ pub struct User {
     /// `AuthenticationPolicy`: assigned policy name, DN or GUID; `None` when unassigned.
     pub authentication_policy: Option<String>,
     /// `RecipientTypeDetails` (`UserMailbox`, `SharedMailbox`, ...).
-    pub recipient_type_details: Option<String>,
+    pub recipient_type_details: Option<super::Text>,
     /// `AccountDisabled`.
     pub account_disabled: Setting,
     /// `STSRefreshTokensValidFrom`, as exported (culture-formatted date text).
@@ -51,7 +51,7 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<User> {
         Ok(User {
             ids,
             authentication_policy: row.text(policy)?,
-            recipient_type_details: row.text(rtd)?,
+            recipient_type_details: row.str(rtd)?.map(super::intern),
             account_disabled: row.setting(disabled)?,
             sts_refresh_tokens_valid_from: row.text(sts)?,
             source: row.source.clone(),
