@@ -10,7 +10,8 @@ use std::io;
 use serde::Serialize;
 
 use super::{Renderer, Report};
-use crate::audit::Finding;
+use crate::audit::{Blocker, Finding};
+use crate::input::Source;
 use crate::model::Setting;
 
 /// The schema identifier.
@@ -108,13 +109,44 @@ struct Mailbox<'a> {
     effective_policy: Option<&'a str>,
     policy_source: &'static str,
     flagged: bool,
-    protocols: BTreeMap<&'static str, ProtocolOut<'a>>,
+    protocols: Protocols<'a>,
+}
+
+/// A finding's verdicts as a JSON object keyed by protocol, in report order,
+/// serialised straight from the finding (a million of them are written).
+struct Protocols<'a>(&'a Finding);
+
+impl Serialize for Protocols<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (p, pv) in self.0.verdicts() {
+            map.serialize_entry(
+                p.as_str(),
+                &ProtocolOut { basic_auth: pv.verdict.as_str(), blockers: Blockers(&pv.blockers) },
+            )?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Serialize)]
 struct ProtocolOut<'a> {
     basic_auth: &'static str,
-    blockers: Vec<BlockerOut<'a>>,
+    blockers: Blockers<'a>,
+}
+
+struct Blockers<'a>(&'a [Blocker]);
+
+impl Serialize for Blockers<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|b| BlockerOut {
+            code: b.code.as_str(),
+            setting: &b.setting,
+            value: &b.value,
+            source: &b.source,
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -122,7 +154,13 @@ struct BlockerOut<'a> {
     code: &'static str,
     setting: &'a str,
     value: &'a str,
-    source: String,
+    #[serde(serialize_with = "as_text")]
+    source: &'a Source,
+}
+
+/// A `File:LINE` source as a JSON string, without an intermediate `String`.
+fn as_text<S: serde::Serializer>(source: &&Source, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(source)
 }
 
 #[derive(Serialize)]
@@ -149,22 +187,7 @@ fn mailbox<'a>(r: &Report<'a>, f: &'a Finding) -> Mailbox<'a> {
         effective_policy: f.effective_policy.as_deref(),
         policy_source: f.policy_source.as_str(),
         flagged: f.flagged,
-        protocols: f
-            .verdicts()
-            .map(|(p, pv)| {
-                let blockers = pv
-                    .blockers
-                    .iter()
-                    .map(|b| BlockerOut {
-                        code: b.code.as_str(),
-                        setting: &b.setting,
-                        value: &b.value,
-                        source: b.source.to_string(),
-                    })
-                    .collect();
-                (p.as_str(), ProtocolOut { basic_auth: pv.verdict.as_str(), blockers })
-            })
-            .collect(),
+        protocols: Protocols(f),
     }
 }
 
