@@ -109,22 +109,34 @@ function Write-Step {
 }
 
 function Export-ExoAuthCsv {
-    # Writes <Name>.csv with exactly $Columns[$Name], even when there are no rows
-    # (Export-Csv writes nothing at all for no input; exoauth needs the header).
+    # Streams objects from the pipeline into <Name>.csv with exactly $Columns[$Name],
+    # so a large tenant's mailboxes are never all held in memory. Writes the header
+    # alone when there are none (Export-Csv writes nothing at all for no input).
+    [CmdletBinding()]
     param(
         [Parameter(Mandatory)] [string] $Name,
-        [Parameter()] [AllowEmptyCollection()] [object[]] $InputObject = @()
+        [Parameter(ValueFromPipeline)] [object] $InputObject
     )
-    $path = Join-Path -Path $OutputPath -ChildPath ($Name + '.csv')
-    $rows = @($InputObject | Select-Object -Property $Columns[$Name])
-    if ($rows.Count -eq 0) {
-        $header = '"' + ($Columns[$Name] -join '","') + '"'
-        Set-Content -LiteralPath $path -Value $header -Encoding UTF8
+    begin {
+        $path = Join-Path -Path $OutputPath -ChildPath ($Name + '.csv')
+        $count = 0
+        $writer = { Select-Object -Property $Columns[$Name] | Export-Csv -LiteralPath $path -NoTypeInformation -Encoding UTF8 }.GetSteppablePipeline()
+        $writer.Begin($true)
     }
-    else {
-        $rows | Export-Csv -LiteralPath $path -NoTypeInformation -Encoding UTF8
+    process {
+        if ($null -ne $InputObject) {
+            $count++
+            $writer.Process($InputObject)
+        }
     }
-    $script:RowCounts[$Name + '.csv'] = $rows.Count
+    end {
+        $writer.End()
+        if ($count -eq 0) {
+            $header = '"' + ($Columns[$Name] -join '","') + '"'
+            Set-Content -LiteralPath $path -Value $header -Encoding UTF8
+        }
+        $script:RowCounts[$Name + '.csv'] = $count
+    }
 }
 
 function Export-ExoAuthJson {
@@ -210,21 +222,21 @@ try {
         Write-Warning -Message 'Get-AuthenticationPolicy found no policies; AuthenticationPolicy.csv holds the header only'
         $policies = @()
     }
-    Export-ExoAuthCsv -Name AuthenticationPolicy -InputObject $policies
+    $policies | Export-ExoAuthCsv -Name AuthenticationPolicy
 
     Write-Step -Status 'Get-OrganizationConfig' -Percent 15
     $org = Get-OrganizationConfig
-    Export-ExoAuthCsv -Name OrganizationConfig -InputObject @($org)
+    $org | Export-ExoAuthCsv -Name OrganizationConfig
 
     Write-Step -Status 'Get-TransportConfig' -Percent 20
-    Export-ExoAuthCsv -Name TransportConfig -InputObject @(Get-TransportConfig)
+    Get-TransportConfig | Export-ExoAuthCsv -Name TransportConfig
 
     Write-Step -Status 'Get-EXOCasMailbox -ResultSize Unlimited (this takes a while in a large tenant)' -Percent 25
-    $mailboxes = @(Get-EXOCasMailbox -ResultSize Unlimited -PropertySets Minimum, Pop, Imap -Properties ExternalDirectoryObjectId, SmtpClientAuthenticationDisabled)
-    Export-ExoAuthCsv -Name CasMailbox -InputObject $mailboxes
+    Get-EXOCasMailbox -ResultSize Unlimited -PropertySets Minimum, Pop, Imap -Properties ExternalDirectoryObjectId, SmtpClientAuthenticationDisabled |
+        Export-ExoAuthCsv -Name CasMailbox
 
     Write-Step -Status 'Get-User -ResultSize Unlimited (this takes a while in a large tenant)' -Percent 55
-    Export-ExoAuthCsv -Name User -InputObject @(Get-User -ResultSize Unlimited)
+    Get-User -ResultSize Unlimited | Export-ExoAuthCsv -Name User
 
     if ($IncludeEntra) {
         Export-ExoAuthEntra

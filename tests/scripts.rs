@@ -110,10 +110,19 @@ fn check(name: &str, env: Environment, stems: &[Cmdlet]) {
         }
     }
     for (stem, _) in &table {
-        assert!(script.text.contains(&format!("-Name {stem} ")), "{name}: {stem} is never written");
+        let written = [" ", "\r\n", "\n"]
+            .iter()
+            .any(|end| script.text.contains(&format!("-Name {stem}{end}")));
+        assert!(written, "{name}: {stem} is never written");
     }
-    // The cmdlets' default -ResultSize 1000 silently cuts large tenants.
+    // The cmdlets' default -ResultSize 1000 silently cuts large tenants, and
+    // collecting a large tenant's mailboxes into an array (`@(Get-User ...)`)
+    // holds them all in memory: they are streamed into Export-Csv instead.
     for cmdlet in ["Get-EXOCasMailbox", "Get-CASMailbox", "Get-User"] {
+        assert!(
+            !script.text.contains(&format!("@({cmdlet}")),
+            "{name}: {cmdlet} output is collected, not streamed"
+        );
         for call in commands(&script, cmdlet) {
             assert!(call.contains("-ResultSize Unlimited"), "{name}: {call}");
         }
