@@ -475,13 +475,17 @@ pub fn load_with(
     let total: u64 =
         files.iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     progress.start("reading", Some(total), Unit::Bytes);
-    let mut sources = Vec::with_capacity(files.len());
-    for (cmdlet, path) in files {
-        let bytes =
-            std::fs::read(&path).map_err(|error| LoadError::Io { path: path.clone(), error })?;
-        progress.advance(bytes.len() as u64);
-        sources.push(SourceFile { cmdlet, path, bytes: Cow::Owned(bytes) });
-    }
+    // The big files are read side by side: copying from the page cache is
+    // memory-bound, and two cores copy faster than one.
+    let sources: Vec<SourceFile> = files
+        .into_par_iter()
+        .map(|(cmdlet, path)| {
+            let bytes = std::fs::read(&path)
+                .map_err(|error| LoadError::Io { path: path.clone(), error })?;
+            progress.advance(bytes.len() as u64);
+            Ok(SourceFile { cmdlet, path, bytes: Cow::Owned(bytes) })
+        })
+        .collect::<Result<_, LoadError>>()?;
     progress.finish();
     progress.start("parsing", None, Unit::Bytes);
     let loaded = load_sources(sources, environment);
