@@ -1,0 +1,236 @@
+//! The subcommands: `audit` (read, audit, plan, write), `diff`, `parse` and
+//! `generate`. Only this binary edge touches files and the terminal; the library
+//! does the work.
+
+use std::io;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::cli::{AuditArgs, Cli, Command, DiffArgs, DiffFailOn, FailOn, ParseArgs};
+use crate::{output, term};
+use exoauth::audit;
+use exoauth::emit::powershell::{self, Header};
+use exoauth::emit::report::text::Text;
+use exoauth::emit::report::{Format, Renderer, Report};
+use exoauth::progress::{Progress, Silent, Unit};
+use exoauth::{export, plan};
+
+/// How chatty the run is, from the global flags.
+struct Out {
+    quiet: bool,
+    verbose: bool,
+    bars: term::Bars,
+}
+
+impl Out {
+    /// A note or warning on standard error, unless `--quiet`.
+    fn note(&self, message: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            eprintln!("exoauth: {message}");
+        }
+    }
+
+    /// A detail on standard error with `--verbose`.
+    fn detail(&self, message: std::fmt::Arguments<'_>) {
+        if self.verbose {
+            eprintln!("exoauth: {message}");
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let when = match cli.progress {
+        _ if cli.quiet => term::When::Never,
+        crate::cli::ProgressArg::Auto => term::When::Auto,
+        crate::cli::ProgressArg::Never => term::When::Never,
+        crate::cli::ProgressArg::Always => term::When::Always,
+    };
+    let out = Out { quiet: cli.quiet, verbose: cli.verbose, bars: term::Bars::new(when) };
+    match cli.command {
+        Command::Audit(args) => run_audit(&args, &out),
+        Command::Diff(args) => run_diff(&args),
+        Command::Parse(args) => run_parse(&args),
+        Command::Generate(args) => {
+            let parts = exoauth::generate::tenant(
+                args.seed,
+                args.mailboxes,
+                args.environment.environment(),
+            );
+            exoauth::generate::write(&parts, &args.output, args.form.form())
+                .with_context(|| format!("cannot write {}", args.output.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
+    let options = args.options()?;
+    let started = Instant::now();
+    let (loaded, dir) = match &args.dir {
+        Some(dir) => (
+            export::load_with(dir, options.environment, &out.bars)
+                .with_context(|| format!("cannot audit {}", dir.display()))?,
+            dir.clone(),
+        ),
+        None => {
+            out.note(format_args!(
+                "no export folder given; auditing the built-in sample tenant (fixtures/contoso)"
+            ));
+            (export::load_sample(options.environment)?, "fixtures/contoso (built-in sample)".into())
+        }
+    };
+    for i in &loaded.inputs {
+        out.detail(format_args!(
+            "read {} ({}, {} {}, {} rows)",
+            i.path.display(),
+            i.cmdlet.produced_by(),
+            i.form.name(),
+            i.encoding,
+            i.rows
+        ));
+    }
+    out.detail(format_args!("read and joined the export in {:.2?}", started.elapsed()));
+    let stage = Instant::now();
+    let audit = audit::audit_with(&loaded.snapshot, &options, &out.bars);
+    out.detail(format_args!(
+        "audited {} mailboxes ({} in scope, {} flagged) in {:.2?}",
+        audit.summary.mailboxes,
+        audit.summary.in_scope,
+        audit.summary.flagged,
+        stage.elapsed()
+    ));
+    let unmatched = options.scope.unmatched(&loaded.snapshot);
+    if !unmatched.is_empty() {
+        out.note(format_args!(
+            "warning: {} scope entries match no mailbox: {}",
+            unmatched.len(),
+            unmatched.join(", ")
+        ));
+    }
+    let stage = Instant::now();
+    let plan = args
+        .script
+        .as_ref()
+        .map(|_| plan::plan(&loaded.snapshot, &audit, &options, args.strategy()));
+    if let (Some(plan), Some(path)) = (&plan, &args.script) {
+        let header = Header {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            generated: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            inputs: loaded
+                .inputs
+                .iter()
+                .map(|i| (i.path.display().to_string(), i.sha256.clone()))
+                .collect(),
+            name: String::new(),
+        };
+        let named = |p: &Path| Header {
+            name: p
+                .file_name()
+                .map_or_else(|| "script.ps1".into(), |n| n.to_string_lossy().into_owned()),
+            ..header.clone()
+        };
+        let fix = powershell::fix_script(plan, &named(path))
+            .context("cannot write the remediation script")?;
+        output::write_atomically(path, |w| w.write_all(&fix))?;
+        if let Some(rollback) = &args.rollback {
+            let undo = powershell::rollback_script(plan, &named(rollback))
+                .context("cannot write the rollback script")?;
+            output::write_atomically(rollback, |w| w.write_all(&undo))?;
+        }
+        out.detail(format_args!(
+            "planned {} changes and wrote the scripts in {:.2?}",
+            plan.actions.len(),
+            stage.elapsed()
+        ));
+    }
+    let report = Report {
+        dir: &dir,
+        options: &options,
+        loaded: &loaded,
+        audit: &audit,
+        plan: plan.as_ref(),
+    };
+    let to_file = output::file(args.output.as_deref());
+    let color = args.format() == Format::Text
+        && to_file.is_none()
+        && output::use_color(
+            io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::env::var_os("TERM").as_deref(),
+        );
+    let colored = Text { color: true };
+    let renderer: &dyn Renderer = if color { &colored } else { args.format().renderer() };
+    let stage = Instant::now();
+    if to_file.is_some() {
+        out.bars.start("writing", Some(audit.findings.len() as u64), Unit::Lines);
+    }
+    let written = output::write(to_file, color, &out.bars, |w| renderer.render(&report, w));
+    out.bars.finish();
+    written?;
+    out.detail(format_args!("wrote the report in {:.2?}", stage.elapsed()));
+    out.detail(format_args!("done in {:.2?}", started.elapsed()));
+    if !loaded.warnings.is_empty() {
+        out.note(format_args!(
+            "{} warning{} about the input (listed in the report)",
+            loaded.warnings.len(),
+            if loaded.warnings.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let (rejected, flagged) = (loaded.rejected.len(), audit.summary.flagged);
+    // A million mailboxes are millions of small allocations: the process is about
+    // to exit, and the OS reclaims the memory at once, so don't free them one by one.
+    std::mem::forget((loaded, audit, plan));
+    if rejected > 0 {
+        eprintln!(
+            "exoauth: {rejected} input rows rejected (listed in the report); fix or re-export them: exiting with 2"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if args.fail_on == FailOn::Flagged && flagged > 0 {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let converted = export::read_one(&args.file, &bytes, args.part)?;
+    let out = exoauth::emit::convert::render(&converted.parsed.table, args.target());
+    output::write(output::file(args.output.as_deref()), false, &Silent, |w| w.write_all(&out))?;
+    eprint!("{}", exoauth::emit::convert::summary(&converted));
+    if !converted.parsed.rejected.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let read = |path: &PathBuf| -> anyhow::Result<exoauth::diff::AuditReport> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(exoauth::diff::read_report(&path.display().to_string(), &bytes)?)
+    };
+    let (old, new) = (read(&args.old)?, read(&args.new)?);
+    let diff = exoauth::diff::diff(
+        &args.old.display().to_string(),
+        &old,
+        &args.new.display().to_string(),
+        &new,
+    );
+    let renderer = args.format.format().renderer();
+    output::write(output::file(args.output.as_deref()), false, &Silent, |out| {
+        renderer.render(&diff, out)
+    })?;
+    if args.fail_on == DiffFailOn::Regressions && diff.regressions() > 0 {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
