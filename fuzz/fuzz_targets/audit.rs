@@ -1,13 +1,16 @@
 //! The whole audit from bytes: up to eight in-memory files (the seven cmdlets in
 //! order, then a transcript), separated by `\x1e`, loaded with
-//! `load_sources`, audited, and rendered in every report format.
+//! `load_sources`, audited, planned, written as fix and rollback scripts, and
+//! rendered in every report format.
 #![no_main]
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 
 use exoauth::audit::{self, Options, Scope, Want};
+use exoauth::emit::powershell::{self, Header};
 use exoauth::emit::report::{Format, Report};
+use exoauth::plan::{self, Strategy};
 use exoauth::export::{SourceFile, load_sources};
 use exoauth::model::columns::Cmdlet;
 use exoauth::model::{Environment, Protocol};
@@ -35,8 +38,19 @@ fuzz_target!(|bytes: &[u8]| {
     };
     let result = audit::audit(&loaded.snapshot, &options);
     let dir = PathBuf::from("fuzz");
-    let report = Report { dir: &dir, options: &options, loaded: &loaded, audit: &result };
-    for format in [Format::Text, Format::Csv, Format::Json] {
+    let strategy = if flags & 8 == 0 { Strategy::LeastPrivilege } else { Strategy::EditPolicies };
+    let plan = plan::plan(&loaded.snapshot, &result, &options, strategy);
+    let header = Header {
+        tool_version: "fuzz".into(),
+        generated: "2026-11-25T00:00:00Z".into(),
+        inputs: Vec::new(),
+        name: "fix.ps1".into(),
+    };
+    // Text that cannot be written safely is refused with an error, never a panic.
+    let _ = powershell::fix_script(&plan, &header);
+    let _ = powershell::rollback_script(&plan, &header);
+    let report = Report { dir: &dir, options: &options, loaded: &loaded, audit: &result, plan: Some(&plan) };
+    for format in [Format::Text, Format::Csv, Format::Json, Format::Markdown, Format::Html] {
         let mut out = Vec::new();
         format.renderer().render(&report, &mut out).expect("render to a Vec");
     }
