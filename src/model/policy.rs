@@ -67,7 +67,9 @@ pub struct AuthPolicy {
     /// `DistinguishedName`, when exported.
     pub distinguished_name: Option<String>,
     /// The protocol switch per protocol: `AllowBasicAuth*` online, `BlockLegacyAuth*`
-    /// on premises (`NotExported` for SMTP there: no such switch).
+    /// on premises (`NotExported` for SMTP there: no such switch). The same values
+    /// as the matching entries of `all_switches`, indexed by protocol because the
+    /// audit reads them for every mailbox.
     pub switches: PerProtocol<Setting>,
     /// Every settable switch of the environment as exported, in [`settable`] order,
     /// so that a copy of the policy can be made that differs only where intended.
