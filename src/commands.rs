@@ -37,9 +37,26 @@ impl Out {
     /// A detail on standard error with `--verbose`.
     fn detail(&self, message: std::fmt::Arguments<'_>) {
         if self.verbose {
-            eprintln!("exoauth: {message}");
+            match memory() {
+                Some((now, peak)) => eprintln!(
+                    "exoauth: {message} [memory {} MiB, peak {} MiB]",
+                    now >> 10,
+                    peak >> 10
+                ),
+                None => eprintln!("exoauth: {message}"),
+            }
         }
     }
+}
+
+/// Resident and peak resident memory in KiB, where the system tells (Linux).
+fn memory() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = |key: &str| {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..].trim().trim_end_matches("kB").trim().parse::<u64>().ok()
+    };
+    Some((kib("VmRSS:")?, kib("VmHWM:")?))
 }
 
 /// Runs the parsed command line.
@@ -169,7 +186,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let renderer: &dyn Renderer = if color { &colored } else { args.format().renderer() };
     let stage = Instant::now();
     if to_file.is_some() {
-        out.bars.start("writing", Some(audit.findings.len() as u64), Unit::Lines);
+        out.bars.start("writing", Some(audit.entries().len() as u64), Unit::Lines);
     }
     let written = output::write(to_file, color, &out.bars, |w| renderer.render(&report, w));
     out.bars.finish();
@@ -186,7 +203,8 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let (rejected, flagged) = (loaded.rejected.len(), audit.summary.flagged);
     // A million mailboxes are millions of small allocations: the process is about
     // to exit, and the OS reclaims the memory at once, so don't free them one by one.
-    std::mem::forget((loaded, audit, plan));
+    std::mem::forget((audit, plan));
+    std::mem::forget(loaded);
     if rejected > 0 {
         eprintln!(
             "exoauth: {rejected} input rows rejected (listed in the report); fix or re-export them: exiting with 2"

@@ -26,8 +26,7 @@ fn options(
 fn everything(s: &Snapshot) -> Vec<Vec<(Verdict, Vec<Code>)>> {
     let o = options(Want::Allow, Protocol::ALL.to_vec(), s.environment, true);
     audit::audit(s, &o)
-        .findings
-        .iter()
+        .findings()
         .map(|f| {
             f.verdicts()
                 .map(|(_, v)| (v.verdict, v.blockers.iter().map(|b| b.code).collect()))
@@ -66,7 +65,7 @@ fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
                 checked_changes += p.actions.len();
 
                 // 1. What the plan claims: no fixable blocker remains on a flagged mailbox.
-                for (f0, f1) in a0.findings.iter().zip(&a1.findings) {
+                for (f0, f1) in a0.findings().zip(a1.findings()) {
                     assert_eq!(f0.mailbox, f1.mailbox, "{ctx}");
                     if !f0.flagged {
                         continue;
@@ -111,7 +110,7 @@ fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
                 //    their declared blast radius.
                 let (e0, e1) = (everything(&s0), everything(&s1));
                 let flagged: Vec<usize> =
-                    a0.findings.iter().filter(|f| f.flagged).map(|f| f.mailbox).collect();
+                    a0.entries().iter().filter(|e| e.flagged).map(|e| e.mailbox).collect();
                 let mut changed_outside = 0usize; // unflagged mailboxes with a changed verdict
                 for (i, (m0, m1)) in e0.iter().zip(&e1).enumerate() {
                     let is_flagged = flagged.contains(&i);

@@ -6,7 +6,6 @@ pub mod rules;
 pub mod scope;
 pub mod summary;
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use rayon::prelude::*;
@@ -233,11 +232,26 @@ impl Finding {
     }
 }
 
+/// One in-scope mailbox of an audit: which, and whether it is flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// Index into `Snapshot::mailboxes`.
+    pub mailbox: usize,
+    /// Flagged for the chosen direction.
+    pub flagged: bool,
+}
+
 /// The audit of a whole tenant.
+///
+/// It keeps the counts and, per in-scope mailbox, only an [`Entry`]: a mailbox's
+/// [`Finding`] (its blockers, with settings, values and sources) is evaluated
+/// again when a report or a plan asks for it. The rules are pure and cheap, and a
+/// million findings held at once would cost hundreds of megabytes.
 #[derive(Debug, Clone)]
-pub struct Audit {
-    /// In-scope mailboxes, in input order.
-    pub findings: Vec<Finding>,
+pub struct Audit<'s> {
+    snapshot: &'s Snapshot,
+    options: Options,
+    entries: Vec<Entry>,
     /// Mailboxes left out by scope.
     pub out_of_scope: usize,
     /// Counts.
@@ -246,58 +260,82 @@ pub struct Audit {
     pub advisories: Vec<Advisory>,
 }
 
+impl<'s> Audit<'s> {
+    /// The snapshot audited.
+    pub fn snapshot(&self) -> &'s Snapshot {
+        self.snapshot
+    }
+
+    /// The options it was audited with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The in-scope mailboxes, in input order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The finding of one in-scope mailbox.
+    pub fn finding(&self, entry: Entry) -> Finding {
+        rules::evaluate(self.snapshot, entry.mailbox, &self.options)
+    }
+
+    /// Every in-scope mailbox's finding, in input order.
+    pub fn findings(&self) -> impl Iterator<Item = Finding> + '_ {
+        self.entries.iter().map(|&e| self.finding(e))
+    }
+
+    /// The flagged mailboxes' findings, in input order.
+    pub fn flagged(&self) -> impl Iterator<Item = Finding> + '_ {
+        self.entries.iter().filter(|e| e.flagged).map(|&e| self.finding(e))
+    }
+}
+
 /// Audits every mailbox of the snapshot (in parallel) and summarises.
-pub fn audit(snapshot: &Snapshot, options: &Options) -> Audit {
+pub fn audit<'s>(snapshot: &'s Snapshot, options: &Options) -> Audit<'s> {
     audit_with(snapshot, options, &crate::progress::Silent)
 }
 
 /// [`audit`], reporting the mailboxes audited to `progress` (in chunks, so that
 /// a million mailboxes do not mean a million reports).
-pub fn audit_with(
-    snapshot: &Snapshot,
+pub fn audit_with<'s>(
+    snapshot: &'s Snapshot,
     options: &Options,
     progress: &dyn crate::progress::Progress,
-) -> Audit {
+) -> Audit<'s> {
     const CHUNK: usize = 4096;
     let n = snapshot.mailboxes.len();
     progress.start("auditing", Some(n as u64), crate::progress::Unit::Mailboxes);
-    let chunks: Vec<Vec<Finding>> = (0..n.div_ceil(CHUNK))
+    let chunks: Vec<(Vec<Entry>, Summary)> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
             let range = c * CHUNK..((c + 1) * CHUNK).min(n);
             let len = range.len() as u64;
-            let found: Vec<Finding> = range
-                .filter_map(|i| {
+            let mut summary = Summary::new(0, options);
+            let entries: Vec<Entry> = range
+                .filter(|&i| {
                     let recipient_type = scope::recipient_type(snapshot, i);
-                    options
-                        .scope
-                        .includes(snapshot, i, recipient_type)
-                        .then(|| rules::evaluate(snapshot, i, options))
+                    options.scope.includes(snapshot, i, recipient_type)
+                })
+                .map(|i| {
+                    let f = rules::evaluate(snapshot, i, options);
+                    summary.add(&f);
+                    Entry { mailbox: i, flagged: f.flagged }
                 })
                 .collect();
             progress.advance(len);
-            found
+            (entries, summary)
         })
         .collect();
     progress.finish();
-    let findings: Vec<Finding> = chunks.into_iter().flatten().collect();
-    let out_of_scope = n - findings.len();
-    let summary = Summary::of(&findings, n, options);
-    let advisories = advisory::advisories(snapshot, options);
-    Audit { findings, out_of_scope, summary, advisories }
-}
-
-/// Counts of blockers by code over flagged and unflagged mailboxes alike.
-pub(crate) fn count_blockers(findings: &[Finding]) -> BTreeMap<Code, usize> {
-    let mut by = BTreeMap::new();
-    for f in findings {
-        let mut codes: Vec<Code> =
-            f.verdicts().flat_map(|(_, v)| v.blockers.iter().map(|b| b.code)).collect();
-        codes.sort();
-        codes.dedup();
-        for c in codes {
-            *by.entry(c).or_insert(0) += 1;
-        }
+    let mut summary = Summary::new(n, options);
+    let mut entries = Vec::with_capacity(chunks.iter().map(|(e, _)| e.len()).sum());
+    for (e, s) in chunks {
+        entries.extend(e);
+        summary = summary.merge(s);
     }
-    by
+    let out_of_scope = n - entries.len();
+    let advisories = advisory::advisories(snapshot, options);
+    Audit { snapshot, options: options.clone(), entries, out_of_scope, summary, advisories }
 }

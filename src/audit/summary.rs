@@ -33,30 +33,61 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Counts the findings.
-    pub fn of(findings: &[Finding], mailboxes: usize, options: &Options) -> Summary {
+    /// An empty summary of `mailboxes` mailbox rows, before any finding is counted.
+    pub fn new(mailboxes: usize, options: &Options) -> Summary {
         let mut by_protocol = PerProtocol([None; 3]);
         for &p in &options.protocols {
             by_protocol[p] = Some(Counts::default());
         }
-        for f in findings {
-            for (p, v) in f.verdicts() {
-                if let Some(c) = by_protocol[p].as_mut() {
-                    match v.verdict {
-                        Verdict::Allowed => c.allowed += 1,
-                        Verdict::Blocked => c.blocked += 1,
-                        Verdict::Unknown => c.unknown += 1,
-                    }
+        Summary { mailboxes, in_scope: 0, flagged: 0, by_protocol, by_blocker: BTreeMap::new() }
+    }
+
+    /// Counts the findings.
+    pub fn of(findings: &[Finding], mailboxes: usize, options: &Options) -> Summary {
+        let mut summary = Summary::new(mailboxes, options);
+        findings.iter().for_each(|f| summary.add(f));
+        summary
+    }
+
+    /// Counts one more in-scope finding.
+    pub fn add(&mut self, f: &Finding) {
+        self.in_scope += 1;
+        self.flagged += usize::from(f.flagged);
+        for (p, v) in f.verdicts() {
+            if let Some(c) = self.by_protocol[p].as_mut() {
+                match v.verdict {
+                    Verdict::Allowed => c.allowed += 1,
+                    Verdict::Blocked => c.blocked += 1,
+                    Verdict::Unknown => c.unknown += 1,
                 }
             }
         }
-        Summary {
-            mailboxes,
-            in_scope: findings.len(),
-            flagged: findings.iter().filter(|f| f.flagged).count(),
-            by_protocol,
-            by_blocker: super::count_blockers(findings),
+        // Each code once per mailbox, however many protocols it blocks.
+        let mut seen = [false; Code::ALL.len()];
+        for b in f.verdicts().flat_map(|(_, v)| &v.blockers) {
+            let k = b.code as usize;
+            if !seen[k] {
+                seen[k] = true;
+                *self.by_blocker.entry(b.code).or_insert(0) += 1;
+            }
         }
+    }
+
+    /// Adds the counts of `other`, a summary of other findings of the same rows.
+    pub fn merge(mut self, other: Summary) -> Summary {
+        self.in_scope += other.in_scope;
+        self.flagged += other.flagged;
+        for p in Protocol::ALL {
+            if let (Some(a), Some(b)) = (self.by_protocol[p].as_mut(), other.by_protocol[p]) {
+                a.allowed += b.allowed;
+                a.blocked += b.blocked;
+                a.unknown += b.unknown;
+            }
+        }
+        for (code, n) in other.by_blocker {
+            *self.by_blocker.entry(code).or_insert(0) += n;
+        }
+        self
     }
 
     /// The protocols with counts, in report order.

@@ -373,7 +373,8 @@ pub fn plan(snapshot: &Snapshot, audit: &Audit, options: &Options, strategy: Str
     let mut edits: BTreeMap<Option<String>, (BTreeSet<Protocol>, Vec<Target>)> = BTreeMap::new();
     let mut tenant_smtp: Vec<Target> = Vec::new();
 
-    for f in audit.findings.iter().filter(|f| f.flagged) {
+    for f in audit.flagged() {
+        let f = &f;
         let mailbox = &snapshot.mailboxes[f.mailbox];
         let user = snapshot.user_of(f.mailbox);
         let mbx = target(&mailbox.ids, &mailbox.source);

@@ -40,10 +40,10 @@ impl Renderer for Csv {
         w.write_record(&header)?;
         w.flush()?;
         drop(w);
-        super::write_chunked(out, &r.audit.findings, |_, chunk, buf| {
+        super::write_chunked(out, r.audit.entries(), |_, chunk, buf| {
             let mut w = ::csv::WriterBuilder::new().from_writer(buf);
-            for f in chunk {
-                row(r, f, &mut w)?;
+            for &e in chunk {
+                row(r, &r.audit.finding(e), &mut w)?;
             }
             w.flush()
         })

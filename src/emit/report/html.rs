@@ -232,7 +232,7 @@ fn page(r: &Report<'_>) -> Markup {
     let facts = TenantFacts::of(r);
     let service: Vec<_> = r.audit.advisories.iter().filter(|a| is_service(a)).collect();
     let others: Vec<_> = r.audit.advisories.iter().filter(|a| !is_service(a)).collect();
-    let flagged: Vec<_> = r.audit.findings.iter().filter(|f| f.flagged).collect();
+    let flagged: Vec<_> = r.audit.flagged().collect();
     let what = match o.want {
         Want::Allow => "cannot use basic auth on an in-scope protocol",
         Want::Block => "can still use basic auth on an in-scope protocol",

@@ -290,7 +290,9 @@ impl Renderer for Json {
             }
         }
         key(out, &mut first, "mailboxes")?;
-        lines(out, &r.audit.findings, |f, buf| serde_json::to_writer(buf, &mailbox(r, f)))?;
+        lines(out, r.audit.entries(), |&e, buf| {
+            serde_json::to_writer(buf, &mailbox(r, &r.audit.finding(e)))
+        })?;
         key(out, &mut first, "rejected")?;
         let rejected: Vec<Rejected<'_>> = r
             .loaded

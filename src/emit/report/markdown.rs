@@ -183,19 +183,20 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
         writeln!(md)?;
     }
 
-    let flagged: Vec<_> = r.audit.findings.iter().filter(|f| f.flagged).collect();
+    let flagged = sum.flagged;
     let what = match o.want {
         Want::Allow => "cannot use basic auth on an in-scope protocol",
         Want::Block => "can still use basic auth on an in-scope protocol",
     };
-    writeln!(md, "## Flagged mailboxes ({} of {})\n", flagged.len(), sum.in_scope)?;
+    writeln!(md, "## Flagged mailboxes ({flagged} of {})\n", sum.in_scope)?;
     writeln!(md, "These mailboxes {what}.\n")?;
-    if !flagged.is_empty() {
+    if flagged > 0 {
         let mut cols = vec!["mailbox", "identity", "policy (source)"];
         cols.extend(protocols.iter().copied());
         cols.push("blockers");
         header(md, &cols, &[]);
-        for f in &flagged {
+        for f in r.audit.flagged() {
+            let f = &f;
             let v = r.view(f);
             let policy = match &f.effective_policy {
                 Some(p) => format!("{} ({})", escape(p), f.policy_source.as_str()),
@@ -213,7 +214,8 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
 
         writeln!(md, "### Blockers and fixes\n")?;
         header(md, &["mailbox", "protocols", "blocker", "setting", "value", "source", "fix"], &[]);
-        for f in &flagged {
+        for f in r.audit.flagged() {
+            let f = &f;
             let label = escape(r.view(f).label());
             for fr in fix_rows(r, f) {
                 let (blocker, setting, value, source) = match fr.blocker {

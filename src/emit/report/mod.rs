@@ -28,7 +28,7 @@ pub struct Report<'a> {
     /// The loaded export.
     pub loaded: &'a Loaded,
     /// The audit.
-    pub audit: &'a Audit,
+    pub audit: &'a Audit<'a>,
     /// The remediation plan, when a script was asked for.
     pub plan: Option<&'a Plan>,
 }

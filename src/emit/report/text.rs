@@ -177,20 +177,21 @@ impl Renderer for Text {
             table(out, "  ", &rows, &[false, true], paint)?;
         }
 
-        let flagged: Vec<_> = r.audit.findings.iter().filter(|f| f.flagged).collect();
+        let flagged = sum.flagged;
         let what = match o.want {
             Want::Allow => "cannot use basic auth on an in-scope protocol",
             Want::Block => "can still use basic auth on an in-scope protocol",
         };
-        let title = format!("Flagged mailboxes ({} of {})", flagged.len(), sum.in_scope);
-        let title = if flagged.is_empty() { h(&title) } else { paint.style(SERVICE, &title) };
+        let title = format!("Flagged mailboxes ({flagged} of {})", sum.in_scope);
+        let title = if flagged == 0 { h(&title) } else { paint.style(SERVICE, &title) };
         writeln!(out, "\n{title}: {what}")?;
-        if !flagged.is_empty() {
+        if flagged > 0 {
             let mut header = vec!["mailbox".to_owned(), "policy (source)".to_owned()];
             header.extend(protocols.iter().map(|p| p.to_string()));
             header.push("blockers".into());
             let mut rows = vec![header];
-            for f in flagged {
+            for f in r.audit.flagged() {
+                let f = &f;
                 let v = r.view(f);
                 let policy = match &f.effective_policy {
                     Some(p) => format!("{p} ({})", f.policy_source.as_str()),
