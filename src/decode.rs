@@ -139,7 +139,7 @@ fn utf16(
 /// Rejects text with control characters no export writes (binary files that happen
 /// to decode). Tab, CR, LF and ESC (ANSI colour in PowerShell 7 transcripts) pass.
 /// Works on bytes: in UTF-8 every byte of a multi-byte character is >= 0x80.
-fn check_text(text: &str) -> Result<(), DecodeError> {
+pub(crate) fn check_text(text: &str) -> Result<(), DecodeError> {
     let bad = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n' | 0x1b)) || b == 0x7f;
     match text.bytes().position(bad) {
         Some(offset) => Err(DecodeError::Binary { offset, byte: text.as_bytes()[offset] }),

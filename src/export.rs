@@ -15,6 +15,7 @@ use crate::decode::{self, DecodeError, Encoding};
 use rayon::prelude::*;
 
 use crate::input::csv::CsvStream;
+use crate::input::stream::{CsvFile, Finished};
 use crate::input::{self, Form, Records, Rejection, SyntaxError, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::{
@@ -475,21 +476,33 @@ pub fn load_with(
     let total: u64 =
         files.iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     progress.start("reading", Some(total), Unit::Bytes);
-    // The big files are read side by side: copying from the page cache is
-    // memory-bound, and two cores copy faster than one.
-    let sources: Vec<SourceFile> = files
+    let (named, transcripts): (Vec<_>, Vec<_>) = files.into_iter().partition(|(c, _)| c.is_some());
+    // Files named after a cmdlet are read side by side, each streamed from disk
+    // when it is plain CSV (the big ones are), else read whole.
+    let outcomes = named
         .into_par_iter()
+        .filter_map(|(cmdlet, path)| cmdlet.map(|cmdlet| (cmdlet, path)))
+        .map(|(cmdlet, path)| match load_streamed(cmdlet, environment, &path, progress)? {
+            Some(outcome) => Ok(outcome),
+            None => {
+                let bytes = std::fs::read(&path)
+                    .map_err(|error| LoadError::Io { path: path.clone(), error })?;
+                let source = SourceFile { cmdlet: Some(cmdlet), path, bytes: Cow::Owned(bytes) };
+                load_one(cmdlet, &source, environment)
+            }
+        })
+        .collect::<Result<Vec<Outcome>, LoadError>>();
+    let transcripts = transcripts
+        .into_iter()
         .map(|(cmdlet, path)| {
             let bytes = std::fs::read(&path)
                 .map_err(|error| LoadError::Io { path: path.clone(), error })?;
             progress.advance(bytes.len() as u64);
             Ok(SourceFile { cmdlet, path, bytes: Cow::Owned(bytes) })
         })
-        .collect::<Result<_, LoadError>>()?;
+        .collect::<Result<Vec<SourceFile>, LoadError>>();
     progress.finish();
-    progress.start("parsing", None, Unit::Bytes);
-    let loaded = load_sources(sources, environment);
-    progress.finish();
+    let loaded = assemble(outcomes?, &transcripts?, environment);
     let mut loaded = loaded?;
     if !loaded.inputs.iter().any(|i| i.cmdlet == Cmdlet::CasMailbox) {
         return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
@@ -695,12 +708,53 @@ pub fn load_sources(
     environment: Environment,
 ) -> Result<Loaded, LoadError> {
     sources.sort_by_key(|s| s.cmdlet);
-    let mut outcomes: Vec<Outcome> = sources
+    let outcomes: Vec<Outcome> = sources
         .par_iter()
         .filter_map(|s| s.cmdlet.map(|cmdlet| load_one(cmdlet, s, environment)))
         .collect::<Result<_, _>>()?;
+    sources.retain(|s| s.cmdlet.is_none());
+    assemble(outcomes, &sources, environment)
+}
+
+/// Reads a file named after a cmdlet as a stream ([`input::stream`]); `None`
+/// when it is not plain CSV and must be read whole.
+fn load_streamed(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<Option<Outcome>, LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let file = display_name(path);
+    let input = std::fs::File::open(path).map_err(io)?;
+    let len = input.metadata().map_err(io)?.len();
+    let Some(mut stream) = CsvFile::open(&file, input, len, progress).map_err(io)? else {
+        return Ok(None);
+    };
+    let header = input::Table { columns: stream.columns().to_vec(), rows: Vec::new() };
+    columns::check(cmdlet, environment, &file, &header)?;
+    let mut rejected = Vec::new();
+    let mut warnings = Vec::new();
+    let (typed, mapped) =
+        map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings);
+    let form = Form::Csv { delimiter: stream.delimiter() };
+    let Finished::Read(parse_rejected, sha256, encoding) = stream.finish().map_err(io)? else {
+        return Ok(None);
+    };
+    let rows = mapped + parse_rejected.len();
+    rejected.extend(parse_rejected);
+    file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
+    outcome(cmdlet, path, sha256, (typed, rows, form, encoding, rejected, warnings)).map(Some)
+}
+
+/// Adds the transcripts' parts to the files' outcomes and builds the snapshot.
+fn assemble(
+    mut outcomes: Vec<Outcome>,
+    transcripts: &[SourceFile],
+    environment: Environment,
+) -> Result<Loaded, LoadError> {
     let mut transcript_warnings = Vec::new();
-    for SourceFile { path, bytes, .. } in sources.iter().filter(|s| s.cmdlet.is_none()) {
+    for SourceFile { path, bytes, .. } in transcripts {
         for (cmdlet, part) in parse_transcript(path, bytes, environment, &mut transcript_warnings) {
             if let Some(first) = outcomes.iter().find(|o| o.input.cmdlet == cmdlet) {
                 transcript_warnings.push(Warning {
@@ -721,7 +775,6 @@ pub fn load_sources(
         }
     }
     outcomes.sort_by_key(|o| o.input.cmdlet);
-    drop(sources);
     let mut warnings = transcript_warnings;
     let mut rejected = Vec::new();
     let mut inputs = Vec::new();

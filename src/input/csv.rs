@@ -67,10 +67,6 @@ impl<'t> CsvStream<'t> {
             None => Ok(self.rejected),
         }
     }
-
-    fn reject(&mut self, line: usize, reason: String) {
-        self.rejected.push(Rejection { source: Source { file: self.file.clone(), line }, reason });
-    }
 }
 
 impl Records for CsvStream<'_> {
@@ -86,64 +82,106 @@ impl Records for CsvStream<'_> {
 
     fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
         let width = self.columns.len();
-        let body = self.body;
-        // Line numbers are counted here from byte offsets: with CRLF endings the csv
-        // crate's record position points at the previous line's `\n` and its line
-        // count lags by one.
-        let (mut counted_to, mut line_at) = (0usize, 1usize);
-        // One record of lookahead: only the last record can be a truncated one.
-        let mut pending = ::csv::StringRecord::new();
-        let mut next = ::csv::StringRecord::new();
-        let mut pending_at: Option<(usize, usize)> = None; // (line, start byte)
-        loop {
-            let more = match self.reader.read_record(&mut next) {
-                Ok(more) => more,
-                Err(e) => {
-                    let line = self.reader.position().line() as usize + self.skipped_lines;
-                    self.error =
-                        Some(SyntaxError::new(&self.file, line, 1, format!("unreadable CSV: {e}")));
-                    return;
-                }
-            };
-            if let Some((line, start)) = pending_at.take() {
-                let last = !more;
-                if last
-                    && !body.ends_with('\n')
-                    && (body[start..].matches('"').count() % 2 == 1 || pending.len() < width)
-                {
-                    let reason = format!(
-                        "truncated row: the file ends in the middle of this record ({} of {width} fields); re-export the file",
-                        pending.len()
-                    );
-                    self.reject(line, reason);
-                } else if pending.len() == 1 && pending[0].trim().is_empty() && width > 1 {
-                    // a blank line
-                } else if pending.len() != width {
-                    let reason = format!(
-                        "expected {width} fields as in the header, found {}; the row is broken (an unquoted delimiter or line break?)",
-                        pending.len()
-                    );
-                    self.reject(line, reason);
-                } else {
-                    f(line, Cells::Csv(&pending));
-                }
+        let first_line = 1 + self.skipped_lines;
+        let mut rejected = std::mem::take(&mut self.rejected);
+        let read = read_block(&mut self.reader, self.body, first_line, width, true, &mut |r| {
+            match r {
+                Read::Record(line, cells) => f(line, cells),
+                Read::Rejected(line, reason) => rejected.push(Rejection {
+                    source: Source { file: self.file.clone(), line },
+                    reason,
+                }),
             }
-            if !more {
-                return;
-            }
-            let mut start = next.position().map_or(counted_to, |p| p.byte() as usize);
-            if body.as_bytes().get(start) == Some(&b'\n') {
-                start += 1;
-            }
-            line_at += memchr_count(&body.as_bytes()[counted_to..start]);
-            counted_to = start;
-            pending_at = Some((line_at + self.skipped_lines, start));
-            std::mem::swap(&mut pending, &mut next);
+        });
+        self.rejected = rejected;
+        if let Err((line, e)) = read {
+            self.error =
+                Some(SyntaxError::new(&self.file, line, 1, format!("unreadable CSV: {e}")));
         }
     }
 }
 
-fn memchr_count(bytes: &[u8]) -> usize {
+/// What [`read_block`] found: a record to map, or a broken row with the reason.
+pub(crate) enum Read<'a> {
+    /// A well-formed record and the line it starts on.
+    Record(usize, Cells<'a>),
+    /// A row that cannot be used, its line and why.
+    Rejected(usize, String),
+}
+
+/// Reads the records of `text` (whole records, the first starting at its first
+/// byte, which is on line `first_line`) with `reader`, created over `text`.
+///
+/// With `last` false more text follows: the block's final record may be cut at
+/// the block's end, so it is not read but returned as `(byte offset, line)`, to
+/// start the next block. With `last` true it is read, and rejected as truncated
+/// when the text ends in the middle of it. Errors carry the line they are on.
+pub(crate) fn read_block(
+    reader: &mut ::csv::Reader<&[u8]>,
+    text: &str,
+    first_line: usize,
+    width: usize,
+    last: bool,
+    f: &mut dyn FnMut(Read<'_>),
+) -> Result<Option<(usize, usize)>, (usize, ::csv::Error)> {
+    let bytes = text.as_bytes();
+    // Line numbers are counted here from byte offsets: with CRLF endings the csv
+    // crate's record position points at the previous line's `\n` and its line
+    // count lags by one.
+    let (mut counted_to, mut line_at) = (0usize, first_line);
+    // One record of lookahead: only the last record can be a truncated one.
+    let mut pending = ::csv::StringRecord::new();
+    let mut next = ::csv::StringRecord::new();
+    let mut pending_at: Option<(usize, usize)> = None; // (line, start byte)
+    loop {
+        let more = match reader.read_record(&mut next) {
+            Ok(more) => more,
+            Err(e) => {
+                let line = first_line + reader.position().line() as usize - 1;
+                return Err((line, e));
+            }
+        };
+        if let Some((line, start)) = pending_at.take() {
+            if !more && !last {
+                return Ok(Some((start, line)));
+            }
+            if !more
+                && !text.ends_with('\n')
+                && (bytes[start..].iter().filter(|&&b| b == b'"').count() % 2 == 1
+                    || pending.len() < width)
+            {
+                let reason = format!(
+                    "truncated row: the file ends in the middle of this record ({} of {width} fields); re-export the file",
+                    pending.len()
+                );
+                f(Read::Rejected(line, reason));
+            } else if pending.len() == 1 && pending[0].trim().is_empty() && width > 1 {
+                // a blank line
+            } else if pending.len() != width {
+                let reason = format!(
+                    "expected {width} fields as in the header, found {}; the row is broken (an unquoted delimiter or line break?)",
+                    pending.len()
+                );
+                f(Read::Rejected(line, reason));
+            } else {
+                f(Read::Record(line, Cells::Csv(&pending)));
+            }
+        }
+        if !more {
+            return Ok(None);
+        }
+        let mut start = next.position().map_or(counted_to, |p| p.byte() as usize);
+        if bytes.get(start) == Some(&b'\n') {
+            start += 1;
+        }
+        line_at += memchr_count(&bytes[counted_to..start]);
+        counted_to = start;
+        pending_at = Some((line_at, start));
+        std::mem::swap(&mut pending, &mut next);
+    }
+}
+
+pub(crate) fn memchr_count(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
@@ -160,7 +198,7 @@ pub fn parse(file: &Arc<str>, text: &str, delimiter: u8) -> Result<Parsed, Synta
 }
 
 /// Skips a leading `#TYPE ...` line, returning the rest and how many lines it held.
-fn skip_type_line(text: &str) -> (&str, usize) {
+pub(crate) fn skip_type_line(text: &str) -> (&str, usize) {
     if text.starts_with("#TYPE") {
         match text.find('\n') {
             Some(end) => (&text[end + 1..], 1),

@@ -150,7 +150,7 @@ fn noise<'a>(lines: &[&'a str]) -> Vec<Option<Noise<'a>>> {
 /// or a remote session's `]: `), and banners hold a run of stars or the
 /// `Transcript st...` notice. Searching for those is much faster than splitting
 /// a million-row export into lines.
-fn may_have_noise(text: &str) -> bool {
+pub(crate) fn may_have_noise(text: &str) -> bool {
     let bytes = text.as_bytes();
     text.contains("**********")
         || text.contains("Transcript st")

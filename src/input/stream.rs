@@ -1,0 +1,436 @@
+//! A UTF-8 CSV export read straight from its file, block by block, so that a
+//! million-row export is never held in memory: each block is hashed, checked
+//! and parsed as it arrives, and its records are mapped as they are read.
+//!
+//! This is the fast path for the commonest and largest input, and only for it.
+//! It reads exactly what the whole-file path ([`crate::export::parse_bytes`]:
+//! decode, blank transcript noise, detect, parse) would read, and gives up
+//! ([`CsvFile::finish`] says so) whenever that path could decide otherwise: a
+//! UTF-16 byte-order mark, bytes that are not UTF-8 or not text, anything that
+//! may be a prompt or transcript banner, a form other than CSV, a row the csv
+//! crate cannot read. The caller then reads the file whole and gets that
+//! path's exact errors and warnings.
+//!
+//! Blocks end at record boundaries found by the csv reader itself, never
+//! guessed from quotes: each block's last record may be cut by the block's end,
+//! so it is not read there but carried into the next block, which starts with it.
+
+use std::io;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::csv::{Read, memchr_count, read_block, skip_type_line};
+use super::{Cells, Form, Records, Rejection, Source};
+use crate::decode::{self, Encoding};
+use crate::progress::Progress;
+
+/// Bytes read at a time; a record longer than a block grows it.
+const BLOCK: usize = 8 << 20;
+
+/// A CSV file being read block by block (see the module documentation).
+pub struct CsvFile<'p, R> {
+    file: Arc<str>,
+    input: R,
+    progress: &'p dyn Progress,
+    delimiter: u8,
+    encoding: Encoding,
+    columns: Vec<String>,
+    /// `buf[start..filled]`: bytes read and not parsed yet; `buf[start]` begins a
+    /// record (or the header, before the first block is parsed) on line `line`.
+    buf: Vec<u8>,
+    start: usize,
+    filled: usize,
+    line: usize,
+    header_pending: bool,
+    eof: bool,
+    hasher: Sha256,
+    size_hint: usize,
+    rejected: Vec<Rejection>,
+    give_up: bool,
+    done: bool,
+}
+
+/// How reading a file as a stream ended.
+pub enum Finished {
+    /// Read: the rejected rows, the SHA-256 of the file and its encoding.
+    Read(Vec<Rejection>, String, Encoding),
+    /// The stream gave up; read the file whole instead.
+    ReadWhole,
+}
+
+impl<'p, R: io::Read> CsvFile<'p, R> {
+    /// Reads the first block; `Ok(None)` when the file is not one for this path
+    /// (read it whole instead). `len` is the file's size, for sizing the rows.
+    pub fn open(
+        file: &Arc<str>,
+        input: R,
+        len: u64,
+        progress: &'p dyn Progress,
+    ) -> io::Result<Option<CsvFile<'p, R>>> {
+        CsvFile::open_sized(file, input, len, progress, BLOCK)
+    }
+
+    /// [`CsvFile::open`] with the first block's size (tests use tiny ones).
+    fn open_sized(
+        file: &Arc<str>,
+        input: R,
+        len: u64,
+        progress: &'p dyn Progress,
+        block: usize,
+    ) -> io::Result<Option<CsvFile<'p, R>>> {
+        let mut s = CsvFile {
+            file: file.clone(),
+            input,
+            progress,
+            delimiter: b',',
+            encoding: Encoding::Utf8,
+            columns: Vec::new(),
+            buf: vec![0; block],
+            start: 0,
+            filled: 0,
+            line: 1,
+            header_pending: true,
+            eof: false,
+            hasher: Sha256::new(),
+            size_hint: 0,
+            rejected: Vec::new(),
+            give_up: false,
+            done: false,
+        };
+        s.fill()?;
+        let head = &s.buf[..s.filled];
+        if head.starts_with(b"\xEF\xBB\xBF") {
+            s.encoding = Encoding::Utf8Bom;
+            s.start = 3;
+        } else if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+            return Ok(None);
+        }
+        // The form is decided on the first lines: make sure they are all here.
+        loop {
+            let lines = match checked_text(&s.buf[s.start..s.filled], s.eof) {
+                Ok(text) => text.lines().filter(|l| !l.trim().is_empty()).count(),
+                Err(Unread::NoLineEnd) => 0,
+                Err(Unread::NotPlain) => return Ok(None),
+            };
+            if s.eof || lines >= 8 {
+                break;
+            }
+            if s.buf.len() >= 16 * block.max(BLOCK) {
+                return Ok(None);
+            }
+            s.fill()?;
+        }
+        let Ok(text) = checked_text(&s.buf[s.start..s.filled], s.eof) else { return Ok(None) };
+        let Form::Csv { delimiter } = super::detect(text) else { return Ok(None) };
+        let (body, skipped) = skip_type_line(text);
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(true)
+            .trim(::csv::Trim::None)
+            .from_reader(body.as_bytes());
+        let Ok(header) = reader.headers() else { return Ok(None) };
+        let columns: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
+        if columns.iter().all(String::is_empty) {
+            return Ok(None);
+        }
+        let per_byte = memchr_count(text.as_bytes()) as f64 / text.len().max(1) as f64;
+        let size_hint = (per_byte * len as f64 * 1.05) as usize + 16;
+        let type_line = text.len() - body.len();
+        s.start += type_line;
+        s.line += skipped;
+        s.delimiter = delimiter;
+        s.columns = columns;
+        s.size_hint = size_hint;
+        Ok(Some(s))
+    }
+
+    /// How the stream ended: the rejected rows and the file's hash, or that it
+    /// gave up. Reads what is left, so that the hash covers the whole file.
+    pub fn finish(mut self) -> io::Result<Finished> {
+        if self.give_up || !self.done {
+            return Ok(Finished::ReadWhole);
+        }
+        while !self.eof {
+            self.filled = 0;
+            self.start = 0;
+            self.fill()?;
+        }
+        let sha256 = format!("{:x}", self.hasher.finalize());
+        Ok(Finished::Read(self.rejected, sha256, self.encoding))
+    }
+
+    /// Tops the buffer up with the next bytes (growing it when one unread record
+    /// fills it), hashing them and reporting progress.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.start = 0;
+        }
+        if self.filled == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        while self.filled < self.buf.len() && !self.eof {
+            let n = match self.input.read(&mut self.buf[self.filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.hasher.update(&self.buf[self.filled..self.filled + n]);
+            self.progress.advance(n as u64);
+            self.filled += n;
+            self.eof = n == 0;
+        }
+        Ok(())
+    }
+
+    /// The field delimiter.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+}
+
+/// Why the unparsed bytes cannot be parsed yet.
+enum Unread {
+    /// No line ends in them: read more.
+    NoLineEnd,
+    /// They are not plain UTF-8 CSV text: read the file whole.
+    NotPlain,
+}
+
+/// The unparsed bytes `unread` up to the last line break (all of them at the end of
+/// the file) as text, if they are text the whole-file path would read as is:
+/// valid UTF-8, no control bytes, nothing that may be transcript noise.
+/// The carried record is checked again with the block it starts: checking
+/// it twice costs little, and every check then sees whole lines.
+fn checked_text(unread: &[u8], eof: bool) -> Result<&str, Unread> {
+    let end = match memchr_last(unread) {
+        _ if eof => unread.len(),
+        Some(k) => k + 1,
+        None => return Err(Unread::NoLineEnd),
+    };
+    let text = std::str::from_utf8(&unread[..end]).map_err(|_| Unread::NotPlain)?;
+    // Noise is looked for from the start of a line (a block starts on one),
+    // so a block-wise check finds whatever a whole-text check finds.
+    if decode::check_text(text).is_err() || super::transcript::may_have_noise(text) {
+        return Err(Unread::NotPlain);
+    }
+    Ok(text)
+}
+
+/// Position of the last `\n`.
+fn memchr_last(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().rposition(|&b| b == b'\n')
+}
+
+impl<R: io::Read> Records for CsvFile<'_, R> {
+    fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn size_hint(&self) -> usize {
+        self.size_hint
+    }
+
+    fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        let width = self.columns.len();
+        loop {
+            let text = match checked_text(&self.buf[self.start..self.filled], self.eof) {
+                Ok(text) => text,
+                Err(Unread::NoLineEnd) => {
+                    // A line longer than the block: read on (the buffer grows).
+                    if self.fill().is_ok() {
+                        continue;
+                    }
+                    self.give_up = true;
+                    return;
+                }
+                Err(Unread::NotPlain) => {
+                    self.give_up = true;
+                    return;
+                }
+            };
+            let last = self.eof;
+            let mut reader = ::csv::ReaderBuilder::new()
+                .delimiter(self.delimiter)
+                .flexible(true)
+                .has_headers(self.header_pending)
+                .trim(::csv::Trim::None)
+                .from_reader(text.as_bytes());
+            if self.header_pending && reader.headers().is_err() {
+                self.give_up = true;
+                return;
+            }
+            let (file, rejected) = (&self.file, &mut self.rejected);
+            let read = read_block(&mut reader, text, self.line, width, last, &mut |r| match r {
+                Read::Record(line, cells) => f(line, cells),
+                Read::Rejected(line, reason) => {
+                    rejected.push(Rejection { source: Source { file: file.clone(), line }, reason })
+                }
+            });
+            let text_len = text.len();
+            match read {
+                Err(_) => {
+                    self.give_up = true;
+                    return;
+                }
+                Ok(None) if last => {
+                    self.done = true;
+                    return;
+                }
+                // No record started in this block (a header alone): go on after it.
+                Ok(None) => {
+                    self.line += memchr_count(&self.buf[self.start..self.start + text_len]);
+                    self.start += text_len;
+                    self.header_pending = false;
+                }
+                Ok(Some((0, _))) if !self.header_pending => {
+                    // One record fills the block: read more of it.
+                }
+                Ok(Some((at, line))) => {
+                    self.start += at;
+                    self.line = line;
+                    self.header_pending = false;
+                }
+            }
+            if self.fill().is_err() {
+                self.give_up = true;
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::csv::CsvStream;
+    use crate::progress::Silent;
+
+    type Seen = (Vec<(usize, Vec<String>)>, Vec<(usize, String)>);
+
+    /// Records and rejections as the whole-text reader sees them.
+    fn whole(text: &str) -> Seen {
+        let file: Arc<str> = Arc::from("T.csv");
+        let (body, bom) = match text.strip_prefix('\u{feff}') {
+            Some(rest) => (rest, true),
+            None => (text, false),
+        };
+        let _ = bom;
+        let mut s = CsvStream::new(&file, body, b',').unwrap();
+        let mut records = Vec::new();
+        s.each(&mut |line, cells| {
+            records.push((line, (0..3).filter_map(|c| cells.get(c).map(str::to_owned)).collect()))
+        });
+        let rejected = s.finish().unwrap();
+        (records, rejected.into_iter().map(|r| (r.source.line, r.reason)).collect())
+    }
+
+    /// The same through the block reader, with blocks of `block` bytes.
+    fn streamed(text: &str, block: usize) -> Option<Seen> {
+        let file: Arc<str> = Arc::from("T.csv");
+        let bytes = text.as_bytes();
+        let mut s = CsvFile::open_sized(&file, bytes, bytes.len() as u64, &Silent, block)
+            .unwrap()?;
+        let mut records = Vec::new();
+        s.each(&mut |line, cells| {
+            records.push((line, (0..3).filter_map(|c| cells.get(c).map(str::to_owned)).collect()))
+        });
+        match s.finish().unwrap() {
+            Finished::Read(rejected, sha, _) => {
+                assert_eq!(sha, format!("{:x}", Sha256::digest(bytes)));
+                Some((records, rejected.into_iter().map(|r| (r.source.line, r.reason)).collect()))
+            }
+            Finished::ReadWhole => None,
+        }
+    }
+
+    /// A CSV text with long and multi-line quoted values, broken rows and blank lines.
+    fn sample(rows: usize, crlf: bool, type_line: bool, cut: bool) -> String {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut t = String::new();
+        if type_line {
+            t.push_str("#TYPE Deserialized.Microsoft.Exchange.Data.Directory.Management.User");
+            t.push_str(nl);
+        }
+        t.push_str("\"Name\",\"AuthenticationPolicy\",\"Note\"");
+        t.push_str(nl);
+        for i in 0..rows {
+            let row = match i % 7 {
+                0 => format!("\"user{i}\",\"Policy {i}\",\"two{nl}lines\""),
+                1 => format!("\"O'Brien, \"\"Se\u{e1}n\"\" {i}\",\"\",\"x\""),
+                2 => format!("\"broken {i}\",\"only two\""),
+                3 => format!("\"long {i}\",\"{}\",\"\"", "\u{dc}".repeat(i % 50)),
+                4 => String::new(),
+                _ => format!("plain{i},P,{i}"),
+            };
+            t.push_str(&row);
+            t.push_str(nl);
+        }
+        if cut {
+            t.push_str("\"last\",\"Pol");
+        }
+        t
+    }
+
+    #[test]
+    fn blocks_read_exactly_what_the_whole_text_reads() {
+        for (crlf, type_line, cut) in
+            [(false, false, false), (true, true, false), (true, false, true), (false, true, true)]
+        {
+            let text = sample(300, crlf, type_line, cut);
+            let expected = whole(&text);
+            assert!(expected.0.len() > 200 && !expected.1.is_empty());
+            for block in [64, 97, 256, 1000, 1 << 20] {
+                let got = streamed(&text, block).unwrap_or_else(|| panic!("gave up, block {block}"));
+                assert_eq!(got, expected, "block {block}, crlf {crlf}, type line {type_line}");
+            }
+        }
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped_and_reported() {
+        let text = sample(40, true, false, false);
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend_from_slice(text.as_bytes());
+        let file: Arc<str> = Arc::from("T.csv");
+        let s = CsvFile::open_sized(&file, &bytes[..], 0, &Silent, 128).unwrap().unwrap();
+        assert_eq!(s.columns(), ["Name", "AuthenticationPolicy", "Note"]);
+        assert_eq!(s.encoding, Encoding::Utf8Bom);
+    }
+
+    #[test]
+    fn anything_unusual_is_left_to_the_whole_file_reader() {
+        let text = sample(60, false, false, false);
+        // A prompt line late in the file, invalid UTF-8, a control byte, UTF-16.
+        let late = text.len() * 3 / 4;
+        let cut = text[..late].rfind('\n').unwrap() + 1;
+        let with = |insert: &[u8]| {
+            let mut b = text.as_bytes()[..cut].to_vec();
+            b.extend_from_slice(insert);
+            b.extend_from_slice(&text.as_bytes()[cut..]);
+            b
+        };
+        let file: Arc<str> = Arc::from("T.csv");
+        for bytes in [
+            with(b"PS C:\\> Get-User | Export-Csv\n"),
+            with(b"\"bad\",\"\xC3\x28\",\"x\"\n"),
+            with(b"\"nul\",\"\x00\",\"x\"\n"),
+            [b"\xFF\xFE".as_slice(), text.as_bytes()].concat(),
+        ] {
+            let gave_up = match CsvFile::open_sized(&file, &bytes[..], 0, &Silent, 200).unwrap() {
+                None => true,
+                Some(mut s) => {
+                    s.each(&mut |_, _| {});
+                    matches!(s.finish().unwrap(), Finished::ReadWhole)
+                }
+            };
+            assert!(gave_up, "{:?}", String::from_utf8_lossy(&bytes[cut..cut + 30]));
+        }
+        // A Format-List file is not CSV.
+        let list = "\nName : a\nPopEnabled : True\n\nName : b\nPopEnabled : True\n".repeat(5);
+        assert!(CsvFile::open_sized(&file, list.as_bytes(), 0, &Silent, 64).unwrap().is_none());
+    }
+}
