@@ -177,7 +177,7 @@ pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
             users.push(User {
                 ids: ids.with(Ids::USER_PRINCIPAL_NAME, Some(&address)),
                 authentication_policy: if rng.chance(40) {
-                    reference(&mut rng, &policies)
+                    reference(&mut rng, &policies).as_deref().map(crate::model::intern)
                 } else {
                     None
                 },
@@ -408,7 +408,7 @@ pub fn write(parts: &Parts, dir: &std::path::Path, form: OutputForm) -> std::io:
         ]
         .map(|v| v.unwrap_or_default().to_owned())
         .to_vec();
-        row.push(opt(&u.authentication_policy));
+        row.push(u.authentication_policy.as_deref().unwrap_or_default().to_owned());
         row.push(u.recipient_type_details.as_deref().unwrap_or_default().to_owned());
         row.push(value(u.account_disabled).into());
         w.write_record(&row)?;

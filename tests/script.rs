@@ -289,7 +289,7 @@ fn identities(s: &Snapshot) -> HashSet<String> {
     }
     for u in s.users.iter().flatten() {
         out.insert(u.ids.key().to_owned());
-        out.extend(u.authentication_policy.clone());
+        out.extend(u.authentication_policy.as_deref().map(str::to_owned));
     }
     for p in s.policies.iter().flatten() {
         out.insert(p.name.clone());

@@ -101,7 +101,7 @@ pub fn effective_policy<'a>(
         };
     };
     let (reference, from, source) = match (&user.authentication_policy, &s.org) {
-        (Some(r), _) => (r.as_str(), PolicySource::User, &user.source),
+        (Some(r), _) => (&**r, PolicySource::User, &user.source),
         (None, Some(org)) => match &org.default_policy {
             Some(r) => (r.as_str(), PolicySource::OrgDefault, &org.source),
             None => return Effective::None,

@@ -84,15 +84,12 @@ impl Records for CsvStream<'_> {
         let width = self.columns.len();
         let first_line = 1 + self.skipped_lines;
         let mut rejected = std::mem::take(&mut self.rejected);
-        let read = read_block(&mut self.reader, self.body, first_line, width, true, &mut |r| {
-            match r {
+        let read =
+            read_block(&mut self.reader, self.body, first_line, width, true, &mut |r| match r {
                 Read::Record(line, cells) => f(line, cells),
-                Read::Rejected(line, reason) => rejected.push(Rejection {
-                    source: Source { file: self.file.clone(), line },
-                    reason,
-                }),
-            }
-        });
+                Read::Rejected(line, reason) => rejected
+                    .push(Rejection { source: Source { file: self.file.clone(), line }, reason }),
+            });
         self.rejected = rejected;
         if let Err((line, e)) = read {
             self.error =

@@ -332,8 +332,8 @@ mod tests {
     fn streamed(text: &str, block: usize) -> Option<Seen> {
         let file: Arc<str> = Arc::from("T.csv");
         let bytes = text.as_bytes();
-        let mut s = CsvFile::open_sized(&file, bytes, bytes.len() as u64, &Silent, block)
-            .unwrap()?;
+        let mut s =
+            CsvFile::open_sized(&file, bytes, bytes.len() as u64, &Silent, block).unwrap()?;
         let mut records = Vec::new();
         s.each(&mut |line, cells| {
             records.push((line, (0..3).filter_map(|c| cells.get(c).map(str::to_owned)).collect()))
@@ -384,7 +384,8 @@ mod tests {
             let expected = whole(&text);
             assert!(expected.0.len() > 200 && !expected.1.is_empty());
             for block in [64, 97, 256, 1000, 1 << 20] {
-                let got = streamed(&text, block).unwrap_or_else(|| panic!("gave up, block {block}"));
+                let got =
+                    streamed(&text, block).unwrap_or_else(|| panic!("gave up, block {block}"));
                 assert_eq!(got, expected, "block {block}, crlf {crlf}, type line {type_line}");
             }
         }

@@ -11,10 +11,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 
 use std::sync::Arc;
 
@@ -142,9 +141,11 @@ impl Snapshot {
             None => vec![None; mailboxes.len()],
         };
         if let Some(users) = &users {
-            let joined: std::collections::HashSet<usize> =
-                mailbox_user.iter().flatten().copied().collect();
-            let without = users.len() - joined.len();
+            let mut joined = vec![false; users.len()];
+            for &u in mailbox_user.iter().flatten() {
+                joined[u] = true;
+            }
+            let without = joined.iter().filter(|j| !**j).count();
             if without > 0 {
                 warnings.push(Warning {
                     code: "users-without-mailbox",
@@ -241,26 +242,18 @@ fn dedup<T>(
     rejected: &mut Vec<Rejection>,
 ) -> Vec<T> {
     let mut keep = vec![true; items.len()];
-    {
-        let mut seen: FxHashMap<Cow<'_, str>, usize> = FxHashMap::default();
-        seen.reserve(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match seen.entry(key(item)) {
-                Entry::Occupied(first) => {
-                    keep[i] = false;
-                    rejected.push(Rejection {
-                        source: source(item).clone(),
-                        reason: format!(
-                            "duplicate {what} {:?}, already read at {}; the export holds the same object twice (overlapping shards?)",
-                            first.key(),
-                            source(&items[*first.get()])
-                        ),
-                    });
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(i);
-                }
-            }
+    let mut seen = KeyIndex::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let k = key(item);
+        if let Some(first) = seen.first_or_insert(&k, i, |j| key(&items[j])) {
+            keep[i] = false;
+            rejected.push(Rejection {
+                source: source(item).clone(),
+                reason: format!(
+                    "duplicate {what} {k:?}, already read at {}; the export holds the same object twice (overlapping shards?)",
+                    source(&items[first])
+                ),
+            });
         }
     }
     if keep.iter().all(|k| *k) {
@@ -269,47 +262,113 @@ fn dedup<T>(
     items.into_iter().zip(keep).filter_map(|(item, k)| k.then_some(item)).collect()
 }
 
+/// The first index filed under each key; the table holds indices only, and a
+/// slot's key is made again from its item when compared, so that indexing a
+/// million rows costs a few bytes per row, not a copy of every key.
+struct KeyIndex {
+    table: hashbrown::HashTable<usize>,
+}
+
+impl KeyIndex {
+    fn with_capacity(n: usize) -> KeyIndex {
+        KeyIndex { table: hashbrown::HashTable::with_capacity(n) }
+    }
+
+    fn hash(key: &str) -> u64 {
+        rustc_hash::FxBuildHasher.hash_one(key)
+    }
+
+    /// Files `slot` under `key` unless a slot is filed there already: returns
+    /// that first slot. `key_of` makes a filed slot's key again.
+    fn first_or_insert<'k>(
+        &mut self,
+        key: &str,
+        slot: usize,
+        key_of: impl Fn(usize) -> Cow<'k, str>,
+    ) -> Option<usize> {
+        let hash = KeyIndex::hash(key);
+        let entry = self.table.entry(
+            hash,
+            |&filed| key_of(filed) == key,
+            |&filed| KeyIndex::hash(&key_of(filed)),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(first) => Some(*first.get()),
+            hashbrown::hash_table::Entry::Vacant(free) => {
+                free.insert(slot);
+                None
+            }
+        }
+    }
+
+    /// The slot filed under `key`, if any.
+    fn find<'k>(&self, key: &str, key_of: impl Fn(usize) -> Cow<'k, str>) -> Option<usize> {
+        self.table.find(KeyIndex::hash(key), |&filed| key_of(filed) == key).copied()
+    }
+}
+
+/// The identity fields a user is indexed by.
+type Fields = for<'u> fn(&'u User) -> [Option<&'u str>; 2];
+
+/// Users indexed by the join keys of one or two identity fields. A slot is a
+/// user's index times two plus which field it was filed under.
+struct Index<'a> {
+    by: KeyIndex,
+    users: &'a [User],
+    fields: Fields,
+}
+
+impl<'a> Index<'a> {
+    fn new(users: &'a [User], fields: Fields) -> Index<'a> {
+        let mut index = Index { by: KeyIndex::with_capacity(users.len()), users, fields };
+        for (i, u) in users.iter().enumerate() {
+            for (f, v) in fields(u).into_iter().enumerate() {
+                if let Some(v) = v {
+                    let (users, by) = (index.users, &mut index.by);
+                    by.first_or_insert(&join_key(v), 2 * i + f, |slot| key(users, fields, slot));
+                }
+            }
+        }
+        index
+    }
+
+    /// The first user whose field has this identifier's join key.
+    fn get(&self, id: &str) -> Option<usize> {
+        let found = self.by.find(&join_key(id), |slot| key(self.users, self.fields, slot));
+        found.map(|slot| slot / 2)
+    }
+}
+
+/// The join key a slot of an [`Index`] was filed under.
+fn key(users: &[User], fields: Fields, slot: usize) -> Cow<'_, str> {
+    join_key(fields(&users[slot / 2])[slot % 2].unwrap_or_default())
+}
+
 /// For each mailbox, its user: by Guid, then ExternalDirectoryObjectId, then UPN
 /// or primary SMTP address against the user's UPN or mail address.
 fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
-    fn index<'a>(
-        users: &'a [User],
-        field: impl Fn(&'a User) -> [Option<&'a str>; 2],
-    ) -> FxHashMap<Cow<'a, str>, usize> {
-        let mut map = FxHashMap::default();
-        map.reserve(users.len());
-        for (i, u) in users.iter().enumerate() {
-            for v in field(u).into_iter().flatten() {
-                map.entry(join_key(v)).or_insert(i);
-            }
-        }
-        map
-    }
     let (by_guid, by_edoid) = rayon::join(
-        || index(users, |u| [u.ids.guid(), None]),
-        || index(users, |u| [u.ids.external_directory_object_id(), None]),
+        || Index::new(users, |u| [u.ids.guid(), None]),
+        || Index::new(users, |u| [u.ids.external_directory_object_id(), None]),
     );
     let mut out: Vec<Option<usize>> = mailboxes
         .par_iter()
         .map(|m| {
             let ids = &m.ids;
             ids.guid()
-                .and_then(|g| by_guid.get(&join_key(g)))
-                .or_else(|| {
-                    ids.external_directory_object_id().and_then(|e| by_edoid.get(&join_key(e)))
-                })
-                .copied()
+                .and_then(|g| by_guid.get(g))
+                .or_else(|| ids.external_directory_object_id().and_then(|e| by_edoid.get(e)))
         })
         .collect();
     // Addresses are the last resort, indexed only when some mailbox needs them.
     if out.iter().any(Option::is_none) {
-        let by_name = index(users, |u| [u.ids.user_principal_name(), u.ids.primary_smtp_address()]);
+        let by_name =
+            Index::new(users, |u| [u.ids.user_principal_name(), u.ids.primary_smtp_address()]);
         for (slot, m) in out.iter_mut().zip(mailboxes).filter(|(slot, _)| slot.is_none()) {
             *slot = [m.ids.user_principal_name(), m.ids.primary_smtp_address()]
                 .into_iter()
                 .flatten()
-                .find_map(|a| by_name.get(&join_key(a)))
-                .copied();
+                .find_map(|a| by_name.get(a));
         }
     }
     out

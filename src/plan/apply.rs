@@ -74,7 +74,7 @@ fn apply_one(parts: &mut Parts, action: &Action) {
         Action::AssignPolicy { user, to, .. } => {
             let key = join_key(&user.identity);
             for u in parts.users.iter_mut().flatten().filter(|u| join_key(u.ids.key()) == key) {
-                u.authentication_policy = to.clone();
+                u.authentication_policy = to.as_deref().map(Into::into);
             }
         }
         Action::SetMailbox { mailbox, setting, to, .. } => {

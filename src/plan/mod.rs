@@ -445,7 +445,7 @@ pub fn plan(snapshot: &Snapshot, audit: &Audit, options: &Options, strategy: Str
             Strategy::LeastPrivilege => variants
                 .entry((source, policy_protocols))
                 .or_default()
-                .push((usr, user.authentication_policy.clone())),
+                .push((usr, user.authentication_policy.as_deref().map(str::to_owned))),
             Strategy::EditPolicies => {
                 let entry = edits.entry(source).or_default();
                 entry.0.extend(policy_protocols);
