@@ -206,7 +206,7 @@ enum Unread {
 /// The carried record is checked again with the block it starts: checking
 /// it twice costs little, and every check then sees whole lines.
 fn checked_text(unread: &[u8], eof: bool) -> Result<&str, Unread> {
-    let end = match memchr_last(unread) {
+    let end = match memchr::memrchr(b'\n', unread) {
         _ if eof => unread.len(),
         Some(k) => k + 1,
         None => return Err(Unread::NoLineEnd),
@@ -218,11 +218,6 @@ fn checked_text(unread: &[u8], eof: bool) -> Result<&str, Unread> {
         return Err(Unread::NotPlain);
     }
     Ok(text)
-}
-
-/// Position of the last `\n`.
-fn memchr_last(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().rposition(|&b| b == b'\n')
 }
 
 impl<R: io::Read> Records for CsvFile<'_, R> {

@@ -151,12 +151,12 @@ fn noise<'a>(lines: &[&'a str]) -> Vec<Option<Noise<'a>>> {
 /// `Transcript st...` notice. Searching for those is much faster than splitting
 /// a million-row export into lines.
 pub(crate) fn may_have_noise(text: &str) -> bool {
+    use memchr::memmem;
     let bytes = text.as_bytes();
-    text.contains("**********")
-        || text.contains("Transcript st")
-        || text.match_indices("PS").any(|(i, _)| {
-            i == 0 || matches!(bytes[i - 1], b'\n' | b'[') || bytes[..i].ends_with(b"]: ")
-        })
+    memmem::find(bytes, b"**********").is_some()
+        || memmem::find(bytes, b"Transcript st").is_some()
+        || memmem::find_iter(bytes, b"PS")
+            .any(|i| i == 0 || matches!(bytes[i - 1], b'\n' | b'[') || bytes[..i].ends_with(b"]: "))
 }
 
 /// True when the text holds prompt lines or a transcript banner.

@@ -121,7 +121,7 @@ pub(crate) fn write_chunked<T: Sync>(
     render: impl Fn(usize, &[T], &mut Vec<u8>) -> io::Result<()> + Sync,
 ) -> io::Result<()> {
     use rayon::prelude::*;
-    const BATCH: usize = 1 << 16;
+    const BATCH: usize = 1 << 14;
     const CHUNK: usize = 1 << 11;
     for (b, batch) in items.chunks(BATCH).enumerate() {
         let buffers: Vec<io::Result<Vec<u8>>> = batch
