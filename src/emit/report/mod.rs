@@ -114,7 +114,8 @@ impl MailboxView<'_> {
 
 /// Renders `items` in chunks on every core and writes the chunks in order:
 /// `render(offset, chunk, buffer)` appends the text of `chunk`, whose first item
-/// is `items[offset]`. Batches bound the memory held at once.
+/// is `items[offset]`. Items are rendered a batch at a time, the next batch while
+/// this thread writes the last one, so that at most two batches are held at once.
 pub(crate) fn write_chunked<T: Sync>(
     out: &mut dyn io::Write,
     items: &[T],
@@ -123,21 +124,34 @@ pub(crate) fn write_chunked<T: Sync>(
     use rayon::prelude::*;
     const BATCH: usize = 1 << 14;
     const CHUNK: usize = 1 << 11;
-    for (b, batch) in items.chunks(BATCH).enumerate() {
-        let buffers: Vec<io::Result<Vec<u8>>> = batch
-            .par_chunks(CHUNK)
-            .enumerate()
-            .map(|(c, chunk)| {
-                let mut buf = Vec::with_capacity(chunk.len() * 256);
-                render(b * BATCH + c * CHUNK, chunk, &mut buf)?;
-                Ok(buf)
-            })
-            .collect();
-        for buf in buffers {
-            out.write_all(&buf?)?;
+    let render = &render;
+    std::thread::scope(|scope| {
+        let (batches, rendered) = std::sync::mpsc::sync_channel::<io::Result<Vec<Vec<u8>>>>(1);
+        scope.spawn(move || {
+            for (b, batch) in items.chunks(BATCH).enumerate() {
+                let buffers: io::Result<Vec<Vec<u8>>> = batch
+                    .par_chunks(CHUNK)
+                    .enumerate()
+                    .map(|(c, chunk)| {
+                        let mut buf = Vec::with_capacity(chunk.len() * 256);
+                        render(b * BATCH + c * CHUNK, chunk, &mut buf)?;
+                        Ok(buf)
+                    })
+                    .collect();
+                let failed = buffers.is_err();
+                // A closed channel means the writer failed and has stopped.
+                if batches.send(buffers).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for buffers in rendered {
+            for buf in buffers? {
+                out.write_all(&buf)?;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `pop: a, b; smtp: c` — the blockers of a finding in one cell.
@@ -348,4 +362,64 @@ pub fn block_fix(protocols: &[Protocol], env: Environment) -> String {
         mailbox.join(" "),
         switches(protocols, env, false)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    /// Accepts `room` bytes, then fails like a full disk.
+    struct Full {
+        room: usize,
+        got: Vec<u8>,
+    }
+
+    impl io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.got.len() + buf.len() > self.room {
+                return Err(io::Error::other("disk full"));
+            }
+            self.got.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines(offset: usize, chunk: &[u32], buf: &mut Vec<u8>) -> io::Result<()> {
+        for (k, n) in chunk.iter().enumerate() {
+            writeln!(buf, "{} {n}", offset + k)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn chunks_are_written_in_order_across_batches() {
+        let items: Vec<u32> = (0..70_000).map(|n| n * 7).collect();
+        let mut out = Vec::new();
+        write_chunked(&mut out, &items, lines).unwrap();
+        let mut expected = Vec::new();
+        lines(0, &items, &mut expected).unwrap();
+        assert!(out == expected);
+    }
+
+    #[test]
+    fn a_failing_writer_or_renderer_stops_the_rendering_with_its_error() {
+        let items: Vec<u32> = (0..200_000).collect();
+        let mut out = Full { room: 100_000, got: Vec::new() };
+        let e = write_chunked(&mut out, &items, lines).unwrap_err();
+        assert_eq!(e.to_string(), "disk full");
+        let e = write_chunked(&mut Vec::new(), &items, |offset, chunk, buf| {
+            if offset > 40_000 {
+                return Err(io::Error::other("cannot render"));
+            }
+            lines(offset, chunk, buf)
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "cannot render");
+    }
 }
