@@ -165,7 +165,9 @@ pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
             Some(&name),
             Some(&name),
             Some(&display),
-        ]);
+        ])
+        // Generated identifiers are a few dozen bytes.
+        .unwrap_or_default();
         let recipient_type = *rng.pick(&[
             "UserMailbox",
             "UserMailbox",
@@ -175,7 +177,7 @@ pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
         ]);
         if !rng.chance(3) {
             users.push(User {
-                ids: ids.with(Ids::USER_PRINCIPAL_NAME, Some(&address)),
+                ids: ids.with(Ids::USER_PRINCIPAL_NAME, Some(&address)).unwrap_or_default(),
                 authentication_policy: if rng.chance(40) {
                     reference(&mut rng, &policies).as_deref().map(crate::model::intern)
                 } else {

@@ -345,7 +345,7 @@ mod tests {
 
     impl Tenant {
         fn new() -> Tenant {
-            let ids = Ids::new([Some("g1"), None, None, None, None, None, None]);
+            let ids = Ids::new([Some("g1"), None, None, None, None, None, None]).unwrap();
             Tenant {
                 parts: Parts {
                     environment: Environment::Online,

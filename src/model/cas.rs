@@ -85,4 +85,19 @@ mod tests {
         assert!(m.rows.is_empty());
         assert!(m.rejected[0].reason.contains("type name"), "{}", m.rejected[0].reason);
     }
+
+    #[test]
+    fn identity_columns_too_long_to_be_real_reject_the_row() {
+        let file: Arc<str> = Arc::from("CasMailbox.csv");
+        let huge = "x".repeat(70_000);
+        let text = format!(
+            "Guid,DisplayName,PopEnabled,ImapEnabled\nA1,{huge},True,True\nA2,b,True,True\n"
+        );
+        let mut p = csv::parse(&file, &text, b',').unwrap();
+        let m = map(&file, &mut p.table);
+        assert_eq!(m.rows.len(), 1);
+        assert_eq!(m.rows[0].ids.guid(), Some("A2"));
+        assert_eq!(m.rejected[0].source.line, 2);
+        assert!(m.rejected[0].reason.contains("70002 bytes"), "{}", m.rejected[0].reason);
+    }
 }

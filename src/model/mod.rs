@@ -155,13 +155,21 @@ impl Setting {
 }
 
 /// The identity columns a Get-User or Get-CASMailbox row may carry, as exported.
-/// They are kept in one allocation: a million-row export holds millions of them.
+/// They are kept in one allocation with 16-bit offsets: a million-row export
+/// holds millions of them, and no row's identifiers come near 64 KiB.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Ids {
     text: Box<str>,
-    ends: [u32; 7],
+    ends: [u16; 7],
     present: u8,
 }
+
+/// A row whose identity columns together exceed [`Ids::MAX_LEN`] bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the identity columns hold {0} bytes together, more than the 65,535 a row may hold (real identifiers are a few hundred at most); is the file damaged?"
+)]
+pub struct IdsTooLong(pub usize);
 
 impl Ids {
     /// `Guid`: the AD object GUID (the same on Get-CASMailbox, Get-EXOCasMailbox, Get-User).
@@ -179,19 +187,26 @@ impl Ids {
     /// `DisplayName`, for humans.
     pub const DISPLAY_NAME: usize = 6;
 
+    /// The most bytes all seven identifiers of a row may hold together.
+    pub const MAX_LEN: usize = u16::MAX as usize;
+
     /// The identifiers, in the order of the constants above.
-    pub fn new(fields: [Option<&str>; 7]) -> Ids {
-        let mut text = String::with_capacity(fields.iter().flatten().map(|f| f.len()).sum());
-        let mut ends = [0u32; 7];
+    pub fn new(fields: [Option<&str>; 7]) -> Result<Ids, IdsTooLong> {
+        let len = fields.iter().flatten().map(|f| f.len()).sum();
+        if len > Ids::MAX_LEN {
+            return Err(IdsTooLong(len));
+        }
+        let mut text = String::with_capacity(len);
+        let mut ends = [0u16; 7];
         let mut present = 0u8;
         for (i, f) in fields.iter().enumerate() {
             if let Some(f) = f {
                 text.push_str(f);
                 present |= 1 << i;
             }
-            ends[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            ends[i] = u16::try_from(text.len()).unwrap_or(u16::MAX);
         }
-        Ids { text: text.into_boxed_str(), ends, present }
+        Ok(Ids { text: text.into_boxed_str(), ends, present })
     }
 
     /// Every identifier, in the order of the constants.
@@ -200,7 +215,7 @@ impl Ids {
     }
 
     /// A copy with one identifier replaced.
-    pub fn with(&self, field: usize, value: Option<&str>) -> Ids {
+    pub fn with(&self, field: usize, value: Option<&str>) -> Result<Ids, IdsTooLong> {
         let mut fields = self.fields();
         fields[field] = value;
         Ids::new(fields)
@@ -334,7 +349,7 @@ impl IdColumns {
         for (slot, col) in fields.iter_mut().zip(self.0) {
             *slot = row.str(col)?;
         }
-        Ok(Ids::new(fields))
+        Ids::new(fields).map_err(|e| e.to_string())
     }
 }
 

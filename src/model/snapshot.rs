@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::num::NonZeroU32;
 
 use rayon::prelude::*;
 
@@ -63,8 +64,8 @@ pub struct Snapshot {
     pub users: Option<Vec<User>>,
     /// `Get-CASMailbox` rows.
     pub mailboxes: Vec<CasMailbox>,
-    /// For each mailbox, the index of its user in `users`.
-    pub mailbox_user: Vec<Option<usize>>,
+    /// For each mailbox, its user's index in `users` (see [`UserRef`]).
+    mailbox_user: Vec<UserRef>,
     policy_index: HashMap<String, usize>,
     /// Per policy: its name and, per protocol, the setting path blockers cite
     /// (`AuthenticationPolicy[Name].AllowBasicAuthPop`), made once, shared by every finding.
@@ -142,7 +143,7 @@ impl Snapshot {
         };
         if let Some(users) = &users {
             let mut joined = vec![false; users.len()];
-            for &u in mailbox_user.iter().flatten() {
+            for u in mailbox_user.iter().filter_map(|&u| user_index(u)) {
                 joined[u] = true;
             }
             let without = joined.iter().filter(|j| !**j).count();
@@ -187,7 +188,7 @@ impl Snapshot {
 
     /// The user joined to mailbox `i`.
     pub fn user_of(&self, i: usize) -> Option<&User> {
-        let u = self.mailbox_user.get(i).copied().flatten()?;
+        let u = user_index(self.mailbox_user.get(i).copied().flatten())?;
         self.users.as_ref()?.get(u)
     }
 
@@ -265,8 +266,12 @@ fn dedup<T>(
 /// The first index filed under each key; the table holds indices only, and a
 /// slot's key is made again from its item when compared, so that indexing a
 /// million rows costs a few bytes per row, not a copy of every key.
+///
+/// Slots are 32-bit, five bytes a row with the table's control byte. A slot past
+/// `u32::MAX` (over two billion users, over four billion rows: terabytes of
+/// export) is not filed, so such a row is never found as a duplicate or a match.
 struct KeyIndex {
-    table: hashbrown::HashTable<usize>,
+    table: hashbrown::HashTable<u32>,
 }
 
 impl KeyIndex {
@@ -286,14 +291,15 @@ impl KeyIndex {
         slot: usize,
         key_of: impl Fn(usize) -> Cow<'k, str>,
     ) -> Option<usize> {
+        let slot = u32::try_from(slot).ok()?;
         let hash = KeyIndex::hash(key);
         let entry = self.table.entry(
             hash,
-            |&filed| key_of(filed) == key,
-            |&filed| KeyIndex::hash(&key_of(filed)),
+            |&filed| key_of(filed as usize) == key,
+            |&filed| KeyIndex::hash(&key_of(filed as usize)),
         );
         match entry {
-            hashbrown::hash_table::Entry::Occupied(first) => Some(*first.get()),
+            hashbrown::hash_table::Entry::Occupied(first) => Some(*first.get() as usize),
             hashbrown::hash_table::Entry::Vacant(free) => {
                 free.insert(slot);
                 None
@@ -303,7 +309,8 @@ impl KeyIndex {
 
     /// The slot filed under `key`, if any.
     fn find<'k>(&self, key: &str, key_of: impl Fn(usize) -> Cow<'k, str>) -> Option<usize> {
-        self.table.find(KeyIndex::hash(key), |&filed| key_of(filed) == key).copied()
+        let found = self.table.find(KeyIndex::hash(key), |&filed| key_of(filed as usize) == key);
+        found.map(|&slot| slot as usize)
     }
 }
 
@@ -346,18 +353,34 @@ fn key(users: &[User], fields: Fields, slot: usize) -> Cow<'_, str> {
 
 /// For each mailbox, its user: by Guid, then ExternalDirectoryObjectId, then UPN
 /// or primary SMTP address against the user's UPN or mail address.
-fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
+/// A mailbox's user: its index in `users` plus one, in four bytes (a million
+/// mailboxes hold a million of them). An index past `u32::MAX - 1` (four
+/// billion users) cannot be held and leaves the mailbox without its user, so
+/// its verdicts are unknown, never wrong.
+type UserRef = Option<NonZeroU32>;
+
+fn user_ref(index: Option<usize>) -> UserRef {
+    index.and_then(|i| u32::try_from(i + 1).ok()).and_then(NonZeroU32::new)
+}
+
+fn user_index(user: UserRef) -> Option<usize> {
+    user.map(|u| u.get() as usize - 1)
+}
+
+fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<UserRef> {
     let (by_guid, by_edoid) = rayon::join(
         || Index::new(users, |u| [u.ids.guid(), None]),
         || Index::new(users, |u| [u.ids.external_directory_object_id(), None]),
     );
-    let mut out: Vec<Option<usize>> = mailboxes
+    let mut out: Vec<UserRef> = mailboxes
         .par_iter()
         .map(|m| {
             let ids = &m.ids;
-            ids.guid()
-                .and_then(|g| by_guid.get(g))
-                .or_else(|| ids.external_directory_object_id().and_then(|e| by_edoid.get(e)))
+            user_ref(
+                ids.guid()
+                    .and_then(|g| by_guid.get(g))
+                    .or_else(|| ids.external_directory_object_id().and_then(|e| by_edoid.get(e))),
+            )
         })
         .collect();
     // Addresses are the last resort, indexed only when some mailbox needs them.
@@ -365,10 +388,12 @@ fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<Option<usize>> {
         let by_name =
             Index::new(users, |u| [u.ids.user_principal_name(), u.ids.primary_smtp_address()]);
         for (slot, m) in out.iter_mut().zip(mailboxes).filter(|(slot, _)| slot.is_none()) {
-            *slot = [m.ids.user_principal_name(), m.ids.primary_smtp_address()]
-                .into_iter()
-                .flatten()
-                .find_map(|a| by_name.get(a));
+            *slot = user_ref(
+                [m.ids.user_principal_name(), m.ids.primary_smtp_address()]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|a| by_name.get(a)),
+            );
         }
     }
     out
@@ -433,7 +458,7 @@ mod tests {
     }
 
     fn ids(guid: Option<&str>, edoid: Option<&str>, upn: Option<&str>, smtp: Option<&str>) -> Ids {
-        Ids::new([guid, edoid, upn, smtp, None, None, None])
+        Ids::new([guid, edoid, upn, smtp, None, None, None]).unwrap()
     }
 
     fn user(ids: Ids, line: usize) -> User {
@@ -474,7 +499,8 @@ mod tests {
             mailbox(ids(Some("g4"), Some("e4"), None, Some("d@contoso.com")), 5),
         ];
         let (s, _) = snapshot(vec![], users, mailboxes);
-        assert_eq!(s.mailbox_user, [Some(0), Some(1), Some(2), None]);
+        let users: Vec<Option<usize>> = s.mailbox_user.iter().map(|&u| user_index(u)).collect();
+        assert_eq!(users, [Some(0), Some(1), Some(2), None]);
     }
 
     #[test]

@@ -115,16 +115,19 @@ impl MailboxView<'_> {
 /// Renders `items` in chunks on every core and writes the chunks in order:
 /// `render(offset, chunk, buffer)` appends the text of `chunk`, whose first item
 /// is `items[offset]`. Items are rendered a batch at a time, the next batch while
-/// this thread writes the last one, so that at most two batches are held at once.
+/// this thread writes the last one; one written, one queued and one rendering
+/// are all that is held at once.
 pub(crate) fn write_chunked<T: Sync>(
     out: &mut dyn io::Write,
     items: &[T],
     render: impl Fn(usize, &[T], &mut Vec<u8>) -> io::Result<()> + Sync,
 ) -> io::Result<()> {
     use rayon::prelude::*;
-    const BATCH: usize = 1 << 14;
+    const BATCH: usize = 1 << 13;
     const CHUNK: usize = 1 << 11;
     let render = &render;
+    // Bytes per item seen so far, so that each buffer is sized once.
+    let per_item = &std::sync::atomic::AtomicUsize::new(256);
     std::thread::scope(|scope| {
         let (batches, rendered) = std::sync::mpsc::sync_channel::<io::Result<Vec<Vec<u8>>>>(1);
         scope.spawn(move || {
@@ -133,8 +136,10 @@ pub(crate) fn write_chunked<T: Sync>(
                     .par_chunks(CHUNK)
                     .enumerate()
                     .map(|(c, chunk)| {
-                        let mut buf = Vec::with_capacity(chunk.len() * 256);
+                        use std::sync::atomic::Ordering::Relaxed;
+                        let mut buf = Vec::with_capacity(chunk.len() * per_item.load(Relaxed));
                         render(b * BATCH + c * CHUNK, chunk, &mut buf)?;
+                        per_item.store(buf.len() / chunk.len() + 32, Relaxed);
                         Ok(buf)
                     })
                     .collect();
