@@ -19,6 +19,8 @@ VENV=target/bench-venv
 mkdir -p "$WORK"
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+# What touching fresh memory costs here: on a virtual machine, often more than the work itself.
+python3 -c 'import time; t = time.perf_counter(); b = bytearray(512 << 20); b[::4096] = bytes(len(b) // 4096); print("== machine: first touch of 512 MiB takes %.2f s" % (time.perf_counter() - t))'
 cargo build --release --quiet
 EXO=target/release/exoauth
 
