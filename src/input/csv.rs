@@ -36,19 +36,11 @@ impl<'t> CsvStream<'t> {
         delimiter: u8,
     ) -> Result<CsvStream<'t>, SyntaxError> {
         let (body, skipped_lines) = skip_type_line(text);
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .has_headers(true)
-            .trim(::csv::Trim::None)
-            .from_reader(body.as_bytes());
+        let mut reader = reader(body, delimiter, true);
         let syntax = |message: String| SyntaxError::new(file, 1 + skipped_lines, 1, message);
-        let header =
-            reader.headers().map_err(|e| syntax(format!("cannot read the CSV header: {e}")))?;
-        let columns: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
-        if columns.iter().all(String::is_empty) {
-            return Err(syntax("the file has no header row; export with Export-Csv".into()));
-        }
+        let columns = header(&mut reader)
+            .map_err(|e| syntax(format!("cannot read the CSV header: {e}")))?
+            .ok_or_else(|| syntax("the file has no header row; export with Export-Csv".into()))?;
         Ok(CsvStream {
             file: file.clone(),
             body,
@@ -96,6 +88,26 @@ impl Records for CsvStream<'_> {
                 Some(SyntaxError::new(&self.file, line, 1, format!("unreadable CSV: {e}")));
         }
     }
+}
+
+/// A csv reader over `text` as exports need it: rows of any width (a row with
+/// the wrong number of fields is rejected by [`read_block`], not guessed) and
+/// values untrimmed (the value rules trim).
+pub(crate) fn reader(text: &str, delimiter: u8, has_headers: bool) -> ::csv::Reader<&[u8]> {
+    ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(has_headers)
+        .trim(::csv::Trim::None)
+        .from_reader(text.as_bytes())
+}
+
+/// The header's column names, trimmed; `None` when all of them are blank.
+pub(crate) fn header(
+    reader: &mut ::csv::Reader<&[u8]>,
+) -> Result<Option<Vec<String>>, ::csv::Error> {
+    let columns: Vec<String> = reader.headers()?.iter().map(|h| h.trim().to_owned()).collect();
+    Ok(Some(columns).filter(|c| !c.iter().all(String::is_empty)))
 }
 
 /// What [`read_block`] found: a record to map, or a broken row with the reason.

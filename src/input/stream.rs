@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::csv::{Read, memchr_count, read_block, skip_type_line};
+use super::csv::{Read, header, memchr_count, read_block, reader, skip_type_line};
 use super::{Cells, Form, Records, Rejection, Source};
 use crate::decode::{self, Encoding};
 use crate::progress::Progress;
@@ -124,17 +124,9 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         let Ok(text) = checked_text(&s.buf[s.start..s.filled], s.eof) else { return Ok(None) };
         let Form::Csv { delimiter } = super::detect(text) else { return Ok(None) };
         let (body, skipped) = skip_type_line(text);
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .has_headers(true)
-            .trim(::csv::Trim::None)
-            .from_reader(body.as_bytes());
-        let Ok(header) = reader.headers() else { return Ok(None) };
-        let columns: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
-        if columns.iter().all(String::is_empty) {
+        let Ok(Some(columns)) = header(&mut reader(body, delimiter, true)) else {
             return Ok(None);
-        }
+        };
         let per_byte = memchr_count(text.as_bytes()) as f64 / text.len().max(1) as f64;
         let size_hint = (per_byte * len as f64 * 1.05) as usize + 16;
         let type_line = text.len() - body.len();
@@ -248,12 +240,7 @@ impl<R: io::Read> Records for CsvFile<'_, R> {
                 }
             };
             let last = self.eof;
-            let mut reader = ::csv::ReaderBuilder::new()
-                .delimiter(self.delimiter)
-                .flexible(true)
-                .has_headers(self.header_pending)
-                .trim(::csv::Trim::None)
-                .from_reader(text.as_bytes());
+            let mut reader = reader(text, self.delimiter, self.header_pending);
             if self.header_pending && reader.headers().is_err() {
                 self.give_up = true;
                 return;
