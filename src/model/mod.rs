@@ -449,7 +449,9 @@ pub(crate) fn map_rows<T>(
     mut f: impl FnMut(&Row<'_>) -> Result<T, String>,
 ) -> Mapped<T> {
     let mut out = Mapped::default();
-    out.rows.reserve(records.size_hint());
+    // A hint, never a demand: a file of blank lines would ask for a row per
+    // byte, so a reservation the allocator refuses just means growing instead.
+    let _ = out.rows.try_reserve(records.size_hint());
     let columns: Vec<String> = records.columns().to_vec();
     records.each(&mut |line, cells| {
         let row = Row { columns: &columns, cells, source: Source { file: file.clone(), line } };
