@@ -42,13 +42,6 @@ impl Summary {
         Summary { mailboxes, in_scope: 0, flagged: 0, by_protocol, by_blocker: BTreeMap::new() }
     }
 
-    /// Counts the findings.
-    pub fn of(findings: &[Finding], mailboxes: usize, options: &Options) -> Summary {
-        let mut summary = Summary::new(mailboxes, options);
-        findings.iter().for_each(|f| summary.add(f));
-        summary
-    }
-
     /// Counts one more in-scope finding.
     pub fn add(&mut self, f: &Finding) {
         self.in_scope += 1;

@@ -109,7 +109,7 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         // The form is decided on the first lines: make sure they are all here.
         loop {
             let lines = match checked_text(&s.buf[s.start..s.filled], s.eof) {
-                Ok(text) => text.lines().filter(|l| !l.trim().is_empty()).count(),
+                Ok(text) => text.lines().filter(|l| !l.trim().is_empty()).take(8).count(),
                 Err(Unread::NoLineEnd) => 0,
                 Err(Unread::NotPlain) => return Ok(None),
             };
