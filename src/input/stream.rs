@@ -26,7 +26,7 @@ use crate::decode::{self, Encoding};
 use crate::progress::Progress;
 
 /// Bytes read at a time; a record longer than a block grows it.
-const BLOCK: usize = 8 << 20;
+const BLOCK: usize = 1 << 20;
 
 /// A CSV file being read block by block (see the module documentation).
 pub struct CsvFile<'p, R> {
