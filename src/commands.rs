@@ -130,10 +130,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         ));
     }
     let stage = Instant::now();
-    let plan = args
-        .script
-        .as_ref()
-        .map(|_| plan::plan(&loaded.snapshot, &audit, &options, args.strategy()));
+    let plan = args.script.as_ref().map(|_| plan::plan(&audit, args.strategy()));
     if let (Some(plan), Some(path)) = (&plan, &args.script) {
         let header = Header {
             tool_version: env!("CARGO_PKG_VERSION").into(),

@@ -58,7 +58,7 @@ fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
             for strategy in [Strategy::LeastPrivilege, Strategy::EditPolicies] {
                 let o = options(want, protocol_sets(seed), environment, seed % 3 == 0);
                 let a0 = audit::audit(&s0, &o);
-                let p = plan::plan(&s0, &a0, &o, strategy);
+                let p = plan::plan(&a0, strategy);
                 let s1 = apply(&s0, &p.actions);
                 let a1 = audit::audit(&s1, &o);
                 let ctx = format!("seed {seed} {want:?} {strategy:?} {environment:?}");
@@ -139,7 +139,7 @@ fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
 
                 // 3. Idempotent: planning again on the fixed tenant changes nothing more.
                 if strategy == Strategy::LeastPrivilege {
-                    let again = plan::plan(&s1, &a1, &o, strategy);
+                    let again = plan::plan(&a1, strategy);
                     assert!(again.actions.is_empty(), "{ctx}: second plan {:?}", again.actions);
                 }
 
@@ -169,7 +169,7 @@ fn contoso_plan_shape() {
             .unwrap();
     let o = options(Want::Allow, Protocol::ALL.to_vec(), Environment::Online, false);
     let a = audit::audit(&loaded.snapshot, &o);
-    let p = plan::plan(&loaded.snapshot, &a, &o, Strategy::LeastPrivilege);
+    let p = plan::plan(&a, Strategy::LeastPrivilege);
     // Variants are valid names: at most 64 characters, ASCII, no quotes, unique.
     let names: Vec<&str> = p
         .actions
@@ -198,7 +198,7 @@ fn contoso_plan_shape() {
     let diego = "754c2bb2-1ee0-4ccb-b74f-e8a402e2ce76";
     assert!(!p.actions.iter().any(|a| format!("{a:?}").contains(diego)));
     // edit-policies flips the tenant switch once and says how far it reaches.
-    let e = plan::plan(&loaded.snapshot, &a, &o, Strategy::EditPolicies);
+    let e = plan::plan(&a, Strategy::EditPolicies);
     let radius = e.actions.iter().find_map(|a| match a {
         plan::Action::SetTransport { blast_radius, .. } => Some(*blast_radius),
         _ => None,

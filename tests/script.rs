@@ -320,7 +320,7 @@ fn scripts_for(s: &Snapshot, what: &str) -> usize {
                 scope: Scope { identities: None, all_recipient_types: true },
             };
             let a = audit::audit(s, &o);
-            let p = plan::plan(s, &a, &o, strategy);
+            let p = plan::plan(&a, strategy);
             let ctx = format!("{what} {want:?} {strategy:?}");
             let (_, created) = check_script(
                 &powershell::fix_script(&p, &header()).unwrap(),
@@ -534,7 +534,7 @@ fn contoso_scripts_snapshot() {
         scope: Scope::default(),
     };
     let a = audit::audit(&loaded.snapshot, &o);
-    let p = plan::plan(&loaded.snapshot, &a, &o, Strategy::LeastPrivilege);
+    let p = plan::plan(&a, Strategy::LeastPrivilege);
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap().replace("\r\n", "\n");
     insta::assert_snapshot!("contoso_fix", text(powershell::fix_script(&p, &header()).unwrap()));
     insta::assert_snapshot!(

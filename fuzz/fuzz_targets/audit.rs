@@ -39,7 +39,7 @@ fuzz_target!(|bytes: &[u8]| {
     let result = audit::audit(&loaded.snapshot, &options);
     let dir = PathBuf::from("fuzz");
     let strategy = if flags & 8 == 0 { Strategy::LeastPrivilege } else { Strategy::EditPolicies };
-    let plan = plan::plan(&loaded.snapshot, &result, &options, strategy);
+    let plan = plan::plan(&result, strategy);
     let header = Header {
         tool_version: "fuzz".into(),
         generated: "2026-11-25T00:00:00Z".into(),

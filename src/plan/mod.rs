@@ -361,7 +361,8 @@ type VariantKey = (Option<String>, BTreeSet<Protocol>);
 type ManualGroups = BTreeMap<(&'static str, String), (BTreeSet<Protocol>, Vec<String>)>;
 
 /// Builds the plan for the flagged mailboxes of an audit.
-pub fn plan(snapshot: &Snapshot, audit: &Audit, options: &Options, strategy: Strategy) -> Plan {
+pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
+    let (snapshot, options) = (audit.snapshot(), audit.options());
     let env = snapshot.environment;
     let want = options.want;
     let mut actions: Vec<Action> = Vec::new();
