@@ -179,8 +179,11 @@ pub(crate) fn read_block(
         if !more {
             return Ok(None);
         }
+        // The csv crate's position can point at line breaks it skipped before
+        // the record (the `\n` of a CRLF, blank lines); a record never starts
+        // with one, so its first byte is past them.
         let mut start = next.position().map_or(counted_to, |p| p.byte() as usize);
-        if bytes.get(start) == Some(&b'\n') {
+        while matches!(bytes.get(start), Some(b'\n' | b'\r')) {
             start += 1;
         }
         line_at += memchr_count(&bytes[counted_to..start]);
@@ -263,6 +266,17 @@ mod tests {
         let p = run("Name,PopEnabled\na,True,extra\nb,False\n", b',');
         assert_eq!(values(&p), [["b", "False"]]);
         assert_eq!(p.rejected[0].source.line, 2);
+    }
+
+    #[test]
+    fn records_after_blank_lines_keep_their_own_line() {
+        // Lines are counted by LF, as PowerShell ends them (CRLF or LF).
+        for nl in ["\n", "\r\n"] {
+            let text = format!("Name,PopEnabled{nl}{nl}{nl}a,True{nl}{nl}b,False{nl}");
+            let p = run(&text, b',');
+            let lines: Vec<usize> = p.table.rows.iter().map(|r| r.line).collect();
+            assert_eq!(lines, [4, 6], "{nl:?}");
+        }
     }
 
     #[test]

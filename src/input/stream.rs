@@ -294,20 +294,15 @@ mod tests {
     type Seen = (Vec<(usize, Vec<String>)>, Vec<(usize, String)>);
 
     /// Records and rejections as the whole-text reader sees them.
-    fn whole(text: &str) -> Seen {
+    fn whole(text: &str) -> Result<Seen, crate::input::SyntaxError> {
         let file: Arc<str> = Arc::from("T.csv");
-        let (body, bom) = match text.strip_prefix('\u{feff}') {
-            Some(rest) => (rest, true),
-            None => (text, false),
-        };
-        let _ = bom;
-        let mut s = CsvStream::new(&file, body, b',').unwrap();
+        let mut s = CsvStream::new(&file, text, b',')?;
         let mut records = Vec::new();
         s.each(&mut |line, cells| {
             records.push((line, (0..3).filter_map(|c| cells.get(c).map(str::to_owned)).collect()))
         });
-        let rejected = s.finish().unwrap();
-        (records, rejected.into_iter().map(|r| (r.source.line, r.reason)).collect())
+        let rejected = s.finish()?;
+        Ok((records, rejected.into_iter().map(|r| (r.source.line, r.reason)).collect()))
     }
 
     /// The same through the block reader, with blocks of `block` bytes.
@@ -363,13 +358,29 @@ mod tests {
             [(false, false, false), (true, true, false), (true, false, true), (false, true, true)]
         {
             let text = sample(300, crlf, type_line, cut);
-            let expected = whole(&text);
+            let expected = whole(&text).unwrap();
             assert!(expected.0.len() > 200 && !expected.1.is_empty());
             for block in [64, 97, 256, 1000, 1 << 20] {
                 let got =
                     streamed(&text, block).unwrap_or_else(|| panic!("gave up, block {block}"));
                 assert_eq!(got, expected, "block {block}, crlf {crlf}, type line {type_line}");
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text of quotes, commas, line breaks, blanks and letters (none of
+        /// which makes the stream give up) reads as the whole-text reader reads
+        /// it, whatever the block size.
+        #[test]
+        fn any_text_reads_the_same_in_blocks(
+            body in "[a\",\r\n \u{e9}]{0,300}",
+            block in 8usize..120,
+        ) {
+            let text = format!("\"Name\",\"AuthenticationPolicy\",\"Note\"\n{body}");
+            let got = streamed(&text, block);
+            proptest::prop_assert!(got.is_some(), "gave up");
+            proptest::prop_assert_eq!(Ok(got.unwrap_or_default()), whole(&text));
         }
     }
 
