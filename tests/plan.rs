@@ -205,3 +205,36 @@ fn contoso_plan_shape() {
     });
     assert!(radius.is_some_and(|r| r > 0), "{radius:?}");
 }
+
+/// The audit counts chunk by chunk on every core and keeps one entry per
+/// mailbox; the counts must be those of its findings counted one by one, and
+/// the entries those of the findings, on tenants big enough for many chunks.
+#[test]
+fn audit_counts_and_entries_match_its_findings() {
+    for (seed, environment) in [(1, Environment::Online), (2, Environment::OnPrem)] {
+        let mut rejected = Vec::new();
+        let mut warnings = Vec::new();
+        let s = Snapshot::build(
+            generate::tenant(seed, 20_000, environment),
+            &mut rejected,
+            &mut warnings,
+        );
+        for want in [Want::Allow, Want::Block] {
+            let o = options(want, vec![Protocol::Imap, Protocol::Smtp], environment, seed == 1);
+            let a = audit::audit(&s, &o);
+            let mut counted = audit::Summary::new(s.mailboxes.len(), &o);
+            for f in a.findings() {
+                counted.add(&f);
+            }
+            assert_eq!(a.summary, counted, "seed {seed} {want:?}");
+            assert!(a.summary.in_scope > 5_000 && a.summary.flagged > 0, "{:?}", a.summary);
+            assert_eq!(a.out_of_scope, s.mailboxes.len() - a.summary.in_scope);
+            let entries: Vec<(usize, bool)> =
+                a.entries().iter().map(|e| (e.mailbox, e.flagged)).collect();
+            let findings: Vec<(usize, bool)> =
+                a.findings().map(|f| (f.mailbox, f.flagged)).collect();
+            assert_eq!(entries, findings);
+            assert!(entries.windows(2).all(|w| w[0].0 < w[1].0), "input order");
+        }
+    }
+}
