@@ -482,13 +482,19 @@ pub fn load_with(
     let outcomes = named
         .into_par_iter()
         .filter_map(|(cmdlet, path)| cmdlet.map(|cmdlet| (cmdlet, path)))
-        .map(|(cmdlet, path)| match load_streamed(cmdlet, environment, &path, progress)? {
-            Some(outcome) => Ok(outcome),
-            None => {
-                let bytes = std::fs::read(&path)
-                    .map_err(|error| LoadError::Io { path: path.clone(), error })?;
-                let source = SourceFile { cmdlet: Some(cmdlet), path, bytes: Cow::Owned(bytes) };
-                load_one(cmdlet, &source, environment)
+        .map(|(cmdlet, path)| {
+            let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let part = progress.part(&display_name(&path), len);
+            let progress = part.as_deref().unwrap_or(progress);
+            match load_streamed(cmdlet, environment, &path, progress)? {
+                Some(outcome) => Ok(outcome),
+                None => {
+                    let bytes = std::fs::read(&path)
+                        .map_err(|error| LoadError::Io { path: path.clone(), error })?;
+                    let source =
+                        SourceFile { cmdlet: Some(cmdlet), path, bytes: Cow::Owned(bytes) };
+                    load_one(cmdlet, &source, environment)
+                }
             }
         })
         .collect::<Result<Vec<Outcome>, LoadError>>();

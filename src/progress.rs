@@ -22,6 +22,13 @@ pub trait Progress: Sync {
     fn advance(&self, n: u64);
     /// The stage is over.
     fn finish(&self);
+
+    /// One part of the current stage with a total of its own (a file being
+    /// read): what it is told counts for the stage as well. `None` when parts
+    /// are not shown apart; report to the stage itself then.
+    fn part(&self, _name: &str, _total: u64) -> Option<Box<dyn Progress + '_>> {
+        None
+    }
 }
 
 /// Reports nothing.

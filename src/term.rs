@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use exoauth::progress::{Progress, Unit};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// When to draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,24 +18,61 @@ pub enum When {
     Always,
 }
 
-/// One bar at a time, replaced at each stage.
+/// One bar per stage, replaced at each stage, with a bar of its own under it
+/// for each part (each file being read).
 pub struct Bars {
     when: When,
+    multi: MultiProgress,
     bar: Mutex<Option<ProgressBar>>,
 }
 
 impl Bars {
     /// Bars drawn according to `when`.
     pub fn new(when: When) -> Bars {
-        Bars { when, bar: Mutex::new(None) }
-    }
-
-    fn target(&self) -> ProgressDrawTarget {
-        match self.when {
+        let target = match when {
             When::Never => ProgressDrawTarget::hidden(),
             When::Auto => ProgressDrawTarget::stderr(),
             When::Always => ProgressDrawTarget::term_like(Box::new(console::Term::stderr())),
+        };
+        Bars { when, multi: MultiProgress::with_draw_target(target), bar: Mutex::new(None) }
+    }
+}
+
+/// The bytes template: `prefix [=====>    ] 12.0 MiB/40.0 MiB 300 MiB/s`.
+const BYTES: &str =
+    "{prefix:>10} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}";
+
+/// A bar in `template`, or indicatif's default if the template were invalid.
+fn styled(bar: ProgressBar, template: &str, prefix: String) -> ProgressBar {
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(prefix);
+    bar
+}
+
+/// One file's bar under the reading bar; what it counts, the stage counts too.
+struct Part {
+    bar: ProgressBar,
+    stage: Option<ProgressBar>,
+}
+
+impl Progress for Part {
+    fn start(&self, _: &'static str, _: Option<u64>, _: Unit) {}
+
+    fn advance(&self, n: u64) {
+        self.bar.inc(n);
+        if let Some(stage) = &self.stage {
+            stage.inc(n);
         }
+    }
+
+    fn finish(&self) {}
+}
+
+impl Drop for Part {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
     }
 }
 
@@ -45,20 +82,13 @@ impl Progress for Bars {
             return;
         }
         let (bar, template) = match (total, unit) {
-            (Some(n), Unit::Bytes) => (
-                ProgressBar::new(n),
-                "{prefix:>10} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
-            ),
+            (Some(n), Unit::Bytes) => (ProgressBar::new(n), BYTES),
             (Some(n), _) => {
                 (ProgressBar::new(n), "{prefix:>10} [{bar:30}] {human_pos}/{human_len} {per_sec}")
             }
             (None, _) => (ProgressBar::new_spinner(), "{prefix:>10} {spinner} {elapsed}"),
         };
-        bar.set_draw_target(self.target());
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_prefix(stage);
+        let bar = self.multi.add(styled(bar, template, stage.to_owned()));
         if total.is_none() {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
         }
@@ -83,6 +113,19 @@ impl Progress for Bars {
                 bar.finish_and_clear();
             }
         }
+    }
+
+    fn part(&self, name: &str, total: u64) -> Option<Box<dyn Progress + '_>> {
+        if self.when == When::Never {
+            return None;
+        }
+        let stage = self.bar.lock().ok().and_then(|slot| slot.clone());
+        // Under the stage's bar, the file's name after its own.
+        let template = "{prefix:>10} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg}";
+        let bar = styled(ProgressBar::new(total), template, String::new());
+        bar.set_message(name.to_owned());
+        let bar = self.multi.add(bar);
+        Some(Box::new(Part { bar, stage }))
     }
 }
 
