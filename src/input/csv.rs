@@ -279,6 +279,46 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Records written as Export-Csv writes them (every field quoted, quotes
+        /// doubled), with line breaks inside values and blank lines between
+        /// records, read back with their values and the line each starts on,
+        /// counted independently here.
+        #[test]
+        fn values_and_start_lines_survive_any_layout(
+            rows in proptest::collection::vec(
+                (
+                    proptest::collection::vec("[a\",\r\n \u{e9}]{0,12}", 3),
+                    0usize..3,
+                ),
+                0..25,
+            ),
+            crlf: bool,
+        ) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let mut text = format!("\"A\",\"B\",\"C\"{nl}");
+            let mut expected = Vec::new();
+            for (values, blank_lines_before) in &rows {
+                text.push_str(&nl.repeat(*blank_lines_before));
+                let line = 1 + text.matches('\n').count();
+                let cells: Vec<String> =
+                    values.iter().map(|v| format!("\"{}\"", v.replace('"', "\"\""))).collect();
+                text.push_str(&cells.join(","));
+                text.push_str(nl);
+                expected.push((line, values.clone()));
+            }
+            let p = run(&text, b',');
+            let got: Vec<(usize, Vec<String>)> = p
+                .table
+                .rows
+                .iter()
+                .map(|r| (r.line, r.values.iter().map(|v| v.clone().unwrap_or_default()).collect()))
+                .collect();
+            proptest::prop_assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
     #[test]
     fn multi_line_quoted_value_keeps_start_line() {
         let p = run("Name,Note\n\"a\",\"two\r\nlines\"\n\"b\",\"x\"\n", b',');
