@@ -351,8 +351,6 @@ fn key(users: &[User], fields: Fields, slot: usize) -> Cow<'_, str> {
     join_key(fields(&users[slot / 2])[slot % 2].unwrap_or_default())
 }
 
-/// For each mailbox, its user: by Guid, then ExternalDirectoryObjectId, then UPN
-/// or primary SMTP address against the user's UPN or mail address.
 /// A mailbox's user: its index in `users` plus one, in four bytes (a million
 /// mailboxes hold a million of them). An index past `u32::MAX - 1` (four
 /// billion users) cannot be held and leaves the mailbox without its user, so
@@ -367,6 +365,8 @@ fn user_index(user: UserRef) -> Option<usize> {
     user.map(|u| u.get() as usize - 1)
 }
 
+/// For each mailbox, its user: by Guid, then ExternalDirectoryObjectId, then UPN
+/// or primary SMTP address against the user's UPN or mail address.
 fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<UserRef> {
     let (by_guid, by_edoid) = rayon::join(
         || Index::new(users, |u| [u.ids.guid(), None]),
