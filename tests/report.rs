@@ -173,28 +173,62 @@ fn pipes_and_files_never_get_escape_bytes() {
     assert!(!std::fs::read(&path).unwrap().contains(&0x1b));
 }
 
+/// Quotes a word for `sh -c`.
+fn sh_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
 #[test]
 fn colour_on_a_terminal_and_never_with_no_color() {
-    // `script` (util-linux) runs the command on a pseudo-terminal.
+    // Regression (issue 9): this test used to turn any failure of exoauth on a
+    // terminal, a panic included, into "SKIPPED", so it could not fail. Now only
+    // a missing `script` skips it. It also handed `script` /dev/null as its
+    // typescript file, which on this project's machines has been a regular file.
+    //
+    // `script` (util-linux) runs the command on a pseudo-terminal; `-e` passes
+    // on the command's exit code, and everything it printed comes back on
+    // `script`'s standard output.
     let bin = assert_cmd::cargo::cargo_bin!("exoauth");
-    let line =
-        format!("{} audit fixtures/contoso --as-of 2026-11-25 --progress never", bin.display());
-    let on_tty = |no_color: Option<&str>| {
+    let line = format!(
+        "{} audit fixtures/contoso --as-of 2026-11-25 --progress never",
+        sh_quote(&bin.display().to_string())
+    );
+    let work = tempfile::tempdir().unwrap();
+    let on_tty = |no_color: Option<&str>| -> Option<Vec<u8>> {
+        let typescript = work.path().join("typescript");
         let mut cmd = Command::new("script");
-        cmd.args(["-qec", &line, "/dev/null"])
+        cmd.args(["-qec", &line])
+            .arg(&typescript)
             .current_dir(crate::util::root())
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR");
         if let Some(v) = no_color {
             cmd.env("NO_COLOR", v);
         }
-        cmd.output().ok().filter(|o| o.status.success()).map(|o| o.stdout)
+        let out = match cmd.output() {
+            Ok(out) => out,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => panic!("cannot run `script`: {e}"),
+        };
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "exoauth on a terminal (NO_COLOR={no_color:?}) failed: {}\n{shown}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!shown.contains("panicked"), "{shown}");
+        assert!(typescript.is_file(), "`script` wrote no typescript file");
+        Some(out.stdout)
     };
     let Some(coloured) = on_tty(None) else {
-        eprintln!("SKIPPED colour_on_a_terminal: `script` (util-linux) cannot run here");
+        eprintln!(
+            "skipped: colour_on_a_terminal_and_never_with_no_color needs `script` (util-linux), which is not installed"
+        );
         return;
     };
     assert!(coloured.windows(2).any(|w| w == b"\x1b["), "no colour on a terminal");
+    assert!(String::from_utf8_lossy(&coloured).contains("Flagged mailboxes"));
     let plain = on_tty(Some("1")).unwrap();
     assert!(!plain.contains(&0x1b), "NO_COLOR=1 still coloured");
     assert!(String::from_utf8_lossy(&plain).contains("Flagged mailboxes (32 of 35)"));
