@@ -4,8 +4,9 @@
 //! same counts as the JSON report. It also takes the screenshot that the README
 //! shows: set `EXOAUTH_UPDATE_SCREENSHOT=1` to write it to `docs/report.png`.
 //!
-//! Where Chromium is missing, the test installs it (`apt-get install -y
-//! chromium`, as root); it skips, saying so, only where that is impossible.
+//! Where no `chromium` or `chromium-browser` is on the `PATH`, the test says
+//! so on standard error and skips itself. It never installs anything: that is
+//! the job of the machine or of `.ci/run`, which installs Debian's `chromium`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,47 +15,22 @@ use std::time::{Duration, Instant};
 
 use crate::util::{audit_json, exoauth, fixture, root};
 
-const CANDIDATES: [&str; 2] = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
+/// How long one Chromium run may take: generous, so that a loaded machine (two
+/// cores shared by several builds) does not fail the test.
+const DEADLINE: Duration = Duration::from_secs(300);
 
-fn find() -> Option<PathBuf> {
-    CANDIDATES.iter().map(PathBuf::from).find(|p| p.is_file())
-}
-
-/// Runs a command quietly; true when it succeeded.
-fn quietly(cmd: &mut Command) -> bool {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Chromium, installed with apt-get when missing and possible.
-fn chromium() -> Result<PathBuf, String> {
-    if let Some(path) = find() {
-        return Ok(path);
-    }
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    if !root || !Path::new("/usr/bin/apt-get").is_file() {
-        return Err("chromium is not installed and apt-get cannot be run here (not root, or not Debian); install the `chromium` package to run this test".into());
-    }
-    let install = || {
-        quietly(
-            Command::new("apt-get")
-                .args(["install", "-y", "chromium"])
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )
-    };
-    if !install() {
-        // A fresh machine has no package lists yet.
-        quietly(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"));
-        install();
-    }
-    find().ok_or_else(|| "chromium is not installed and `apt-get install -y chromium` failed (no package access?)".into())
+/// Chromium's executable, searched for on the `PATH`.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    ["chromium", "chromium-browser"]
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |d| d.join(name)))
+        .find(|p| p.is_file())
 }
 
 /// Runs Chromium headless on a page, with stdout and stderr to files (the DOM is
-/// larger than a pipe buffer), killed after a minute.
+/// larger than a pipe buffer), killed after [`DEADLINE`].
 fn run(chromium: &Path, work: &Path, args: &[&str], page: &Path) -> (String, String) {
     let (out, err) = (work.join("stdout"), work.join("stderr"));
     let mut child = Command::new(chromium)
@@ -79,14 +55,15 @@ fn run(chromium: &Path, work: &Path, args: &[&str], page: &Path) -> (String, Str
         .stderr(File::create(&err).unwrap())
         .spawn()
         .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + DEADLINE;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("chromium did not finish within 60 s");
+            let _ = child.wait();
+            panic!("chromium did not finish within {} s", DEADLINE.as_secs());
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -106,12 +83,13 @@ fn by_id<'a>(dom: &'a str, id: &str) -> &'a str {
 
 #[test]
 fn html_report_loads_in_chromium_without_errors_and_shows_the_counts() {
-    let chromium = match chromium() {
-        Ok(path) => path,
-        Err(why) => {
-            eprintln!("SKIPPED html_report_loads_in_chromium: {why}");
-            return;
-        }
+    // Regression (issue 9): this test used to install Chromium itself with the
+    // package manager, and to fail on a fixed 60 s deadline on a loaded machine.
+    let Some(chromium) = chromium() else {
+        eprintln!(
+            "skipped: html_report_loads_in_chromium_without_errors_and_shows_the_counts needs `chromium` or `chromium-browser` on the PATH; install Debian's `chromium` package"
+        );
+        return;
     };
     let work = tempfile::tempdir().unwrap();
     let page = work.path().join("report.html");
