@@ -1,8 +1,11 @@
 //! Behaviour of `exoauth audit` on the fixtures: the first command, formats,
 //! directions, scope, exit codes, and regressions of competitors' bugs.
 
+use std::path::Path;
+
 use predicates::prelude::*;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::util::{TempTenant, audit_json, exoauth, fixture};
 
@@ -97,9 +100,30 @@ fn json_report_has_exactly_the_audit_v1_shape() {
     assert_eq!(b["setting"], "TransportConfig.SmtpClientAuthenticationDisabled");
     assert_eq!(b["value"], "True");
     assert_eq!(b["source"], "TransportConfig.csv:3");
-    // The input list carries real hashes of the files.
-    let sha = r["inputs"].as_array().unwrap().iter().find(|i| i["cmdlet"] == "Get-User").unwrap()["sha256"].clone();
-    assert_eq!(sha.as_str().unwrap().len(), 64);
+    assert_input_hashes(&r, &fixture("contoso"));
+}
+
+/// Every export file in `dir` is an input, and its `sha256` is the SHA-256 of
+/// the file's bytes, computed here.
+// Regression (issue 9): the hashes were only checked to be 64 characters long.
+fn assert_input_hashes(r: &Value, dir: &Path) {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.ends_with(".md"))
+        .collect();
+    files.sort();
+    let inputs = r["inputs"].as_array().unwrap();
+    let mut named: Vec<&str> =
+        inputs.iter().map(|i| i["path"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
+    named.sort();
+    assert_eq!(named, files, "inputs of {}", dir.display());
+    for i in inputs {
+        let path = crate::util::root().join(i["path"].as_str().unwrap());
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let want = format!("{:x}", Sha256::digest(&bytes));
+        assert_eq!(i["sha256"], want, "{}", path.display());
+    }
 }
 
 #[test]
@@ -137,8 +161,10 @@ fn same_tenant_in_csv_utf16_and_format_list_gives_identical_verdicts() {
     }
     let (utf16, _) = audit_json(&fixture("contoso-utf16"), &[]);
     assert!(utf16["inputs"].as_array().unwrap().iter().all(|i| i["form"] == "csv"));
+    assert_input_hashes(&utf16, &fixture("contoso-utf16"));
     let (list, _) = audit_json(&fixture("contoso-list"), &[]);
     assert!(list["inputs"].as_array().unwrap().iter().all(|i| i["form"] == "list"));
+    assert_input_hashes(&list, &fixture("contoso-list"));
 }
 
 #[test]

@@ -56,23 +56,90 @@ fn no_mailbox_export_says_how_to_make_one() {
         .stderr(predicate::str::contains("fixtures/does-not-exist"));
 }
 
-/// Every CasMailbox row is a mailbox in the summary or a rejection.
+/// The data rows of a mailbox export, counted here without exoauth's parsers:
+/// CSV records (after any `#TYPE` line) read with the csv crate, or Format-List
+/// objects (runs of non-blank lines). The file may be cut anywhere: a cut UTF-16
+/// code unit or UTF-8 character is dropped, and a cut last row still counts.
+fn data_rows(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let utf16 = |be: bool| {
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|c| {
+                if be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) }
+            })
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    let text = match bytes.get(..2) {
+        Some([0xFF, 0xFE]) => utf16(false),
+        Some([0xFE, 0xFF]) => utf16(true),
+        _ => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    let text = text.trim_start_matches('\u{feff}');
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("csv") => {
+            let body = if text.starts_with("#TYPE") {
+                text.split_once('\n').map_or("", |(_, rest)| rest)
+            } else {
+                text
+            };
+            let mut rdr = csv::ReaderBuilder::new()
+                .flexible(true)
+                .has_headers(true)
+                .from_reader(body.as_bytes());
+            rdr.records().map(|r| r.unwrap()).count() as u64
+        }
+        Some("txt") => {
+            let mut objects = 0;
+            let mut inside = false;
+            for line in text.lines() {
+                let blank = line.trim().is_empty();
+                if !blank && !inside {
+                    objects += 1;
+                }
+                inside = !blank;
+            }
+            objects
+        }
+        other => panic!("{}: no independent row count for {other:?}", path.display()),
+    }
+}
+
+/// Every data row of the mailbox export is accounted for: audited (listed), out
+/// of scope (counted), or rejected (listed with its line).
+// Regression (issue 9): this used to compare with exoauth's own row count
+// (`inputs[].rows`), so a row that the parser lost was lost from both sides.
 fn assert_accounted(r: &Value) {
-    let rows = r["inputs"]
+    let input = r["inputs"]
         .as_array()
         .unwrap()
         .iter()
         .find(|i| i["cmdlet"] == "Get-EXOCasMailbox")
-        .unwrap()["rows"]
-        .as_u64()
-        .unwrap();
+        .expect("a mailbox input");
+    let path = crate::util::root().join(input["path"].as_str().unwrap());
+    let file = path.file_name().unwrap().to_str().unwrap().to_owned();
+    let s = &r["summary"];
+    let (mailboxes, in_scope) = (s["mailboxes"].as_u64().unwrap(), s["in_scope"].as_u64().unwrap());
+    let audited = r["mailboxes"].as_array().unwrap().len() as u64;
+    assert_eq!(audited, in_scope, "every in-scope mailbox is listed");
     let rejected = r["rejected"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|x| x["source"].as_str().unwrap().starts_with("CasMailbox"))
+        .filter(|x| x["source"].as_str().unwrap().starts_with(&format!("{file}:")))
         .count() as u64;
-    assert_eq!(r["summary"]["mailboxes"].as_u64().unwrap() + rejected, rows);
+    assert_eq!(
+        s["rejected_rows"].as_u64().unwrap(),
+        r["rejected"].as_array().unwrap().len() as u64
+    );
+    let out_of_scope = mailboxes - in_scope;
+    assert_eq!(
+        audited + out_of_scope + rejected,
+        data_rows(&path),
+        "{}: {audited} audited + {out_of_scope} out of scope + {rejected} rejected",
+        path.display()
+    );
 }
 
 #[test]
