@@ -159,8 +159,13 @@ fn render_list(r: &Records) -> String {
     out
 }
 
+/// Console cells a value takes: East Asian wide and fullwidth characters take
+/// two. Counted with the unicode-width crate, not with exoauth's own `cells`.
+// Regression (issue 9): the renderer padded with exoauth's `cells`, so a width
+// bug in the parser would have padded the table wrongly in the same way and
+// cancelled itself out.
 fn cells(s: &str) -> usize {
-    exoauth::input::table::cells(s)
+    unicode_width::UnicodeWidthStr::width(s)
 }
 
 fn pad(s: &str, width: usize, right: bool) -> String {
