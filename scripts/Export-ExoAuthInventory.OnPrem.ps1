@@ -8,7 +8,7 @@
     server). Writes one UTF-8 CSV file per cmdlet into OutputPath, in the layout
     that `exoauth audit --environment onprem` reads (DESIGN.md section 3):
 
-        AuthenticationPolicy.csv  Get-AuthenticationPolicy (BlockLegacyAuth* switches)
+        AuthenticationPolicy.csv  Get-AuthenticationPolicy (every BlockLegacyAuth* and BlockModernAuth* switch)
         OrganizationConfig.csv    Get-OrganizationConfig
         CasMailbox.csv            Get-CASMailbox -ResultSize Unlimited
         User.csv                  Get-User -ResultSize Unlimited
@@ -49,7 +49,7 @@ $ErrorActionPreference = 'Stop'
 # (exoauth::model::columns::Cmdlet::columns, environment onprem). Keep this the
 # only list; tests/scripts.rs in the exoauth repository checks it.
 $Columns = [ordered]@{
-    AuthenticationPolicy = @('Name', 'Identity', 'BlockLegacyAuthPop', 'BlockLegacyAuthImap', 'Guid', 'DistinguishedName')
+    AuthenticationPolicy = @('Name', 'Identity', 'BlockLegacyAuthPop', 'BlockLegacyAuthImap', 'Guid', 'DistinguishedName', 'BlockLegacyAuthActiveSync', 'BlockLegacyAuthAutodiscover', 'BlockLegacyAuthMapi', 'BlockLegacyAuthOfflineAddressBook', 'BlockLegacyAuthRpc', 'BlockLegacyAuthWebServices', 'BlockModernAuthActiveSync', 'BlockModernAuthAutodiscover', 'BlockModernAuthImap', 'BlockModernAuthMapi', 'BlockModernAuthOfflineAddressBook', 'BlockModernAuthPop', 'BlockModernAuthRpc', 'BlockModernAuthWebServices')
     OrganizationConfig   = @('DefaultAuthenticationPolicy')
     CasMailbox           = @('Guid', 'ExternalDirectoryObjectId', 'PrimarySmtpAddress', 'Identity', 'PopEnabled', 'ImapEnabled', 'Name', 'DisplayName')
     User                 = @('Guid', 'ExternalDirectoryObjectId', 'UserPrincipalName', 'AuthenticationPolicy', 'RecipientTypeDetails', 'WindowsEmailAddress', 'Identity', 'Name', 'DisplayName', 'AccountDisabled')

@@ -7,7 +7,7 @@
     Writes one UTF-8 CSV file per cmdlet into OutputPath, in the layout that
     `exoauth audit` reads (DESIGN.md section 3):
 
-        AuthenticationPolicy.csv  Get-AuthenticationPolicy
+        AuthenticationPolicy.csv  Get-AuthenticationPolicy (every AllowBasicAuth* switch)
         OrganizationConfig.csv    Get-OrganizationConfig
         TransportConfig.csv       Get-TransportConfig
         CasMailbox.csv            Get-EXOCasMailbox -ResultSize Unlimited -PropertySets Minimum,Pop,Imap
@@ -88,7 +88,7 @@ $ErrorActionPreference = 'Stop'
 # (exoauth::model::columns::Cmdlet::columns, environment online). Keep this the
 # only list; tests/scripts.rs in the exoauth repository checks it.
 $Columns = [ordered]@{
-    AuthenticationPolicy    = @('Name', 'Identity', 'AllowBasicAuthPop', 'AllowBasicAuthImap', 'AllowBasicAuthSmtp', 'Guid', 'DistinguishedName')
+    AuthenticationPolicy    = @('Name', 'Identity', 'AllowBasicAuthPop', 'AllowBasicAuthImap', 'AllowBasicAuthSmtp', 'Guid', 'DistinguishedName', 'AllowBasicAuthActiveSync', 'AllowBasicAuthAutodiscover', 'AllowBasicAuthMapi', 'AllowBasicAuthOfflineAddressBook', 'AllowBasicAuthOutlookService', 'AllowBasicAuthPowershell', 'AllowBasicAuthReportingWebServices', 'AllowBasicAuthRpc', 'AllowBasicAuthWebServices')
     OrganizationConfig      = @('DefaultAuthenticationPolicy')
     TransportConfig         = @('SmtpClientAuthenticationDisabled')
     CasMailbox              = @('Guid', 'ExternalDirectoryObjectId', 'PrimarySmtpAddress', 'Identity', 'PopEnabled', 'ImapEnabled', 'Name', 'DisplayName', 'SmtpClientAuthenticationDisabled')

@@ -1,11 +1,93 @@
-//! Closed-loop checks of the remediation plan on generated tenants: apply the
-//! plan to the in-memory tenant, re-audit, and check that it did what it claims
-//! and nothing more; then apply the rollback and check everything is back.
+//! Closed-loop checks of the remediation plan on generated tenants: write the
+//! fix and rollback scripts, read back what their text does (`tests/ps.rs`),
+//! apply that to the in-memory tenant, re-audit, and check that it did what it
+//! claims and nothing more; then apply the rollback script's actions and check
+//! that every *setting* is back as exported.
 
 use exoauth::audit::{self, Code, Options, Scope, Verdict, Want};
+use exoauth::emit::powershell::{self, Header};
 use exoauth::generate;
-use exoauth::model::{Environment, Protocol, Snapshot};
+use exoauth::model::{Environment, Protocol, Setting, Snapshot};
 use exoauth::plan::{self, Strategy, apply::apply};
+
+use crate::ps;
+
+/// The blockers a script can turn around, as the README lists them; written
+/// out here rather than taken from `plan::fixable`, the code under test.
+const SCRIPT_FIXES: [Code; 5] = [
+    Code::MailboxProtocolDisabled,
+    Code::MailboxSmtpAuthDisabled,
+    Code::TenantSmtpAuthDisabled,
+    Code::UserPolicyBlocks,
+    Code::DefaultPolicyBlocks,
+];
+
+fn header() -> Header {
+    Header {
+        tool_version: "test".into(),
+        generated: "2026-11-25T00:00:00Z".into(),
+        inputs: Vec::new(),
+        name: "fix.ps1".into(),
+    }
+}
+
+/// Every setting a plan can touch, as the tenant holds it: policies (name and
+/// every switch), the org default, the tenant SMTP switch, each user's
+/// assignment and each mailbox's switches. On premises a blank `Block*`
+/// switch and False mean the same ("not blocked") and a rollback writes False
+/// (README, Remediation scripts), so they compare equal.
+#[derive(Debug, PartialEq)]
+struct Settings {
+    policies: Vec<(String, Vec<(&'static str, Setting)>)>,
+    org_default: Option<Option<String>>,
+    transport: Option<Setting>,
+    users: Vec<(String, Option<String>)>,
+    mailboxes: Vec<(String, [Setting; 3])>,
+}
+
+fn settings(s: &Snapshot) -> Settings {
+    let onprem = s.environment == Environment::OnPrem;
+    let mut policies: Vec<_> = s
+        .policies
+        .iter()
+        .flatten()
+        .map(|p| {
+            let switches = p
+                .all_switches
+                .iter()
+                .map(|(n, v)| match v {
+                    Setting::Null if onprem => (*n, Setting::Value(false)),
+                    other => (*n, *other),
+                })
+                .collect();
+            (p.name.clone(), switches)
+        })
+        .collect();
+    policies.sort_by(|a, b| a.0.cmp(&b.0));
+    Settings {
+        policies,
+        org_default: s.org.as_ref().map(|o| o.default_policy.clone()),
+        transport: s.transport.as_ref().map(|t| t.smtp_client_auth_disabled),
+        users: s
+            .users
+            .iter()
+            .flatten()
+            .map(|u| {
+                (u.ids.key().to_owned(), u.authentication_policy.as_deref().map(str::to_owned))
+            })
+            .collect(),
+        mailboxes: s
+            .mailboxes
+            .iter()
+            .map(|m| {
+                (
+                    m.ids.key().to_owned(),
+                    [m.pop_enabled, m.imap_enabled, m.smtp_client_auth_disabled],
+                )
+            })
+            .collect(),
+    }
+}
 
 fn options(
     want: Want,
@@ -59,9 +141,14 @@ fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
                 let o = options(want, protocol_sets(seed), environment, seed % 3 == 0);
                 let a0 = audit::audit(&s0, &o);
                 let p = plan::plan(&a0, strategy);
-                let s1 = apply(&s0, &p.actions);
-                let a1 = audit::audit(&s1, &o);
                 let ctx = format!("seed {seed} {want:?} {strategy:?} {environment:?}");
+                // What the scripts' text does, not only what the plan says.
+                let fix = ps::actions(&powershell::fix_script(&p, &header()).unwrap(), &ctx);
+                let undo = ps::actions(&powershell::rollback_script(&p, &header()).unwrap(), &ctx);
+                let planned: Vec<_> = p.actions.iter().map(ps::executable).collect();
+                assert_eq!(fix, planned, "{ctx}: the fix script differs from the plan");
+                let s1 = apply(&s0, &fix);
+                let a1 = audit::audit(&s1, &o);
                 checked_changes += p.actions.len();
 
                 // 1. What the plan claims: no fixable blocker remains on a flagged mailbox.
@@ -85,7 +172,7 @@ fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
                                     .blockers
                                     .iter()
                                     .map(|b| b.code)
-                                    .filter(|c| plan::fixable(*c))
+                                    .filter(|c| SCRIPT_FIXES.contains(c))
                                     .collect();
                                 assert!(
                                     left.is_empty(),
@@ -143,16 +230,16 @@ fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
                     assert!(again.actions.is_empty(), "{ctx}: second plan {:?}", again.actions);
                 }
 
-                // 4. The rollback restores every verdict and blocker, and removes the variants.
-                let s2 = apply(&s1, &p.rollback());
+                // 4. The rollback script restores every setting (blank, inheriting SMTP
+                //    values and "no policy" included), removes the variants, and so
+                //    every verdict and blocker.
+                let s2 = apply(&s1, &undo);
+                assert_eq!(
+                    settings(&s2),
+                    settings(&s0),
+                    "{ctx}: rollback did not restore the settings"
+                );
                 assert_eq!(everything(&s2), e0, "{ctx}: rollback did not restore the verdicts");
-                let names = |s: &Snapshot| {
-                    let mut n: Vec<String> =
-                        s.policies.iter().flatten().map(|p| p.name.clone()).collect();
-                    n.sort();
-                    n
-                };
-                assert_eq!(names(&s2), names(&s0), "{ctx}: rollback left policies behind");
             }
         }
     }

@@ -1,25 +1,21 @@
-//! The generated scripts, read back with tree-sitter-powershell: they parse, use
-//! only the allowed cmdlets with literal arguments, address only identities that
-//! came from the input, are ordered correctly, and survive hostile names.
-//!
-//! tree-sitter's grammar does not treat the curly single quotes as string
-//! delimiters although PowerShell does, so every literal is decoded here by the
-//! language specification's rules (any of `'` U+2018 U+2019 U+201A U+201B ends a
-//! verbatim string unless doubled): an unescaped curly quote fails the decode.
+//! The generated scripts, read back with tree-sitter-powershell (`tests/ps.rs`):
+//! they parse, use only the allowed cmdlets with literal arguments, address only
+//! identities that came from the input, are ordered correctly, survive hostile
+//! names, and *mean* what the plan says: every `-Test` reads back the very
+//! setting and value its `-Apply` writes (so a second run changes nothing),
+//! every change sits inside an `-Apply` (so `-WhatIf` and `-Confirm` govern it),
+//! and the actions read back from the text equal the plan's.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
-
-use tree_sitter::{Node, Parser};
 
 use exoauth::audit::{self, Options, Scope, Want};
 use exoauth::emit::powershell::{self, Header};
 use exoauth::model::{Environment, Protocol, Snapshot};
 use exoauth::plan::{self, Strategy};
 
+use crate::ps::{self, Command, MUTATING, Script, Step, Value, decode};
 use crate::util::{exoauth, fixture};
-
-const QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
 
 /// Exchange cmdlets a script may call, and the helpers of the script itself.
 const EXCHANGE: [&str; 12] = [
@@ -36,7 +32,7 @@ const EXCHANGE: [&str; 12] = [
     "Get-OrganizationConfig",
     "Set-OrganizationConfig",
 ];
-const SCAFFOLD: [&str; 12] = [
+const SCAFFOLD: [&str; 21] = [
     "Invoke-Change",
     "$Test",
     "$Apply",
@@ -49,148 +45,33 @@ const SCAFFOLD: [&str; 12] = [
     "Join-Path",
     "Get-Date",
     "Export-Csv",
+    "Import-Csv",
+    "Start-Sleep",
+    "Where-Object",
+    "Get-FailureKind",
+    "Test-Identity",
+    "Get-Exact",
+    "Get-PolicyByName",
+    "Test-PolicyInUse",
+    "Get-VariantSwitches",
 ];
 
-/// Decodes a verbatim literal by the PowerShell rules, or says why it is not one.
-fn decode(text: &str) -> Result<String, String> {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.len() < 2 || !QUOTES.contains(&chars[0]) || !QUOTES.contains(&chars[chars.len() - 1]) {
-        return Err(format!("not a single-quoted literal: {text}"));
-    }
-    let inner = &chars[1..chars.len() - 1];
-    let mut out = String::new();
-    let mut i = 0;
-    while i < inner.len() {
-        if QUOTES.contains(&inner[i]) {
-            if i + 1 < inner.len() && QUOTES.contains(&inner[i + 1]) {
-                out.push(inner[i]);
-                i += 2;
-                continue;
-            }
-            return Err(format!("unescaped quote {:?} ends the literal early: {text}", inner[i]));
-        }
-        out.push(inner[i]);
-        i += 1;
-    }
-    Ok(out)
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Value {
-    Literal(String),
-    Variable(String),
-    Other(String),
-}
-
-#[derive(Debug)]
-struct Command {
-    name: String,
-    /// (parameter without dash, colon form, value)
-    args: Vec<(String, bool, Option<Value>)>,
-    /// Byte offset, for ordering.
-    at: usize,
-}
-
-fn value(node: Node, src: &[u8]) -> Value {
-    let text = node.utf8_text(src).unwrap().to_owned();
-    let mut cursor = node.walk();
-    let mut n = node;
-    while matches!(n.kind(), "array_literal_expression" | "unary_expression" | "string_literal")
-        && n.named_child_count() == 1
-    {
-        n = n.named_child(0).unwrap();
-    }
-    let _ = &mut cursor;
-    match n.kind() {
-        "verbatim_string_characters" => {
-            Value::Literal(decode(&text).unwrap_or_else(|e| panic!("{e}")))
-        }
-        "variable" => Value::Variable(text),
-        _ => Value::Other(text),
-    }
-}
-
-fn commands(node: Node, src: &[u8], out: &mut Vec<Command>) {
-    if node.kind() == "command" {
-        let name =
-            node.child_by_field_name("command_name").unwrap().utf8_text(src).unwrap().to_owned();
-        let mut args: Vec<(String, bool, Option<Value>)> = Vec::new();
-        let mut colon = false;
-        if let Some(elements) = node.child_by_field_name("command_elements") {
-            let mut c = elements.walk();
-            for e in elements.named_children(&mut c) {
-                match e.kind() {
-                    "command_parameter" => {
-                        args.push((
-                            e.utf8_text(src).unwrap().trim_start_matches('-').to_owned(),
-                            false,
-                            None,
-                        ));
-                        colon = false;
-                    }
-                    "command_argument_sep" => colon = e.utf8_text(src).unwrap() == ":",
-                    _ => {
-                        let v = value(e, src);
-                        match args.last_mut() {
-                            Some(last) if last.2.is_none() => {
-                                last.1 = colon;
-                                last.2 = Some(v);
-                            }
-                            _ => args.push((String::new(), false, Some(v))),
-                        }
-                    }
-                }
-            }
-        }
-        out.push(Command { name, args, at: node.start_byte() });
-    }
-    let mut c = node.walk();
-    for child in node.named_children(&mut c) {
-        commands(child, src, out);
-    }
-}
-
-fn first_error(node: Node) -> Option<Node> {
-    if node.is_error() || node.is_missing() {
-        return Some(node);
-    }
-    let mut c = node.walk();
-    node.children(&mut c).find_map(first_error)
-}
-
 /// Parses a script and checks it against the identities that came from input
-/// (and, for a rollback, the variants its fix script creates). Returns the decoded
-/// literals of the Exchange commands and the variants the script creates.
+/// (and, for a rollback, the variants its fix script creates), and checks what
+/// each step means ([`check_steps`]). Returns the decoded literals of the
+/// Exchange commands and the variants the script creates.
 fn check_script(
     bytes: &[u8],
     identities: &HashSet<String>,
     what: &str,
 ) -> (Vec<String>, HashSet<String>) {
-    let text = std::str::from_utf8(
-        bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or_else(|| panic!("{what}: no UTF-8 BOM")),
-    )
-    .unwrap();
-    assert!(text.contains("#Requires -Version 5.1\r\n[CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]\r\nparam()"), "{what}");
-    let mut parser = Parser::new();
-    parser.set_language(&tree_sitter_powershell::LANGUAGE.into()).unwrap();
-    let tree = parser.parse(text, None).unwrap();
-    if let Some(e) = first_error(tree.root_node()) {
-        panic!(
-            "{what}: syntax error at {:?}: {:?}",
-            e.start_position(),
-            e.utf8_text(text.as_bytes())
-        );
-    }
-    let mut cmds = Vec::new();
-    commands(tree.root_node(), text.as_bytes(), &mut cmds);
+    let script = Script::parse(bytes, what);
+    assert!(script.text.contains("#Requires -Version 5.1\r\n[CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]\r\nparam("), "{what}");
+    let cmds = script.commands();
     let created: HashSet<String> = cmds
         .iter()
         .filter(|c| c.name == "New-AuthenticationPolicy")
-        .filter_map(|c| c.args.iter().find(|a| a.0 == "Name"))
-        .filter_map(|a| match &a.2 {
-            Some(Value::Literal(n)) => Some(n.clone()),
-            _ => None,
-        })
+        .filter_map(|c| c.arg("Name").and_then(Value::literal).map(str::to_owned))
         .collect();
     let known = |s: &str| identities.contains(s) || created.contains(s) || s == "organization";
     let mut literals = Vec::new();
@@ -201,11 +82,16 @@ fn check_script(
             c.name
         );
         if c.name == "Invoke-Change" {
-            match c.args.iter().find(|a| a.0 == "Target").and_then(|a| a.2.clone()) {
+            match c.arg("Target") {
                 Some(Value::Literal(t)) => {
-                    assert!(known(&t), "{what}: -Target {t:?} is not an input identity")
+                    assert!(known(t), "{what}: -Target {t:?} is not an input identity")
                 }
                 other => panic!("{what}: -Target is {other:?}"),
+            }
+        }
+        if c.name == "Get-VariantSwitches" {
+            if let Some(source) = c.arg("Source").and_then(Value::literal) {
+                assert!(known(source), "{what}: -Source {source:?} is not an input policy");
             }
         }
         if !EXCHANGE.contains(&c.name.as_str()) {
@@ -236,6 +122,9 @@ fn check_script(
                     }
                     literals.push(l.clone());
                 }
+                // The variant's copied switches, splatted (see Get-VariantSwitches).
+                Some(Value::Variable(v))
+                    if mutating && c.name == "New-AuthenticationPolicy" && v == "@switches" => {}
                 Some(Value::Variable(v)) if mutating => {
                     assert!(
                         ["$true", "$false", "$null"].contains(&v.as_str()),
@@ -254,31 +143,186 @@ fn check_script(
             }
         }
     }
+    let steps = script.steps(what);
+    check_steps(&script, &steps, &cmds, what);
     // Order: a variant exists before anyone is assigned it, an assignment comes
     // before its user's token refresh.
     let applied: Vec<&Command> =
-        cmds.iter().filter(|c| c.name.starts_with("New-") || c.name.starts_with("Set-")).collect();
+        cmds.iter().filter(|c| MUTATING.contains(&c.name.as_str())).collect();
     for c in &applied {
-        let Some(Some(Value::Literal(p))) =
-            c.args.iter().find(|a| a.0 == "AuthenticationPolicy").map(|a| a.2.clone())
-        else {
-            continue;
-        };
+        let Some(Value::Literal(p)) = c.arg("AuthenticationPolicy") else { continue };
         if let Some(new) = applied.iter().find(|n| {
             n.name == "New-AuthenticationPolicy"
-                && n.args.iter().any(|a| a.2 == Some(Value::Literal(p.clone())))
+                && n.arg("Name") == Some(&Value::Literal(p.clone()))
         }) {
-            assert!(new.at < c.at, "{what}: {p} assigned before it is created");
+            assert!(new.range.start < c.range.start, "{what}: {p} assigned before it is created");
         }
-        let id = c.args.iter().find(|a| a.0 == "Identity").and_then(|a| a.2.clone());
-        if let Some(refresh) = applied.iter().find(|r| {
-            r.args.iter().any(|a| a.0 == "STSRefreshTokensValidFrom")
-                && r.args.iter().any(|a| a.0 == "Identity" && a.2 == id)
-        }) {
-            assert!(c.at < refresh.at, "{what}: token refresh before the assignment of {id:?}");
+        let id = c.arg("Identity");
+        if let Some(refresh) =
+            applied.iter().find(|r| r.has("STSRefreshTokensValidFrom") && r.arg("Identity") == id)
+        {
+            assert!(
+                c.range.start < refresh.range.start,
+                "{what}: token refresh before the assignment of {id:?}"
+            );
         }
     }
     (literals, created)
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Variable(x), Value::Variable(y)) => x.eq_ignore_ascii_case(y),
+        _ => a == b,
+    }
+}
+
+/// What every step means:
+/// - its `-Apply` makes exactly one change, with the cmdlet `-Cmdlet` names, to
+///   the object `-Target` names, and nothing else but reads;
+/// - its `-Test` makes no change and reads the same kind of object, by the same
+///   identity, and compares the same property with the same value that `-Apply`
+///   writes, so that once the change is made the test passes and a second run
+///   changes nothing;
+/// - no change anywhere in the script stands outside an `-Apply` block, so
+///   `ShouldProcess` (`-WhatIf`, `-Confirm`) governs every one;
+/// - steps are numbered 1..N, as `$script:Total` says and the result log records;
+/// - the script exits with 1 when any step failed.
+fn check_steps(script: &Script, steps: &[Step], cmds: &[Command], what: &str) {
+    let numbers: Vec<usize> = steps.iter().map(|s| s.number).collect();
+    assert_eq!(numbers, (1..=steps.len()).collect::<Vec<_>>(), "{what}: step numbers");
+    assert!(
+        script.text.contains(&format!("$script:Total = {}\r\n", steps.len())),
+        "{what}: $script:Total is not the number of steps"
+    );
+    for c in cmds.iter().filter(|c| MUTATING.contains(&c.name.as_str())) {
+        assert!(
+            steps.iter().any(|s| s.apply_range.contains(&c.range.start)),
+            "{what}: {} stands outside every -Apply block",
+            c.name
+        );
+    }
+    for step in steps {
+        let ctx = format!("{what}: step {} ({})", step.number, step.cmdlet);
+        for c in &step.test {
+            assert!(!MUTATING.contains(&c.name.as_str()), "{ctx}: -Test runs {}", c.name);
+        }
+        for c in &step.apply {
+            assert!(
+                MUTATING.contains(&c.name.as_str()) || c.name == "Get-VariantSwitches",
+                "{ctx}: -Apply runs {}",
+                c.name
+            );
+        }
+        let action = ps::action_of(step, what);
+        let write = step.apply.iter().find(|c| MUTATING.contains(&c.name.as_str())).unwrap();
+        let identity = write.arg("Identity").or(write.arg("Name"));
+        if let Some(id) = identity {
+            assert_eq!(
+                id,
+                &Value::Literal(step.target.clone()),
+                "{ctx}: -Target and -Apply differ"
+            );
+        }
+        // The read of the same object, by the same identity.
+        let read = |name: &str, kind: Option<&str>| -> &Command {
+            step.test
+                .iter()
+                .find(|c| {
+                    c.name == name
+                        && kind.is_none_or(|k| {
+                            matches!(c.arg("Kind"), Some(Value::Other(v) | Value::Literal(v)) if v == k)
+                        })
+                })
+                .unwrap_or_else(|| panic!("{ctx}: -Test does not read with {name} {kind:?}"))
+        };
+        let check = |property: &str, value: &Value| {
+            assert!(
+                step.checks.iter().any(|c| c.property == property && same(&c.value, value)),
+                "{ctx}: -Test does not compare {property} with {value:?}: {:?}",
+                step.checks
+            );
+        };
+        let settings: Vec<(&str, &Value)> = write
+            .args
+            .iter()
+            .filter(|(p, _, _)| {
+                !["Identity", "Name", "Confirm", "ErrorAction", ""].contains(&p.as_str())
+            })
+            .map(|(p, _, v)| (p.as_str(), v.as_ref().unwrap()))
+            .collect();
+        match &action {
+            plan::Action::NewPolicy { .. } => {
+                let r = read("Get-PolicyByName", None);
+                assert_eq!(r.arg("Name"), identity, "{ctx}: -Test reads another policy");
+                assert!(step.test_text.contains("($null -ne $p)"), "{ctx}: no existence check");
+                let copy = step.apply.iter().find(|c| c.name == "Get-VariantSwitches").unwrap();
+                assert!(!copy.hash.is_empty(), "{ctx}: a variant that changes nothing");
+                for (k, v) in &copy.hash {
+                    check(k, v);
+                }
+            }
+            plan::Action::SetPolicy { .. } => {
+                let r = read("Get-PolicyByName", None);
+                assert_eq!(r.arg("Name"), identity, "{ctx}: -Test reads another policy");
+                assert!(!settings.is_empty(), "{ctx}: an edit that changes nothing");
+                for (p, v) in settings {
+                    check(p, v);
+                }
+            }
+            plan::Action::RemovePolicy { .. } => {
+                let r = read("Get-PolicyByName", None);
+                assert_eq!(r.arg("Name"), identity, "{ctx}: -Test reads another policy");
+                assert!(step.test_text.contains("($null -eq $p)"), "{ctx}: no absence check");
+                read("Test-PolicyInUse", None);
+            }
+            plan::Action::SetOrgDefault { .. } => {
+                read("Get-OrganizationConfig", None);
+                for (p, v) in settings {
+                    check(p, v);
+                }
+            }
+            plan::Action::SetTransport { .. } => {
+                read("Get-TransportConfig", None);
+                for (p, v) in settings {
+                    check(p, v);
+                }
+            }
+            plan::Action::AssignPolicy { .. } | plan::Action::SetMailbox { .. } => {
+                let kind = if step.cmdlet == "Set-User" { "User" } else { "CASMailbox" };
+                let r = read("Get-Exact", Some(kind));
+                assert_eq!(r.arg("Identity"), identity, "{ctx}: -Test reads another object");
+                assert_eq!(settings.len(), 1, "{ctx}: {settings:?}");
+                for (p, v) in settings {
+                    check(p, v);
+                }
+                if kind == "User" {
+                    assert_eq!(
+                        step.policy_changed.as_ref(),
+                        Some(&step.target),
+                        "{ctx}: the token refresh is not told"
+                    );
+                }
+            }
+            plan::Action::RefreshTokens { .. } => {
+                let key = ps::refresh_key(step)
+                    .unwrap_or_else(|| panic!("{ctx}: the refresh waits for no change"));
+                assert!(
+                    steps.iter().any(|s| s.number < step.number
+                        && s.policy_changed.as_deref() == Some(key.as_str())),
+                    "{ctx}: no earlier step records the change {key:?} it waits for"
+                );
+            }
+        }
+    }
+    // The exit code reflects failures: 1 when a step failed, 2 without a session.
+    let epilogue = &script.text[script.text.rfind("Write-Progress -Activity").unwrap()..];
+    assert!(
+        epilogue.contains("if ($c['failed'] -gt 0) {")
+            && epilogue.contains("exit 1\r\n}\r\nexit 0"),
+        "{what}: the exit code does not reflect failures"
+    );
+    assert!(script.text.contains("$result = 'failed'"), "{what}: a failure is never recorded");
 }
 
 /// Every identity-like string of a tenant: what a script may address.
@@ -322,17 +366,16 @@ fn scripts_for(s: &Snapshot, what: &str) -> usize {
             let a = audit::audit(s, &o);
             let p = plan::plan(&a, strategy);
             let ctx = format!("{what} {want:?} {strategy:?}");
-            let (_, created) = check_script(
-                &powershell::fix_script(&p, &header()).unwrap(),
-                &ids,
-                &format!("{ctx} fix"),
-            );
+            let fix = powershell::fix_script(&p, &header()).unwrap();
+            let (_, created) = check_script(&fix, &ids, &format!("{ctx} fix"));
             let known: HashSet<String> = ids.union(&created).cloned().collect();
-            check_script(
-                &powershell::rollback_script(&p, &header()).unwrap(),
-                &known,
-                &format!("{ctx} rollback"),
-            );
+            let rollback = powershell::rollback_script(&p, &header()).unwrap();
+            check_script(&rollback, &known, &format!("{ctx} rollback"));
+            // The text does what the plan says, step by step.
+            let planned: Vec<_> = p.actions.iter().map(ps::executable).collect();
+            assert_eq!(ps::actions(&fix, &ctx), planned, "{ctx}: fix script");
+            let planned: Vec<_> = p.rollback().iter().map(ps::executable).collect();
+            assert_eq!(ps::actions(&rollback, &ctx), planned, "{ctx}: rollback script");
             checked += p.actions.len();
         }
     }

@@ -11,6 +11,7 @@ mod entra;
 mod expected;
 mod forms;
 mod plan;
+mod ps;
 mod report;
 mod roundtrip;
 mod script;

@@ -24,9 +24,11 @@
 
 use std::fmt::Write as _;
 
+use sha2::{Digest, Sha256};
+
 use crate::input::Source;
 use crate::model::{Protocol, Setting};
-use crate::plan::{Action, ManualStep, Plan};
+use crate::plan::{Action, Cause, ManualStep, Plan};
 
 /// The characters PowerShell treats as a single quote.
 pub const SINGLE_QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
@@ -157,20 +159,80 @@ fn script(
         Kind::Rollback => ("rollback", "exoauth-rollback"),
     };
     write_header(&mut out, plan, actions, header, kind, title)?;
+    let mut steps = String::with_capacity(actions.len() * 600);
+    for (i, action) in actions.iter().enumerate() {
+        steps.push_str(CRLF);
+        write_action(&mut steps, i + 1, action)?;
+    }
     out.push_str(
         &PRELUDE
+            .replace('\n', CRLF)
             .replace("{log}", log)
             .replace("{total}", &actions.len().to_string())
+            .replace("{plan}", &plan_id(kind, &steps))
+            .replace("{transient}", &words(&TRANSIENT))
+            .replace("{permanent}", &words(&PERMANENT))
             .replace("{title}", title),
     );
-    for (i, action) in actions.iter().enumerate() {
-        out.push_str(CRLF);
-        write_action(&mut out, i + 1, action)?;
-    }
+    out.push_str(&steps);
     out.push_str(CRLF);
-    out.push_str(&EPILOGUE.replace("{title}", title));
+    out.push_str(&EPILOGUE.replace('\n', CRLF).replace("{title}", title));
     Ok(out.into_bytes())
 }
+
+/// The identity of a script's steps, written into every row of its result log so
+/// that `-ResumeFrom` only ever skips steps of this very script.
+fn plan_id(kind: Kind, steps: &str) -> String {
+    let digest = Sha256::new().chain_update([kind as u8]).chain_update(steps).finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A PowerShell array of single-quoted words (constants of this file, never input text).
+fn words(list: &[&str]) -> String {
+    let quoted: Vec<String> = list.iter().map(|w| format!("'{}'", w.replace('\'', "''"))).collect();
+    format!("@({})", quoted.join(", "))
+}
+
+/// Error text of failures that pass: Exchange Online throttles long runs of
+/// `Set-CASMailbox` / `Set-User` (server busy, micro delays, HTTP 429/503), and
+/// remote sessions time out or drop (research/domain.md §3). Matched ignoring
+/// case, after [`PERMANENT`].
+pub const TRANSIENT: [&str; 16] = [
+    "server busy",
+    "serverbusy",
+    "micro delay",
+    "microdelay",
+    "throttl",
+    "too many requests",
+    "(429)",
+    "(503)",
+    "temporarily unavailable",
+    "timed out",
+    "timeout",
+    "try again later",
+    "transientexception",
+    "exceeded the maximum number",
+    "connection was closed",
+    "unable to connect to the remote server",
+];
+
+/// Error text of failures no retry can change: a missing object, missing rights,
+/// a duplicate or a wrong parameter. Checked first; a failure that matches
+/// neither list is treated as permanent too (retrying the unknown only adds load).
+pub const PERMANENT: [&str; 12] = [
+    "couldn't be found",
+    "could not be found",
+    "managementobjectnotfound",
+    "access is denied",
+    "accessdenied",
+    "unauthorized",
+    "insufficient",
+    "don't have sufficient permissions",
+    "isn't within your current write scopes",
+    "already exists",
+    "parameterbinding",
+    "is not recognized as",
+];
 
 fn write_header(
     out: &mut String,
@@ -289,42 +351,70 @@ fn ps_bool(b: bool) -> &'static str {
     if b { "$true" } else { "$false" }
 }
 
+/// The key under which a step records, in `$script:PolicyChanged`, that it
+/// changed users' effective policy, as a literal: the user's identity (already
+/// a literal) for an assignment, `AuthenticationPolicy:<name>` for a shared
+/// policy edit, `DefaultAuthenticationPolicy` for the org default.
+fn change_key(cause: &Cause, user: &str) -> Result<String, UnsafeText> {
+    match cause {
+        Cause::Assignment => Ok(user.to_owned()),
+        Cause::Policy(name) => {
+            literal(&format!("AuthenticationPolicy:{name}"), "policy name", None)
+        }
+        Cause::OrgDefault => Ok("'DefaultAuthenticationPolicy'".into()),
+    }
+}
+
 /// One change: a comment naming the object, then one `Invoke-Change` line whose
 /// test and apply blocks hold only literal arguments.
 fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), UnsafeText> {
     let cmdlet = action.cmdlet();
     let (target, change, test, apply, refresh): (String, String, String, String, Option<String>) =
         match action {
-            Action::NewPolicy { name, based_on, switches, changed } => {
+            Action::NewPolicy { name, based_on, set } => {
                 let n = literal(name, "policy variant name", None)?;
-                let from = match based_on {
+                let changed: Vec<&str> = set.iter().map(|(s, _)| *s).collect();
+                let (from, copy) = match based_on {
                     Some((p, src)) => {
                         line(
                             out,
                             &format!(
-                                "# {step}. policy variant of {} ({src})",
+                                "# {step}. policy variant of {} ({src}): every other switch is copied from the live policy",
                                 comment(p, "policy name", Some(src))?
                             ),
                         );
-                        format!("copy of {p} with {} changed", changed.join(", "))
+                        (
+                            format!("copy of {p} with {} changed", changed.join(", ")),
+                            format!("-Source {}", literal(p, "policy name", Some(src))?),
+                        )
                     }
                     None => {
-                        line(out, &format!("# {step}. new policy (users had no policy)"));
-                        format!("new policy with {} changed", changed.join(", "))
+                        line(
+                            out,
+                            &format!(
+                                "# {step}. new policy (users had no policy): every other switch as with no policy"
+                            ),
+                        );
+                        (
+                            format!("new policy with {} changed", changed.join(", ")),
+                            "-NoPolicy".into(),
+                        )
                     }
                 };
                 let source = based_on.as_ref().map(|(_, s)| s);
-                let args: Vec<String> =
-                    switches.iter().map(|(s, v)| format!("-{s}:{}", ps_bool(*v))).collect();
+                let tests: Vec<String> = set
+                    .iter()
+                    .map(|(s, v)| format!(" -and ($p.{s} -eq {})", ps_bool(*v)))
+                    .collect();
+                let entries: Vec<String> =
+                    set.iter().map(|(s, v)| format!("{s} = {}", ps_bool(*v))).collect();
                 (
                     n.clone(),
                     literal(&from, "policy name", source)?,
+                    format!("$p = Get-PolicyByName -Name {n}; ($null -ne $p){}", tests.concat()),
                     format!(
-                        "try {{ [bool](Get-AuthenticationPolicy -Identity {n} -ErrorAction Stop) }} catch {{ $false }}"
-                    ),
-                    format!(
-                        "New-AuthenticationPolicy -Name {n} {} -Confirm:$false -ErrorAction Stop",
-                        args.join(" ")
+                        "$switches = Get-VariantSwitches {copy} -Set @{{ {} }}; New-AuthenticationPolicy -Name {n} @switches -Confirm:$false -ErrorAction Stop",
+                        entries.join("; ")
                     ),
                     None,
                 )
@@ -344,22 +434,19 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                     .collect();
                 let tests: Vec<String> = changes
                     .iter()
-                    .map(|(n, _, to)| format!("($p.{n} -eq {})", ps_bool(*to)))
+                    .map(|(n, _, to)| format!(" -and ($p.{n} -eq {})", ps_bool(*to)))
                     .collect();
                 let args: Vec<String> =
                     changes.iter().map(|(n, _, to)| format!("-{n}:{}", ps_bool(*to))).collect();
                 (
                     p.clone(),
                     literal(&text.join(", "), "change", None)?,
-                    format!(
-                        "$p = Get-AuthenticationPolicy -Identity {p} -ErrorAction Stop; {}",
-                        tests.join(" -and ")
-                    ),
+                    format!("$p = Get-PolicyByName -Name {p}; ($null -ne $p){}", tests.concat()),
                     format!(
                         "Set-AuthenticationPolicy -Identity {p} {} -Confirm:$false -ErrorAction Stop",
                         args.join(" ")
                     ),
-                    None,
+                    Some(change_key(&Cause::Policy(policy.clone()), &p)?),
                 )
             }
             Action::SetOrgDefault { source, from, to, blast_radius } => {
@@ -389,7 +476,7 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                     format!(
                         "Set-OrganizationConfig -DefaultAuthenticationPolicy {value} -Confirm:$false -ErrorAction Stop"
                     ),
-                    None,
+                    Some(change_key(&Cause::OrgDefault, "")?),
                 )
             }
             Action::SetTransport { from, to, blast_radius } => {
@@ -433,11 +520,11 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                 };
                 let test = match to {
                     Some(_) => format!(
-                        "[string](Get-User -Identity {id} -ErrorAction Stop).AuthenticationPolicy -eq {value}"
+                        "[string](Get-Exact -Kind User -Identity {id}).AuthenticationPolicy -eq {value}"
                     ),
-                    None => format!(
-                        "-not (Get-User -Identity {id} -ErrorAction Stop).AuthenticationPolicy"
-                    ),
+                    None => {
+                        format!("-not (Get-Exact -Kind User -Identity {id}).AuthenticationPolicy")
+                    }
                 };
                 let text = format!(
                     "AuthenticationPolicy: {} -> {}",
@@ -467,10 +554,10 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                 let s = setting.as_str();
                 let test = match to {
                     Setting::Value(_) => format!(
-                        "(Get-CASMailbox -Identity {id} -ErrorAction Stop).{s} -eq {}",
+                        "(Get-Exact -Kind CASMailbox -Identity {id}).{s} -eq {}",
                         ps_value(*to)
                     ),
-                    _ => format!("$null -eq (Get-CASMailbox -Identity {id} -ErrorAction Stop).{s}"),
+                    _ => format!("$null -eq (Get-Exact -Kind CASMailbox -Identity {id}).{s}"),
                 };
                 (
                     id.clone(),
@@ -483,7 +570,7 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                     None,
                 )
             }
-            Action::RefreshTokens { user } => {
+            Action::RefreshTokens { user, cause } => {
                 line(
                     out,
                     &format!(
@@ -496,7 +583,7 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                 (
                     id.clone(),
                     "'STSRefreshTokensValidFrom: now'".into(),
-                    format!("-not $script:PolicyChanged.ContainsKey({id})"),
+                    format!("-not $script:PolicyChanged.ContainsKey({})", change_key(cause, &id)?),
                     format!(
                         "Set-User -Identity {id} -STSRefreshTokensValidFrom ([DateTime]::UtcNow) -Confirm:$false -ErrorAction Stop"
                     ),
@@ -516,7 +603,7 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                     "'remove the policy variant (kept while a user or the org default uses it)'"
                         .into(),
                     format!(
-                        "$p = try {{ Get-AuthenticationPolicy -Identity {n} -ErrorAction Stop }} catch {{ $null }}; (-not $p) -or [bool](Get-User -ResultSize 1 -Filter \"AuthenticationPolicy -eq '$($p.DistinguishedName -replace \"'\", \"''\")'\") -or ([string](Get-OrganizationConfig -ErrorAction Stop).DefaultAuthenticationPolicy -eq {n})"
+                        "$p = Get-PolicyByName -Name {n}; ($null -eq $p) -or (Test-PolicyInUse -Policy $p)"
                     ),
                     format!(
                         "Remove-AuthenticationPolicy -Identity {n} -Confirm:$false -ErrorAction Stop"
@@ -533,68 +620,14 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
     Ok(())
 }
 
-/// The script body before the changes: requirements, parameters, session check,
-/// and the `Invoke-Change` helper that checks, asks, applies, logs and carries on.
-const PRELUDE: &str = "\
-#Requires -Version 5.1\r
-[CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]\r
-param()\r
-\r
-Set-StrictMode -Version 3.0\r
-$ErrorActionPreference = 'Stop'\r
-\r
-if (-not (Get-Command -Name 'Set-CASMailbox' -ErrorAction SilentlyContinue)) {\r
-    Write-Error 'No Exchange session: run Connect-ExchangeOnline (or open the Exchange Management Shell) first, then run this script again.' -ErrorAction Continue\r
-    exit 2\r
-}\r
-\r
-$script:Caller = $PSCmdlet\r
-$script:Total = {total}\r
-$script:Results = [System.Collections.Generic.List[object]]::new()\r
-$script:PolicyChanged = @{}\r
-$script:LogPath = Join-Path -Path $PSScriptRoot -ChildPath ('{log}-{0:yyyyMMdd-HHmmss}.csv' -f (Get-Date))\r
-\r
-function Invoke-Change {\r
-    param(\r
-        [Parameter(Mandatory)] [int] $Step,\r
-        [Parameter(Mandatory)] [string] $Cmdlet,\r
-        [Parameter(Mandatory)] [string] $Target,\r
-        [Parameter(Mandatory)] [string] $Change,\r
-        [Parameter(Mandatory)] [scriptblock] $Test,\r
-        [Parameter(Mandatory)] [scriptblock] $Apply,\r
-        [string] $PolicyChanged\r
-    )\r
-    Write-Progress -Activity 'exoauth {title}' -Status ('{0}/{1} {2} {3}' -f $Step, $script:Total, $Cmdlet, $Target) -PercentComplete (100 * $Step / [Math]::Max(1, $script:Total))\r
-    $result = 'unchanged'\r
-    $message = ''\r
-    try {\r
-        if (-not (& $Test)) {\r
-            if ($script:Caller.ShouldProcess($Target, ('{0} {1}' -f $Cmdlet, $Change))) {\r
-                & $Apply\r
-                $result = 'applied'\r
-            } else {\r
-                $result = 'skipped'\r
-            }\r
-            if ($PolicyChanged -and ($result -eq 'applied' -or $WhatIfPreference)) { $script:PolicyChanged[$PolicyChanged] = $true }\r
-        }\r
-    } catch {\r
-        $result = 'failed'\r
-        $message = $_.Exception.Message\r
-        Write-Warning ('{0} {1} failed: {2}' -f $Cmdlet, $Target, $message)\r
-    }\r
-    $script:Results.Add([pscustomobject]@{ Step = $Step; Time = (Get-Date).ToString('o'); Cmdlet = $Cmdlet; Target = $Target; Change = $Change; Result = $result; Message = $message })\r
-}\r
-";
+/// The script body before the changes: parameters, session check, helpers and
+/// `Invoke-Change`, which checks, asks, applies, retries, logs and carries on.
+/// Placeholders in braces are filled by [`script`]; the file is kept as
+/// PowerShell so it reads (and parses in the tests) as what it is.
+const PRELUDE: &str = include_str!("script/prelude.ps1");
 
-/// The script body after the changes: log, summary, exit code.
-const EPILOGUE: &str = "\
-Write-Progress -Activity 'exoauth {title}' -Completed\r
-$script:Results | Export-Csv -Path $script:LogPath -NoTypeInformation -Encoding UTF8\r
-$counts = @{}\r
-foreach ($r in $script:Results) { $counts[$r.Result] = 1 + [int]$counts[$r.Result] }\r
-Write-Host ('exoauth {title}: {0} applied, {1} unchanged, {2} skipped, {3} failed; log: {4}' -f [int]$counts['applied'], [int]$counts['unchanged'], [int]$counts['skipped'], [int]$counts['failed'], $script:LogPath)\r
-if ([int]$counts['failed'] -gt 0) { exit 1 }\r
-";
+/// The script body after the changes: summary and exit code.
+const EPILOGUE: &str = include_str!("script/epilogue.ps1");
 
 #[cfg(test)]
 mod tests {

@@ -113,7 +113,48 @@ impl Cmdlet {
     pub fn optional(self, env: Environment) -> &'static [&'static str] {
         use Environment::*;
         match (self, env) {
-            (Cmdlet::AuthenticationPolicy, _) => &["Name", "Identity", "Guid", "DistinguishedName"],
+            // Every switch, not only the audited ones: a policy variant is a copy of
+            // its source (DESIGN.md §4), and a full export lets a reviewer see it.
+            (Cmdlet::AuthenticationPolicy, Online) => &[
+                "Name",
+                "Identity",
+                "Guid",
+                "DistinguishedName",
+                "AllowBasicAuthActiveSync",
+                "AllowBasicAuthAutodiscover",
+                "AllowBasicAuthImap",
+                "AllowBasicAuthMapi",
+                "AllowBasicAuthOfflineAddressBook",
+                "AllowBasicAuthOutlookService",
+                "AllowBasicAuthPop",
+                "AllowBasicAuthPowershell",
+                "AllowBasicAuthReportingWebServices",
+                "AllowBasicAuthRpc",
+                "AllowBasicAuthSmtp",
+                "AllowBasicAuthWebServices",
+            ],
+            (Cmdlet::AuthenticationPolicy, OnPrem) => &[
+                "Name",
+                "Identity",
+                "Guid",
+                "DistinguishedName",
+                "BlockLegacyAuthActiveSync",
+                "BlockLegacyAuthAutodiscover",
+                "BlockLegacyAuthImap",
+                "BlockLegacyAuthMapi",
+                "BlockLegacyAuthOfflineAddressBook",
+                "BlockLegacyAuthPop",
+                "BlockLegacyAuthRpc",
+                "BlockLegacyAuthWebServices",
+                "BlockModernAuthActiveSync",
+                "BlockModernAuthAutodiscover",
+                "BlockModernAuthImap",
+                "BlockModernAuthMapi",
+                "BlockModernAuthOfflineAddressBook",
+                "BlockModernAuthPop",
+                "BlockModernAuthRpc",
+                "BlockModernAuthWebServices",
+            ],
             (Cmdlet::OrganizationConfig, _) | (Cmdlet::TransportConfig, _) => &[],
             (Cmdlet::CasMailbox, Online) => &[
                 "Guid",
@@ -328,6 +369,16 @@ mod tests {
         );
         assert_eq!(Cmdlet::from_command("Get-User|ft"), Some(Cmdlet::User));
         assert_eq!(Cmdlet::from_command("Get-Mailbox"), None);
+    }
+
+    #[test]
+    fn policy_columns_hold_every_settable_switch() {
+        for env in [Environment::Online, Environment::OnPrem] {
+            let columns = Cmdlet::AuthenticationPolicy.columns(env);
+            for switch in crate::model::policy::settable(env) {
+                assert!(columns.contains(switch), "{env:?}: {switch} is not exported");
+            }
+        }
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! check behind the plan's tests (fix, re-audit, roll back, re-audit) and a
 //! dry run that needs no tenant.
 
+use crate::input::Source;
+use crate::model::policy::settable;
 use crate::model::{AuthPolicy, Parts, PerProtocol, Protocol, Setting, Snapshot, join_key};
 
-use super::{Action, MailboxSetting};
+use super::{Action, MailboxSetting, no_policy_value};
 
 /// The tenant after `actions`, rebuilt and re-joined.
 pub fn apply(snapshot: &Snapshot, actions: &[Action]) -> Snapshot {
@@ -18,39 +20,46 @@ pub fn apply(snapshot: &Snapshot, actions: &[Action]) -> Snapshot {
 fn apply_one(parts: &mut Parts, action: &Action) {
     let env = parts.environment;
     match action {
-        Action::NewPolicy { name, switches, .. } => {
+        Action::NewPolicy { name, based_on, set } => {
             let policies = parts.policies.get_or_insert_with(Vec::new);
             if policies.iter().any(|p| p.name.eq_ignore_ascii_case(name)) {
                 return;
             }
-            let all_switches: Vec<(&'static str, Setting)> =
-                switches.iter().map(|(n, v)| (*n, Setting::Value(*v))).collect();
-            let lookup = |p: Protocol| {
-                let prefix = if env == crate::model::Environment::Online {
-                    "AllowBasicAuth"
-                } else {
-                    "BlockLegacyAuth"
-                };
-                let wanted = format!("{prefix}{}", p.policy_suffix());
-                all_switches
-                    .iter()
-                    .find(|(n, _)| *n == wanted)
-                    .map_or(Setting::NotExported, |s| s.1)
-            };
-            let source = policies
-                .first()
-                .map(|p| p.source.clone())
-                .unwrap_or_else(|| crate::input::Source { file: "plan".into(), line: 0 });
-            let switches = PerProtocol(Protocol::ALL.map(lookup));
-            policies.push(AuthPolicy {
-                name: name.clone(),
-                guid: None,
-                distinguished_name: None,
-                switches,
-                all_switches,
-                environment: env,
-                source,
+            // As the script does: copy the live source policy (here, the tenant in
+            // memory), or take the no-policy meaning of every switch, then change `set`.
+            let source = based_on.as_ref().and_then(|(source, _)| {
+                policies.iter().find(|p| p.name.eq_ignore_ascii_case(source)).cloned()
             });
+            let mut variant = match source {
+                Some(source) => source,
+                None => AuthPolicy {
+                    name: String::new(),
+                    guid: None,
+                    distinguished_name: None,
+                    switches: PerProtocol([Setting::NotExported; 3]),
+                    all_switches: settable(env)
+                        .iter()
+                        .map(|n| (*n, Setting::Value(no_policy_value(n))))
+                        .collect(),
+                    environment: env,
+                    source: Source { file: "plan".into(), line: 0 },
+                },
+            };
+            variant.name = name.clone();
+            variant.guid = None;
+            variant.distinguished_name = None;
+            for p in Protocol::ALL {
+                let switch = variant.switch_name(p);
+                variant.switches[p] = variant
+                    .all_switches
+                    .iter()
+                    .find(|(n, _)| *n == switch)
+                    .map_or(Setting::NotExported, |s| s.1);
+            }
+            for (switch, value) in set {
+                set_switch(&mut variant, switch, Setting::Value(*value));
+            }
+            policies.push(variant);
         }
         Action::SetPolicy { policy, changes, .. } => {
             for p in

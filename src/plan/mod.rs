@@ -25,7 +25,7 @@ use crate::audit::rules::{Effective, effective_policy};
 use crate::audit::{Audit, Code, Finding, Options, Verdict, Want};
 use crate::input::Source;
 use crate::model::policy::settable;
-use crate::model::{AuthPolicy, Environment, Protocol, Setting, Snapshot};
+use crate::model::{Environment, Protocol, Setting, Snapshot};
 
 /// How the plan turns blockers around.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,16 +84,19 @@ impl MailboxSetting {
 /// rollback can restore them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// `New-AuthenticationPolicy`: a variant of `based_on` with every settable switch given.
+    /// `New-AuthenticationPolicy`: a variant of `based_on`. Every switch the target
+    /// server accepts is copied from the **live** source policy when the script runs
+    /// (a value nobody exported is never asserted, and never left to the cmdlet's
+    /// default, which on premises unblocks), then the switches in `set` are changed.
+    /// With no source ("no policy"), every switch takes the no-policy meaning: online
+    /// `AllowBasicAuth*` True, on premises `Block*` False.
     NewPolicy {
         /// The variant's name (generated: ASCII, no quotes, at most 64 characters).
         name: String,
         /// The policy copied and its row (`None`: no policy, i.e. basic auth allowed everywhere).
         based_on: Option<(String, Source)>,
-        /// Every settable switch with its value.
-        switches: Vec<(&'static str, bool)>,
-        /// The switches that differ from the source, for the review comment.
-        changed: Vec<&'static str>,
+        /// The switches this variant changes, with their new values.
+        set: Vec<(&'static str, bool)>,
     },
     /// `Set-AuthenticationPolicy` on an existing (shared) policy.
     SetPolicy {
@@ -150,6 +153,9 @@ pub enum Action {
     RefreshTokens {
         /// The user.
         user: Target,
+        /// The change that makes the refresh needed: it runs only once that
+        /// change was applied (or shown, under `-WhatIf`).
+        cause: Cause,
     },
     /// `Remove-AuthenticationPolicy` of a variant a fix script created (rollback only),
     /// when no user and no org default uses it any more.
@@ -217,6 +223,17 @@ impl Action {
             Action::RemovePolicy { .. } => 7,
         }
     }
+}
+
+/// What changed a user's effective policy, so that the token refresh waits for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// The user's own assignment ([`Action::AssignPolicy`]).
+    Assignment,
+    /// An edit of this shared policy ([`Action::SetPolicy`]).
+    Policy(String),
+    /// A change of the org default ([`Action::SetOrgDefault`]).
+    OrgDefault,
 }
 
 /// Something the script cannot do, for the script header and the report.
@@ -290,46 +307,21 @@ fn switch_name(environment: Environment, p: Protocol) -> &'static str {
     names.iter().find(|n| **n == wanted).copied().unwrap_or("")
 }
 
-/// The value of every settable switch of a source policy (or of "no policy").
-fn source_switches(
-    environment: Environment,
-    source: Option<&AuthPolicy>,
-) -> Vec<(&'static str, bool)> {
-    settable(environment)
-        .iter()
-        .map(|name| {
-            let exported = source
-                .and_then(|p| p.all_switches.iter().find(|(n, _)| n == name))
-                .map(|(_, s)| *s);
-            let value = match exported {
-                Some(Setting::Value(v)) => v,
-                // No policy allows everything online and blocks nothing on premises;
-                // a blank switch is the cmdlet default (False).
-                None if source.is_none() => environment == Environment::Online,
-                _ => false,
-            };
-            (*name, value)
-        })
-        .collect()
+/// A switch's value under "no policy": nothing blocks basic auth, so online every
+/// `AllowBasicAuth*` is True and on premises every `BlockLegacyAuth*` and
+/// `BlockModernAuth*` is False (research/domain.md §1.1).
+pub fn no_policy_value(switch: &str) -> bool {
+    switch.starts_with("AllowBasicAuth")
 }
 
 /// A deterministic, unique, quote-free variant name of at most 64 characters:
 /// `exoauth-<hash> <allow|block>-<protocols> <source>`.
-pub fn variant_name(
-    source: Option<&str>,
-    want: Want,
-    protocols: &BTreeSet<Protocol>,
-    switches: &[(&str, bool)],
-) -> String {
+pub fn variant_name(source: Option<&str>, want: Want, protocols: &BTreeSet<Protocol>) -> String {
     let mut hasher = Sha256::new();
     hasher.update(source.unwrap_or("\0none").as_bytes());
     hasher.update([0, want as u8]);
     for p in protocols {
         hasher.update(p.as_str().as_bytes());
-    }
-    for (n, v) in switches {
-        hasher.update(n.as_bytes());
-        hasher.update([*v as u8]);
     }
     let digest = hasher.finalize();
     let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
@@ -351,6 +343,19 @@ pub fn variant_name(
     let room = 64usize.saturating_sub(name.len());
     name.extend(src.trim().chars().take(room));
     name.trim_end().to_owned()
+}
+
+/// The switches a variant changes: the protocols' switches, set to allow or block.
+fn variant_switches(
+    env: Environment,
+    want: Want,
+    protocols: &BTreeSet<Protocol>,
+) -> Vec<(&'static str, bool)> {
+    protocols
+        .iter()
+        .map(|p| (switch_name(env, *p), switch_value(env, want == Want::Allow)))
+        .filter(|(name, _)| !name.is_empty())
+        .collect()
 }
 
 /// A policy variant is identified by its source policy (`None`: no policy) and
@@ -458,32 +463,25 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
     let policy_users = effective_policy_counts(snapshot);
     for ((source, protocols), users) in variants {
         let source_policy = source.as_deref().and_then(|s| snapshot.resolve_policy(s));
-        let base = source_switches(env, source_policy);
-        let mut switches = base.clone();
-        let mut changed = Vec::new();
-        for p in &protocols {
-            let name = switch_name(env, *p);
-            if let Some(slot) = switches.iter_mut().find(|(n, _)| *n == name) {
-                slot.1 = switch_value(env, want == Want::Allow);
-                changed.push(name);
-            }
-        }
-        let name = variant_name(source.as_deref(), want, &protocols, &base);
+        let name = variant_name(source.as_deref(), want, &protocols);
         if snapshot.resolve_policy(&name).is_none() {
-            let based_on = source_policy.map(|p| (p.name.clone(), p.source.clone()));
-            actions.push(Action::NewPolicy { name: name.clone(), based_on, switches, changed });
+            actions.push(Action::NewPolicy {
+                name: name.clone(),
+                based_on: source_policy.map(|p| (p.name.clone(), p.source.clone())),
+                set: variant_switches(env, want, &protocols),
+            });
         }
         for (user, from) in users {
             actions.push(Action::AssignPolicy { user: user.clone(), from, to: Some(name.clone()) });
             if env == Environment::Online {
-                actions.push(Action::RefreshTokens { user });
+                actions.push(Action::RefreshTokens { user, cause: Cause::Assignment });
             }
         }
     }
     for (source, (protocols, users)) in edits {
         let targeted = users.len();
         let value = switch_value(env, want == Want::Allow);
-        match source.as_deref().and_then(|s| snapshot.resolve_policy(s)) {
+        let cause = match source.as_deref().and_then(|s| snapshot.resolve_policy(s)) {
             Some(policy) => {
                 let changes = protocols
                     .iter()
@@ -504,27 +502,17 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
                     changes,
                     blast_radius: users_of.saturating_sub(targeted),
                 });
+                Cause::Policy(policy.name.clone())
             }
             None => {
                 // No policy at all (block direction): a new blocking policy becomes the
                 // org default, which reaches every user without an assignment.
-                let base = source_switches(env, None);
-                let mut switches = base.clone();
-                let mut changed = Vec::new();
-                for p in &protocols {
-                    let name = switch_name(env, *p);
-                    if let Some(slot) = switches.iter_mut().find(|(n, _)| *n == name) {
-                        slot.1 = value;
-                        changed.push(name);
-                    }
-                }
-                let name = variant_name(None, want, &protocols, &base);
+                let name = variant_name(None, want, &protocols);
                 if snapshot.resolve_policy(&name).is_none() {
                     actions.push(Action::NewPolicy {
                         name: name.clone(),
                         based_on: None,
-                        switches,
-                        changed,
+                        set: variant_switches(env, want, &protocols),
                     });
                 }
                 let unassigned = policy_users.get("").copied().unwrap_or(0);
@@ -534,10 +522,13 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
                     to: Some(name),
                     blast_radius: unassigned.saturating_sub(targeted),
                 });
+                Cause::OrgDefault
             }
-        }
+        };
         if env == Environment::Online {
-            actions.extend(users.into_iter().map(|user| Action::RefreshTokens { user }));
+            actions.extend(
+                users.into_iter().map(|user| Action::RefreshTokens { user, cause: cause.clone() }),
+            );
         }
     }
     if !tenant_smtp.is_empty() {
@@ -596,9 +587,14 @@ impl Plan {
                         .iter()
                         .filter_map(|(n, from, to)| match from {
                             Setting::Value(old) => Some((*n, Setting::Value(*to), *old)),
-                            // A blank switch is the cmdlet default, False.
-                            Setting::Null => Some((*n, Setting::Value(*to), false)),
-                            Setting::NotExported => None,
+                            // On premises a blank `Block*` switch means "not blocked",
+                            // exactly what False means, and a switch parameter cannot
+                            // write a blank back: it is restored as False. Online a blank
+                            // switch is `input-missing`, so no plan edits one.
+                            Setting::Null if self.environment == Environment::OnPrem => {
+                                Some((*n, Setting::Value(*to), false))
+                            }
+                            Setting::Null | Setting::NotExported => None,
                         })
                         .collect();
                     if !changes.is_empty() {
@@ -633,7 +629,10 @@ impl Plan {
                         to: from.clone(),
                     });
                     if self.environment == Environment::Online {
-                        out.push(Action::RefreshTokens { user: user.clone() });
+                        out.push(Action::RefreshTokens {
+                            user: user.clone(),
+                            cause: Cause::Assignment,
+                        });
                     }
                 }
                 Action::SetMailbox { mailbox, setting, from, to } => out.push(Action::SetMailbox {
@@ -642,7 +641,12 @@ impl Plan {
                     from: *to,
                     to: *from,
                 }),
-                Action::RefreshTokens { .. } | Action::RemovePolicy { .. } => {}
+                // Undoing a shared edit changes those users' effective policy again.
+                Action::RefreshTokens { cause: Cause::Policy(_) | Cause::OrgDefault, .. } => {
+                    out.push(action.clone())
+                }
+                Action::RefreshTokens { cause: Cause::Assignment, .. }
+                | Action::RemovePolicy { .. } => {}
             }
         }
         out.sort_by_key(Action::stage);
