@@ -88,7 +88,7 @@ fn data_rows(path: &Path) -> u64 {
                 .flexible(true)
                 .has_headers(true)
                 .from_reader(body.as_bytes());
-            rdr.records().map(|r| r.unwrap()).count() as u64
+            rdr.records().collect::<Result<Vec<_>, _>>().unwrap().len() as u64
         }
         Some("txt") => {
             let mut objects = 0;

@@ -359,8 +359,7 @@ fn commands(node: Node, src: &[u8], out: &mut Vec<Command>) {
 fn member(node: Node, src: &[u8]) -> Option<String> {
     nodes(node)
         .into_iter()
-        .filter(|n| n.kind() == "member_name")
-        .last()
+        .rfind(|n| n.kind() == "member_name")
         .map(|n| n.utf8_text(src).unwrap().to_owned())
 }
 

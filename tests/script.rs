@@ -624,3 +624,168 @@ fn report_states_blast_radius_and_manual_steps() {
     let (plain, _) = crate::util::audit_json(&fixture("contoso"), &[]);
     assert!(plain.get("plan").is_none());
 }
+
+/// The contoso fix script, read back.
+fn contoso_fix() -> (plan::Plan, Script) {
+    let loaded = exoauth::export::load(&fixture("contoso"), Environment::Online).unwrap();
+    let o = Options {
+        want: Want::Allow,
+        protocols: Protocol::ALL.to_vec(),
+        environment: Environment::Online,
+        as_of: time::macros::date!(2026 - 11 - 25),
+        scope: Scope::default(),
+    };
+    let p = plan::plan(&audit::audit(&loaded.snapshot, &o), Strategy::LeastPrivilege);
+    let script = Script::parse(&powershell::fix_script(&p, &header()).unwrap(), "contoso fix");
+    (p, script)
+}
+
+/// The text of the function `name` in a script.
+fn function<'s>(script: &'s Script, name: &str) -> &'s str {
+    script
+        .nodes()
+        .into_iter()
+        .find(|n| {
+            n.kind() == "function_statement"
+                && n.child_by_field_name("function_name")
+                    .or_else(|| n.named_child(0))
+                    .is_some_and(|f| script.node_text(f) == name)
+        })
+        .map(|n| script.node_text(n))
+        .unwrap_or_else(|| panic!("no function {name}"))
+}
+
+/// Exchange Online throttles long runs: what the script retries and what it does
+/// not is decided by `Get-FailureKind` from two word lists in the script. This
+/// reads both lists and the function's order (permanent first, anything unknown
+/// permanent) from the text and classifies real error records as Exchange and
+/// PowerShell word them: (exception type, FullyQualifiedErrorId, message).
+#[test]
+fn failures_are_classified_from_the_script_text() {
+    let (_, script) = contoso_fix();
+    let transient = script.string_array("$script:TransientErrors");
+    let permanent = script.string_array("$script:PermanentErrors");
+    let body = function(&script, "Get-FailureKind");
+    let (p, t) = (
+        body.find("foreach ($pattern in $script:PermanentErrors)").expect("permanent loop"),
+        body.find("foreach ($pattern in $script:TransientErrors)").expect("transient loop"),
+    );
+    assert!(p < t, "permanent patterns must be checked first");
+    assert!(body.trim_end().ends_with("'permanent'\r\n}"), "the unknown must be permanent");
+    assert!(body.contains("[System.StringComparison]::OrdinalIgnoreCase"));
+    let kind = |text: &str| {
+        let hit =
+            |list: &[String]| list.iter().any(|w| text.to_lowercase().contains(&w.to_lowercase()));
+        if hit(&permanent) {
+            "permanent"
+        } else if hit(&transient) {
+            "transient"
+        } else {
+            "permanent"
+        }
+    };
+    let cases = [
+        (
+            "System.Exception ServerBusyException Micro delay applied. Actual delay: 00:00:02.8765. Required delay: 00:00:05.",
+            "transient",
+        ),
+        ("System.Exception Server Busy The server is busy. Please try again later.", "transient"),
+        (
+            "System.Net.Http.HttpRequestException x Response status code does not indicate success: 429 (Too Many Requests).",
+            "transient",
+        ),
+        ("System.Net.WebException x The operation has timed out.", "transient"),
+        (
+            "System.Exception x Fail to create a runspace because you have exceeded the maximum number of connections allowed : 3 for the policy party : MaxConcurrency.",
+            "transient",
+        ),
+        (
+            "System.Net.WebException x The underlying connection was closed: An unexpected error occurred on a receive.",
+            "transient",
+        ),
+        ("System.Net.WebException x Unable to connect to the remote server", "transient"),
+        (
+            "System.Exception x The remote server returned an error: (503) Server Unavailable.",
+            "transient",
+        ),
+        (
+            "System.Management.Automation.RemoteException Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed because object '8cf83133' couldn't be found on 'AM0PR01A001.eurprd01.prod.exchangelabs.com'.",
+            "permanent",
+        ),
+        ("System.UnauthorizedAccessException x Access is denied.", "permanent"),
+        (
+            "System.Management.Automation.ParameterBindingException NamedParameterNotFound,New-AuthenticationPolicy A parameter cannot be found that matches parameter name 'BlockModernAuthPop'.",
+            "permanent",
+        ),
+        (
+            "System.Exception x The authentication policy 'exoauth-1 allow-pop x' already exists. Please try again later.",
+            "permanent",
+        ),
+        (
+            "System.Management.Automation.CommandNotFoundException x The term 'Set-CASMailbox' is not recognized as the name of a cmdlet",
+            "permanent",
+        ),
+        ("System.Exception x Something nobody planned for happened.", "permanent"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(kind(text), want, "{text}");
+    }
+    // The retry loop checks again before it applies again (an attempt that timed
+    // out may have landed), asks ShouldProcess once, and backs off exponentially.
+    let invoke = function(&script, "Invoke-Change");
+    let loop_start = invoke.find("while ($true)").expect("retry loop");
+    let test = invoke[loop_start..].find("if (& $Test)").expect("test in the loop");
+    let apply = invoke[loop_start..].find("$null = & $Apply").expect("apply in the loop");
+    assert!(test < apply);
+    assert!(
+        invoke.contains("if ($null -eq $approved) { $approved = $script:Caller.ShouldProcess(")
+    );
+    assert!(invoke.contains(
+        "(Get-FailureKind -ErrorRecord $_) -eq 'permanent' -or $attempt -ge $MaxAttempts"
+    ));
+    assert!(invoke.contains("$RetryDelaySeconds * [Math]::Pow(2, $attempt - 1)"));
+}
+
+/// A run that stops half-way (throttling, a closed session) resumes with
+/// `-ResumeFrom LOG`: read from the script text, every step is logged as it
+/// ends (not at the end of the run), with the script's plan id; a log of
+/// another script is refused; only steps logged as applied or unchanged are
+/// skipped, and a skipped assignment still lets its token refresh run.
+#[test]
+fn resume_skips_only_what_this_script_did() {
+    let (p, script) = contoso_fix();
+    assert!(script.text.contains("[string] $ResumeFrom,"), "no -ResumeFrom parameter");
+    let invoke = function(&script, "Invoke-Change");
+    let log = invoke.find("Export-Csv -LiteralPath $script:LogPath -Append").expect("per-step log");
+    let row = &invoke[..log];
+    for column in ["Plan = $script:PlanId", "Step = $Step", "Result = $result"] {
+        assert!(row.contains(column), "the log row lacks {column}");
+    }
+    assert!(
+        !script.text[script.text.rfind("Write-Progress -Activity").unwrap()..]
+            .contains("Export-Csv")
+    );
+    let done = invoke.find("if ($script:Done.ContainsKey($Step)) {").expect("resume branch");
+    let (skip, run) = invoke[done..].split_at(invoke[done..].find("} else {").unwrap());
+    assert!(!skip.contains("& $Test") && !skip.contains("& $Apply"), "a resumed step runs");
+    assert!(skip.contains("if ($PolicyChanged -and $result -eq 'applied') { $script:PolicyChanged[$PolicyChanged] = $true }"));
+    assert!(run.contains("& $Test") && run.contains("& $Apply"));
+    let loader = &script.text[script.text.find("if ($ResumeFrom) {").unwrap()..];
+    let loader = &loader[..loader.find("\r\n}\r\n").unwrap()];
+    assert!(loader.contains("Import-Csv -LiteralPath $ResumeFrom"));
+    assert!(loader.contains("if ($row.Plan -ne $script:PlanId) {") && loader.contains("exit 2"));
+    assert!(loader.contains("if ($row.Result -eq 'applied' -or $row.Result -eq 'unchanged') { $script:Done[[int]$row.Step] = $row.Result }"));
+    // The plan id names these very steps: stable, and different for the rollback
+    // and for another plan.
+    let id = |bytes: Vec<u8>| {
+        let text = String::from_utf8(bytes).unwrap();
+        let at = text.find("$script:PlanId = '").unwrap() + 18;
+        text[at..at + 16].to_owned()
+    };
+    let fix = id(powershell::fix_script(&p, &header()).unwrap());
+    assert_eq!(fix, id(powershell::fix_script(&p, &header()).unwrap()));
+    assert_ne!(fix, id(powershell::rollback_script(&p, &header()).unwrap()));
+    let mut fewer = p.clone();
+    fewer.actions.pop();
+    assert_ne!(fix, id(powershell::fix_script(&fewer, &header()).unwrap()));
+}
