@@ -102,3 +102,127 @@ fn shallow_convertto_json_is_rejected_with_the_fix() {
     assert_eq!(r["rejected"][0]["source"], "ConditionalAccessPolicy.json:2");
     assert!(r["rejected"][0]["reason"].as_str().unwrap().contains("ConvertTo-Json -Depth 10"));
 }
+
+/// One Conditional Access policy as `ConvertTo-Json -Depth 10` writes it: enabled,
+/// blocking "Other clients" for all users on all applications, with `edit`
+/// applied to it.
+fn ca_policy(name: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut p = serde_json::json!({
+        "Conditions": {
+            "Applications": {"ExcludeApplications": [], "IncludeApplications": ["All"]},
+            "ClientAppTypes": ["other"],
+            "Locations": null,
+            "Platforms": null,
+            "Users": {
+                "ExcludeGroups": [], "ExcludeRoles": [], "ExcludeUsers": [],
+                "IncludeGroups": [], "IncludeRoles": [], "IncludeUsers": ["All"]
+            }
+        },
+        "DisplayName": name,
+        "GrantControls": {"BuiltInControls": ["block"], "Operator": "OR"},
+        "Id": "0b0e8a1c-7d2f-4c55-9b1e-3f6a2d4c8e10",
+        "State": "enabled"
+    });
+    edit(&mut p);
+    serde_json::to_string_pretty(&serde_json::json!([p])).unwrap().replace('\n', "\r\n")
+}
+
+/// A change to [`ca_policy`]'s policy.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
+/// The SMTP verdict, the blocker codes, and the `input-missing` reason.
+type Outcome = (&'static str, Vec<&'static str>, Option<&'static str>);
+
+/// What each kind of Conditional Access policy does to a mailbox whose SMTP AUTH
+/// contoso otherwise allows (megan.bowen@: her own policy allows it, and her
+/// mailbox turns it on): blocked when the policy surely reaches her,
+/// `input-missing` with the reason when the export cannot tell, and nothing when
+/// the policy cannot block Exchange Online at all.
+#[test]
+fn conditional_access_conditions_scopes_and_states() {
+    let unknown = |why: &'static str| ("unknown", vec!["input-missing"], Some(why));
+    let cases: Vec<(&str, Edit, Outcome)> = vec![
+        ("plain block", Box::new(|_| {}), ("blocked", vec!["conditional-access-blocks"], None)),
+        (
+            "named location",
+            Box::new(|p| {
+                p["Conditions"]["Locations"] = serde_json::json!({
+                    "IncludeLocations": ["All"],
+                    "ExcludeLocations": ["3a1f2b7c-0d4e-4f5a-8b6c-7d8e9f0a1b2c"]
+                })
+            }),
+            unknown("applies only under location conditions"),
+        ),
+        (
+            "included location",
+            Box::new(|p| {
+                p["Conditions"]["Locations"] = serde_json::json!({
+                    "IncludeLocations": ["3a1f2b7c-0d4e-4f5a-8b6c-7d8e9f0a1b2c"],
+                    "ExcludeLocations": []
+                })
+            }),
+            unknown("applies only under location conditions"),
+        ),
+        (
+            "platform",
+            Box::new(|p| {
+                p["Conditions"]["Platforms"] = serde_json::json!({
+                    "IncludePlatforms": ["android", "iOS"],
+                    "ExcludePlatforms": []
+                })
+            }),
+            unknown("applies only under device platform conditions"),
+        ),
+        (
+            "excluded group",
+            Box::new(|p| {
+                p["Conditions"]["Users"]["ExcludeGroups"] =
+                    serde_json::json!(["8d2e4f60-7a1b-4c3d-9e8f-0a1b2c3d4e05"])
+            }),
+            unknown("excludes groups or roles, whose membership the export does not hold"),
+        ),
+        (
+            "excluded role",
+            Box::new(|p| {
+                // Global Administrator's role template id.
+                p["Conditions"]["Users"]["ExcludeRoles"] =
+                    serde_json::json!(["62e90394-69f5-4237-9190-012177145e10"])
+            }),
+            unknown("excludes groups or roles, whose membership the export does not hold"),
+        ),
+        (
+            "all apps but Office 365",
+            Box::new(|p| {
+                p["Conditions"]["Applications"]["ExcludeApplications"] =
+                    serde_json::json!(["Office365"])
+            }),
+            ("allowed", vec![], None),
+        ),
+        (
+            "SharePoint only",
+            Box::new(|p| {
+                p["Conditions"]["Applications"]["IncludeApplications"] =
+                    serde_json::json!(["00000003-0000-0ff1-ce00-000000000000"])
+            }),
+            ("allowed", vec![], None),
+        ),
+        ("disabled", Box::new(|p| p["State"] = "disabled".into()), ("allowed", vec![], None)),
+    ];
+    for (name, edit, (verdict, want_codes, why)) in cases {
+        let dir = tenant_with(&[("ConditionalAccessPolicy.json", &ca_policy(name, edit))]);
+        let r = audit(dir.path());
+        let p = smtp(&r, "megan.bowen@contoso.com");
+        assert_eq!(p["basic_auth"], verdict, "{name}: {p}");
+        assert_eq!(codes(p), want_codes, "{name}: {p}");
+        if let Some(b) = p["blockers"].as_array().unwrap().first() {
+            assert_eq!(b["setting"], format!("ConditionalAccessPolicy[{name}]"), "{name}");
+            assert_eq!(b["source"], "ConditionalAccessPolicy.json:2", "{name}");
+            if let Some(why) = why {
+                assert_eq!(b["value"], why, "{name}");
+            }
+        }
+        // Only an enforced policy decides anything: no report-only advisory here.
+        let advisories = r["advisories"].as_array().unwrap();
+        assert!(!advisories.iter().any(|a| a["code"] == "conditional-access-report-only"));
+    }
+}
