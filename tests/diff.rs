@@ -229,3 +229,51 @@ fn diff_refuses_what_is_not_an_audit_v1_report() {
         .code(2)
         .stderr(predicate::str::contains("cannot read"));
 }
+
+#[test]
+fn reports_of_different_directions_are_judged_by_the_later_one() {
+    let work = tempfile::tempdir().unwrap();
+    let edited = changed_contoso();
+    let (allow, block) = (work.path().join("allow.json"), work.path().join("block.json"));
+    report(&fixture("contoso"), &allow, &[]);
+    report(edited.path(), &block, &["--want", "block"]);
+
+    // allow, then block: Johanna's POP became allowed, which is what block
+    // counts against; Olga's became blocked, which it welcomes.
+    let d = diff_json(&allow, &block);
+    assert_eq!(d["want"], "block");
+    assert_eq!(
+        d["notes"],
+        serde_json::json!([
+            "the reports were made for different directions (want allow then block); regressions are judged by the later one"
+        ])
+    );
+    assert_eq!(d["regressions"], 1);
+    assert_eq!(changed(&d, "johanna.lorenz@contoso.com")["regression"], true);
+    assert_eq!(changed(&d, "olga.petrova@contoso.com")["regression"], false);
+    // Mailboxes whose verdicts did not move are listed only because their flag
+    // flipped with the direction, and none of them is a regression.
+    for c in d["changed"].as_array().unwrap() {
+        if c["protocols"].as_array().unwrap().is_empty() {
+            assert_eq!(c["regression"], false, "{c}");
+            assert_ne!(c["flagged"]["old"], c["flagged"]["new"], "{c}");
+        }
+    }
+    exoauth()
+        .arg("diff")
+        .arg(&allow)
+        .arg(&block)
+        .args(["--fail-on", "regressions"])
+        .assert()
+        .code(1);
+
+    // The other way round, judged by allow: Johanna's POP went from allowed to
+    // blocked, the regression; Olga's came back.
+    let d = diff_json(&block, &allow);
+    assert_eq!(d["want"], "allow");
+    assert_eq!(d["regressions"], 1);
+    assert_eq!(changed(&d, "olga.petrova@contoso.com")["regression"], false);
+    assert_eq!(changed(&d, "johanna.lorenz@contoso.com")["regression"], true);
+    let text = exoauth().arg("diff").arg(&allow).arg(&block).output().unwrap().stdout;
+    assert!(String::from_utf8(text).unwrap().contains("regressions are judged by the later one"));
+}
