@@ -172,6 +172,26 @@ fn truncated_file_rejects_the_cut_row_and_audits_the_rest() {
     assert_accounted(&r);
 }
 
+#[test]
+fn rejected_rows_exit_2_even_with_fail_on_flagged_and_the_report_is_written() {
+    // README: exit 2 for rejected rows, after the report is written; it wins
+    // over the 1 of `--fail-on flagged`, since bad input is the worse news.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    exoauth()
+        .args(["audit", "fixtures/bad/bad-boolean", "--format", "json", "--fail-on", "flagged"])
+        .arg("-o")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("1 input rows rejected"));
+    let r: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(r["summary"]["flagged"].as_u64().unwrap() > 0, "the run must flag mailboxes");
+    assert_eq!(r["rejected"][0]["source"], "CasMailbox.csv:4");
+    assert_accounted(&r);
+}
+
 /// Copies `src` to a temp folder with `file` cut to `len` bytes.
 fn with_cut(src: &Path, file: &str, len: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
