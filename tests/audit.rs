@@ -442,6 +442,67 @@ fn report_file_is_written_whole_or_not_at_all() {
     assert_eq!(names, ["report.json"], "no partial file is left behind");
 }
 
+/// The names in a folder, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+// Regression (issue 9): the failure path of the atomic `-o` write was untested.
+#[test]
+fn report_file_that_cannot_be_written_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cannot_write = |path: &Path| {
+        let assert = exoauth()
+            .args(["audit", "fixtures/contoso", "--format", "json", "-o"])
+            .arg(path)
+            .assert()
+            .code(2)
+            .stdout("");
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        let want = format!("exoauth: error: cannot write {}: ", path.display());
+        assert!(stderr.starts_with(&want), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    };
+
+    // Into a folder that does not exist: nothing is created.
+    let missing = dir.path().join("missing");
+    cannot_write(&missing.join("report.json"));
+    assert!(!missing.exists());
+    assert_eq!(names(dir.path()), Vec::<String>::new());
+
+    // Onto an existing folder: the report is written whole beside it, then the
+    // rename fails; the partial file is removed and the folder is untouched.
+    let target = dir.path().join("report.json");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("keep.txt"), "mine").unwrap();
+    cannot_write(&target);
+    assert_eq!(names(dir.path()), ["report.json"], "no .report.json.partial left behind");
+    assert_eq!(names(&target), ["keep.txt"]);
+    assert_eq!(std::fs::read_to_string(target.join("keep.txt")).unwrap(), "mine");
+
+    // An earlier report survives a run that cannot write its partial file (its
+    // name is taken by a folder), and one that stops on bad input.
+    let target = dir.path().join("old.json");
+    std::fs::write(&target, "earlier report").unwrap();
+    std::fs::create_dir(dir.path().join(".old.json.partial")).unwrap();
+    cannot_write(&target);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "earlier report");
+    std::fs::remove_dir(dir.path().join(".old.json.partial")).unwrap();
+    exoauth()
+        .args(["audit", "fixtures/bad/missing-column", "--format", "json", "-o"])
+        .arg(&target)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing required column"));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "earlier report");
+    assert_eq!(names(dir.path()), ["old.json", "report.json"]);
+}
+
 #[test]
 fn generated_tenant_reads_the_same_in_every_form() {
     let dir = tempfile::tempdir().unwrap();
