@@ -504,6 +504,23 @@ fn report_file_that_cannot_be_written_fails_cleanly() {
 }
 
 #[test]
+fn bad_usage_exits_2_with_the_message_on_standard_error() {
+    for (args, message) in [
+        (&["audit", "fixtures/contoso", "--bogus"][..], "unexpected argument '--bogus'"),
+        (&["audit", "fixtures/contoso", "--want", "maybe"], "invalid value 'maybe' for '--want"),
+        (&["audit", "fixtures/contoso", "--format", "pdf"], "invalid value 'pdf' for '--format"),
+        (&["audit", "fixtures/contoso", "--as-of", "next week"], "next week"),
+        (&["diff", "only-one.json"], "required"),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+    ] {
+        let assert = exoauth().args(args).assert().code(2).stdout("");
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(stderr.contains(message), "{args:?}: {message:?} not in {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn generated_tenant_reads_the_same_in_every_form() {
     let dir = tempfile::tempdir().unwrap();
     let verdicts = |form: &str| {
