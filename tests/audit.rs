@@ -520,6 +520,56 @@ fn bad_usage_exits_2_with_the_message_on_standard_error() {
     }
 }
 
+/// Runs exoauth with its standard output into a pipe that is closed after the
+/// first few bytes, as `exoauth ... | head -c 100` does.
+fn into_closed_pipe(args: &[&str]) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("exoauth"))
+        .current_dir(crate::util::root())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = [0; 100];
+    stdout.read_exact(&mut head).unwrap();
+    drop(stdout);
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (child.wait().unwrap(), stderr)
+}
+
+// Broken pipe exits 0 quietly (STYLE.md, as ripgrep does).
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = dir.path().join("t");
+    exoauth()
+        .args(["generate", "--mailboxes", "20000", "--seed", "3", "-o"])
+        .arg(&tenant)
+        .assert()
+        .success();
+    let tenant = tenant.to_str().unwrap();
+    // Each report is megabytes: far more than a pipe holds.
+    for format in ["csv", "json", "text"] {
+        let (status, stderr) = into_closed_pipe(&[
+            "audit",
+            tenant,
+            "--all-recipient-types",
+            "--want",
+            "block",
+            "--format",
+            format,
+        ]);
+        assert_eq!(status.code(), Some(0), "{format}: {status}; stderr: {stderr}");
+        assert_eq!(stderr, "", "{format}");
+    }
+}
+
 #[test]
 fn generated_tenant_reads_the_same_in_every_form() {
     let dir = tempfile::tempdir().unwrap();
