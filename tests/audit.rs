@@ -570,6 +570,57 @@ fn a_closed_pipe_ends_the_run_quietly() {
     }
 }
 
+/// On premises there is no SMTP AUTH switch to script: hardening SMTP is a
+/// manual step on the receive connectors, in the report's plan and in the
+/// script's header.
+#[test]
+fn onprem_smtp_hardening_is_a_manual_step_on_receive_connectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("harden.ps1");
+    let (r, code) = audit_json(
+        &fixture("onprem"),
+        &[
+            "--environment",
+            "onprem",
+            "--want",
+            "block",
+            "--protocols",
+            "smtp",
+            "--script",
+            script.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0);
+    let advisories = r["advisories"].as_array().unwrap();
+    let advisory =
+        advisories.iter().find(|a| a["code"] == "onprem-smtp-connectors").expect("advisory");
+    assert_eq!(advisory["protocols"], serde_json::json!(["smtp"]));
+    let steps = r["plan"]["manual_steps"].as_array().unwrap();
+    let connectors: Vec<&Value> =
+        steps.iter().filter(|s| s["code"] == "onprem-smtp-connectors").collect();
+    assert_eq!(connectors.len(), 1, "{steps:?}");
+    assert_eq!(connectors[0]["protocols"], serde_json::json!(["smtp"]));
+    assert_eq!(connectors[0]["mailboxes"], serde_json::json!([]));
+    assert!(connectors[0]["message"].as_str().unwrap().contains("Set-ReceiveConnector"));
+
+    let text = std::fs::read_to_string(&script).unwrap();
+    let header: Vec<&str> =
+        text.lines().take_while(|l| l.starts_with('\u{feff}') || l.starts_with('#')).collect();
+    let step = header
+        .iter()
+        .find(|l| l.starts_with("#   - [onprem-smtp-connectors] smtp (tenant-wide): "))
+        .unwrap_or_else(|| panic!("no manual step in the header:\n{}", header.join("\n")));
+    assert!(step.contains("Set-ReceiveConnector"), "{step}");
+    // Without smtp in scope, or in the allow direction, there is nothing to harden.
+    for extra in [&["--want", "block", "--protocols", "pop,imap"][..], &["--want", "allow"]] {
+        let mut args = vec!["--environment", "onprem", "--script", script.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let (r, _) = audit_json(&fixture("onprem"), &args);
+        let steps = r["plan"]["manual_steps"].as_array().unwrap();
+        assert!(!steps.iter().any(|s| s["code"] == "onprem-smtp-connectors"), "{extra:?}");
+    }
+}
+
 #[test]
 fn generated_tenant_reads_the_same_in_every_form() {
     let dir = tempfile::tempdir().unwrap();
