@@ -9,6 +9,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use exoauth::audit::{self, Options, Scope, Want};
 use exoauth::emit::powershell::{self, Header};
 use exoauth::model::{Environment, Protocol, Snapshot};
@@ -398,16 +400,19 @@ fn fixture_scripts_parse_and_address_only_input_identities() {
 
 #[test]
 fn generated_tenant_scripts_parse_and_address_only_input_identities() {
-    let mut changes = 0;
-    for seed in 0..40u64 {
-        let env = if seed % 4 == 3 { Environment::OnPrem } else { Environment::Online };
-        let s = Snapshot::build(
-            exoauth::generate::tenant(seed, 25, env),
-            &mut Vec::new(),
-            &mut Vec::new(),
-        );
-        changes += scripts_for(&s, &format!("seed {seed}"));
-    }
+    // Seeds in parallel: mutation runs repeat this test for every mutant.
+    let changes: usize = (0..40u64)
+        .into_par_iter()
+        .map(|seed| {
+            let env = if seed % 4 == 3 { Environment::OnPrem } else { Environment::Online };
+            let s = Snapshot::build(
+                exoauth::generate::tenant(seed, 25, env),
+                &mut Vec::new(),
+                &mut Vec::new(),
+            );
+            scripts_for(&s, &format!("seed {seed}"))
+        })
+        .sum();
     assert!(changes > 500, "only {changes} changes checked");
 }
 
