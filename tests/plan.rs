@@ -294,7 +294,22 @@ fn contoso_plan_shape() {
         plan::Action::SetTransport { blast_radius, .. } => Some(*blast_radius),
         _ => None,
     });
-    assert!(radius.is_some_and(|r| r > 0), "{radius:?}");
+    // Its radius, from the hand-worked EXPECTED.md: every mailbox that inherits
+    // the tenant switch (so carries tenant-smtp-auth-disabled, in scope or not)
+    // but is not one of the flagged, enabled in-scope mailboxes the edit is for.
+    let expected = std::fs::read_to_string("fixtures/contoso/EXPECTED.md").unwrap();
+    let rows: Vec<Vec<&str>> = expected
+        .lines()
+        .skip_while(|l| !l.starts_with("| PrimarySmtpAddress"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    let inherits = rows.iter().filter(|r| r[5].contains("tenant-smtp-auth-disabled"));
+    let (targeted, others): (Vec<_>, Vec<_>) =
+        inherits.partition(|r| r[2] == "yes" && !r[5].contains("account-disabled"));
+    assert!(!targeted.is_empty() && !others.is_empty());
+    assert_eq!(radius, Some(others.len()), "{} targeted", targeted.len());
 }
 
 /// The audit counts chunk by chunk on every core and keeps one entry per
