@@ -263,7 +263,8 @@ fn first_error(node: Node) -> Option<Node> {
     node.children(&mut c).find_map(first_error)
 }
 
-fn nodes(node: Node<'_>) -> Vec<Node<'_>> {
+/// Every node under `node`, depth first.
+pub fn nodes(node: Node<'_>) -> Vec<Node<'_>> {
     let mut out = vec![node];
     let mut cursor = node.walk();
     for child in node.children(&mut cursor) {

@@ -573,16 +573,7 @@ fn literal_decoder_catches_an_unescaped_curly_quote() {
 
 #[test]
 fn contoso_scripts_snapshot() {
-    let loaded = exoauth::export::load(&fixture("contoso"), Environment::Online).unwrap();
-    let o = Options {
-        want: Want::Allow,
-        protocols: Protocol::ALL.to_vec(),
-        environment: Environment::Online,
-        as_of: time::macros::date!(2026 - 11 - 25),
-        scope: Scope::default(),
-    };
-    let a = audit::audit(&loaded.snapshot, &o);
-    let p = plan::plan(&a, Strategy::LeastPrivilege);
+    let (p, _) = contoso_fix();
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap().replace("\r\n", "\n");
     insta::assert_snapshot!("contoso_fix", text(powershell::fix_script(&p, &header()).unwrap()));
     insta::assert_snapshot!(

@@ -7,6 +7,7 @@ use exoauth::model::Environment;
 use exoauth::model::columns::Cmdlet;
 use tree_sitter::{Node, Parser, Tree};
 
+use crate::ps::nodes;
 use crate::util::root;
 
 struct Script {
@@ -26,16 +27,6 @@ impl Script {
     fn text(&self, node: Node<'_>) -> &str {
         &self.text[node.byte_range()]
     }
-}
-
-/// Every node under `node`, depth first.
-fn nodes(node: Node<'_>) -> Vec<Node<'_>> {
-    let mut out = vec![node];
-    let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        out.extend(nodes(child));
-    }
-    out
 }
 
 fn assert_parses(name: &str, script: &Script) {

@@ -113,48 +113,7 @@ impl Cmdlet {
     pub fn optional(self, env: Environment) -> &'static [&'static str] {
         use Environment::*;
         match (self, env) {
-            // Every switch, not only the audited ones: a policy variant is a copy of
-            // its source (DESIGN.md §4), and a full export lets a reviewer see it.
-            (Cmdlet::AuthenticationPolicy, Online) => &[
-                "Name",
-                "Identity",
-                "Guid",
-                "DistinguishedName",
-                "AllowBasicAuthActiveSync",
-                "AllowBasicAuthAutodiscover",
-                "AllowBasicAuthImap",
-                "AllowBasicAuthMapi",
-                "AllowBasicAuthOfflineAddressBook",
-                "AllowBasicAuthOutlookService",
-                "AllowBasicAuthPop",
-                "AllowBasicAuthPowershell",
-                "AllowBasicAuthReportingWebServices",
-                "AllowBasicAuthRpc",
-                "AllowBasicAuthSmtp",
-                "AllowBasicAuthWebServices",
-            ],
-            (Cmdlet::AuthenticationPolicy, OnPrem) => &[
-                "Name",
-                "Identity",
-                "Guid",
-                "DistinguishedName",
-                "BlockLegacyAuthActiveSync",
-                "BlockLegacyAuthAutodiscover",
-                "BlockLegacyAuthImap",
-                "BlockLegacyAuthMapi",
-                "BlockLegacyAuthOfflineAddressBook",
-                "BlockLegacyAuthPop",
-                "BlockLegacyAuthRpc",
-                "BlockLegacyAuthWebServices",
-                "BlockModernAuthActiveSync",
-                "BlockModernAuthAutodiscover",
-                "BlockModernAuthImap",
-                "BlockModernAuthMapi",
-                "BlockModernAuthOfflineAddressBook",
-                "BlockModernAuthPop",
-                "BlockModernAuthRpc",
-                "BlockModernAuthWebServices",
-            ],
+            (Cmdlet::AuthenticationPolicy, _) => &["Name", "Identity", "Guid", "DistinguishedName"],
             (Cmdlet::OrganizationConfig, _) | (Cmdlet::TransportConfig, _) => &[],
             (Cmdlet::CasMailbox, Online) => &[
                 "Guid",
@@ -203,8 +162,19 @@ impl Cmdlet {
     /// Every column exoauth reads from this cmdlet's output, in a stable order
     /// without duplicates: what the export script must select.
     pub fn columns(self, env: Environment) -> Vec<&'static str> {
+        // Every policy switch, not only the audited ones: a policy variant is a
+        // copy of its source (DESIGN.md §4), and a full export shows what it copies.
+        let switches: &[&str] = match self {
+            Cmdlet::AuthenticationPolicy => crate::model::policy::settable(env),
+            _ => &[],
+        };
         let mut out: Vec<&'static str> = Vec::new();
-        for name in self.required(env).iter().flat_map(|need| need.iter()).chain(self.optional(env))
+        for name in self
+            .required(env)
+            .iter()
+            .flat_map(|need| need.iter())
+            .chain(self.optional(env))
+            .chain(switches)
         {
             if !out.contains(name) {
                 out.push(name);
