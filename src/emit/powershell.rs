@@ -347,6 +347,14 @@ fn ps_value(s: Setting) -> &'static str {
     }
 }
 
+/// An exported value for the `-Change` text a reviewer reads: a blank shown as such.
+fn shown(s: Setting) -> &'static str {
+    match s.display() {
+        "" => "(blank)",
+        shown => shown,
+    }
+}
+
 fn ps_bool(b: bool) -> &'static str {
     if b { "$true" } else { "$false" }
 }
@@ -430,7 +438,7 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                 let p = literal(policy, "policy name", Some(source))?;
                 let text: Vec<String> = changes
                     .iter()
-                    .map(|(n, from, to)| format!("{n}: {} -> {}", from.display(), ps_bool(*to)))
+                    .map(|(n, from, to)| format!("{n}: {} -> {}", shown(*from), ps_bool(*to)))
                     .collect();
                 let tests: Vec<String> = changes
                     .iter()
@@ -490,7 +498,7 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                     "'organization'".into(),
                     format!(
                         "'SmtpClientAuthenticationDisabled: {} -> {}'",
-                        from.display(),
+                        shown(*from),
                         ps_bool(*to)
                     ),
                     format!(
@@ -561,7 +569,7 @@ fn write_action(out: &mut String, step: usize, action: &Action) -> Result<(), Un
                 };
                 (
                     id.clone(),
-                    format!("'{s}: {} -> {}'", from.display(), ps_value(*to)),
+                    format!("'{s}: {} -> {}'", shown(*from), ps_value(*to)),
                     test,
                     format!(
                         "Set-CASMailbox -Identity {id} -{s} {} -Confirm:$false -ErrorAction Stop",
