@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::ps;
 
 /// The blockers a script can turn around, as the README lists them; written
-/// out here rather than taken from `plan::fixable`, the code under test.
+/// out here rather than taken from the code under test.
 const SCRIPT_FIXES: [Code; 5] = [
     Code::MailboxProtocolDisabled,
     Code::MailboxSmtpAuthDisabled,
@@ -343,4 +343,56 @@ fn audit_counts_and_entries_match_its_findings() {
             assert!(entries.windows(2).all(|w| w[0].0 < w[1].0), "input order");
         }
     }
+}
+
+/// With no policy anywhere, blocking by editing means a new blocking policy as
+/// the org default: its blast radius is every mailbox whose user has no policy
+/// (in scope or not) beyond the flagged ones the edit is for. Regression: the
+/// org default's radius once went unreported (a surviving cargo-mutants mutant).
+#[test]
+fn an_org_default_edit_states_its_blast_radius() {
+    let t = crate::util::TempTenant::new(
+        "",
+        "False",
+        &[
+            "a1,ann@contoso.com,,UserMailbox,False",
+            "b2,ben@contoso.com,,UserMailbox,False",
+            "c3,cat@contoso.com,,UserMailbox,False",
+            "d4,info@contoso.com,,SharedMailbox,False",
+            "e5,eve@contoso.com,Allow All,UserMailbox,False",
+        ],
+        &[
+            "a1,ann@contoso.com,Ann,True,True,",
+            "b2,ben@contoso.com,Ben,True,True,",
+            // SMTP AUTH already off for Cat: not flagged for smtp, but reached by the default.
+            "c3,cat@contoso.com,Cat,True,True,True",
+            // Out of scope (shared), reached by the default all the same.
+            "d4,info@contoso.com,Info,True,True,",
+            "e5,eve@contoso.com,Eve,True,True,",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fix = dir.path().join("harden.ps1");
+    let (r, code) = crate::util::audit_json(
+        t.dir.path(),
+        &[
+            "--want",
+            "block",
+            "--protocols",
+            "smtp",
+            "--strategy",
+            "edit-policies",
+            "--script",
+            fix.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{r}");
+    let radius = r["plan"]["blast_radius"].as_array().unwrap();
+    let org =
+        radius.iter().find(|b| b["edit"] == "the org default policy").expect("org default edit");
+    assert_eq!(org["other_mailboxes"], 2, "{radius:?}");
+    let script = std::fs::read_to_string(&fix).unwrap();
+    assert!(script.contains(
+        "# Blast radius: editing the org default policy also changes 2 other mailbox(es)"
+    ));
 }

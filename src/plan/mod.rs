@@ -268,18 +268,6 @@ pub struct Plan {
     pub manual: Vec<ManualStep>,
 }
 
-/// Codes the plan can turn around with a script, in each direction.
-pub fn fixable(code: Code) -> bool {
-    matches!(
-        code,
-        Code::MailboxProtocolDisabled
-            | Code::MailboxSmtpAuthDisabled
-            | Code::TenantSmtpAuthDisabled
-            | Code::UserPolicyBlocks
-            | Code::DefaultPolicyBlocks
-    )
-}
-
 /// The unique ASCII identifier and label of a mailbox (or its user).
 fn target(ids: &crate::model::Ids, source: &Source) -> Target {
     let label = match (ids.display_name().or(ids.name()), ids.label()) {
@@ -709,7 +697,8 @@ impl Manual {
             if !relevant {
                 continue;
             }
-            for b in v.blockers.iter().filter(|b| !fixable(b.code)) {
+            // Only what a script cannot fix: every other code is `continue`d below.
+            for b in &v.blockers {
                 let message = match b.code {
                     Code::AccountDisabled => "the account is disabled (AccountDisabled True); the script leaves its mailbox alone: enable the account first if it really needs basic auth, then re-run exoauth".to_string(),
                     Code::SecurityDefaultsEnabled => "Entra security defaults block all legacy authentication; turning them off is a tenant-wide decision made in the Entra admin center, outside Exchange".to_string(),
@@ -768,5 +757,29 @@ impl Manual {
             ManualStep { code, protocols: protocols.into_iter().collect(), mailboxes, message }
         }));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Ids;
+
+    #[test]
+    fn a_label_names_the_person_beside_the_address_once() {
+        let src = Source { file: "CasMailbox.csv".into(), line: 2 };
+        let ids = |name: Option<&str>, display: Option<&str>| {
+            Ids::new([Some("0f1e"), None, None, Some("megan@contoso.com"), None, name, display])
+                .unwrap()
+        };
+        let t = target(&ids(None, Some("Megan Bowen")), &src);
+        assert_eq!(
+            (t.identity.as_str(), t.label.as_str()),
+            ("0f1e", "Megan Bowen <megan@contoso.com>")
+        );
+        // A display name that is the address itself is not repeated.
+        assert_eq!(target(&ids(None, Some("megan@contoso.com")), &src).label, "megan@contoso.com");
+        assert_eq!(target(&ids(Some("megan"), None), &src).label, "megan <megan@contoso.com>");
+        assert_eq!(target(&ids(None, None), &src).label, "megan@contoso.com");
     }
 }
