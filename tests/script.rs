@@ -785,3 +785,42 @@ fn resume_skips_only_what_this_script_did() {
     fewer.actions.pop();
     assert_ne!(fix, id(powershell::fix_script(&fewer, &header()).unwrap()));
 }
+
+/// The helpers every check goes through, read from the script text: a `Get-*`
+/// given a missing or `$null` identity may return every object
+/// (Get-AuthenticationPolicy.md, Get-User.md, Get-CASMailbox.md), so policies
+/// are listed and matched by exact `Name`, users and mailboxes are filtered to
+/// the one whose identifier equals the one asked for, and anything but exactly
+/// one match is an error. A variant copies only switches the server's
+/// `New-AuthenticationPolicy` takes, refuses a source that shows no value, and
+/// applies the changed switches last.
+#[test]
+fn existence_checks_match_exactly_and_variants_copy_the_live_policy() {
+    let (_, script) = contoso_fix();
+    let policy = function(&script, "Get-PolicyByName");
+    assert!(policy.contains(
+        "@(Get-AuthenticationPolicy -ErrorAction Stop | Where-Object { $_.Name -eq $Name })"
+    ));
+    assert!(!policy.contains("-Identity"), "a policy is never read by -Identity");
+    assert!(policy.contains("if ($found.Count -gt 1) { throw"));
+    let exact = function(&script, "Get-Exact");
+    assert!(exact.contains("[ValidateNotNullOrEmpty()] [string] $Identity"));
+    assert!(exact.contains(
+        "@($objects | Where-Object { Test-Identity -InputObject $_ -Identity $Identity })"
+    ));
+    assert!(exact.contains("if ($found.Count -ne 1) { throw"));
+    let identity = function(&script, "Test-Identity");
+    assert!(identity.contains("[string]$property.Value -eq $Identity) { return $true }"));
+    assert!(identity.trim_end().ends_with("$false\r\n}"));
+    let copy = function(&script, "Get-VariantSwitches");
+    assert!(copy.contains(
+        "(Get-Command -Name 'New-AuthenticationPolicy' -ErrorAction Stop).Parameters.Keys | Where-Object { $_ -match '^(AllowBasicAuth|BlockLegacyAuth|BlockModernAuth)' }"
+    ));
+    assert!(copy.contains("if ($null -eq $property -or ($null -eq $property.Value -and $name -like 'AllowBasicAuth*')) {\r\n                throw"));
+    assert!(copy.contains(
+        "foreach ($name in $accepted) { $switches[$name] = $name -like 'AllowBasicAuth*' }"
+    ));
+    let last =
+        copy.rfind("foreach ($name in $Set.Keys) { $switches[$name] = $Set[$name] }").unwrap();
+    assert!(last > copy.find("$policy = Get-PolicyByName -Name $Source").unwrap());
+}
