@@ -226,3 +226,72 @@ fn conditional_access_conditions_scopes_and_states() {
         assert!(!advisories.iter().any(|a| a["code"] == "conditional-access-report-only"));
     }
 }
+
+/// What no script can do is a manual step, named with its mailboxes: Entra
+/// blocks and unresolved Conditional Access targeting in the allow direction;
+/// in the block direction only protocols whose state is unknown, never a
+/// disabled account that is already blocked. Regression: deleting the security
+/// defaults or Conditional Access arm, or inverting the block-direction filter,
+/// survived cargo-mutants.
+#[test]
+fn manual_steps_name_what_no_script_can_do() {
+    let dir = tenant_with(&[
+        ("ConditionalAccessPolicy.json", &entra_fixture("ConditionalAccessPolicy.json")),
+        ("SecurityDefaults.json", "{\r\n  \"Id\": \"x\",\r\n  \"IsEnabled\": true\r\n}\r\n"),
+    ]);
+    let script = dir.path().join("fix.ps1");
+    let steps = |want: &str, protocols: &str| {
+        let (r, _) = audit_json(
+            dir.path(),
+            &["--protocols", protocols, "--want", want, "--script", script.to_str().unwrap()],
+        );
+        r["plan"]["manual_steps"].as_array().unwrap().clone()
+    };
+    let allow = steps("allow", "smtp");
+    let step = |steps: &[Value], code: &str| steps.iter().find(|s| s["code"] == code).cloned();
+    let defaults = step(&allow, "security-defaults-enabled").expect("security defaults step");
+    assert!(defaults["message"].as_str().unwrap().contains("Entra admin center"));
+    let ca = step(&allow, "conditional-access-blocks").expect("conditional access step");
+    assert!(ca["message"].as_str().unwrap().contains("CA001"));
+    assert!(
+        ca["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m.as_str().unwrap().contains("olga.petrova@contoso.com"))
+    );
+    let membership = allow
+        .iter()
+        .find(|s| {
+            s["code"] == "input-missing" && s["message"].as_str().unwrap().contains("membership")
+        })
+        .expect("group targeting step");
+    assert!(
+        membership["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m.as_str().unwrap().contains("megan.bowen"))
+    );
+    assert!(step(&allow, "account-disabled").is_some());
+    // Block direction: a protocol whose state is unknown (here SMTP AUTH, the
+    // tenant switch exported blank) is a manual step; an allowed one is a change.
+    let t = crate::util::TempTenant::new(
+        "Allow All",
+        "",
+        &["a1,ann@contoso.com,,UserMailbox,False"],
+        &["a1,ann@contoso.com,Ann,True,True,"],
+    );
+    let (r, _) =
+        audit_json(t.dir.path(), &["--want", "block", "--script", script.to_str().unwrap()]);
+    let block = r["plan"]["manual_steps"].as_array().unwrap();
+    let missing = step(block, "input-missing").expect("the unknown SMTP state");
+    assert_eq!(missing["protocols"], serde_json::json!(["smtp"]));
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("TransportConfig.SmtpClientAuthenticationDisabled")
+    );
+    assert_eq!(block.len(), 1, "{block:?}");
+}

@@ -396,3 +396,59 @@ fn an_org_default_edit_states_its_blast_radius() {
         "# Blast radius: editing the org default policy also changes 2 other mailbox(es)"
     ));
 }
+
+/// The blast radius of each shared policy edit, counted from the report itself:
+/// every mailbox (the audit covers all of them with --all-recipient-types) whose
+/// effective policy is the edited one, less those the edit is for (flagged,
+/// enabled, blocked by that policy). Regression: only "more than 0" was checked,
+/// and cargo-mutants' mutations of the count survived.
+#[test]
+fn contoso_policy_edits_state_their_exact_blast_radius() {
+    let dir = tempfile::tempdir().unwrap();
+    let fix = dir.path().join("fix.ps1");
+    let (r, _) = crate::util::audit_json(
+        &crate::util::fixture("contoso"),
+        &[
+            "--strategy",
+            "edit-policies",
+            "--all-recipient-types",
+            "--script",
+            fix.to_str().unwrap(),
+        ],
+    );
+    let mailboxes = r["mailboxes"].as_array().unwrap();
+    assert_eq!(mailboxes.len() as u64, r["summary"]["mailboxes"].as_u64().unwrap());
+    let radius = r["plan"]["blast_radius"].as_array().unwrap();
+    let mut checked = 0;
+    for edit in radius {
+        let Some(policy) = edit["edit"].as_str().unwrap().strip_prefix("policy ") else { continue };
+        let policy = policy.trim_matches('"').to_lowercase();
+        let of_policy: Vec<&serde_json::Value> = mailboxes
+            .iter()
+            .filter(|m| {
+                m["effective_policy"].as_str().map(str::to_lowercase) == Some(policy.clone())
+            })
+            .collect();
+        let targeted = of_policy
+            .iter()
+            .filter(|m| {
+                let blockers: Vec<&str> = m["protocols"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .flat_map(|p| p["blockers"].as_array().unwrap())
+                    .map(|b| b["code"].as_str().unwrap())
+                    .collect();
+                m["flagged"] == true
+                    && !blockers.contains(&"account-disabled")
+                    && blockers
+                        .iter()
+                        .any(|c| *c == "user-policy-blocks" || *c == "default-policy-blocks")
+            })
+            .count();
+        assert!(targeted > 0, "{policy}");
+        assert_eq!(edit["other_mailboxes"], of_policy.len() - targeted, "{policy}");
+        checked += 1;
+    }
+    assert!(checked >= 3, "{radius:?}");
+}
