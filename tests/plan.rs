@@ -9,6 +9,7 @@ use exoauth::emit::powershell::{self, Header};
 use exoauth::generate;
 use exoauth::model::{Environment, Protocol, Setting, Snapshot};
 use exoauth::plan::{self, Strategy, apply::apply};
+use serde_json::json;
 
 use rayon::prelude::*;
 
@@ -451,4 +452,46 @@ fn contoso_policy_edits_state_their_exact_blast_radius() {
         checked += 1;
     }
     assert!(checked >= 3, "{radius:?}");
+}
+
+/// The service-level facts a script cannot change are manual steps in the
+/// allow direction only, for the protocols in scope, from their dates on.
+/// Regression: inverting any condition of these steps survived cargo-mutants.
+#[test]
+fn service_level_manual_steps_follow_direction_scope_and_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let fix = dir.path().join("fix.ps1");
+    let codes = |want: &str, protocols: &str, as_of: &str| -> Vec<(String, serde_json::Value)> {
+        let out = crate::util::exoauth()
+            .args(["audit", "fixtures/contoso", "--format", "json", "--want", want])
+            .args(["--protocols", protocols, "--as-of", as_of, "--script"])
+            .arg(&fix)
+            .output()
+            .unwrap();
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        r["plan"]["manual_steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["code"].as_str().unwrap().starts_with("service-"))
+            .map(|s| (s["code"].as_str().unwrap().to_owned(), s["protocols"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        codes("allow", "pop,imap,smtp", "2026-11-25"),
+        [("service-retired".to_owned(), json!(["pop", "imap"]))]
+    );
+    assert_eq!(
+        codes("allow", "pop,imap,smtp", "2027-01-15"),
+        [
+            ("service-retired".to_owned(), json!(["pop", "imap"])),
+            ("service-default-off".to_owned(), json!(["smtp"]))
+        ]
+    );
+    assert_eq!(
+        codes("allow", "smtp", "2027-01-15"),
+        [("service-default-off".to_owned(), json!(["smtp"]))]
+    );
+    assert_eq!(codes("allow", "imap", "2022-06-01"), []);
+    assert_eq!(codes("block", "pop,imap,smtp", "2027-01-15"), []);
 }
