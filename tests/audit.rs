@@ -743,3 +743,43 @@ fn streamed_files_read_exactly_as_whole_files() {
     assert!(streamed.snapshot.mailboxes.iter().any(|m| m.ids.key().contains("line\r\nbreak")
         || m.ids.fields().iter().flatten().any(|f| f.contains("line\r\nbreak"))));
 }
+
+/// A missing policy is reported with the setting that names it: the user's own
+/// assignment, or the org default for a user without one. Regression: the
+/// org-default case once read as `User.AuthenticationPolicy` under a mutant.
+#[test]
+fn policy_not_found_names_the_setting_that_refers_to_it() {
+    let t = crate::util::TempTenant::new(
+        "Ghost Default",
+        "False",
+        &[
+            "a1,ann@contoso.com,,UserMailbox,False",
+            "b2,ben@contoso.com,Ghost User,UserMailbox,False",
+        ],
+        &["a1,ann@contoso.com,Ann,True,True,", "b2,ben@contoso.com,Ben,True,True,"],
+    );
+    let (r, _) = crate::util::audit_json(t.dir.path(), &[]);
+    let blocker = |smtp: &str| {
+        let m = r["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["primary_smtp_address"] == smtp)
+            .unwrap();
+        m["protocols"]["pop"]["blockers"][0].clone()
+    };
+    let ann = blocker("ann@contoso.com");
+    assert_eq!(
+        (ann["code"].as_str(), ann["setting"].as_str(), ann["value"].as_str()),
+        (
+            Some("policy-not-found"),
+            Some("OrganizationConfig.DefaultAuthenticationPolicy"),
+            Some("Ghost Default")
+        )
+    );
+    let ben = blocker("ben@contoso.com");
+    assert_eq!(
+        (ben["code"].as_str(), ben["setting"].as_str(), ben["value"].as_str()),
+        (Some("policy-not-found"), Some("User.AuthenticationPolicy"), Some("Ghost User"))
+    );
+}
