@@ -668,7 +668,10 @@ mod tests {
             err.to_string(),
             "User.csv:12: display name contains U+000D (a line break) at character 4; exoauth will not write it into a script: fix the value in the tenant, or leave the object out with --scope"
         );
-        assert!(literal("a\0b", "n", None).is_err());
+        let nul = literal("a\0b", "n", None).unwrap_err();
+        assert_eq!((nul.code.as_str(), nul.position), ("U+0000 (a NUL)", 2));
+        let bell = literal("ab\u{7}", "n", None).unwrap_err();
+        assert_eq!((bell.code.as_str(), bell.position), ("U+0007 (a control character)", 3));
         assert!(comment("a\u{2028}b", "n", None).is_err());
         assert!(literal("a\u{85}b", "n", None).is_err());
     }
