@@ -495,3 +495,30 @@ fn service_level_manual_steps_follow_direction_scope_and_date() {
     assert_eq!(codes("allow", "imap", "2022-06-01"), []);
     assert_eq!(codes("block", "pop,imap,smtp", "2027-01-15"), []);
 }
+
+/// The in-memory tenant removes a policy only when neither a user nor the org
+/// default uses it, as the rollback script's test does. Regression: `||` read
+/// as `&&` in that check survived cargo-mutants.
+#[test]
+fn apply_keeps_a_policy_that_a_user_or_the_org_default_uses() {
+    let s0 = exoauth::export::load(std::path::Path::new("fixtures/contoso"), Environment::Online)
+        .unwrap()
+        .snapshot;
+    let names = |s: &Snapshot| -> Vec<String> {
+        s.policies.iter().flatten().map(|p| p.name.to_lowercase()).collect()
+    };
+    let remove = |s: &Snapshot, name: &str| {
+        names(&apply(s, &[plan::Action::RemovePolicy { name: name.into() }]))
+    };
+    // The org default, assigned to no user by name.
+    assert_eq!(s0.org.as_ref().unwrap().default_policy.as_deref(), Some("Block Basic Auth"));
+    assert!(remove(&s0, "Block Basic Auth").contains(&"block basic auth".to_owned()));
+    // Assigned to users (one of them in lower case), not the default.
+    assert!(remove(&s0, "Allow SMTP Legacy Apps").contains(&"allow smtp legacy apps".to_owned()));
+    // Used by nobody: removed.
+    let variant =
+        plan::Action::NewPolicy { name: "exoauth-test unused".into(), based_on: None, set: vec![] };
+    let s1 = apply(&s0, &[variant]);
+    assert!(names(&s1).contains(&"exoauth-test unused".to_owned()));
+    assert_eq!(remove(&s1, "exoauth-test unused"), names(&s0));
+}
