@@ -263,7 +263,11 @@ fn manual_steps_name_what_no_script_can_do() {
     let membership = allow
         .iter()
         .find(|s| {
-            s["code"] == "input-missing" && s["message"].as_str().unwrap().contains("membership")
+            s["code"] == "input-missing"
+                && s["message"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("; check the user's membership in Entra")
         })
         .expect("group targeting step");
     assert!(
