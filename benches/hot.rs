@@ -41,6 +41,7 @@ fn options() -> Options {
         environment: Environment::Online,
         as_of: time::macros::date!(2026 - 11 - 25),
         scope: Scope::default(),
+        include_in_use: false,
     }
 }
 

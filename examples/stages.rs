@@ -31,6 +31,7 @@ fn main() {
         environment: exoauth::model::Environment::Online,
         as_of: time::macros::date!(2026 - 11 - 25),
         scope: Default::default(),
+        include_in_use: false,
     };
     let t = Instant::now();
     let a = exoauth::audit::audit(&loaded.snapshot, &o);

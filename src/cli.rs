@@ -241,6 +241,22 @@ pub struct AuditArgs {
     /// Exit with 1 when any mailbox is flagged (for scheduled pipelines).
     #[arg(long, value_enum, default_value_t = FailOn::Never)]
     pub fail_on: FailOn,
+    /// Entra sign-in logs (a file or a folder; repeatable): portal CSV or JSON
+    /// downloads, Graph JSON, Get-MgAuditLogSignIn | ConvertTo-Json, or the
+    /// companion script's SignIns.csv. Sign-in logs inside DIR are read too.
+    #[arg(long = "sign-ins", value_name = "PATH")]
+    pub sign_ins: Vec<PathBuf>,
+    /// Count only sign-ins from YYYY-MM-DD (UTC) on; the evidence window starts there.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub since: Option<time::Date>,
+    /// An exceptions register (CSV: Identity,Protocols,Until,Owner,Reason): in the
+    /// block direction, mailboxes whose open protocols are all covered are excepted.
+    #[arg(long, value_name = "FILE")]
+    pub exceptions: Option<PathBuf>,
+    /// Block direction with evidence: also block protocols in use with basic auth
+    /// (by default they become manual steps: move the client to OAuth first).
+    #[arg(long)]
+    pub include_in_use: bool,
 }
 
 /// `--want`.
@@ -360,6 +376,7 @@ impl AuditArgs {
             environment: self.environment.environment(),
             as_of: self.as_of.unwrap_or_else(|| time::OffsetDateTime::now_utc().date()),
             scope: Scope { identities, all_recipient_types: self.all_recipient_types },
+            include_in_use: self.include_in_use,
         })
     }
 }

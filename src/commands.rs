@@ -101,6 +101,18 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
             (export::load_sample(options.environment)?, "fixtures/contoso (built-in sample)".into())
         }
     };
+    let (mut loaded, dir) = (loaded, dir);
+    if let Some(path) = &args.exceptions {
+        export::add_exceptions(&mut loaded, path)
+            .with_context(|| format!("cannot read the exceptions register {}", path.display()))?;
+    }
+    export::add_evidence(&mut loaded, &args.sign_ins, args.since, &out.bars)
+        .context("cannot read the sign-in evidence")?;
+    if let Some(u) = &loaded.snapshot.usage {
+        for s in &u.summary.sources {
+            out.detail(format_args!("read {} ({}, {} events)", s.path, s.kind, s.events));
+        }
+    }
     for i in &loaded.inputs {
         out.detail(format_args!(
             "read {} ({}, {} {}, {} rows)",

@@ -79,6 +79,26 @@ pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, Encoding), DecodeError> {
     Ok((text, encoding))
 }
 
+/// The start of a file as text, for recognising what it holds: decoded by its
+/// byte-order mark like [`decode`], but lossily, since a prefix may end inside a
+/// character. Never use it for data.
+pub fn decode_prefix(bytes: &[u8]) -> String {
+    let units = |rest: &[u8], unit: fn([u8; 2]) -> u16| {
+        char::decode_utf16(rest.chunks_exact(2).map(|p| unit([p[0], p[1]])))
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    };
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        String::from_utf8_lossy(rest).into_owned()
+    } else if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        units(rest, u16::from_le_bytes)
+    } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        units(rest, u16::from_be_bytes)
+    } else {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+}
+
 fn utf8(bytes: &[u8], base: usize, encoding: Encoding) -> Result<&str, DecodeError> {
     match std::str::from_utf8(bytes) {
         Ok(s) => Ok(s),

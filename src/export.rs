@@ -68,6 +68,9 @@ pub enum LoadError {
         /// The parts found and what to do.
         message: String,
     },
+    /// The exceptions register lacks its columns.
+    #[error("{0}")]
+    Register(String),
     /// Two files claim the same cmdlet.
     #[error("{first} and {second} are both {cmdlet} exports; keep one")]
     DuplicateStem {
@@ -108,6 +111,9 @@ pub struct Loaded {
     pub rejected: Vec<Rejection>,
     /// Data-loss and consistency warnings.
     pub warnings: Vec<Warning>,
+    /// Sign-in logs found in the export folder (recognised by their columns),
+    /// read by [`add_evidence`].
+    pub sign_ins: Vec<PathBuf>,
 }
 
 /// Files in `dir` that hold a known cmdlet's output (by stem), and transcripts
@@ -116,6 +122,7 @@ pub struct Loaded {
 fn find_files(
     dir: &Path,
     warnings: &mut Vec<Warning>,
+    sign_ins: &mut Vec<PathBuf>,
 ) -> Result<Vec<(Option<Cmdlet>, PathBuf)>, LoadError> {
     let io = |error| LoadError::Io { path: dir.to_owned(), error };
     let mut found: Vec<(Option<Cmdlet>, PathBuf)> = Vec::new();
@@ -145,6 +152,7 @@ fn find_files(
                 found.push((Some(cmdlet), path));
             }
             None if matches!(ext.as_str(), "txt" | "log") => found.push((None, path)),
+            None if crate::evidence::looks_like_sign_ins(&path) => sign_ins.push(path),
             None => warnings.push(Warning {
                 code: "unknown-file",
                 source: None,
@@ -469,7 +477,8 @@ pub fn load_with(
     progress: &dyn Progress,
 ) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
-    let files = find_files(dir, &mut warnings)?;
+    let mut sign_ins = Vec::new();
+    let files = find_files(dir, &mut warnings, &mut sign_ins)?;
     if !files.iter().any(|(c, _)| matches!(c, Some(Cmdlet::CasMailbox) | None)) {
         return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
     }
@@ -515,7 +524,49 @@ pub fn load_with(
     }
     warnings.append(&mut loaded.warnings);
     loaded.warnings = warnings;
+    loaded.sign_ins = sign_ins;
     Ok(loaded)
+}
+
+/// Reads sign-in evidence (`--sign-ins` paths, files or folders, plus the sign-in
+/// logs found in the export folder) and joins it to the snapshot's mailboxes;
+/// unreadable events become rejected rows, data-quality notes warnings.
+pub fn add_evidence(
+    loaded: &mut Loaded,
+    paths: &[PathBuf],
+    since: Option<time::Date>,
+    progress: &dyn Progress,
+) -> Result<(), crate::evidence::EvidenceError> {
+    let mut files = loaded.sign_ins.clone();
+    for p in paths {
+        files.extend(crate::evidence::expand(p, &mut loaded.warnings)?);
+    }
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+    let evidence = crate::evidence::read(&files, &loaded.snapshot, since, progress)?;
+    loaded.rejected.extend(evidence.rejected);
+    loaded.warnings.extend(evidence.warnings);
+    loaded.snapshot.usage = Some(evidence.usage);
+    Ok(())
+}
+
+/// Reads the exceptions register (`--exceptions FILE`) and joins it to the
+/// snapshot's mailboxes; malformed rows become rejected rows.
+pub fn add_exceptions(loaded: &mut Loaded, path: &Path) -> Result<(), LoadError> {
+    let bytes =
+        std::fs::read(path).map_err(|error| LoadError::Io { path: path.to_owned(), error })?;
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let (text, _) =
+        decode::decode(&bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
+    let (rows, rejected) = model::exceptions::parse(&file, &text).map_err(LoadError::Register)?;
+    loaded.rejected.extend(rejected);
+    let index = loaded.snapshot.identity_index();
+    loaded.snapshot.exceptions =
+        Some(model::exceptions::Exceptions::join(rows, &index, &mut loaded.warnings));
+    Ok(())
 }
 
 /// Loads the built-in sample tenant ([`crate::sample::CONTOSO`]).
@@ -801,7 +852,7 @@ fn assemble(
     }
     let snapshot = Snapshot::build(parts, &mut rejected, &mut warnings);
     rejected.sort_by(|a, b| a.source.cmp(&b.source));
-    Ok(Loaded { inputs, snapshot, rejected, warnings })
+    Ok(Loaded { inputs, snapshot, rejected, warnings, sign_ins: Vec::new() })
 }
 
 /// Rejects the rows whose Format-Table cell in a column exoauth reads was cut to

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod decode;
 pub mod diff;
 pub mod emit;
+pub mod evidence;
 pub mod export;
 pub mod generate;
 pub mod input;

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use exoauth::audit::{self, Options, Scope, Want};
 use exoauth::emit::powershell::{self, Header};
 use exoauth::emit::report::{Format, Report};
-use exoauth::plan::{self, Strategy};
 use exoauth::export::{SourceFile, load_sources};
 use exoauth::model::columns::Cmdlet;
 use exoauth::model::{Environment, Protocol};
+use exoauth::plan::{self, Strategy};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
@@ -26,7 +26,11 @@ fuzz_target!(|bytes: &[u8]| {
         }
         let cmdlet = Cmdlet::ALL.get(k).copied();
         let name = cmdlet.map_or("transcript.txt".to_owned(), |c| format!("{}.txt", c.stem()));
-        sources.push(SourceFile { cmdlet, path: PathBuf::from(name), bytes: Cow::Owned(chunk.to_vec()) });
+        sources.push(SourceFile {
+            cmdlet,
+            path: PathBuf::from(name),
+            bytes: Cow::Owned(chunk.to_vec()),
+        });
     }
     let Ok(loaded) = load_sources(sources, environment) else { return };
     let options = Options {
@@ -35,6 +39,7 @@ fuzz_target!(|bytes: &[u8]| {
         environment,
         as_of: time::macros::date!(2026 - 11 - 25),
         scope: Scope { identities: None, all_recipient_types: flags & 4 != 0 },
+        include_in_use: false,
     };
     let result = audit::audit(&loaded.snapshot, &options);
     let dir = PathBuf::from("fuzz");
@@ -49,7 +54,8 @@ fuzz_target!(|bytes: &[u8]| {
     // Text that cannot be written safely is refused with an error, never a panic.
     let _ = powershell::fix_script(&plan, &header);
     let _ = powershell::rollback_script(&plan, &header);
-    let report = Report { dir: &dir, options: &options, loaded: &loaded, audit: &result, plan: Some(&plan) };
+    let report =
+        Report { dir: &dir, options: &options, loaded: &loaded, audit: &result, plan: Some(&plan) };
     for format in [Format::Text, Format::Csv, Format::Json, Format::Markdown, Format::Html] {
         let mut out = Vec::new();
         format.renderer().render(&report, &mut out).expect("render to a Vec");

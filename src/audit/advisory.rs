@@ -160,8 +160,14 @@ mod tests {
     use crate::audit::Scope;
 
     fn run(as_of: Date, protocols: Vec<Protocol>, environment: Environment) -> Vec<Advisory> {
-        let o =
-            Options { want: Want::Allow, protocols, environment, as_of, scope: Scope::default() };
+        let o = Options {
+            want: Want::Allow,
+            protocols,
+            environment,
+            as_of,
+            scope: Scope::default(),
+            include_in_use: false,
+        };
         let s = Snapshot::default();
         advisories(&s, &o).into_iter().filter(|a| a.code.starts_with("service")).collect()
     }

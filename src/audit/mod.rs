@@ -11,6 +11,7 @@ use std::fmt;
 use rayon::prelude::*;
 
 use crate::input::Source;
+use crate::model::usage::Readiness;
 use crate::model::{Environment, PerProtocol, Protocol, Snapshot};
 
 pub use advisory::Advisory;
@@ -50,6 +51,9 @@ pub struct Options {
     pub as_of: time::Date,
     /// Which mailboxes are audited.
     pub scope: Scope,
+    /// Block direction with evidence: also block protocols in use with basic
+    /// auth (by default they become manual steps).
+    pub include_in_use: bool,
 }
 
 /// The verdict for one protocol.
@@ -221,8 +225,13 @@ pub struct Finding {
     pub recipient_type: Option<Text>,
     /// One verdict per in-scope protocol.
     pub protocols: PerProtocol<Option<ProtocolVerdict>>,
-    /// Flagged for the chosen direction.
+    /// Per in-scope protocol, what the sign-in evidence says; `None` without evidence.
+    pub readiness: PerProtocol<Option<Readiness>>,
+    /// Flagged for the chosen direction (never when excepted).
     pub flagged: bool,
+    /// Block direction: the unexpired exceptions (positions in the register)
+    /// that cover every protocol not blocked; empty when not excepted.
+    pub excepted: Vec<u32>,
 }
 
 impl Finding {
@@ -239,6 +248,8 @@ pub struct Entry {
     pub mailbox: usize,
     /// Flagged for the chosen direction.
     pub flagged: bool,
+    /// Excepted by the register (block direction).
+    pub excepted: bool,
 }
 
 /// The audit of a whole tenant.
@@ -281,6 +292,21 @@ impl<'s> Audit<'s> {
         rules::evaluate(self.snapshot, entry.mailbox, &self.options)
     }
 
+    /// True when mailbox `i` (an index into `Snapshot::mailboxes`) is in scope.
+    pub fn in_scope(&self, i: usize) -> bool {
+        self.entry_of(i).is_some()
+    }
+
+    /// The finding of mailbox `i`, when it is in scope.
+    pub fn finding_of(&self, i: usize) -> Option<Finding> {
+        self.entry_of(i).map(|e| self.finding(e))
+    }
+
+    fn entry_of(&self, i: usize) -> Option<Entry> {
+        // Entries are in input (index) order.
+        self.entries.binary_search_by_key(&i, |e| e.mailbox).ok().map(|k| self.entries[k])
+    }
+
     /// Every in-scope mailbox's finding, in input order.
     pub fn findings(&self) -> impl Iterator<Item = Finding> + '_ {
         self.entries.iter().map(|&e| self.finding(e))
@@ -321,7 +347,7 @@ pub fn audit_with<'s>(
                 .map(|i| {
                     let f = rules::evaluate(snapshot, i, options);
                     summary.add(&f);
-                    Entry { mailbox: i, flagged: f.flagged }
+                    Entry { mailbox: i, flagged: f.flagged, excepted: !f.excepted.is_empty() }
                 })
                 .collect();
             progress.advance(len);

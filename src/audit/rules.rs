@@ -143,17 +143,41 @@ pub fn evaluate(s: &Snapshot, i: usize, options: &Options) -> Finding {
         protocols[p] = Some(ProtocolVerdict::from_blockers(blockers));
     }
     let verdicts = || protocols.0.iter().flatten().map(|v| v.verdict);
-    let flagged = match options.want {
+    let mut flagged = match options.want {
         Want::Allow => verdicts().any(|v| v != Verdict::Allowed),
-        Want::Block => verdicts().any(|v| v == Verdict::Allowed),
+        // Fail closed (DESIGN.md §2 Directions): a protocol whose state cannot be
+        // shown is not blocked, so a compliance gate never passes on missing facts.
+        Want::Block => verdicts().any(|v| v != Verdict::Blocked),
     };
+    // The exceptions register speaks only to the block direction: it lists who
+    // may keep basic auth, and until when.
+    let mut excepted = Vec::new();
+    if flagged && options.want == Want::Block {
+        let open: Vec<Protocol> = Protocol::ALL
+            .into_iter()
+            .filter(|&p| protocols[p].as_ref().is_some_and(|v| v.verdict != Verdict::Blocked))
+            .collect();
+        if let Some(used) = s.exceptions.as_ref().and_then(|e| e.covering(i, &open, options.as_of))
+        {
+            excepted = used;
+            flagged = false;
+        }
+    }
+    let mut readiness = PerProtocol([None; 3]);
+    if let Some(usage) = &s.usage {
+        for &p in &options.protocols {
+            readiness[p] = Some(usage.readiness(i, p));
+        }
+    }
     Finding {
         mailbox: i,
         effective_policy: effective.name(s),
         policy_source: effective.source_kind(),
         recipient_type: super::scope::recipient_type(s, i).map(intern),
         protocols,
+        readiness,
         flagged,
+        excepted,
     }
 }
 
@@ -412,6 +436,7 @@ mod tests {
                 environment,
                 as_of: time::macros::date!(2026 - 11 - 25),
                 scope: Scope::default(),
+                include_in_use: false,
             };
             evaluate(&s, 0, &o)
         }

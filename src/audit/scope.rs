@@ -66,20 +66,7 @@ impl Scope {
 
 /// Every identifier of mailbox `i` and its user, normalised.
 fn identities_of(s: &Snapshot, i: usize) -> impl Iterator<Item = String> + '_ {
-    let m = &s.mailboxes[i].ids;
-    let u = s.user_of(i).map(|u| &u.ids);
-    [m.guid(), m.external_directory_object_id(), m.user_principal_name(), m.primary_smtp_address()]
-        .into_iter()
-        .chain(u.into_iter().flat_map(|u| {
-            [
-                u.guid(),
-                u.external_directory_object_id(),
-                u.user_principal_name(),
-                u.primary_smtp_address(),
-            ]
-        }))
-        .flatten()
-        .map(normalise)
+    s.identities(i).map(normalise)
 }
 
 #[cfg(test)]

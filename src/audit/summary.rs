@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::usage::Readiness;
 use crate::model::{PerProtocol, Protocol};
 
 use super::{Code, Finding, Options, Verdict};
@@ -17,6 +18,20 @@ pub struct Counts {
     pub unknown: usize,
 }
 
+/// Readiness counts for one protocol (with usage evidence only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadinessCounts {
+    /// Mailboxes with at least one successful basic-auth sign-in.
+    pub in_use: usize,
+    /// Mailboxes with failed sign-ins only.
+    pub attempted: usize,
+    /// Mailboxes with no sign-in.
+    pub unused: usize,
+    /// Mailboxes whose configuration allows basic auth and that did not use it:
+    /// safe to block today.
+    pub allowed_unused: usize,
+}
+
 /// The summary of an audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -26,6 +41,10 @@ pub struct Summary {
     pub in_scope: usize,
     /// Mailboxes flagged for the chosen direction.
     pub flagged: usize,
+    /// Mailboxes excepted by the register (block direction).
+    pub excepted: usize,
+    /// Readiness counts per in-scope protocol; `None` without evidence.
+    pub readiness: PerProtocol<Option<ReadinessCounts>>,
     /// Verdict counts per in-scope protocol.
     pub by_protocol: PerProtocol<Option<Counts>>,
     /// In-scope mailboxes with at least one blocker of each code.
@@ -39,14 +58,34 @@ impl Summary {
         for &p in &options.protocols {
             by_protocol[p] = Some(Counts::default());
         }
-        Summary { mailboxes, in_scope: 0, flagged: 0, by_protocol, by_blocker: BTreeMap::new() }
+        Summary {
+            mailboxes,
+            in_scope: 0,
+            flagged: 0,
+            excepted: 0,
+            readiness: PerProtocol([None; 3]),
+            by_protocol,
+            by_blocker: BTreeMap::new(),
+        }
     }
 
     /// Counts one more in-scope finding.
     pub fn add(&mut self, f: &Finding) {
         self.in_scope += 1;
         self.flagged += usize::from(f.flagged);
+        self.excepted += usize::from(!f.excepted.is_empty());
         for (p, v) in f.verdicts() {
+            if let Some(r) = f.readiness[p] {
+                let c = self.readiness[p].get_or_insert_with(ReadinessCounts::default);
+                match r {
+                    Readiness::InUse => c.in_use += 1,
+                    Readiness::Attempted => c.attempted += 1,
+                    Readiness::Unused => {
+                        c.unused += 1;
+                        c.allowed_unused += usize::from(v.verdict == Verdict::Allowed);
+                    }
+                }
+            }
             if let Some(c) = self.by_protocol[p].as_mut() {
                 match v.verdict {
                     Verdict::Allowed => c.allowed += 1,
@@ -70,7 +109,15 @@ impl Summary {
     pub fn merge(mut self, other: Summary) -> Summary {
         self.in_scope += other.in_scope;
         self.flagged += other.flagged;
+        self.excepted += other.excepted;
         for p in Protocol::ALL {
+            if let Some(b) = other.readiness[p] {
+                let a = self.readiness[p].get_or_insert_with(ReadinessCounts::default);
+                a.in_use += b.in_use;
+                a.attempted += b.attempted;
+                a.unused += b.unused;
+                a.allowed_unused += b.allowed_unused;
+            }
             if let (Some(a), Some(b)) = (self.by_protocol[p].as_mut(), other.by_protocol[p]) {
                 a.allowed += b.allowed;
                 a.blocked += b.blocked;

@@ -7,9 +7,11 @@
 pub mod cas;
 pub mod columns;
 pub mod entra;
+pub mod exceptions;
 pub mod org;
 pub mod policy;
 pub mod snapshot;
+pub mod usage;
 pub mod user;
 
 use std::borrow::Cow;

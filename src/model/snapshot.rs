@@ -15,9 +15,12 @@ use std::hash::BuildHasher;
 use std::num::NonZeroU32;
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use std::sync::Arc;
 
+use super::exceptions::Exceptions;
+use super::usage::Usage;
 use super::{
     AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, Protocol, SecurityDefaults,
     TransportConfig, User, join_key, looks_like_guid, normalise_guid,
@@ -64,6 +67,10 @@ pub struct Snapshot {
     pub users: Option<Vec<User>>,
     /// `Get-CASMailbox` rows.
     pub mailboxes: Vec<CasMailbox>,
+    /// Sign-in evidence joined to the mailboxes; `None` when none was given.
+    pub usage: Option<Usage>,
+    /// The exceptions register; `None` when none was given.
+    pub exceptions: Option<Exceptions>,
     /// For each mailbox, its user's index in `users` (see [`UserRef`]).
     mailbox_user: Vec<UserRef>,
     policy_index: HashMap<String, usize>,
@@ -166,6 +173,8 @@ impl Snapshot {
             conditional_access,
             users,
             mailboxes,
+            usage: None,
+            exceptions: None,
             mailbox_user,
             policy_index,
             policy_texts,
@@ -192,6 +201,55 @@ impl Snapshot {
         self.users.as_ref()?.get(u)
     }
 
+    /// Every identifier of mailbox `i` and of its user, as exported: object GUID,
+    /// Entra object id, UPN and primary SMTP address.
+    pub fn identities(&self, i: usize) -> impl Iterator<Item = &str> + '_ {
+        let m = &self.mailboxes[i].ids;
+        let u = self.user_of(i).map(|u| &u.ids);
+        [
+            m.guid(),
+            m.external_directory_object_id(),
+            m.user_principal_name(),
+            m.primary_smtp_address(),
+        ]
+        .into_iter()
+        .chain(u.into_iter().flat_map(|u| {
+            [
+                u.guid(),
+                u.external_directory_object_id(),
+                u.user_principal_name(),
+                u.primary_smtp_address(),
+            ]
+        }))
+        .flatten()
+    }
+
+    /// An index from every mailbox identifier ([`Snapshot::identities`], as
+    /// [`join_key`]s) to the mailbox. An identifier two mailboxes share maps to
+    /// neither: evidence or an exception must never land on the wrong mailbox.
+    pub fn identity_index(&self) -> IdentityIndex {
+        let mut map: FxHashMap<Box<str>, u32> = FxHashMap::default();
+        let mut shared: Vec<Box<str>> = Vec::new();
+        for i in 0..self.mailboxes.len() {
+            let mut own: Vec<Box<str>> = self.identities(i).map(|id| join_key(id).into()).collect();
+            own.sort_unstable();
+            own.dedup();
+            for key in own {
+                match map.get(&key) {
+                    Some(&j) if j as usize != i => shared.push(key),
+                    Some(_) => {}
+                    None => {
+                        map.insert(key, i as u32);
+                    }
+                }
+            }
+        }
+        for key in &shared {
+            map.remove(key);
+        }
+        IdentityIndex { map }
+    }
+
     /// Resolves a policy reference (name in any case, DN, or GUID).
     pub fn resolve_policy(&self, reference: &str) -> Option<&AuthPolicy> {
         self.policy_position(reference).and_then(|i| self.policies.as_ref()?.get(i))
@@ -215,6 +273,24 @@ impl Snapshot {
     /// The setting path of policy `i`'s switch for a protocol.
     pub fn policy_setting(&self, i: usize, p: Protocol) -> Arc<str> {
         self.policy_texts[i].1[p as usize].clone()
+    }
+}
+
+/// Mailbox identifiers to mailbox indices ([`Snapshot::identity_index`]).
+#[derive(Debug, Clone, Default)]
+pub struct IdentityIndex {
+    map: FxHashMap<Box<str>, u32>,
+}
+
+impl IdentityIndex {
+    /// The mailbox an identifier (object id, Guid, UPN or SMTP address, any case)
+    /// names, if exactly one.
+    pub fn find(&self, id: &str) -> Option<u32> {
+        let id = id.trim();
+        if id.is_empty() {
+            return None;
+        }
+        self.map.get(&*join_key(id)).copied()
     }
 }
 

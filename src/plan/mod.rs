@@ -25,6 +25,7 @@ use crate::audit::rules::{Effective, effective_policy};
 use crate::audit::{Audit, Code, Finding, Options, Verdict, Want};
 use crate::input::Source;
 use crate::model::policy::settable;
+use crate::model::usage::{ProtocolUsage, Readiness, TOP_CLIENTS, format_time};
 use crate::model::{Environment, Protocol, Setting, Snapshot};
 
 /// How the plan turns blockers around.
@@ -419,6 +420,12 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
                     if env == Environment::OnPrem && p == Protocol::Smtp {
                         continue; // no policy switch: a manual step
                     }
+                    if f.readiness[p] == Some(Readiness::InUse) && !options.include_in_use {
+                        // A client depends on it: blocking now breaks it.
+                        let usage = snapshot.usage.as_ref().map(|u| u.get(f.mailbox, p));
+                        manual.add("in-use", in_use_message(p, usage), p, &mbx.label);
+                        continue;
+                    }
                     policy_protocols.insert(p);
                 }
             }
@@ -670,6 +677,35 @@ fn effective_policy_counts(snapshot: &Snapshot) -> BTreeMap<String, usize> {
         }
     }
     counts
+}
+
+/// The manual step for a protocol in use with basic auth: what uses it, and what
+/// to do before blocking it.
+fn in_use_message(p: Protocol, usage: Option<&ProtocolUsage>) -> String {
+    let Some(u) = usage else { return String::new() };
+    let clients: Vec<String> = u
+        .top_clients(TOP_CLIENTS)
+        .into_iter()
+        .map(|(ip, ua, n)| {
+            let ip = if ip.is_empty() { "(no IP)" } else { ip };
+            let ua = if ua.is_empty() { "(no user agent)" } else { ua };
+            format!("{ip} {ua} ×{n}")
+        })
+        .collect();
+    let next = match p {
+        Protocol::Smtp => {
+            "move this client to OAuth (or to High Volume Email / an SMTP relay connector) first"
+        }
+        _ => "move this client to OAuth first",
+    };
+    format!(
+        "{} basic auth is in use: {} successful sign-in{}, the last {}, from {}; {next}, then block it (or run with --include-in-use)",
+        p.as_str().to_uppercase(),
+        u.successes,
+        if u.successes == 1 { "" } else { "s" },
+        u.last_success.map_or_else(|| "-".into(), format_time),
+        clients.join(", ")
+    )
 }
 
 /// Collects manual steps, grouped by code and reason.

@@ -1,0 +1,236 @@
+//! Sign-in logs as CSV: the Entra portal's download, Log Analytics exports and
+//! the companion script's `SignIns.csv`, streamed record by record.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use super::{Event, EvidenceError, Names, Sink, is};
+
+/// The delimiter a header line uses: `,`, `;` (a localised Excel re-save) or tab.
+fn delimiter(line: &str) -> u8 {
+    let count = |c: char| line.matches(c).count();
+    [(b',', count(',')), (b';', count(';')), (b'\t', count('\t'))]
+        .into_iter()
+        .max_by_key(|&(d, n)| (n, d == b','))
+        .map_or(b',', |(d, _)| d)
+}
+
+/// The column names of a header line.
+pub(super) fn header_names(line: &str) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter(line))
+        .from_reader(line.as_bytes());
+    reader
+        .records()
+        .next()
+        .and_then(Result::ok)
+        .map(|r| r.iter().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Where the columns an event needs are.
+struct Columns {
+    time: Option<usize>,
+    user_id: Option<usize>,
+    upn: Option<usize>,
+    client_app: Option<usize>,
+    status: Option<usize>,
+    error_code: Option<usize>,
+    ip: Option<usize>,
+    user_agent: Option<usize>,
+    interactive: Option<usize>,
+}
+
+impl Columns {
+    fn find(names: &[String]) -> Columns {
+        // The first of a repeated name wins (the portal repeats `Incoming token type`).
+        let at = |set: &[&str]| names.iter().position(|n| is(n, set));
+        Columns {
+            time: at(Names::TIME),
+            user_id: at(Names::USER_ID),
+            upn: at(Names::UPN),
+            client_app: at(Names::CLIENT_APP),
+            status: at(Names::STATUS),
+            error_code: at(Names::ERROR_CODE),
+            ip: at(Names::IP),
+            user_agent: at(Names::USER_AGENT),
+            interactive: at(Names::INTERACTIVE),
+        }
+    }
+
+    fn missing(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.time.is_none() {
+            out.push("Date (UTC) / createdDateTime");
+        }
+        if self.client_app.is_none() {
+            out.push("Client app / clientAppUsed");
+        }
+        if self.user_id.is_none() && self.upn.is_none() {
+            out.push("User ID or Username / userId or userPrincipalName");
+        }
+        if self.status.is_none() && self.error_code.is_none() {
+            out.push("Status or Sign-in error code / ErrorCode");
+        }
+        out
+    }
+}
+
+/// The shape a header names.
+fn kind(names: &[String]) -> &'static str {
+    let has = |n: &str| names.iter().any(|h| h.trim().eq_ignore_ascii_case(n));
+    if has("Date (UTC)") {
+        "entra-portal-csv"
+    } else if has("TimeGenerated") {
+        "log-analytics-csv"
+    } else if names.iter().map(|n| n.trim()).eq(super::COMPANION_COLUMNS) {
+        "exoauth-csv"
+    } else {
+        "sign-in-csv"
+    }
+}
+
+/// Reads a CSV sign-in log, counting each event into `sink`; returns its kind.
+pub(super) fn read(
+    input: &mut dyn Read,
+    sink: &mut Sink<'_>,
+) -> Result<&'static str, EvidenceError> {
+    let file = sink.file.clone();
+    let io = |e: io::Error| EvidenceError::Shape { file: file.clone(), message: e.to_string() };
+    let mut buf = BufReader::with_capacity(1 << 20, input);
+    let head = buf.fill_buf().map_err(io)?;
+    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+        // UTF-16 (Windows PowerShell 5.1's Out-File): decode whole, then read.
+        let mut bytes = Vec::new();
+        buf.read_to_end(&mut bytes).map_err(io)?;
+        let (text, _) = crate::decode::decode(&bytes)
+            .map_err(|e| EvidenceError::Shape { file: file.clone(), message: e.to_string() })?;
+        return records(text.as_bytes(), sink);
+    }
+    if head.starts_with(b"\xEF\xBB\xBF") {
+        buf.consume(3);
+    }
+    records(buf, sink)
+}
+
+fn records<R: BufRead>(mut input: R, sink: &mut Sink<'_>) -> Result<&'static str, EvidenceError> {
+    let file = sink.file.clone();
+    let io = |e: io::Error| EvidenceError::Shape { file: file.clone(), message: e.to_string() };
+    // The header line, after a `#TYPE` line Export-Csv may write.
+    let mut skipped = 0;
+    let mut first = String::new();
+    loop {
+        first.clear();
+        if input.read_line(&mut first).map_err(io)? == 0 {
+            break;
+        }
+        skipped += 1;
+        if !first.trim().is_empty() && !first.starts_with("#TYPE") {
+            break;
+        }
+    }
+    let names = header_names(first.trim_end_matches(['\r', '\n']));
+    let columns = Columns::find(&names);
+    let missing = columns.missing();
+    if !missing.is_empty() {
+        return Err(EvidenceError::Shape {
+            file,
+            message: format!(
+                "line {skipped}: a sign-in log needs the columns {}; download the sign-in logs again from the Entra admin center in English, or export them with the companion script's -IncludeSignIns",
+                missing.join(", ")
+            ),
+        });
+    }
+    let kind = kind(&names);
+    // Records end at `\n` only: with the default terminator the csv crate's
+    // record lines lag by one after each CRLF. A `\r` left at a line's end is
+    // trimmed with the rest of the cell's spaces.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter(&first))
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line_of = |r: &csv::ByteRecord| r.position().map_or(0, |p| p.line() as usize) + skipped;
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Io(_) => return Err(io(io::Error::other(e.to_string()))),
+                _ => {
+                    let line = e.position().map_or(0, |p| p.line() as usize) + skipped;
+                    sink.reject(line, format!("unreadable CSV row: {e}"));
+                    continue;
+                }
+            },
+        }
+        let line = line_of(&record);
+        if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            continue;
+        }
+        let mut bad = None;
+        let mut cell = |c: Option<usize>| -> &str {
+            let bytes = c.and_then(|c| record.get(c)).unwrap_or(b"");
+            std::str::from_utf8(bytes).unwrap_or_else(|e| {
+                bad.get_or_insert(e.valid_up_to());
+                ""
+            })
+        };
+        let event = Event {
+            time: cell(columns.time),
+            user_id: cell(columns.user_id),
+            upn: cell(columns.upn),
+            client_app: cell(columns.client_app),
+            status: cell(columns.status),
+            error_code: cell(columns.error_code),
+            ip: cell(columns.ip),
+            user_agent: cell(columns.user_agent),
+            interactive: match cell(columns.interactive).trim() {
+                t if t.eq_ignore_ascii_case("true") => Some(true),
+                t if t.eq_ignore_ascii_case("false") => Some(false),
+                _ => None,
+            },
+        };
+        if bad.is_some() {
+            sink.reject(
+                line,
+                "a cell is not UTF-8 text; download the file again (the portal writes UTF-8)"
+                    .into(),
+            );
+            continue;
+        }
+        sink.event(line, &event);
+    }
+    Ok(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_portal_header_traps_are_found_by_name() {
+        let names = header_names(
+            "\"Date (UTC)\",\"Request ID\",\"User agent\",\"Correlation ID\",\"User ID\",\"User\",\"Username\",\"Incoming token type\",\"Application ID \",\"Autonomous system  number\",\"Incoming token type\",\"Client app\",\"Status\",\"Sign-in error code\",\"IP address\"",
+        );
+        let c = Columns::find(&names);
+        assert_eq!((c.time, c.user_agent, c.user_id, c.upn), (Some(0), Some(2), Some(4), Some(6)));
+        assert_eq!(
+            (c.client_app, c.status, c.error_code, c.ip),
+            (Some(11), Some(12), Some(13), Some(14))
+        );
+        assert!(c.missing().is_empty());
+        assert_eq!(kind(&names), "entra-portal-csv");
+    }
+
+    #[test]
+    fn a_semicolon_header_is_read() {
+        assert_eq!(
+            header_names("Date (UTC);Client app;Username"),
+            ["Date (UTC)", "Client app", "Username"]
+        );
+    }
+}
