@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use std::io;
 
 use super::{Renderer, Report, blockers_cell};
+use crate::model::exceptions::format_date;
+use crate::model::usage::format_time;
 
 /// The CSV renderer.
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +27,7 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 impl Renderer for Csv {
     fn render(&self, r: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
         let mut w = ::csv::WriterBuilder::new().from_writer(&mut *out);
-        let mut header = vec![
+        let header = vec![
             "identity",
             "display_name",
             "user_principal_name",
@@ -35,8 +37,20 @@ impl Renderer for Csv {
             "policy_source",
             "flagged",
         ];
-        header.extend(r.options.protocols.iter().map(|p| p.as_str()));
-        header.push("blockers");
+        let mut header: Vec<String> = header.into_iter().map(String::from).collect();
+        header.extend(r.options.protocols.iter().map(|p| p.as_str().to_owned()));
+        header.push("blockers".into());
+        // Readiness and exception columns only when there is evidence or a register.
+        if r.loaded.snapshot.usage.is_some() {
+            for p in &r.options.protocols {
+                header.push(format!("{p}_readiness"));
+                header.push(format!("{p}_last_success"));
+            }
+        }
+        if r.loaded.snapshot.exceptions.is_some() {
+            header.push("excepted".into());
+            header.push("exception_until".into());
+        }
         w.write_record(&header)?;
         w.flush()?;
         drop(w);
@@ -72,6 +86,19 @@ fn row(
     .collect();
     row.extend(f.verdicts().map(|(_, pv)| Cow::Borrowed(pv.verdict.as_str())));
     row.push(Cow::Owned(blockers_cell(f)));
+    let s = &r.loaded.snapshot;
+    if let Some(u) = &s.usage {
+        for (p, _) in f.verdicts() {
+            let pu = u.get(f.mailbox, p);
+            row.push(Cow::Borrowed(pu.readiness().as_str()));
+            row.push(Cow::Owned(pu.last_success.map(format_time).unwrap_or_default()));
+        }
+    }
+    if let Some(x) = &s.exceptions {
+        let until = f.excepted.iter().map(|&k| x.rows[k as usize].until).min();
+        row.push(Cow::Borrowed(if f.excepted.is_empty() { "false" } else { "true" }));
+        row.push(Cow::Owned(until.map(format_date).unwrap_or_default()));
+    }
     w.write_record(row.iter().map(|c| c.as_bytes()))?;
     Ok(())
 }

@@ -18,11 +18,13 @@ use std::io;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{
-    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, top_blockers,
+    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, readiness,
+    top_blockers,
 };
 use crate::audit::summary::Counts;
 use crate::audit::{Verdict, Want};
 use crate::model::Protocol;
+use crate::model::usage::Readiness;
 
 /// The HTML renderer.
 #[derive(Debug, Clone, Copy)]
@@ -225,6 +227,71 @@ fn stat(id: &str, label: &str, n: usize, class: &str) -> Markup {
     }
 }
 
+/// The readiness answer, first after the service timeline, and the mailboxes
+/// with sign-in evidence.
+fn readiness_section(r: &Report<'_>) -> Markup {
+    let Some(u) = &r.loaded.snapshot.usage else {
+        return html! {
+            @if let Some(note) = readiness::no_evidence(r) {
+                section #readiness { div.callout { div.callout-title { "No usage evidence" } p { (note) } } }
+            }
+        };
+    };
+    let (rows, total) = readiness::usage_rows(r, LIST_LIMIT);
+    html! {
+        section #readiness {
+            h2 { "Readiness" }
+            p.muted { "Sign-in evidence " (readiness::window(&u.summary)) "." }
+            @for h in readiness::headlines(r) {
+                @let sentences = h.sentences(r);
+                div class=(if h.protocol == Protocol::Smtp { "callout now" } else { "callout" }) data-protocol=(h.protocol.as_str()) {
+                    div.callout-title { (h.protocol.as_str()) ": " (sentences[0]) }
+                    @for s in &sentences[1..] { p { (s) } }
+                }
+            }
+            h3 { "Basic auth in use or attempted (" (total) " mailbox-protocols)" }
+            @if rows.is_empty() {
+                p { "None: no in-scope mailbox signed in with basic auth in the evidence window." }
+            } @else {
+                table #usage-table .sortable {
+                    thead {
+                        tr {
+                            th { "mailbox" } th { "protocol" } th { "readiness" } th { "configuration" }
+                            th.num { "successes" } th.num { "failures" } th { "last success" } th { "last failure" }
+                            th { "clients (IP, user agent)" } th { "likely" }
+                        }
+                    }
+                    tbody {
+                        @for x in &rows {
+                            tr {
+                                td data-sort=(x.label.to_lowercase()) {
+                                    strong { (x.label) }
+                                    @if let Some(d) = x.display_name { span.id { (d) } }
+                                }
+                                td { (x.protocol.as_str()) }
+                                td { strong { (x.readiness.as_str()) } }
+                                td data-sort=(x.verdict.as_str()) { (verdict_badge(x.verdict)) }
+                                td.num { (x.usage.successes) }
+                                td.num { (x.usage.failures) }
+                                td.mono { (x.last_success()) }
+                                td.mono { (x.last_failure()) }
+                                td.mono { (x.clients()) }
+                                td { (x.likely()) }
+                            }
+                        }
+                    }
+                }
+                @if total > rows.len() {
+                    p.muted { "… and " (total - rows.len()) " more: every mailbox is in the CSV and JSON reports." }
+                }
+            }
+        }
+    }
+}
+
+/// How many mailbox rows the readiness list shows before pointing to CSV/JSON.
+const LIST_LIMIT: usize = 500;
+
 fn page(r: &Report<'_>) -> Markup {
     let o = r.options;
     let sum = &r.audit.summary;
@@ -275,6 +342,7 @@ fn page(r: &Report<'_>) -> Markup {
                             }
                         }
                     }
+                    (readiness_section(r))
                     section #summary {
                         h2 { "Summary" }
                         div.cards {
@@ -372,8 +440,13 @@ fn page(r: &Report<'_>) -> Markup {
                                                 }
                                                 span.muted { "(" (f.policy_source.as_str()) ")" }
                                             }
-                                            @for (_, pv) in f.verdicts() {
-                                                td data-sort=(pv.verdict.as_str()) { (verdict_badge(pv.verdict)) }
+                                            @for (p, pv) in f.verdicts() {
+                                                td data-sort=(pv.verdict.as_str()) {
+                                                    (verdict_badge(pv.verdict))
+                                                    @if let Some(rd) = f.readiness[p].filter(|rd| *rd != Readiness::Unused) {
+                                                        span.id { (rd.as_str()) }
+                                                    }
+                                                }
                                             }
                                             td data-sort=(blockers_cell(f)) {
                                                 ul.blockers {
@@ -447,6 +520,42 @@ fn page(r: &Report<'_>) -> Markup {
                                                 }
                                             }
                                         }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(x) = &r.loaded.snapshot.exceptions {
+                        section #exceptions {
+                            h2 { "Exceptions register (" (x.rows.len()) " rows, " span #excepted-count { (sum.excepted) } " excepted)" }
+                            p { "In the block direction a mailbox whose not-blocked protocols are all covered by active exceptions is excepted: not flagged and not in the plan." }
+                            table #exceptions-table {
+                                thead { tr { th { "identity" } th { "protocols" } th { "until" } th { "state" } th { "owner" } th { "reason" } th { "source" } } }
+                                tbody {
+                                    @for e in &x.rows {
+                                        tr {
+                                            td { (e.identity) }
+                                            td { (e.protocol_list().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")) }
+                                            td { (e.until_text()) }
+                                            td { (readiness::exception_state(e, o.as_of)) }
+                                            td { (e.owner) }
+                                            td { (e.reason) }
+                                            td.src { (e.source.to_string()) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(u) = &r.loaded.snapshot.usage {
+                        section #evidence {
+                            h2 { "Sign-in evidence" }
+                            ul { @for line in readiness::evidence_lines(&u.summary) { li { (line) } } }
+                            table {
+                                thead { tr { th { "file" } th { "kind" } th.num { "events" } th { "SHA-256" } } }
+                                tbody {
+                                    @for x in &u.summary.sources {
+                                        tr { td { (x.path) } td { (x.kind) } td.num { (x.events) } td.mono { (x.sha256) } }
                                     }
                                 }
                             }

@@ -1,4 +1,6 @@
-//! The `exoauth/audit-v1` JSON report (DESIGN.md §5, a contract).
+//! The `exoauth/audit-v2` JSON report (DESIGN.md §5, a contract): v1 plus the
+//! readiness fields (`summary.excepted`, per mailbox `excepted` and `exception`,
+//! per protocol `usage`, and the top-level `evidence`).
 //!
 //! Input warnings (data loss, likely `-ResultSize` cuts, columns not exported)
 //! are listed under `advisories` with their own codes and an empty `protocols`
@@ -12,10 +14,12 @@ use serde::Serialize;
 use super::{Renderer, Report};
 use crate::audit::{Blocker, Finding};
 use crate::input::Source;
-use crate::model::Setting;
+use crate::model::exceptions::Exception;
+use crate::model::usage::{ProtocolUsage, TOP_CLIENTS, Usage, format_time};
+use crate::model::{Protocol, Setting};
 
 /// The schema identifier.
-pub const SCHEMA: &str = "exoauth/audit-v1";
+pub const SCHEMA: &str = "exoauth/audit-v2";
 
 /// The JSON renderer.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +91,7 @@ struct Summary {
     mailboxes: usize,
     in_scope: usize,
     flagged: usize,
+    excepted: usize,
     rejected_rows: usize,
     by_protocol: BTreeMap<&'static str, Counts>,
     by_blocker: BTreeMap<&'static str, usize>,
@@ -109,12 +114,35 @@ struct Mailbox<'a> {
     effective_policy: Option<&'a str>,
     policy_source: &'static str,
     flagged: bool,
+    excepted: bool,
+    exception: Option<ExceptionOut<'a>>,
     protocols: Protocols<'a>,
+}
+
+#[derive(Serialize)]
+struct ExceptionOut<'a> {
+    protocols: Vec<&'static str>,
+    until: String,
+    owner: &'a str,
+    reason: &'a str,
+    source: String,
+}
+
+impl<'a> ExceptionOut<'a> {
+    fn of(e: &'a Exception) -> Self {
+        ExceptionOut {
+            protocols: e.protocol_list().map(|p| p.as_str()).collect(),
+            until: e.until_text(),
+            owner: &e.owner,
+            reason: &e.reason,
+            source: e.source.to_string(),
+        }
+    }
 }
 
 /// A finding's verdicts as a JSON object keyed by protocol, in report order,
 /// serialised straight from the finding (a million of them are written).
-struct Protocols<'a>(&'a Finding);
+struct Protocols<'a>(&'a Finding, Option<&'a Usage>);
 
 impl Serialize for Protocols<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -123,7 +151,11 @@ impl Serialize for Protocols<'_> {
         for (p, pv) in self.0.verdicts() {
             map.serialize_entry(
                 p.as_str(),
-                &ProtocolOut { basic_auth: pv.verdict.as_str(), blockers: Blockers(&pv.blockers) },
+                &ProtocolOut {
+                    basic_auth: pv.verdict.as_str(),
+                    blockers: Blockers(&pv.blockers),
+                    usage: self.1.map(|u| UsageOut::of(u.get(self.0.mailbox, p))),
+                },
             )?;
         }
         map.end()
@@ -134,6 +166,59 @@ impl Serialize for Protocols<'_> {
 struct ProtocolOut<'a> {
     basic_auth: &'static str,
     blockers: Blockers<'a>,
+    usage: Option<UsageOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct UsageOut<'a> {
+    readiness: &'static str,
+    successes: u64,
+    failures: u64,
+    last_success: Option<String>,
+    last_failure: Option<String>,
+    clients: Vec<ClientOut<'a>>,
+}
+
+impl<'a> UsageOut<'a> {
+    fn of(u: &'a ProtocolUsage) -> Self {
+        UsageOut {
+            readiness: u.readiness().as_str(),
+            successes: u.successes,
+            failures: u.failures,
+            last_success: u.last_success.map(format_time),
+            last_failure: u.last_failure.map(format_time),
+            clients: u
+                .top_clients(TOP_CLIENTS)
+                .into_iter()
+                .map(|(ip, user_agent, count)| ClientOut { ip, user_agent, count })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ClientOut<'a> {
+    ip: &'a str,
+    user_agent: &'a str,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct EvidenceOut<'a> {
+    from: Option<String>,
+    to: Option<String>,
+    sources: Vec<SourceOut<'a>>,
+    events: u64,
+    counted: u64,
+    unmatched: u64,
+}
+
+#[derive(Serialize)]
+struct SourceOut<'a> {
+    path: &'a str,
+    kind: &'static str,
+    sha256: &'a str,
+    events: u64,
 }
 
 struct Blockers<'a>(&'a [Blocker]);
@@ -178,6 +263,12 @@ fn setting(s: Option<Setting>) -> Option<bool> {
 
 fn mailbox<'a>(r: &Report<'a>, f: &'a Finding) -> Mailbox<'a> {
     let v = r.view(f);
+    let s = &r.loaded.snapshot;
+    // Of the exceptions that cover the mailbox, the one that runs out first.
+    let exception = s
+        .exceptions
+        .as_ref()
+        .and_then(|x| f.excepted.iter().map(|&k| &x.rows[k as usize]).min_by_key(|e| e.until));
     Mailbox {
         identity: v.identity,
         external_directory_object_id: v.external_directory_object_id,
@@ -187,7 +278,9 @@ fn mailbox<'a>(r: &Report<'a>, f: &'a Finding) -> Mailbox<'a> {
         effective_policy: f.effective_policy.as_deref(),
         policy_source: f.policy_source.as_str(),
         flagged: f.flagged,
-        protocols: Protocols(f),
+        excepted: !f.excepted.is_empty(),
+        exception: exception.map(ExceptionOut::of),
+        protocols: Protocols(f, s.usage.as_ref()),
     }
 }
 
@@ -195,16 +288,24 @@ impl Renderer for Json {
     fn render(&self, r: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
         let s = &r.loaded.snapshot;
         let sum = &r.audit.summary;
-        let mut advisories: Vec<Advisory> = r
-            .audit
-            .advisories
-            .iter()
-            .map(|a| Advisory {
-                code: a.code,
-                protocols: a.protocols.iter().map(|p| p.as_str()).collect(),
-                message: a.message.clone(),
+        // The readiness answer leads, then the service timeline and the rest.
+        let mut advisories: Vec<Advisory> = super::readiness::headlines(r)
+            .into_iter()
+            .map(|h| Advisory {
+                code: match h.protocol {
+                    Protocol::Pop => "readiness-pop",
+                    Protocol::Imap => "readiness-imap",
+                    Protocol::Smtp => "readiness-smtp",
+                },
+                protocols: vec![h.protocol.as_str()],
+                message: h.sentences(r).join(" "),
             })
             .collect();
+        advisories.extend(r.audit.advisories.iter().map(|a| Advisory {
+            code: a.code,
+            protocols: a.protocols.iter().map(|p| p.as_str()).collect(),
+            message: a.message.clone(),
+        }));
         advisories.extend(r.loaded.warnings.iter().map(|w| Advisory {
             code: w.code,
             protocols: Vec::new(),
@@ -244,6 +345,7 @@ impl Renderer for Json {
                 mailboxes: sum.mailboxes,
                 in_scope: sum.in_scope,
                 flagged: sum.flagged,
+                excepted: sum.excepted,
                 rejected_rows: r.loaded.rejected.len(),
                 by_protocol: sum
                     .protocols()
@@ -293,6 +395,27 @@ impl Renderer for Json {
         lines(out, r.audit.entries(), |&e, buf| {
             serde_json::to_writer(buf, &mailbox(r, &r.audit.finding(e)))
         })?;
+        let evidence = s.usage.as_ref().map(|u| {
+            let e = &u.summary;
+            EvidenceOut {
+                from: e.from.map(format_time),
+                to: e.to.map(format_time),
+                sources: e
+                    .sources
+                    .iter()
+                    .map(|x| SourceOut {
+                        path: &x.path,
+                        kind: x.kind,
+                        sha256: &x.sha256,
+                        events: x.events,
+                    })
+                    .collect(),
+                events: e.events,
+                counted: e.counted,
+                unmatched: e.unmatched,
+            }
+        });
+        member(out, &mut first, "evidence", &serde_json::to_value(evidence)?)?;
         key(out, &mut first, "rejected")?;
         let rejected: Vec<Rejected<'_>> = r
             .loaded

@@ -13,9 +13,11 @@ use std::fmt::Write as _;
 use std::io;
 
 use super::{
-    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, top_blockers,
+    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, readiness,
+    top_blockers,
 };
 use crate::audit::{Verdict, Want};
+use crate::model::usage::Readiness;
 
 /// The Markdown renderer.
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +106,8 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
             escape(&a.message)
         )?;
     }
+
+    readiness_section(r, md)?;
 
     writeln!(md, "## Summary\n")?;
     header(md, &["mailboxes", "in scope", "out of scope", "flagged", "rejected rows"], &[true; 5]);
@@ -203,9 +207,15 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
                 None => format!("({})", f.policy_source.as_str()),
             };
             let mut cells = vec![escape(v.label()), escape(v.identity), policy];
-            cells.extend(f.verdicts().map(|(_, pv)| match pv.verdict {
-                Verdict::Allowed => "allowed".to_owned(),
-                other => format!("**{}**", other.as_str()),
+            cells.extend(f.verdicts().map(|(p, pv)| {
+                let verdict = match pv.verdict {
+                    Verdict::Allowed => "allowed".to_owned(),
+                    other => format!("**{}**", other.as_str()),
+                };
+                match f.readiness[p] {
+                    Some(rd) if rd != Readiness::Unused => format!("{verdict}, {}", rd.as_str()),
+                    _ => verdict,
+                }
             }));
             cells.push(escape(&blockers_cell(f)));
             row(md, &cells);
@@ -293,6 +303,48 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
         writeln!(md)?;
     }
 
+    if let Some(x) = &r.loaded.snapshot.exceptions {
+        writeln!(
+            md,
+            "## Exceptions register ({} rows, {} excepted)\n",
+            x.rows.len(),
+            sum.excepted
+        )?;
+        writeln!(
+            md,
+            "In the block direction a mailbox whose not-blocked protocols are all covered by active exceptions is excepted: not flagged and not in the plan.\n"
+        )?;
+        header(md, &["identity", "protocols", "until", "state", "owner", "reason", "source"], &[]);
+        for e in &x.rows {
+            row(
+                md,
+                &[
+                    escape(&e.identity),
+                    e.protocol_list().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
+                    e.until_text(),
+                    readiness::exception_state(e, o.as_of).to_owned(),
+                    escape(&e.owner),
+                    escape(&e.reason),
+                    escape(&e.source.to_string()),
+                ],
+            );
+        }
+        writeln!(md)?;
+    }
+
+    if let Some(u) = &r.loaded.snapshot.usage {
+        writeln!(md, "## Sign-in evidence\n")?;
+        for line in readiness::evidence_lines(&u.summary) {
+            writeln!(md, "- {}", escape(&line))?;
+        }
+        writeln!(md)?;
+        header(md, &["file", "kind", "events", "SHA-256"], &[false, false, true, false]);
+        for x in &u.summary.sources {
+            row(md, &[escape(&x.path), x.kind.to_owned(), x.events.to_string(), code(&x.sha256)]);
+        }
+        writeln!(md)?;
+    }
+
     writeln!(md, "## Inputs\n")?;
     header(md, &["file", "cmdlet", "form", "rows", "SHA-256"], &[false, false, false, true]);
     for i in &r.loaded.inputs {
@@ -321,6 +373,84 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
     }
     Ok(())
 }
+
+/// The readiness answer, first after the service timeline: who uses basic auth,
+/// who is safe to block, who only fails; then the mailboxes with evidence.
+fn readiness_section(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
+    if let Some(note) = readiness::no_evidence(r) {
+        writeln!(md, "> [!NOTE]\n> {note}\n")?;
+    }
+    let Some(u) = &r.loaded.snapshot.usage else { return Ok(()) };
+    writeln!(md, "## Readiness\n")?;
+    writeln!(md, "Sign-in evidence {}.\n", readiness::window(&u.summary))?;
+    for h in readiness::headlines(r) {
+        let mut sentences = h.sentences(r).into_iter();
+        if let Some(first) = sentences.next() {
+            writeln!(md, "- **{}**: **{}**", h.protocol, escape(&first))?;
+        }
+        for s in sentences {
+            writeln!(md, "  {}", escape(&s))?;
+        }
+    }
+    writeln!(md)?;
+    let (rows, total) = readiness::usage_rows(r, LIST_LIMIT);
+    writeln!(md, "### Basic auth in use or attempted ({total} mailbox-protocols)\n")?;
+    if rows.is_empty() {
+        writeln!(
+            md,
+            "None: no in-scope mailbox signed in with basic auth in the evidence window.\n"
+        )?;
+        return Ok(());
+    }
+    header(
+        md,
+        &[
+            "mailbox",
+            "protocol",
+            "readiness",
+            "configuration",
+            "successes",
+            "failures",
+            "last success",
+            "last failure",
+            "clients (IP, user agent)",
+            "likely",
+        ],
+        &[false, false, false, false, true, true],
+    );
+    for x in &rows {
+        let name = match x.display_name {
+            Some(d) => format!("{} ({})", escape(&x.label), escape(d)),
+            None => escape(&x.label),
+        };
+        row(
+            md,
+            &[
+                name,
+                x.protocol.to_string(),
+                format!("**{}**", x.readiness.as_str()),
+                x.verdict.as_str().to_owned(),
+                x.usage.successes.to_string(),
+                x.usage.failures.to_string(),
+                x.last_success(),
+                x.last_failure(),
+                escape(&x.clients()),
+                x.likely().to_owned(),
+            ],
+        );
+    }
+    if total > rows.len() {
+        writeln!(
+            md,
+            "\n… and {} more: every mailbox is in the CSV and JSON reports.",
+            total - rows.len()
+        )?;
+    }
+    writeln!(md)
+}
+
+/// How many mailbox rows the readiness list shows before pointing to CSV/JSON.
+const LIST_LIMIT: usize = 500;
 
 #[cfg(test)]
 mod tests {

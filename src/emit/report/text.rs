@@ -11,8 +11,12 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{Renderer, Report, blockers_cell, is_service};
+use super::{Renderer, Report, blockers_cell, is_service, readiness};
 use crate::audit::Want;
+use crate::model::usage::Readiness;
+
+/// How many mailbox rows the readiness list shows before pointing to CSV/JSON.
+const LIST_LIMIT: usize = 200;
 
 /// The text renderer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -152,6 +156,35 @@ impl Renderer for Text {
         }
 
         writeln!(out, "\n{}", h("Summary"))?;
+        let headlines = readiness::headlines(r);
+        if let Some(u) = &r.loaded.snapshot.usage {
+            writeln!(out, "  Readiness (sign-in evidence {}):", readiness::window(&u.summary))?;
+            for hl in &headlines {
+                let mut sentences = hl.sentences(r).into_iter();
+                if let Some(first) = sentences.next() {
+                    writeln!(
+                        out,
+                        "  {} {}",
+                        paint.style(SERVICE, &format!("{}:", hl.protocol)),
+                        first
+                    )?;
+                }
+                for s in sentences {
+                    writeln!(out, "        {s}")?;
+                }
+            }
+        }
+        if let Some(note) = readiness::no_evidence(r) {
+            writeln!(out, "  {} {note}", paint.style(NOTE, "!"))?;
+        }
+        if sum.excepted > 0 {
+            writeln!(
+                out,
+                "  {} mailbox{} excepted by the register (listed below)",
+                sum.excepted,
+                if sum.excepted == 1 { "" } else { "es" }
+            )?;
+        }
         writeln!(
             out,
             "  {} mailboxes: {} in scope, {} out of scope; {} flagged; {} rows rejected",
@@ -167,6 +200,58 @@ impl Renderer for Text {
             vec![p.to_string(), c.allowed.to_string(), c.blocked.to_string(), c.unknown.to_string()]
         }));
         table(out, "  ", &rows, &[false, true, true, true], paint)?;
+
+        if r.loaded.snapshot.usage.is_some() {
+            let (rows, total) = readiness::usage_rows(r, LIST_LIMIT);
+            writeln!(
+                out,
+                "\n{}",
+                h(&format!("Basic auth in use or attempted ({total} mailbox-protocols)"))
+            )?;
+            if rows.is_empty() {
+                writeln!(
+                    out,
+                    "  none: no in-scope mailbox signed in with basic auth in the evidence window"
+                )?;
+            } else {
+                let mut table_rows = vec![
+                    [
+                        "mailbox",
+                        "protocol",
+                        "readiness",
+                        "config",
+                        "ok",
+                        "failed",
+                        "last success",
+                        "last failure",
+                        "clients (IP, user agent)",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                ];
+                for u in &rows {
+                    table_rows.push(vec![
+                        u.label.clone(),
+                        u.protocol.to_string(),
+                        u.readiness.as_str().to_owned(),
+                        u.verdict.as_str().to_owned(),
+                        u.usage.successes.to_string(),
+                        u.usage.failures.to_string(),
+                        u.last_success(),
+                        u.last_failure(),
+                        format!("{} ({})", u.clients(), u.likely()),
+                    ]);
+                }
+                table(out, "  ", &table_rows, &[false, false, false, false, true, true], paint)?;
+                if total > rows.len() {
+                    writeln!(
+                        out,
+                        "  ... and {} more (all are in --format csv and json)",
+                        total - rows.len()
+                    )?;
+                }
+            }
+        }
 
         if !sum.by_blocker.is_empty() {
             writeln!(out, "\n{}", h("Top blockers (in-scope mailboxes affected)"))?;
@@ -198,7 +283,12 @@ impl Renderer for Text {
                     None => format!("({})", f.policy_source.as_str()),
                 };
                 let mut row = vec![v.label().to_owned(), policy];
-                row.extend(f.verdicts().map(|(_, pv)| pv.verdict.as_str().to_owned()));
+                row.extend(f.verdicts().map(|(p, pv)| match f.readiness[p] {
+                    Some(rd) if rd != Readiness::Unused => {
+                        format!("{}, {}", pv.verdict.as_str(), rd.as_str())
+                    }
+                    _ => pv.verdict.as_str().to_owned(),
+                }));
                 row.push(blockers_cell(f));
                 rows.push(row);
             }
@@ -207,6 +297,49 @@ impl Renderer for Text {
                 out,
                 "  (each blocker's exact setting, value and source line is in --format json)"
             )?;
+        }
+
+        if let Some(x) = &r.loaded.snapshot.exceptions {
+            writeln!(
+                out,
+                "\n{}",
+                h(&format!(
+                    "Exceptions register ({} rows, {} excepted)",
+                    x.rows.len(),
+                    sum.excepted
+                ))
+            )?;
+            let mut rows = vec![
+                ["identity", "protocols", "until", "state", "owner", "reason", "source"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            for e in &x.rows {
+                rows.push(vec![
+                    e.identity.clone(),
+                    e.protocol_list().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
+                    e.until_text(),
+                    readiness::exception_state(e, o.as_of).to_owned(),
+                    e.owner.clone(),
+                    e.reason.clone(),
+                    e.source.to_string(),
+                ]);
+            }
+            table(out, "  ", &rows, &[], paint)?;
+        }
+
+        if let Some(u) = &r.loaded.snapshot.usage {
+            writeln!(out, "\n{}", h("Sign-in evidence"))?;
+            for line in readiness::evidence_lines(&u.summary) {
+                writeln!(out, "  {line}")?;
+            }
+            let rows: Vec<Vec<String>> = u
+                .summary
+                .sources
+                .iter()
+                .map(|s| vec![s.path.clone(), s.kind.to_owned(), format!("{} events", s.events)])
+                .collect();
+            table(out, "  ", &rows, &[false, false, true], paint)?;
         }
 
         if let Some(plan) = r.plan {

@@ -1,0 +1,298 @@
+//! The readiness views every format shares (DESIGN.md §2, Readiness): the
+//! answer first (who uses basic SMTP AUTH and breaks when it goes off by
+//! default), then the mailboxes with sign-in evidence, the evidence read and
+//! the exceptions register.
+
+use crate::audit::advisory::SMTP_DEFAULT_OFF;
+use crate::audit::{Verdict, Want};
+use crate::model::exceptions::Exception;
+use crate::model::usage::{EvidenceSummary, ProtocolUsage, Readiness, TOP_CLIENTS, format_time};
+use crate::model::{Environment, Protocol};
+
+use super::Report;
+
+/// The readiness answer for one protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Headline {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// In-scope mailboxes with at least one successful basic-auth sign-in.
+    pub in_use: usize,
+    /// Of those, the ones the configuration allows today.
+    pub in_use_allowed: usize,
+    /// Allowed by the configuration and not used: safe to block today.
+    pub allowed_unused: usize,
+    /// Failures only.
+    pub attempted: usize,
+    /// Of those, failures from so many addresses that spraying is likelier.
+    pub spraying: usize,
+}
+
+impl Headline {
+    /// Failures-only mailboxes that look like one broken client.
+    pub fn broken(&self) -> usize {
+        self.attempted - self.spraying
+    }
+
+    /// The answer in sentences, for every format.
+    pub fn sentences(&self, r: &Report<'_>) -> Vec<String> {
+        let p = self.protocol;
+        let name = match p {
+            Protocol::Smtp => "basic SMTP AUTH",
+            Protocol::Pop => "basic POP",
+            Protocol::Imap => "basic IMAP",
+        };
+        let mut out = Vec::new();
+        let online = r.options.environment == Environment::Online;
+        let breaks = match (p, online) {
+            (Protocol::Smtp, true) if r.options.as_of < SMTP_DEFAULT_OFF => {
+                ": they fail when Microsoft turns SMTP AUTH basic auth off by default at the end of December 2026, unless an admin re-enables it or they move to OAuth"
+            }
+            (Protocol::Smtp, true) => {
+                ": SMTP AUTH basic auth is off by default since the end of December 2026, so they fail unless an admin has re-enabled it; move them to OAuth"
+            }
+            (_, true) if self.in_use > 0 => {
+                ": Exchange Online retired basic POP and IMAP in 2023, so check these events' client app and time"
+            }
+            (_, true) => " (Exchange Online retired it in 2023)",
+            (_, false) => "",
+        };
+        out.push(format!(
+            "{} mailbox{} in use with {name}{breaks}.",
+            self.in_use,
+            plural(self.in_use, "", "es")
+        ));
+        if self.in_use > self.in_use_allowed {
+            out.push(format!(
+                "{} of them {} blocked by the configuration now (it changed within the evidence window, or a block outside the export applies).",
+                self.in_use - self.in_use_allowed,
+                if self.in_use - self.in_use_allowed == 1 { "is" } else { "are" }
+            ));
+        }
+        out.push(format!(
+            "{} mailbox{} allowed {name} but did not use it: safe to block today.",
+            self.allowed_unused,
+            plural(self.allowed_unused, "", "es")
+        ));
+        if self.attempted > 0 {
+            out.push(format!(
+                "{} mailbox{} only failed sign-ins: {} likely password spraying (failures from {} or more addresses), {} likely a broken client with an old password.",
+                self.attempted,
+                plural(self.attempted, " has", "es have"),
+                self.spraying,
+                crate::model::usage::SPRAY_IPS,
+                self.broken()
+            ));
+        } else {
+            out.push("No mailbox has failed sign-ins only.".into());
+        }
+        out
+    }
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+/// The readiness answer for each in-scope protocol, SMTP first; empty without evidence.
+pub fn headlines(r: &Report<'_>) -> Vec<Headline> {
+    let s = &r.loaded.snapshot;
+    let Some(usage) = &s.usage else { return Vec::new() };
+    let mut order: Vec<Protocol> = r.options.protocols.clone();
+    order.sort_by_key(|p| *p != Protocol::Smtp);
+    order
+        .into_iter()
+        .filter_map(|p| {
+            let c = r.audit.summary.readiness[p]?;
+            let mut h = Headline {
+                protocol: p,
+                in_use: c.in_use,
+                in_use_allowed: 0,
+                allowed_unused: c.allowed_unused,
+                attempted: c.attempted,
+                spraying: 0,
+            };
+            for (i, per) in &usage.mailboxes {
+                let Some(u) = per[p].as_ref() else { continue };
+                let i = *i as usize;
+                if !r.audit.in_scope(i) {
+                    continue;
+                }
+                h.spraying += usize::from(u.looks_like_spraying());
+                if u.readiness() == Readiness::InUse {
+                    let f = r.audit.finding_of(i);
+                    h.in_use_allowed += usize::from(
+                        f.and_then(|f| f.protocols[p].as_ref().map(|v| v.verdict))
+                            == Some(Verdict::Allowed),
+                    );
+                }
+            }
+            Some(h)
+        })
+        .collect()
+}
+
+/// Said in the block direction when no evidence was given, so that nobody takes
+/// "no readiness" for "unused".
+pub fn no_evidence(r: &Report<'_>) -> Option<&'static str> {
+    (r.loaded.snapshot.usage.is_none() && r.options.want == Want::Block).then_some(
+        "No usage evidence was given: the plan blocks every allowed protocol, whether a client uses it or not. Add the Entra sign-in logs with --sign-ins to see who uses basic auth, and to keep in-use protocols as manual steps until their clients move to OAuth.",
+    )
+}
+
+/// The evidence window in words: `2026-10-30 to 2026-11-28, 30 days`.
+pub fn window(s: &EvidenceSummary) -> String {
+    match (s.from, s.to) {
+        (Some(from), Some(to)) => {
+            let days = to.div_euclid(86_400) - from.div_euclid(86_400) + 1;
+            let date = |t: i64| format_time(t)[..10].to_owned();
+            format!(
+                "{} to {}, {days} day{}",
+                date(from),
+                date(to),
+                if days == 1 { "" } else { "s" }
+            )
+        }
+        _ => "no event".into(),
+    }
+}
+
+/// A mailbox and protocol with sign-in events.
+#[derive(Debug, Clone)]
+pub struct UsageRow<'a> {
+    /// The mailbox's label (UPN, address, name).
+    pub label: String,
+    /// Its display name, when known and different from the label.
+    pub display_name: Option<&'a str>,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// What the evidence says.
+    pub readiness: Readiness,
+    /// The configuration verdict.
+    pub verdict: Verdict,
+    /// The counters.
+    pub usage: &'a ProtocolUsage,
+}
+
+impl UsageRow<'_> {
+    /// `2026-11-20T08:01:02Z` or `-`.
+    pub fn last_success(&self) -> String {
+        self.usage.last_success.map_or_else(|| "-".into(), format_time)
+    }
+
+    /// `2026-11-20T08:01:02Z` or `-`.
+    pub fn last_failure(&self) -> String {
+        self.usage.last_failure.map_or_else(|| "-".into(), format_time)
+    }
+
+    /// The top clients: `203.0.113.7 BAV2ROPC ×41; ...`.
+    pub fn clients(&self) -> String {
+        self.usage
+            .top_clients(TOP_CLIENTS)
+            .into_iter()
+            .map(|(ip, ua, n)| {
+                format!(
+                    "{} {} ×{n}",
+                    if ip.is_empty() { "(no IP)" } else { ip },
+                    if ua.is_empty() { "(no user agent)" } else { ua }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// For failures only: which cause is likelier.
+    pub fn likely(&self) -> &'static str {
+        match self.readiness {
+            Readiness::InUse => "a client depends on it",
+            Readiness::Attempted if self.usage.looks_like_spraying() => "likely password spraying",
+            Readiness::Attempted => "likely a broken client",
+            Readiness::Unused => "",
+        }
+    }
+}
+
+/// The in-scope mailboxes and protocols with events: in use first (most
+/// successes first), then failures only; at most `limit` rows, and the total.
+pub fn usage_rows<'a>(r: &Report<'a>, limit: usize) -> (Vec<UsageRow<'a>>, usize) {
+    let s = &r.loaded.snapshot;
+    let Some(usage) = &s.usage else { return (Vec::new(), 0) };
+    let mut rows: Vec<UsageRow<'a>> = Vec::new();
+    let mut keys: Vec<&u32> = usage.mailboxes.keys().collect();
+    keys.sort_unstable();
+    for &i in keys {
+        let i = i as usize;
+        let Some(f) = r.audit.finding_of(i) else { continue };
+        let v = r.view(&f);
+        for (p, pv) in f.verdicts() {
+            let u = usage.get(i, p);
+            let readiness = u.readiness();
+            if readiness == Readiness::Unused {
+                continue;
+            }
+            let label = v.label().to_owned();
+            rows.push(UsageRow {
+                display_name: v.display_name.filter(|d| *d != label),
+                label,
+                protocol: p,
+                readiness,
+                verdict: pv.verdict,
+                usage: u,
+            });
+        }
+    }
+    rows.sort_by(|a, b| {
+        (
+            a.readiness,
+            a.protocol != Protocol::Smtp,
+            std::cmp::Reverse(a.usage.successes),
+            std::cmp::Reverse(a.usage.failures),
+            &a.label,
+        )
+            .cmp(&(
+                b.readiness,
+                b.protocol != Protocol::Smtp,
+                std::cmp::Reverse(b.usage.successes),
+                std::cmp::Reverse(b.usage.failures),
+                &b.label,
+            ))
+    });
+    let total = rows.len();
+    rows.truncate(limit);
+    (rows, total)
+}
+
+/// The evidence read, in lines of words.
+pub fn evidence_lines(s: &EvidenceSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    match (s.from, s.to) {
+        (Some(from), Some(to)) => {
+            let days = to.div_euclid(86_400) - from.div_euclid(86_400) + 1;
+            out.push(format!("window: {} to {} ({days} days)", format_time(from), format_time(to)));
+        }
+        _ => out.push("window: no event".into()),
+    }
+    out.push(format!(
+        "{} events read ({} interactive, {} non-interactive{}); {} POP3/IMAP4/Authenticated SMTP events counted, {} matching no mailbox; {} other client apps (modern auth, ActiveSync, ...) not counted",
+        s.events,
+        s.interactive,
+        s.non_interactive,
+        if s.unknown_interactivity > 0 { format!(", {} not saying", s.unknown_interactivity) } else { String::new() },
+        s.counted,
+        s.unmatched,
+        s.events - s.counted - s.unmatched
+    ));
+    if s.before_since > 0 {
+        out.push(format!("{} events before --since left out", s.before_since));
+    }
+    out
+}
+
+/// An exception's state at the report's date.
+pub fn exception_state(e: &Exception, as_of: time::Date) -> &'static str {
+    match (e.mailbox, e.expired(as_of)) {
+        (None, _) => "names no mailbox",
+        (Some(_), true) => "expired",
+        (Some(_), false) => "active",
+    }
+}
