@@ -1,12 +1,15 @@
-//! What changed between two audits: reads two `exoauth/audit-v1` JSON reports
-//! (DESIGN.md §5) and compares them mailbox by mailbox, keyed by `identity`.
+//! What changed between two audits: reads two `exoauth/audit-v1` or `-v2` JSON
+//! reports (DESIGN.md §5) and compares them mailbox by mailbox, keyed by `identity`.
 //!
 //! The result lists mailboxes added and removed, every protocol whose verdict
 //! changed (newly allowed, newly blocked, newly unknown), the blocker codes that
 //! appeared or cleared on each protocol, and the summary deltas. A change is a
 //! **regression** when it goes against the report's direction (`want`): in the
 //! allow direction a protocol that was `allowed` no longer is; in the block
-//! direction a protocol became `allowed`. Mailboxes that are new in the later
+//! direction a protocol became `allowed`, or (with usage evidence in both
+//! reports) became `in-use`: a client now depends on basic auth that did not
+//! before. Exceptions that lapsed (expired or removed) are listed; the mailbox's
+//! flag change shows what that means. Mailboxes that are new in the later
 //! report are listed (with their flag) but are not regressions: nothing about
 //! them got worse.
 //!
@@ -19,6 +22,10 @@ use serde::Deserialize;
 
 use crate::audit::{Verdict, Want};
 use crate::emit::report::json::SCHEMA;
+use crate::model::usage::Readiness;
+
+/// The first report schema, without readiness; still read.
+pub const SCHEMA_V1: &str = "exoauth/audit-v1";
 use crate::model::Protocol;
 
 /// Why a report cannot be compared.
@@ -40,9 +47,9 @@ pub enum DiffError {
         /// What serde_json found (with line and column).
         source: serde_json::Error,
     },
-    /// JSON, but not an `exoauth/audit-v1` report.
+    /// JSON, but not an `exoauth/audit-v1` or `-v2` report.
     #[error(
-        "{path}: schema is {found}, expected \"{SCHEMA}\"; diff reads reports written by `exoauth audit --format json`"
+        "{path}: schema is {found}, expected \"{SCHEMA}\" (or the older \"{SCHEMA_V1}\"); diff reads reports written by `exoauth audit --format json`"
     )]
     Schema {
         /// The file.
@@ -60,10 +67,10 @@ pub enum DiffError {
     },
 }
 
-/// An `exoauth/audit-v1` report, as far as a diff reads it.
+/// An `exoauth/audit-v1` or `-v2` report, as far as a diff reads it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuditReport {
-    /// Always `exoauth/audit-v1`.
+    /// `exoauth/audit-v2` or `exoauth/audit-v1`.
     pub schema: String,
     /// The exoauth version that wrote it.
     pub tool_version: String,
@@ -79,6 +86,14 @@ pub struct AuditReport {
     pub summary: ReportSummary,
     /// One entry per in-scope mailbox.
     pub mailboxes: Vec<ReportMailbox>,
+    /// Whether usage evidence was given (v2 `evidence` not null).
+    #[serde(default, deserialize_with = "present")]
+    pub evidence: bool,
+}
+
+/// True for a present, non-null value.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(!Option::<serde::de::IgnoredAny>::deserialize(d)?.is_none())
 }
 
 /// The `summary` object.
@@ -90,6 +105,9 @@ pub struct ReportSummary {
     pub in_scope: usize,
     /// Mailboxes flagged.
     pub flagged: usize,
+    /// Mailboxes excepted (v2).
+    #[serde(default)]
+    pub excepted: usize,
     /// Input rows rejected.
     pub rejected_rows: usize,
     /// Verdict counts per protocol.
@@ -122,8 +140,21 @@ pub struct ReportMailbox {
     pub primary_smtp_address: Option<String>,
     /// Flagged for the report's direction.
     pub flagged: bool,
+    /// Excepted by the register (v2).
+    #[serde(default)]
+    pub excepted: bool,
+    /// The covering exception (v2).
+    #[serde(default)]
+    pub exception: Option<ReportException>,
     /// Verdict per protocol.
     pub protocols: BTreeMap<String, ReportProtocol>,
+}
+
+/// A mailbox's exception (v2).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportException {
+    /// The last day it covers, `YYYY-MM-DD`.
+    pub until: String,
 }
 
 impl ReportMailbox {
@@ -143,6 +174,22 @@ pub struct ReportProtocol {
     pub basic_auth: String,
     /// The blockers.
     pub blockers: Vec<ReportBlocker>,
+    /// The usage evidence (v2; null without evidence).
+    #[serde(default)]
+    pub usage: Option<ReportUsage>,
+}
+
+/// A protocol's usage evidence (v2).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportUsage {
+    /// `in-use`, `attempted` or `unused`.
+    pub readiness: String,
+}
+
+impl ReportProtocol {
+    fn readiness(&self) -> Option<Readiness> {
+        self.usage.as_ref().and_then(|u| parse_readiness(&u.readiness))
+    }
 }
 
 /// One blocker (only the code is compared; settings and sources move between
@@ -161,7 +208,7 @@ pub fn read_report(path: &str, bytes: &[u8]) -> Result<AuditReport, DiffError> {
     let json = |source| DiffError::Json { path: path.into(), source };
     let value: serde_json::Value = serde_json::from_str(&text).map_err(json)?;
     match value.get("schema") {
-        Some(serde_json::Value::String(s)) if s == SCHEMA => {}
+        Some(serde_json::Value::String(s)) if s == SCHEMA || s == SCHEMA_V1 => {}
         Some(other) => {
             return Err(DiffError::Schema { path: path.into(), found: other.to_string() });
         }
@@ -186,6 +233,14 @@ pub fn read_report(path: &str, bytes: &[u8]) -> Result<AuditReport, DiffError> {
                     m.identity, v.basic_auth
                 ))
             })?;
+            if let Some(u) = &v.usage {
+                parse_readiness(&u.readiness).ok_or_else(|| {
+                    invalid(format!(
+                        "mailbox {:?}: {p} usage readiness is {:?}, expected in-use, attempted or unused",
+                        m.identity, u.readiness
+                    ))
+                })?;
+            }
         }
     }
     Ok(report)
@@ -197,6 +252,10 @@ fn parse_want(s: &str) -> Option<Want> {
         "block" => Some(Want::Block),
         _ => None,
     }
+}
+
+fn parse_readiness(s: &str) -> Option<Readiness> {
+    Readiness::ALL.into_iter().find(|r| r.as_str() == s)
 }
 
 fn parse_verdict(s: &str) -> Option<Verdict> {
@@ -243,6 +302,10 @@ pub enum Movement {
     NewlyBlocked,
     /// Now unknown, was not.
     NewlyUnknown,
+    /// Same verdict, now in use with basic auth (usage evidence in both reports).
+    NewlyInUse,
+    /// Same verdict, other readiness (no longer in use, or attempts began or stopped).
+    ReadinessChanged,
     /// Same verdict, other blockers.
     BlockersChanged,
 }
@@ -254,6 +317,8 @@ impl Movement {
             Movement::NewlyAllowed => "newly-allowed",
             Movement::NewlyBlocked => "newly-blocked",
             Movement::NewlyUnknown => "newly-unknown",
+            Movement::NewlyInUse => "newly-in-use",
+            Movement::ReadinessChanged => "readiness-changed",
             Movement::BlockersChanged => "blockers-changed",
         }
     }
@@ -272,14 +337,26 @@ pub struct ProtocolChange {
     pub appeared: Vec<String>,
     /// Blocker codes present before and not now.
     pub cleared: Vec<String>,
+    /// Readiness before, when both reports had usage evidence.
+    pub old_readiness: Option<Readiness>,
+    /// Readiness after, when both reports had usage evidence.
+    pub new_readiness: Option<Readiness>,
     /// Worse for the direction (see the module documentation).
     pub regression: bool,
 }
 
 impl ProtocolChange {
+    /// True when the protocol is in use now and was not before.
+    pub fn newly_in_use(&self) -> bool {
+        self.new_readiness == Some(Readiness::InUse)
+            && self.old_readiness.is_some_and(|r| r != Readiness::InUse)
+    }
+
     /// How the verdict moved.
     pub fn movement(&self) -> Movement {
         match (self.old == self.new, self.new) {
+            (true, _) if self.newly_in_use() => Movement::NewlyInUse,
+            (true, _) if self.old_readiness != self.new_readiness => Movement::ReadinessChanged,
             (true, _) => Movement::BlockersChanged,
             (false, Verdict::Allowed) => Movement::NewlyAllowed,
             (false, Verdict::Blocked) => Movement::NewlyBlocked,
@@ -301,6 +378,18 @@ pub struct MailboxChange {
     pub new_flagged: bool,
     /// The protocols that changed, in report order.
     pub protocols: Vec<ProtocolChange>,
+    /// The exception that covered the mailbox before and no longer does.
+    pub exception_lapsed: Option<Lapsed>,
+}
+
+/// An exception that no longer covers a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lapsed {
+    /// Its last day, `YYYY-MM-DD`.
+    pub until: String,
+    /// True when the later report's date is past it; false when it was removed
+    /// from the register (or no longer covers every open protocol).
+    pub expired: bool,
 }
 
 impl MailboxChange {
@@ -335,6 +424,8 @@ pub struct SummaryDelta {
     pub in_scope: Delta,
     /// Flagged.
     pub flagged: Delta,
+    /// Excepted.
+    pub excepted: Delta,
     /// Rejected input rows.
     pub rejected_rows: Delta,
     /// Verdict counts of the protocols both reports audited, in report order:
@@ -406,6 +497,19 @@ fn codes(p: &ReportProtocol) -> BTreeSet<&str> {
     p.blockers.iter().map(|b| b.code.as_str()).collect()
 }
 
+/// Mailboxes with a protocol newly in use with basic auth.
+impl Diff {
+    /// Mailboxes with at least one protocol newly in use.
+    pub fn newly_in_use(&self) -> usize {
+        self.changed.iter().filter(|c| c.protocols.iter().any(ProtocolChange::newly_in_use)).count()
+    }
+
+    /// Mailboxes whose exception lapsed.
+    pub fn lapsed(&self) -> usize {
+        self.changed.iter().filter(|c| c.exception_lapsed.is_some()).count()
+    }
+}
+
 /// Whether moving from `old` to `new` is worse for the direction.
 pub fn is_regression(want: Want, old: Verdict, new: Verdict) -> bool {
     match want {
@@ -449,6 +553,13 @@ pub fn diff(old_path: &str, old: &AuditReport, new_path: &str, new: &AuditReport
             only.join(", ")
         ));
     }
+    let readiness_compared = old.evidence && new.evidence;
+    if old.evidence != new.evidence {
+        notes.push(format!(
+            "only the {} report has usage evidence (--sign-ins); readiness is not compared",
+            if new.evidence { "later" } else { "earlier" }
+        ));
+    }
 
     let old_by: HashMap<&str, &ReportMailbox> =
         old.mailboxes.iter().map(|m| (m.identity.as_str(), m)).collect();
@@ -474,25 +585,39 @@ pub fn diff(old_path: &str, old: &AuditReport, new_path: &str, new: &AuditReport
             };
             let (ca, cb) = (codes(a), codes(b));
             let (va, vb) = (verdict(a), verdict(b));
-            if va == vb && ca == cb {
+            let (ra, rb) =
+                if readiness_compared { (a.readiness(), b.readiness()) } else { (None, None) };
+            if va == vb && ca == cb && ra == rb {
                 continue;
             }
-            ps.push(ProtocolChange {
+            let mut change = ProtocolChange {
                 protocol: *p,
                 old: va,
                 new: vb,
                 appeared: cb.difference(&ca).map(|c| (*c).to_owned()).collect(),
                 cleared: ca.difference(&cb).map(|c| (*c).to_owned()).collect(),
+                old_readiness: ra,
+                new_readiness: rb,
                 regression: is_regression(want, va, vb),
-            });
+            };
+            change.regression |= want == Want::Block && change.newly_in_use();
+            ps.push(change);
         }
-        if !ps.is_empty() || before.flagged != m.flagged {
+        let exception_lapsed = match (&before.exception, &m.exception) {
+            (Some(e), None) => Some(Lapsed {
+                until: e.until.clone(),
+                expired: new.as_of.as_str() > e.until.as_str(),
+            }),
+            _ => None,
+        };
+        if !ps.is_empty() || before.flagged != m.flagged || exception_lapsed.is_some() {
             changed.push(MailboxChange {
                 identity: m.identity.clone(),
                 label: m.label().to_owned(),
                 old_flagged: before.flagged,
                 new_flagged: m.flagged,
                 protocols: ps,
+                exception_lapsed,
             });
         }
     }
@@ -534,6 +659,7 @@ pub fn diff(old_path: &str, old: &AuditReport, new_path: &str, new: &AuditReport
             mailboxes: d(os.mailboxes, ns.mailboxes),
             in_scope: d(os.in_scope, ns.in_scope),
             flagged: d(os.flagged, ns.flagged),
+            excepted: d(os.excepted, ns.excepted),
             rejected_rows: d(os.rejected_rows, ns.rejected_rows),
             by_protocol,
             by_blocker,
@@ -622,7 +748,7 @@ mod tests {
     #[test]
     fn other_schemas_and_bad_values_are_refused() {
         for (text, want) in [
-            ("{\"schema\":\"exoauth/audit-v2\"}", "schema is \"exoauth/audit-v2\""),
+            ("{\"schema\":\"exoauth/audit-v3\"}", "schema is \"exoauth/audit-v3\""),
             ("{\"mailboxes\":[]}", "schema is missing"),
             ("[1,2]", "schema is missing"),
             ("not json", "expected ident"),

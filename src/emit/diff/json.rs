@@ -27,6 +27,8 @@ struct Doc<'a> {
     notes: &'a [String],
     regressions: usize,
     improvements: usize,
+    newly_in_use: usize,
+    exceptions_lapsed: usize,
     changed: Vec<Changed<'a>>,
     added: Vec<MailboxOut<'a>>,
     removed: Vec<MailboxOut<'a>>,
@@ -56,6 +58,13 @@ struct Changed<'a> {
     flagged: DeltaBool,
     regression: bool,
     protocols: Vec<ProtocolOut<'a>>,
+    exception_lapsed: Option<LapsedOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct LapsedOut<'a> {
+    until: &'a str,
+    expired: bool,
 }
 
 #[derive(Serialize)]
@@ -71,6 +80,8 @@ struct ProtocolOut<'a> {
     new: &'static str,
     change: &'static str,
     regression: bool,
+    old_readiness: Option<&'static str>,
+    new_readiness: Option<&'static str>,
     blockers_appeared: &'a [String],
     blockers_cleared: &'a [String],
 }
@@ -101,6 +112,7 @@ struct SummaryOut<'a> {
     mailboxes: DeltaOut,
     in_scope: DeltaOut,
     flagged: DeltaOut,
+    excepted: DeltaOut,
     rejected_rows: DeltaOut,
     by_protocol: Vec<CountsOut>,
     by_blocker: BTreeMap<&'a str, DeltaOut>,
@@ -134,6 +146,8 @@ impl DiffRenderer for Json {
             notes: &d.notes,
             regressions: d.regressions(),
             improvements: d.improvements(),
+            newly_in_use: d.newly_in_use(),
+            exceptions_lapsed: d.lapsed(),
             changed: d
                 .changed
                 .iter()
@@ -151,10 +165,16 @@ impl DiffRenderer for Json {
                             new: p.new.as_str(),
                             change: p.movement().as_str(),
                             regression: p.regression,
+                            old_readiness: p.old_readiness.map(|r| r.as_str()),
+                            new_readiness: p.new_readiness.map(|r| r.as_str()),
                             blockers_appeared: &p.appeared,
                             blockers_cleared: &p.cleared,
                         })
                         .collect(),
+                    exception_lapsed: c
+                        .exception_lapsed
+                        .as_ref()
+                        .map(|l| LapsedOut { until: &l.until, expired: l.expired }),
                 })
                 .collect(),
             added: mailboxes(&d.added),
@@ -163,6 +183,7 @@ impl DiffRenderer for Json {
                 mailboxes: s.mailboxes.into(),
                 in_scope: s.in_scope.into(),
                 flagged: s.flagged.into(),
+                excepted: s.excepted.into(),
                 rejected_rows: s.rejected_rows.into(),
                 by_protocol: s
                     .by_protocol

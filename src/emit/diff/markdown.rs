@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::io;
 
-use super::{DiffRenderer, describe, signed, summary_rows};
+use super::{DiffRenderer, describe, lapsed, signed, summary_rows};
 use crate::diff::Diff;
 use crate::emit::report::markdown::escape;
 
@@ -98,7 +98,17 @@ fn render(d: &Diff, md: &mut String) -> std::fmt::Result {
                     if p.regression { "**yes**" } else { "no" }
                 )?;
             }
-            if c.protocols.is_empty() {
+            if let Some(l) = &c.exception_lapsed {
+                writeln!(
+                    md,
+                    "| {} | {} | | {}; flagged {} → {} | no |",
+                    escape(&c.label),
+                    escape(&c.identity),
+                    lapsed(l),
+                    c.old_flagged,
+                    c.new_flagged
+                )?;
+            } else if c.protocols.is_empty() {
                 writeln!(
                     md,
                     "| {} | {} | | flagged {} → {} | no |",

@@ -54,6 +54,7 @@ pub fn summary_rows(d: &Diff) -> Vec<(String, Delta)> {
         ("mailboxes".to_owned(), s.mailboxes),
         ("in scope".to_owned(), s.in_scope),
         ("flagged".to_owned(), s.flagged),
+        ("excepted".to_owned(), s.excepted),
         ("rejected rows".to_owned(), s.rejected_rows),
     ];
     for (p, allowed, blocked, unknown) in &s.by_protocol {
@@ -68,10 +69,20 @@ pub fn summary_rows(d: &Diff) -> Vec<(String, Delta)> {
 /// protocol change, without the protocol name.
 pub fn describe(p: &crate::diff::ProtocolChange) -> String {
     let mut s = if p.old == p.new {
-        format!("{} (blockers changed)", p.new.as_str())
+        match p.movement() {
+            crate::diff::Movement::BlockersChanged => {
+                format!("{} (blockers changed)", p.new.as_str())
+            }
+            m => format!("{} ({})", p.new.as_str(), m.as_str()),
+        }
     } else {
         format!("{} → {} ({})", p.old.as_str(), p.new.as_str(), p.movement().as_str())
     };
+    if let (Some(a), Some(b)) = (p.old_readiness, p.new_readiness)
+        && a != b
+    {
+        s.push_str(&format!("; usage: {} → {}", a.as_str(), b.as_str()));
+    }
     if !p.appeared.is_empty() {
         s.push_str(&format!("; appeared: {}", p.appeared.join(", ")));
     }
@@ -79,4 +90,13 @@ pub fn describe(p: &crate::diff::ProtocolChange) -> String {
         s.push_str(&format!("; cleared: {}", p.cleared.join(", ")));
     }
     s
+}
+
+/// `exception until 2026-10-31 expired` / `... was removed`.
+pub fn lapsed(l: &crate::diff::Lapsed) -> String {
+    format!(
+        "exception until {} {}",
+        l.until,
+        if l.expired { "expired" } else { "no longer covers it (removed or narrowed)" }
+    )
 }

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{DiffRenderer, describe, signed, summary_rows};
+use super::{DiffRenderer, describe, lapsed, signed, summary_rows};
 use crate::diff::Diff;
 
 /// The text diff renderer.
@@ -30,6 +30,14 @@ impl DiffRenderer for Text {
             d.added.len(),
             d.removed.len()
         )?;
+        if d.newly_in_use() > 0 || d.lapsed() > 0 {
+            writeln!(
+                out,
+                "{} mailbox(es) newly in use with basic auth, {} exception(s) lapsed",
+                d.newly_in_use(),
+                d.lapsed()
+            )?;
+        }
 
         writeln!(out, "\nSummary")?;
         let rows = summary_rows(d);
@@ -87,6 +95,9 @@ impl DiffRenderer for Text {
                 writeln!(out, "  {mark} {} ({}){notes}", c.label, c.identity)?;
                 for p in &c.protocols {
                     writeln!(out, "      {}: {}", p.protocol, describe(p))?;
+                }
+                if let Some(l) = &c.exception_lapsed {
+                    writeln!(out, "      {}", lapsed(l))?;
                 }
             }
         }
