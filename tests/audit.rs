@@ -35,7 +35,7 @@ fn readme_first_command_text_report() {
 }
 
 #[test]
-fn json_report_has_exactly_the_audit_v1_shape() {
+fn json_report_has_exactly_the_audit_v2_shape() {
     let (r, code) = audit_json(&fixture("contoso"), &[]);
     assert_eq!(code, 0);
     let keys = |v: &Value| {
@@ -49,6 +49,7 @@ fn json_report_has_exactly_the_audit_v1_shape() {
             "advisories",
             "as_of",
             "environment",
+            "evidence",
             "inputs",
             "mailboxes",
             "protocols",
@@ -60,7 +61,8 @@ fn json_report_has_exactly_the_audit_v1_shape() {
             "want"
         ]
     );
-    assert_eq!(r["schema"], "exoauth/audit-v1");
+    assert_eq!(r["schema"], "exoauth/audit-v2");
+    assert_eq!(r["evidence"], Value::Null, "no --sign-ins: no evidence, not an empty one");
     assert_eq!(keys(&r["inputs"][0]), ["cmdlet", "form", "path", "rows", "sha256"]);
     assert_eq!(
         keys(&r["tenant"]),
@@ -71,7 +73,15 @@ fn json_report_has_exactly_the_audit_v1_shape() {
     assert_eq!(keys(&r["advisories"][0]), ["code", "message", "protocols"]);
     assert_eq!(
         keys(&r["summary"]),
-        ["by_blocker", "by_protocol", "flagged", "in_scope", "mailboxes", "rejected_rows"]
+        [
+            "by_blocker",
+            "by_protocol",
+            "excepted",
+            "flagged",
+            "in_scope",
+            "mailboxes",
+            "rejected_rows"
+        ]
     );
     assert_eq!(
         r["summary"]["by_protocol"]["smtp"],
@@ -82,6 +92,8 @@ fn json_report_has_exactly_the_audit_v1_shape() {
         keys(m),
         [
             "effective_policy",
+            "excepted",
+            "exception",
             "external_directory_object_id",
             "flagged",
             "identity",
@@ -94,6 +106,13 @@ fn json_report_has_exactly_the_audit_v1_shape() {
     );
     assert_eq!(m["identity"], "15fb090c-e216-41ed-b435-a76354ccb871");
     assert_eq!(m["policy_source"], "org-default");
+    assert_eq!((&m["excepted"], &m["exception"]), (&Value::Bool(false), &Value::Null));
+    assert_eq!(keys(&m["protocols"]["smtp"]), ["basic_auth", "blockers", "usage"]);
+    assert_eq!(
+        m["protocols"]["smtp"]["usage"],
+        Value::Null,
+        "no evidence: usage is null, not unused"
+    );
     let b = &m["protocols"]["smtp"]["blockers"][0];
     assert_eq!(keys(b), ["code", "setting", "source", "value"]);
     assert_eq!(b["code"], "tenant-smtp-auth-disabled");
@@ -183,12 +202,21 @@ fn want_block_flags_exactly_the_mailboxes_that_still_can() {
     // Regression (M365SAT CSTM-Ex026): an inverted predicate.
     let (r, _) = audit_json(&fixture("contoso"), &["--want", "block"]);
     assert_eq!(r["want"], "block");
+    // Fail closed (DESIGN.md §2 Directions): `unknown` is not blocked either.
     for m in r["mailboxes"].as_array().unwrap() {
-        let any_allowed =
-            ["pop", "imap", "smtp"].iter().any(|p| m["protocols"][p]["basic_auth"] == "allowed");
-        assert_eq!(m["flagged"].as_bool().unwrap(), any_allowed, "{}", m["primary_smtp_address"]);
+        let open =
+            ["pop", "imap", "smtp"].iter().any(|p| m["protocols"][p]["basic_auth"] != "blocked");
+        assert_eq!(m["flagged"].as_bool().unwrap(), open, "{}", m["primary_smtp_address"]);
     }
-    assert_eq!(r["summary"]["flagged"], 13); // from contoso/EXPECTED.md: 13 mailboxes have an allowed protocol
+    // From contoso/EXPECTED.md: 13 mailboxes have an allowed protocol, and three
+    // more have unknown ones and nothing allowed (grady.archie and miriam.graham
+    // every protocol, zoe.angstrom pop).
+    assert_eq!(r["summary"]["flagged"], 16);
+    for unknown_only in
+        ["grady.archie@contoso.com", "miriam.graham@contoso.com", "zoe.angstrom@contoso.com"]
+    {
+        assert_eq!(mailbox(&r, unknown_only)["flagged"], true, "{unknown_only}");
+    }
 }
 
 #[test]

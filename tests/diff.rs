@@ -113,7 +113,8 @@ fn diff_reports_changes_removals_and_summary_deltas() {
         olga["protocols"],
         serde_json::json!([{
             "protocol": "pop", "old": "allowed", "new": "blocked", "change": "newly-blocked",
-            "regression": true, "blockers_appeared": ["mailbox-protocol-disabled"], "blockers_cleared": []
+            "regression": true, "old_readiness": null, "new_readiness": null,
+            "blockers_appeared": ["mailbox-protocol-disabled"], "blockers_cleared": []
         }])
     );
     let johanna = changed(&d, "johanna.lorenz@contoso.com");
@@ -199,14 +200,14 @@ fn text_and_markdown_diffs() {
 }
 
 #[test]
-fn diff_refuses_what_is_not_an_audit_v1_report() {
+fn diff_refuses_what_is_not_an_audit_report() {
     let work = tempfile::tempdir().unwrap();
     let good = work.path().join("good.json");
     report(&fixture("contoso"), &good, &[]);
     let other = work.path().join("other.json");
     std::fs::write(&other, "{\"schema\": \"exoauth/diff-v1\"}").unwrap();
     exoauth().arg("diff").arg(&good).arg(&other).assert().code(2).stderr(predicate::str::contains(
-        "schema is \"exoauth/diff-v1\", expected \"exoauth/audit-v1\"",
+        "schema is \"exoauth/diff-v1\", expected \"exoauth/audit-v2\" (or the older \"exoauth/audit-v1\")",
     ));
     let csv = work.path().join("report.csv");
     exoauth()

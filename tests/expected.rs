@@ -58,6 +58,10 @@ const TABLES: &[Table] = &[
 
 /// `EXPECTED.md` files that describe an error rather than verdicts; each is
 /// exercised by `tests/bad_input.rs`.
+/// Fixtures whose EXPECTED.md states readiness (usage, exceptions), checked by
+/// `tests/readiness.rs`.
+const READINESS: &[&str] = &["contoso-signins"];
+
 const NOTES: &[&str] =
     &["bad/bad-boolean", "bad/binary", "bad/missing-column", "bad/truncated", "bad/wrong-cmdlet"];
 
@@ -514,8 +518,13 @@ fn expected_files(dir: &Path, rel: &str, out: &mut BTreeSet<String>) {
 fn every_expected_md_under_fixtures_is_checked() {
     let mut found = BTreeSet::new();
     expected_files(&fixture(""), "", &mut found);
-    let listed: BTreeSet<String> =
-        TABLES.iter().map(|t| t.expected).chain(NOTES.iter().copied()).map(str::to_owned).collect();
+    let listed: BTreeSet<String> = TABLES
+        .iter()
+        .map(|t| t.expected)
+        .chain(NOTES.iter().copied())
+        .chain(READINESS.iter().copied())
+        .map(str::to_owned)
+        .collect();
     assert_eq!(
         found, listed,
         "fixtures/**/EXPECTED.md against TABLES and NOTES in tests/expected.rs"

@@ -104,6 +104,7 @@ fn options(
         environment,
         as_of: time::macros::date!(2026 - 11 - 25),
         scope: Scope { identities: None, all_recipient_types: all_types },
+        include_in_use: false,
     }
 }
 

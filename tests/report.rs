@@ -146,7 +146,7 @@ fn json_goes_to_standard_output_with_dash() {
         .unwrap();
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["schema"], "exoauth/audit-v1");
+    assert_eq!(json["schema"], "exoauth/audit-v2");
     assert_eq!(json["summary"]["flagged"], 32);
     // Standard error carries only the one-line note about input warnings.
     assert_eq!(

@@ -364,6 +364,7 @@ fn scripts_for(s: &Snapshot, what: &str) -> usize {
                 environment: s.environment,
                 as_of: time::macros::date!(2026 - 11 - 25),
                 scope: Scope { identities: None, all_recipient_types: true },
+                include_in_use: false,
             };
             let a = audit::audit(s, &o);
             let p = plan::plan(&a, strategy);
@@ -630,6 +631,7 @@ fn contoso_fix() -> (plan::Plan, Script) {
         environment: Environment::Online,
         as_of: time::macros::date!(2026 - 11 - 25),
         scope: Scope::default(),
+        include_in_use: false,
     };
     let p = plan::plan(&audit::audit(&loaded.snapshot, &o), Strategy::LeastPrivilege);
     let script = Script::parse(&powershell::fix_script(&p, &header()).unwrap(), "contoso fix");

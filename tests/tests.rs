@@ -12,6 +12,7 @@ mod expected;
 mod forms;
 mod plan;
 mod ps;
+mod readiness;
 mod report;
 mod roundtrip;
 mod script;
