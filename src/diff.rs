@@ -93,7 +93,7 @@ pub struct AuditReport {
 
 /// True for a present, non-null value.
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(!Option::<serde::de::IgnoredAny>::deserialize(d)?.is_none())
+    Ok(Option::<serde::de::IgnoredAny>::deserialize(d)?.is_some())
 }
 
 /// The `summary` object.

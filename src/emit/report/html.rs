@@ -77,6 +77,9 @@ ul.blockers li{margin:2px 0 6px}
 th button{all:unset;cursor:pointer}
 th[aria-sort=ascending] button::after{content:" \25B2"}
 th[aria-sort=descending] button::after{content:" \25BC"}
+.scroll{overflow-x:auto}
+#usage-table td.mono{white-space:nowrap}
+#usage-table td.clients{white-space:normal;overflow-wrap:anywhere;min-width:14em}
 .js-only{display:none}
 html[data-sortable] .js-only{display:block}
 footer{margin-top:32px;color:var(--muted);font-size:12px}
@@ -253,12 +256,12 @@ fn readiness_section(r: &Report<'_>) -> Markup {
             @if rows.is_empty() {
                 p { "None: no in-scope mailbox signed in with basic auth in the evidence window." }
             } @else {
-                table #usage-table .sortable {
+                div.scroll { table #usage-table .sortable {
                     thead {
                         tr {
                             th { "mailbox" } th { "protocol" } th { "readiness" } th { "configuration" }
-                            th.num { "successes" } th.num { "failures" } th { "last success" } th { "last failure" }
-                            th { "clients (IP, user agent)" } th { "likely" }
+                            th.num { "successes / failures" } th { "last success / failure (UTC)" }
+                            th { "clients (IP, user agent)" }
                         }
                     }
                     tbody {
@@ -269,18 +272,18 @@ fn readiness_section(r: &Report<'_>) -> Markup {
                                     @if let Some(d) = x.display_name { span.id { (d) } }
                                 }
                                 td { (x.protocol.as_str()) }
-                                td { strong { (x.readiness.as_str()) } }
+                                td data-sort=(x.readiness.as_str()) { strong { (x.readiness.as_str()) } span.id { (x.likely()) } }
                                 td data-sort=(x.verdict.as_str()) { (verdict_badge(x.verdict)) }
-                                td.num { (x.usage.successes) }
-                                td.num { (x.usage.failures) }
-                                td.mono { (x.last_success()) }
-                                td.mono { (x.last_failure()) }
-                                td.mono { (x.clients()) }
-                                td { (x.likely()) }
+                                td.num data-sort=(x.usage.successes) { (x.usage.successes) " / " (x.usage.failures) }
+                                td.mono data-sort=(x.last_success()) {
+                                    div { (x.last_success().replace('T', " ").trim_end_matches('Z')) }
+                                    div.muted { (x.last_failure().replace('T', " ").trim_end_matches('Z')) }
+                                }
+                                td.mono.clients { @for c in x.client_list() { div { (c) } } }
                             }
                         }
                     }
-                }
+                } }
                 @if total > rows.len() {
                     p.muted { "… and " (total - rows.len()) " more: every mailbox is in the CSV and JSON reports." }
                 }
@@ -350,6 +353,7 @@ fn page(r: &Report<'_>) -> Markup {
                             (stat("stat-in-scope", "in scope", sum.in_scope, ""))
                             (stat("stat-out-of-scope", "out of scope", r.audit.out_of_scope, ""))
                             (stat("stat-flagged", "flagged", sum.flagged, if sum.flagged > 0 { "flag" } else { "" }))
+                            @if r.loaded.snapshot.exceptions.is_some() { (stat("stat-excepted", "excepted", sum.excepted, "")) }
                             (stat("stat-rejected", "rows rejected", r.loaded.rejected.len(), if r.loaded.rejected.is_empty() { "" } else { "flag" }))
                         }
                         dl.facts {

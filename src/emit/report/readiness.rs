@@ -18,8 +18,10 @@ pub struct Headline {
     pub protocol: Protocol,
     /// In-scope mailboxes with at least one successful basic-auth sign-in.
     pub in_use: usize,
-    /// Of those, the ones the configuration allows today.
-    pub in_use_allowed: usize,
+    /// Of those, the ones the configuration blocks today.
+    pub in_use_blocked: usize,
+    /// Of those, the ones whose configuration verdict is unknown.
+    pub in_use_unknown: usize,
     /// Allowed by the configuration and not used: safe to block today.
     pub allowed_unused: usize,
     /// Failures only.
@@ -62,12 +64,23 @@ impl Headline {
             self.in_use,
             plural(self.in_use, "", "es")
         ));
-        if self.in_use > self.in_use_allowed {
-            out.push(format!(
-                "{} of them {} blocked by the configuration now (it changed within the evidence window, or a block outside the export applies).",
-                self.in_use - self.in_use_allowed,
-                if self.in_use - self.in_use_allowed == 1 { "is" } else { "are" }
+        let mut now = Vec::new();
+        if self.in_use_blocked > 0 {
+            now.push(format!(
+                "{} {} blocked by the configuration now (it changed within the evidence window, or something outside the export allowed it)",
+                self.in_use_blocked,
+                if self.in_use_blocked == 1 { "is" } else { "are" }
             ));
+        }
+        if self.in_use_unknown > 0 {
+            now.push(format!(
+                "{} {} unknown (a fact the verdict needs is missing; see its blockers)",
+                self.in_use_unknown,
+                if self.in_use_unknown == 1 { "is" } else { "are" }
+            ));
+        }
+        if !now.is_empty() {
+            out.push(format!("Of these, {}.", now.join(" and ")));
         }
         out.push(format!(
             "{} mailbox{} allowed {name} but did not use it: safe to block today.",
@@ -107,7 +120,8 @@ pub fn headlines(r: &Report<'_>) -> Vec<Headline> {
             let mut h = Headline {
                 protocol: p,
                 in_use: c.in_use,
-                in_use_allowed: 0,
+                in_use_blocked: 0,
+                in_use_unknown: 0,
                 allowed_unused: c.allowed_unused,
                 attempted: c.attempted,
                 spraying: 0,
@@ -120,11 +134,15 @@ pub fn headlines(r: &Report<'_>) -> Vec<Headline> {
                 }
                 h.spraying += usize::from(u.looks_like_spraying());
                 if u.readiness() == Readiness::InUse {
-                    let f = r.audit.finding_of(i);
-                    h.in_use_allowed += usize::from(
-                        f.and_then(|f| f.protocols[p].as_ref().map(|v| v.verdict))
-                            == Some(Verdict::Allowed),
-                    );
+                    match r
+                        .audit
+                        .finding_of(i)
+                        .and_then(|f| f.protocols[p].as_ref().map(|v| v.verdict))
+                    {
+                        Some(Verdict::Blocked) => h.in_use_blocked += 1,
+                        Some(Verdict::Unknown) => h.in_use_unknown += 1,
+                        _ => {}
+                    }
                 }
             }
             Some(h)
@@ -187,6 +205,11 @@ impl UsageRow<'_> {
 
     /// The top clients: `203.0.113.7 BAV2ROPC ×41; ...`.
     pub fn clients(&self) -> String {
+        self.client_list().join("; ")
+    }
+
+    /// The top clients, one `203.0.113.7 BAV2ROPC ×41` each.
+    pub fn client_list(&self) -> Vec<String> {
         self.usage
             .top_clients(TOP_CLIENTS)
             .into_iter()
@@ -197,14 +220,13 @@ impl UsageRow<'_> {
                     if ua.is_empty() { "(no user agent)" } else { ua }
                 )
             })
-            .collect::<Vec<_>>()
-            .join("; ")
+            .collect()
     }
 
     /// For failures only: which cause is likelier.
     pub fn likely(&self) -> &'static str {
         match self.readiness {
-            Readiness::InUse => "a client depends on it",
+            Readiness::InUse => "",
             Readiness::Attempted if self.usage.looks_like_spraying() => "likely password spraying",
             Readiness::Attempted => "likely a broken client",
             Readiness::Unused => "",

@@ -239,7 +239,10 @@ impl Renderer for Text {
                         u.usage.failures.to_string(),
                         u.last_success(),
                         u.last_failure(),
-                        format!("{} ({})", u.clients(), u.likely()),
+                        match u.likely() {
+                            "" => u.clients(),
+                            likely => format!("{} ({likely})", u.clients()),
+                        },
                     ]);
                 }
                 table(out, "  ", &table_rows, &[false, false, false, false, true, true], paint)?;
