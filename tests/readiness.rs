@@ -692,3 +692,61 @@ fn a_hostile_user_agent_never_becomes_script_code() {
         assert!(!t.starts_with("Remove-Mailbox") && !t.starts_with("Stop-Computer"), "{line}");
     }
 }
+
+#[test]
+fn damaged_or_re_saved_sign_in_files_lose_nothing_silently() {
+    let work = tempfile::tempdir().unwrap();
+    let portal = std::fs::read(fixture(
+        "contoso-signins/portal-csv/InteractiveSignIns_2026-10-30_2026-11-28.csv",
+    ))
+    .unwrap();
+    let text = String::from_utf8(portal[3..].to_vec()).unwrap();
+    // Cut in the middle of a row, as an interrupted download leaves it.
+    let cut_at = text.match_indices("\r\n").nth(22).unwrap().0 + 40;
+    std::fs::write(work.path().join("cut.csv"), &text[..cut_at]).unwrap();
+    // Re-saved by a localised Excel: `;` between fields, UTF-16 with a BOM.
+    std::fs::write(work.path().join("semicolon.csv"), text.replace("\",\"", "\";\"")).unwrap();
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(work.path().join("utf16.csv"), utf16).unwrap();
+    std::fs::write(work.path().join("empty.csv"), "").unwrap();
+
+    let read = |name: &str| {
+        let out = exoauth()
+            .args(["audit", "fixtures/contoso-signins/export", "--format", "json", "--sign-ins"])
+            .arg(work.path().join(name))
+            .output()
+            .unwrap();
+        (
+            serde_json::from_slice::<Value>(&out.stdout).ok(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (cut, _) = read("cut.csv");
+    let cut = cut.unwrap();
+    let reasons: Vec<(String, String)> = cut["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["source"].as_str().unwrap().rsplit(':').next().unwrap().to_owned(),
+                x["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[1].0, "24");
+    assert!(reasons[1].1.contains("expected 57 fields as in the header"), "{reasons:?}");
+    // Every readable event before the cut is counted: 22 data lines, one unreadable date.
+    assert_eq!(cut["evidence"]["events"], 21);
+    for name in ["semicolon.csv", "utf16.csv"] {
+        let (r, _) = read(name);
+        let r = r.unwrap();
+        assert_eq!(r["evidence"]["events"], 57, "{name}");
+        assert_eq!(r["evidence"]["sources"][0]["kind"], "entra-portal-csv", "{name}");
+    }
+    let (none, err) = read("empty.csv");
+    assert!(none.is_none());
+    assert!(err.contains("empty.csv: the file is empty"), "{err}");
+}

@@ -171,6 +171,19 @@ fn records<R: BufRead>(mut input: R, sink: &mut Sink<'_>) -> Result<&'static str
         if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
+        if record.len() != names.len() {
+            // A row cut short (a truncated download) or split by an unquoted
+            // delimiter: its cells are not where the header says.
+            sink.reject(
+                line,
+                format!(
+                    "expected {} fields as in the header, found {}; the row is cut short or broken (download the file again)",
+                    names.len(),
+                    record.len()
+                ),
+            );
+            continue;
+        }
         let mut bad = None;
         let mut cell = |c: Option<usize>| -> &str {
             let bytes = c.and_then(|c| record.get(c)).unwrap_or(b"");

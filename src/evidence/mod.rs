@@ -480,6 +480,12 @@ fn read_file<'i>(
 ) -> Result<FileRead<'i>, EvidenceError> {
     let io = |error| EvidenceError::Io { path: path.to_owned(), error };
     let file: Arc<str> = Arc::from(path.display().to_string());
+    if std::fs::metadata(path).map_err(io)?.len() == 0 {
+        return Err(EvidenceError::Shape {
+            file,
+            message: "the file is empty; download or export the sign-in logs again".into(),
+        });
+    }
     let shape = shape(path).map_err(io)?;
     let mut sink = Sink::new(&file, index, since, interactivity_from_name(path));
     let input = std::fs::File::open(path).map_err(io)?;
