@@ -111,10 +111,10 @@ impl FormArg {
     after_help = "Exit codes: 0 success; 1 a mailbox regressed with --fail-on regressions; 2 unreadable report or usage.\nA regression goes against the later report's --want: allow, a protocol that was allowed no longer is; block, a protocol became allowed."
 )]
 pub struct DiffArgs {
-    /// The earlier report (exoauth/audit-v1 JSON).
+    /// The earlier report (exoauth/audit-v2 or -v1 JSON).
     #[arg(value_name = "OLD.json")]
     pub old: PathBuf,
-    /// The later report (exoauth/audit-v1 JSON).
+    /// The later report (exoauth/audit-v2 or -v1 JSON).
     #[arg(value_name = "NEW.json")]
     pub new: PathBuf,
     /// Diff format.
@@ -275,7 +275,7 @@ pub enum FormatArg {
     Text,
     /// One row per mailbox.
     Csv,
-    /// The exoauth/audit-v1 JSON report.
+    /// The exoauth/audit-v2 JSON report.
     Json,
     /// GitHub-flavoured Markdown (wikis, tickets).
     Markdown,

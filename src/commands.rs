@@ -102,17 +102,6 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         }
     };
     let (mut loaded, dir) = (loaded, dir);
-    if let Some(path) = &args.exceptions {
-        export::add_exceptions(&mut loaded, path)
-            .with_context(|| format!("cannot read the exceptions register {}", path.display()))?;
-    }
-    export::add_evidence(&mut loaded, &args.sign_ins, args.since, &out.bars)
-        .context("cannot read the sign-in evidence")?;
-    if let Some(u) = &loaded.snapshot.usage {
-        for s in &u.summary.sources {
-            out.detail(format_args!("read {} ({}, {} events)", s.path, s.kind, s.events));
-        }
-    }
     for i in &loaded.inputs {
         out.detail(format_args!(
             "read {} ({}, {} {}, {} rows)",
@@ -124,6 +113,24 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         ));
     }
     out.detail(format_args!("read and joined the export in {:.2?}", started.elapsed()));
+    let stage = Instant::now();
+    if let Some(path) = &args.exceptions {
+        export::add_exceptions(&mut loaded, path)
+            .with_context(|| format!("cannot read the exceptions register {}", path.display()))?;
+    }
+    export::add_evidence(&mut loaded, &args.sign_ins, args.since, &out.bars)
+        .context("cannot read the sign-in evidence")?;
+    if let Some(u) = &loaded.snapshot.usage {
+        for s in &u.summary.sources {
+            out.detail(format_args!("read {} ({}, {} events)", s.path, s.kind, s.events));
+        }
+        out.detail(format_args!(
+            "counted {} basic-auth sign-ins of {} events in {:.2?}",
+            u.summary.counted,
+            u.summary.events,
+            stage.elapsed()
+        ));
+    }
     let stage = Instant::now();
     let audit = audit::audit_with(&loaded.snapshot, &options, &out.bars);
     out.detail(format_args!(

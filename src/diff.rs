@@ -746,6 +746,28 @@ mod tests {
     }
 
     #[test]
+    fn a_v1_report_compares_with_a_v2_one_without_readiness() {
+        let old =
+            read(&report("block", &mailbox("a", "blocked", &["user-policy-blocks"], "allowed")));
+        let v2 = report("block", &mailbox("a", "blocked", &["user-policy-blocks"], "allowed"))
+            .replace("exoauth/audit-v1", "exoauth/audit-v2")
+            .replace(
+                r#""blockers":[]}"#,
+                r#""blockers":[],"usage":{"readiness":"in-use","successes":3}}"#,
+            )
+            .replace(r#""mailboxes":["#, r#""evidence":{"events":3},"mailboxes":["#);
+        let new = read(&v2);
+        assert!(new.evidence && !old.evidence);
+        let d = diff("old.json", &old, "new.json", &new);
+        // Nothing to compare readiness with: noted, not a regression.
+        assert!(d.changed.is_empty(), "{:?}", d.changed);
+        assert!(d.notes.iter().any(|n| n.contains("only the later report has usage evidence")));
+        let bad = v2.replace(r#""readiness":"in-use""#, r#""readiness":"busy""#);
+        let err = read_report("x.json", bad.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("usage readiness is \"busy\""), "{err}");
+    }
+
+    #[test]
     fn other_schemas_and_bad_values_are_refused() {
         for (text, want) in [
             ("{\"schema\":\"exoauth/audit-v3\"}", "schema is \"exoauth/audit-v3\""),

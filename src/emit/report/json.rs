@@ -4,7 +4,7 @@
 //!
 //! Input warnings (data loss, likely `-ResultSize` cuts, columns not exported)
 //! are listed under `advisories` with their own codes and an empty `protocols`
-//! list, so the schema stays exactly `audit-v1`.
+//! list, so the schema stays exactly `audit-v2`.
 
 use std::collections::BTreeMap;
 use std::io;

@@ -47,7 +47,7 @@ pub enum Format {
     Text,
     /// One row per mailbox, spreadsheet-safe.
     Csv,
-    /// `exoauth/audit-v1`.
+    /// `exoauth/audit-v2`.
     Json,
     /// GitHub-flavoured Markdown, for wikis and tickets.
     Markdown,
