@@ -563,9 +563,11 @@ pub fn add_exceptions(loaded: &mut Loaded, path: &Path) -> Result<(), LoadError>
         decode::decode(&bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
     let (rows, rejected) = model::exceptions::parse(&file, &text).map_err(LoadError::Register)?;
     loaded.rejected.extend(rejected);
-    let index = loaded.snapshot.identity_index();
-    loaded.snapshot.exceptions =
-        Some(model::exceptions::Exceptions::join(rows, &index, &mut loaded.warnings));
+    let exceptions = {
+        let index = loaded.snapshot.identity_index();
+        model::exceptions::Exceptions::join(rows, &index, &mut loaded.warnings)
+    };
+    loaded.snapshot.exceptions = Some(exceptions);
     Ok(())
 }
 

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::input::{Rejection, Source, Warning};
 use crate::model::snapshot::IdentityIndex;
-use crate::model::usage::{EvidenceSource, EvidenceSummary, Usage, format_time};
+use crate::model::usage::{EvidenceSource, EvidenceSummary, Usage, client_key, format_time};
 use crate::model::{Protocol, Snapshot};
 use crate::progress::{Progress, Unit};
 
@@ -138,7 +138,7 @@ impl Event<'_> {
 /// Counts the events of one file.
 pub(crate) struct Sink<'i> {
     file: Arc<str>,
-    index: &'i IdentityIndex,
+    index: &'i IdentityIndex<'i>,
     since: Option<i64>,
     interactive: Option<bool>,
     usage: Usage,
@@ -146,12 +146,17 @@ pub(crate) struct Sink<'i> {
     rejected: Vec<Rejection>,
     warnings: Vec<Warning>,
     events: u64,
+    /// The client key of the event being counted (reused, not allocated per event).
+    key: String,
 }
+
+/// Distinct unmatched sign-in names counted by name, per file.
+const MAX_UNMATCHED_NAMES: usize = 100_000;
 
 impl<'i> Sink<'i> {
     fn new(
         file: &Arc<str>,
-        index: &'i IdentityIndex,
+        index: &'i IdentityIndex<'i>,
         since: Option<i64>,
         interactive: Option<bool>,
     ) -> Self {
@@ -165,6 +170,7 @@ impl<'i> Sink<'i> {
             rejected: Vec::new(),
             warnings: Vec::new(),
             events: 0,
+            key: String::new(),
         }
     }
 
@@ -221,14 +227,23 @@ impl<'i> Sink<'i> {
         match mailbox {
             Some(i) => {
                 self.usage.summary.counted += 1;
-                let (ip, user_agent) = (printable(e.ip), printable(e.user_agent));
-                self.usage.add(i, p, success, at, &ip, &user_agent);
+                client_key(&mut self.key, &printable(e.ip), &printable(e.user_agent));
+                self.usage.add(i, p, success, at, &self.key);
             }
             None => {
                 self.usage.summary.unmatched += 1;
                 let who = [e.upn, e.user_id].into_iter().map(str::trim).find(|w| !w.is_empty());
                 let who = who.map_or_else(|| "(no user)".to_owned(), str::to_lowercase);
-                *self.unmatched.entry(who).or_insert(0) += 1;
+                // Names of a spray against made-up accounts are many: count the
+                // first so many by name, the rest only in the total.
+                let room = self.unmatched.len() < MAX_UNMATCHED_NAMES;
+                match self.unmatched.get_mut(&who) {
+                    Some(n) => *n += 1,
+                    None if room => {
+                        self.unmatched.insert(who, 1);
+                    }
+                    None => {}
+                }
             }
         }
     }
@@ -474,7 +489,7 @@ type FileRead<'i> = (EvidenceSource, Sink<'i>, FxHashMap<String, u64>);
 
 fn read_file<'i>(
     path: &Path,
-    index: &'i IdentityIndex,
+    index: &'i IdentityIndex<'i>,
     since: Option<i64>,
     progress: &dyn Progress,
 ) -> Result<FileRead<'i>, EvidenceError> {

@@ -68,7 +68,7 @@ impl Exceptions {
     /// Joins the rows to the mailboxes; a row that names no mailbox is a warning.
     pub fn join(
         mut rows: Vec<Exception>,
-        index: &IdentityIndex,
+        index: &IdentityIndex<'_>,
         warnings: &mut Vec<Warning>,
     ) -> Exceptions {
         let mut by_mailbox: FxHashMap<u32, Vec<u32>> = FxHashMap::default();

@@ -227,11 +227,16 @@ impl Snapshot {
     /// An index from every mailbox identifier ([`Snapshot::identities`], as
     /// [`join_key`]s) to the mailbox. An identifier two mailboxes share maps to
     /// neither: evidence or an exception must never land on the wrong mailbox.
-    pub fn identity_index(&self) -> IdentityIndex {
-        let mut map: FxHashMap<Box<str>, u32> = FxHashMap::default();
-        let mut shared: Vec<Box<str>> = Vec::new();
+    ///
+    /// It keeps a 64-bit hash per identifier, not the text (a million mailboxes
+    /// have about three million identifiers), and checks every hit against the
+    /// mailbox's own identifiers, so a hash collision can miss but never match
+    /// the wrong mailbox.
+    pub fn identity_index(&self) -> IdentityIndex<'_> {
+        let mut map: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut shared: Vec<u64> = Vec::new();
         for i in 0..self.mailboxes.len() {
-            let mut own: Vec<Box<str>> = self.identities(i).map(|id| join_key(id).into()).collect();
+            let mut own: Vec<u64> = self.identities(i).map(|id| key_hash(&join_key(id))).collect();
             own.sort_unstable();
             own.dedup();
             for key in own {
@@ -247,7 +252,7 @@ impl Snapshot {
         for key in &shared {
             map.remove(key);
         }
-        IdentityIndex { map }
+        IdentityIndex { snapshot: self, map }
     }
 
     /// Resolves a policy reference (name in any case, DN, or GUID).
@@ -277,12 +282,20 @@ impl Snapshot {
 }
 
 /// Mailbox identifiers to mailbox indices ([`Snapshot::identity_index`]).
-#[derive(Debug, Clone, Default)]
-pub struct IdentityIndex {
-    map: FxHashMap<Box<str>, u32>,
+#[derive(Debug, Clone)]
+pub struct IdentityIndex<'s> {
+    snapshot: &'s Snapshot,
+    map: FxHashMap<u64, u32>,
 }
 
-impl IdentityIndex {
+/// A well-mixed 64-bit hash of a join key (SipHash with fixed keys: the same
+/// in every run).
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
+}
+
+impl IdentityIndex<'_> {
     /// The mailbox an identifier (object id, Guid, UPN or SMTP address, any case)
     /// names, if exactly one.
     pub fn find(&self, id: &str) -> Option<u32> {
@@ -290,7 +303,9 @@ impl IdentityIndex {
         if id.is_empty() {
             return None;
         }
-        self.map.get(&*join_key(id)).copied()
+        let key = join_key(id);
+        let i = *self.map.get(&key_hash(&key))?;
+        self.snapshot.identities(i as usize).any(|own| join_key(own) == key).then_some(i)
     }
 }
 

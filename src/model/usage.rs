@@ -35,8 +35,19 @@ impl Readiness {
     }
 }
 
-/// A client seen in the evidence: its IP address and user agent.
-pub type Client = (Box<str>, Box<str>);
+/// A client seen in the evidence, as one key: its IP address, a tab, its user
+/// agent (neither holds a tab: control characters are replaced on reading).
+pub fn client_key(buf: &mut String, ip: &str, user_agent: &str) {
+    buf.clear();
+    buf.push_str(ip);
+    buf.push('\t');
+    buf.push_str(user_agent);
+}
+
+/// Distinct clients counted one by one per mailbox and protocol; more (a spray
+/// from thousands of addresses) are counted together, so that memory stays
+/// bounded whatever the logs hold.
+pub const MAX_CLIENTS: usize = 256;
 
 /// The evidence for one mailbox and protocol.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,8 +60,10 @@ pub struct ProtocolUsage {
     pub last_success: Option<i64>,
     /// The latest failure, in seconds since the Unix epoch (UTC).
     pub last_failure: Option<i64>,
-    /// Events per client.
-    pub clients: FxHashMap<Client, u64>,
+    /// Events per client ([`client_key`]), for up to [`MAX_CLIENTS`] clients.
+    pub clients: FxHashMap<Box<str>, u64>,
+    /// Events of further clients, beyond [`MAX_CLIENTS`].
+    pub other_clients: u64,
 }
 
 /// How many clients a report lists per mailbox and protocol.
@@ -72,8 +85,8 @@ impl ProtocolUsage {
         }
     }
 
-    /// Counts one event.
-    pub fn add(&mut self, success: bool, at: i64, ip: &str, user_agent: &str) {
+    /// Counts one event of `client` ([`client_key`]).
+    pub fn add(&mut self, success: bool, at: i64, client: &str) {
         let (count, last) = if success {
             (&mut self.successes, &mut self.last_success)
         } else {
@@ -81,11 +94,17 @@ impl ProtocolUsage {
         };
         *count += 1;
         *last = Some(last.map_or(at, |l| l.max(at)));
-        match self.clients.get_mut(&(Box::from(ip), Box::from(user_agent))) {
-            Some(n) => *n += 1,
-            None => {
-                self.clients.insert((ip.into(), user_agent.into()), 1);
+        self.count_client(client, 1);
+    }
+
+    fn count_client(&mut self, client: &str, n: u64) {
+        let room = self.clients.len() < MAX_CLIENTS;
+        match self.clients.get_mut(client) {
+            Some(c) => *c += n,
+            None if room => {
+                self.clients.insert(client.into(), n);
             }
+            None => self.other_clients += n,
         }
     }
 
@@ -95,23 +114,32 @@ impl ProtocolUsage {
         self.failures += other.failures;
         self.last_success = max_opt(self.last_success, other.last_success);
         self.last_failure = max_opt(self.last_failure, other.last_failure);
+        self.other_clients += other.other_clients;
         for (client, n) in other.clients {
-            *self.clients.entry(client).or_insert(0) += n;
+            self.count_client(&client, n);
         }
     }
 
     /// The most frequent clients: by count, then IP, then user agent.
     pub fn top_clients(&self, n: usize) -> Vec<(&str, &str, u64)> {
-        let mut all: Vec<(&str, &str, u64)> =
-            self.clients.iter().map(|((ip, ua), &c)| (&**ip, &**ua, c)).collect();
+        let mut all: Vec<(&str, &str, u64)> = self
+            .clients
+            .iter()
+            .map(|(key, &c)| {
+                let (ip, ua) = key.split_once('\t').unwrap_or((key, ""));
+                (ip, ua, c)
+            })
+            .collect();
         all.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(b.0)).then_with(|| a.1.cmp(b.1)));
         all.truncate(n);
         all
     }
 
-    /// Distinct client IP addresses.
+    /// Distinct client IP addresses (at least; beyond [`MAX_CLIENTS`] clients
+    /// the rest are not told apart).
     pub fn distinct_ips(&self) -> usize {
-        let mut ips: Vec<&str> = self.clients.keys().map(|(ip, _)| &**ip).collect();
+        let mut ips: Vec<&str> =
+            self.clients.keys().map(|k| k.split_once('\t').map_or(&**k, |(ip, _)| ip)).collect();
         ips.sort_unstable();
         ips.dedup();
         ips.len()
@@ -208,10 +236,10 @@ impl Usage {
         self.get(i, p).readiness()
     }
 
-    /// Counts one event of mailbox `i`.
-    pub fn add(&mut self, i: u32, p: Protocol, success: bool, at: i64, ip: &str, user_agent: &str) {
+    /// Counts one event of mailbox `i` from `client` ([`client_key`]).
+    pub fn add(&mut self, i: u32, p: Protocol, success: bool, at: i64, client: &str) {
         let entry = self.mailboxes.entry(i).or_default();
-        entry[p].get_or_insert_with(Default::default).add(success, at, ip, user_agent);
+        entry[p].get_or_insert_with(Default::default).add(success, at, client);
     }
 
     /// Adds another partial count (another file).
@@ -251,9 +279,9 @@ mod tests {
     fn readiness_follows_successes_then_failures() {
         let mut u = ProtocolUsage::default();
         assert_eq!(u.readiness(), Readiness::Unused);
-        u.add(false, 10, "1.1.1.1", "BAV2ROPC");
+        u.add(false, 10, "1.1.1.1\tBAV2ROPC");
         assert_eq!(u.readiness(), Readiness::Attempted);
-        u.add(true, 5, "1.1.1.1", "BAV2ROPC");
+        u.add(true, 5, "1.1.1.1\tBAV2ROPC");
         assert_eq!(u.readiness(), Readiness::InUse);
         assert_eq!((u.last_success, u.last_failure), (Some(5), Some(10)));
         assert_eq!(u.top_clients(3), [("1.1.1.1", "BAV2ROPC", 2)]);
@@ -263,23 +291,23 @@ mod tests {
     fn spraying_needs_failures_from_several_addresses() {
         let mut u = ProtocolUsage::default();
         for ip in ["10.0.0.1", "10.0.0.2"] {
-            u.add(false, 1, ip, "BAV2ROPC");
+            u.add(false, 1, &format!("{ip}\tBAV2ROPC"));
         }
         assert!(!u.looks_like_spraying());
-        u.add(false, 2, "10.0.0.3", "python-requests");
+        u.add(false, 2, "10.0.0.3\tpython-requests");
         assert!(u.looks_like_spraying());
-        u.add(true, 3, "10.0.0.3", "BAV2ROPC");
+        u.add(true, 3, "10.0.0.3\tBAV2ROPC");
         assert!(!u.looks_like_spraying(), "a success makes it in use, not an attack");
     }
 
     #[test]
     fn merging_partial_counts_keeps_the_latest_times_and_sums_clients() {
         let mut a = Usage::default();
-        a.add(0, Protocol::Smtp, true, 100, "1.1.1.1", "ua");
+        a.add(0, Protocol::Smtp, true, 100, "1.1.1.1\tua");
         let mut b = Usage::default();
-        b.add(0, Protocol::Smtp, true, 50, "1.1.1.1", "ua");
-        b.add(0, Protocol::Smtp, false, 70, "2.2.2.2", "ua");
-        b.add(1, Protocol::Pop, false, 70, "2.2.2.2", "ua");
+        b.add(0, Protocol::Smtp, true, 50, "1.1.1.1\tua");
+        b.add(0, Protocol::Smtp, false, 70, "2.2.2.2\tua");
+        b.add(1, Protocol::Pop, false, 70, "2.2.2.2\tua");
         a.merge(b);
         let s = a.get(0, Protocol::Smtp);
         assert_eq!(
@@ -289,5 +317,23 @@ mod tests {
         assert_eq!(s.top_clients(1), [("1.1.1.1", "ua", 2)]);
         assert_eq!(a.readiness(1, Protocol::Pop), Readiness::Attempted);
         assert_eq!(a.readiness(2, Protocol::Pop), Readiness::Unused);
+    }
+
+    #[test]
+    fn a_spray_from_thousands_of_addresses_stays_bounded() {
+        let mut u = ProtocolUsage::default();
+        for n in 0..10_000u32 {
+            u.add(
+                false,
+                i64::from(n),
+                &format!("10.{}.{}.{}\tBAV2ROPC", n >> 16, (n >> 8) & 255, n & 255),
+            );
+        }
+        u.add(false, 1, "10.0.0.0\tBAV2ROPC");
+        assert_eq!(u.clients.len(), MAX_CLIENTS);
+        assert_eq!(u.other_clients, 10_000 - MAX_CLIENTS as u64);
+        assert_eq!(u.failures, 10_001);
+        assert_eq!(u.top_clients(1), [("10.0.0.0", "BAV2ROPC", 2)]);
+        assert!(u.looks_like_spraying());
     }
 }
