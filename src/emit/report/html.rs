@@ -534,14 +534,16 @@ fn page(r: &Report<'_>) -> Markup {
                             h2 { "Exceptions register (" (x.rows.len()) " rows, " span #excepted-count { (sum.excepted) } " excepted)" }
                             p { "In the block direction a mailbox whose not-blocked protocols are all covered by active exceptions is excepted: not flagged and not in the plan." }
                             table #exceptions-table {
-                                thead { tr { th { "identity" } th { "protocols" } th { "until" } th { "state" } th { "owner" } th { "reason" } th { "source" } } }
+                                thead { tr { th { "identity" } th { "mailbox" } th { "protocols" } th { "until" } th { "state" } th { "owner" } th { "reason" } th { "source" } } }
                                 tbody {
-                                    @for e in &x.rows {
+                                    @for (k, e) in x.rows.iter().enumerate() {
+                                        @let (mailbox, state) = readiness::exception_state(r, k, e);
                                         tr {
                                             td { (e.identity) }
+                                            td { (mailbox) }
                                             td { (e.protocol_list().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")) }
                                             td { (e.until_text()) }
-                                            td { (readiness::exception_state(e, o.as_of)) }
+                                            td { (state) }
                                             td { (e.owner) }
                                             td { (e.reason) }
                                             td.src { (e.source.to_string()) }

@@ -314,15 +314,21 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
             md,
             "In the block direction a mailbox whose not-blocked protocols are all covered by active exceptions is excepted: not flagged and not in the plan.\n"
         )?;
-        header(md, &["identity", "protocols", "until", "state", "owner", "reason", "source"], &[]);
-        for e in &x.rows {
+        header(
+            md,
+            &["identity", "mailbox", "protocols", "until", "state", "owner", "reason", "source"],
+            &[],
+        );
+        for (k, e) in x.rows.iter().enumerate() {
+            let (mailbox, state) = readiness::exception_state(r, k, e);
             row(
                 md,
                 &[
                     escape(&e.identity),
+                    escape(&mailbox),
                     e.protocol_list().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
                     e.until_text(),
-                    readiness::exception_state(e, o.as_of).to_owned(),
+                    escape(&state),
                     escape(&e.owner),
                     escape(&e.reason),
                     escape(&e.source.to_string()),

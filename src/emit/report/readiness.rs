@@ -310,11 +310,39 @@ pub fn evidence_lines(s: &EvidenceSummary) -> Vec<String> {
     out
 }
 
-/// An exception's state at the report's date.
-pub fn exception_state(e: &Exception, as_of: time::Date) -> &'static str {
-    match (e.mailbox, e.expired(as_of)) {
-        (None, _) => "names no mailbox",
-        (Some(_), true) => "expired",
-        (Some(_), false) => "active",
+/// What an exception of the register does in this audit, in words, with the
+/// mailbox it names (its label).
+pub fn exception_state(r: &Report<'_>, k: usize, e: &Exception) -> (String, String) {
+    let Some(i) = e.mailbox.map(|i| i as usize) else {
+        return (String::new(), "names no mailbox".into());
+    };
+    let s = &r.loaded.snapshot;
+    let label = s.mailboxes[i].ids.label().to_owned();
+    if e.expired(r.options.as_of) {
+        return (label, format!("expired on {}", e.until_text()));
     }
+    if r.options.want == Want::Allow {
+        return (label, "active (the allow direction ignores the register)".into());
+    }
+    let Some(f) = r.audit.finding_of(i) else {
+        return (label, "active; the mailbox is out of scope".into());
+    };
+    if f.excepted.contains(&(k as u32)) {
+        return (label, "active: excepts the mailbox".into());
+    }
+    let open: Vec<&str> = f
+        .verdicts()
+        .filter(|(p, v)| v.verdict != Verdict::Blocked && !e.protocols[*p])
+        .map(|(p, _)| p.as_str())
+        .collect();
+    let state = if !f.excepted.is_empty() {
+        "active: the mailbox is excepted by another row".to_owned()
+    } else if f.verdicts().all(|(_, v)| v.verdict == Verdict::Blocked) {
+        "active: nothing to except, every protocol is blocked".to_owned()
+    } else if open.is_empty() {
+        "active: other rows for the mailbox have expired".to_owned()
+    } else {
+        format!("active, but {} stay open: the mailbox is flagged", open.join(", "))
+    };
+    (label, state)
 }

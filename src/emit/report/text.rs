@@ -313,16 +313,18 @@ impl Renderer for Text {
                 ))
             )?;
             let mut rows = vec![
-                ["identity", "protocols", "until", "state", "owner", "reason", "source"]
+                ["identity", "mailbox", "protocols", "until", "state", "owner", "reason", "source"]
                     .map(String::from)
                     .to_vec(),
             ];
-            for e in &x.rows {
+            for (k, e) in x.rows.iter().enumerate() {
+                let (mailbox, state) = readiness::exception_state(r, k, e);
                 rows.push(vec![
                     e.identity.clone(),
+                    mailbox,
                     e.protocol_list().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
                     e.until_text(),
-                    readiness::exception_state(e, o.as_of).to_owned(),
+                    state,
                     e.owner.clone(),
                     e.reason.clone(),
                     e.source.to_string(),
