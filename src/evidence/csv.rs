@@ -3,7 +3,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use super::{Event, EvidenceError, Names, Sink, is};
+use super::{Event, EvidenceError, Names, Needed, Sink, is};
 
 /// The delimiter a header line uses: `,`, `;` (a localised Excel re-save) or tab.
 fn delimiter(line: &str) -> u8 {
@@ -60,20 +60,13 @@ impl Columns {
     }
 
     fn missing(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.time.is_none() {
-            out.push("Date (UTC) / createdDateTime");
+        Needed {
+            time: self.time.is_some(),
+            client_app: self.client_app.is_some(),
+            user: self.user_id.is_some() || self.upn.is_some(),
+            status: self.status.is_some() || self.error_code.is_some(),
         }
-        if self.client_app.is_none() {
-            out.push("Client app / clientAppUsed");
-        }
-        if self.user_id.is_none() && self.upn.is_none() {
-            out.push("User ID or Username / userId or userPrincipalName");
-        }
-        if self.status.is_none() && self.error_code.is_none() {
-            out.push("Status or Sign-in error code / ErrorCode");
-        }
-        out
+        .missing(false)
     }
 }
 

@@ -12,7 +12,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Event, EvidenceError, Names, Sink, is};
+use super::{Event, EvidenceError, Names, Needed, Sink, is};
 
 /// Reads a JSON sign-in log, counting each event into `sink`; returns its kind.
 pub(super) fn read(
@@ -105,19 +105,13 @@ impl Reader<'_, '_, '_> {
         };
         if self.first {
             self.first = false;
-            let mut missing = Vec::new();
-            if fields.time.is_none() {
-                missing.push("createdDateTime");
+            let missing = Needed {
+                time: fields.time.is_some(),
+                client_app: fields.client_app.is_some(),
+                user: fields.user_id.is_some() || fields.upn.is_some(),
+                status: fields.status.is_some() || fields.error_code.is_some(),
             }
-            if fields.client_app.is_none() {
-                missing.push("clientAppUsed");
-            }
-            if fields.user_id.is_none() && fields.upn.is_none() {
-                missing.push("userId or userPrincipalName");
-            }
-            if fields.status.is_none() && fields.error_code.is_none() {
-                missing.push("status.errorCode");
-            }
+            .missing(true);
             if !missing.is_empty() {
                 return Err(format!(
                     "a sign-in log needs the properties {} (the first event, line {line}, lacks them); download the sign-in logs as JSON from the Entra admin center or Graph, or pipe Get-MgAuditLogSignIn to ConvertTo-Json -Depth 5",

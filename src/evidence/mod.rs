@@ -70,6 +70,38 @@ impl Names {
     pub(crate) const INTERACTIVE: &[&str] = &["isInteractive", "Is interactive"];
 }
 
+/// Which of the facts every event needs a file provides: when, which client
+/// app, who, and whether it succeeded.
+pub(crate) struct Needed {
+    pub time: bool,
+    pub client_app: bool,
+    pub user: bool,
+    pub status: bool,
+}
+
+impl Needed {
+    /// The missing ones, named as CSV columns or (`json`) as JSON properties.
+    pub(crate) fn missing(&self, json: bool) -> Vec<&'static str> {
+        let pick = |csv: &'static str, json_name: &'static str| if json { json_name } else { csv };
+        [
+            (self.time, pick("Date (UTC) / createdDateTime", "createdDateTime")),
+            (self.client_app, pick("Client app / clientAppUsed", "clientAppUsed")),
+            (
+                self.user,
+                pick(
+                    "User ID or Username / userId or userPrincipalName",
+                    "userId or userPrincipalName",
+                ),
+            ),
+            (self.status, pick("Status or Sign-in error code / ErrorCode", "status.errorCode")),
+        ]
+        .into_iter()
+        .filter(|(present, _)| !present)
+        .map(|(_, name)| name)
+        .collect()
+    }
+}
+
 /// True when `name` (trimmed, any case) is one of `names`.
 pub(crate) fn is(name: &str, names: &[&str]) -> bool {
     let name = name.trim();
