@@ -750,3 +750,27 @@ fn damaged_or_re_saved_sign_in_files_lose_nothing_silently() {
     assert!(none.is_none());
     assert!(err.contains("empty.csv: the file is empty"), "{err}");
 }
+
+#[test]
+fn the_same_download_given_twice_is_a_warning() {
+    let codes = |extra: &[&str]| -> Vec<String> {
+        let (r, _, _) = audit(extra);
+        r["advisories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["code"] == "evidence-overlap")
+            .map(|a| a["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Interactive and non-interactive downloads of the same days are not a repeat.
+    assert!(codes(&["--sign-ins", "fixtures/contoso-signins/portal-csv"]).is_empty());
+    let twice = codes(&[
+        "--sign-ins",
+        "fixtures/contoso-signins/portal-csv",
+        "--sign-ins",
+        "fixtures/contoso-signins/graph",
+    ]);
+    assert_eq!(twice.len(), 2, "{twice:?}");
+    assert!(twice[0].contains("counted twice"));
+}

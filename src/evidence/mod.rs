@@ -408,6 +408,7 @@ pub fn read(
     let mut out = Evidence::default();
     let mut unmatched: FxHashMap<String, u64> = FxHashMap::default();
     let mut sources = Vec::new();
+    out.warnings.extend(overlaps(&files));
     for (source, sink, names) in files {
         let Sink { usage, rejected, warnings, .. } = sink;
         let s = &mut out.usage.summary;
@@ -440,6 +441,41 @@ pub fn read(
     }
     out.warnings.extend(summary_warnings(s));
     Ok(out)
+}
+
+/// Two files that both hold interactive (or both non-interactive) sign-ins of
+/// the same days: likely one download given twice, in two shapes or under two
+/// names, whose events would count twice. Split downloads of the same kind
+/// cover different days and do not overlap.
+fn overlaps(files: &[FileRead<'_>]) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for (k, (a, sa, _)) in files.iter().enumerate() {
+        for (b, sb, _) in &files[k + 1..] {
+            let (fa, fb) = (&sa.usage.summary, &sb.usage.summary);
+            let overlap = match (fa.from, fa.to, fb.from, fb.to) {
+                (Some(a0), Some(a1), Some(b0), Some(b1)) => a0 <= b1 && b0 <= a1,
+                _ => false,
+            };
+            let kinds = |f: &EvidenceSummary| {
+                (
+                    f.interactive > 0 || f.unknown_interactivity > 0,
+                    f.non_interactive > 0 || f.unknown_interactivity > 0,
+                )
+            };
+            let ((ai, an), (bi, bn)) = (kinds(fa), kinds(fb));
+            if overlap && ((ai && bi) || (an && bn)) {
+                out.push(Warning {
+                    code: "evidence-overlap",
+                    source: None,
+                    message: format!(
+                        "{} and {} hold sign-ins of the same kind from the same days: if they are the same download (in two shapes, or saved twice), every event in them is counted twice; give each download once",
+                        a.path, b.path
+                    ),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Warnings about what the evidence as a whole can and cannot show.
