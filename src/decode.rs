@@ -23,6 +23,17 @@ pub enum Encoding {
     Utf16Le,
     /// UTF-16 big-endian with a byte-order mark (`-Encoding BigEndianUnicode`).
     Utf16Be,
+    /// Windows-1252, the ANSI code page of western Windows: what Excel's "CSV
+    /// (Comma delimited)" and Windows PowerShell 5.1's `Set-Content` write.
+    /// Read only when the text has no BOM and is not UTF-8.
+    Windows1252,
+}
+
+impl Encoding {
+    /// True when the encoding was a guess the user should hear about.
+    pub fn is_guess(self) -> bool {
+        self == Encoding::Windows1252
+    }
 }
 
 impl fmt::Display for Encoding {
@@ -32,6 +43,7 @@ impl fmt::Display for Encoding {
             Encoding::Utf8Bom => "utf-8-bom",
             Encoding::Utf16Le => "utf-16le",
             Encoding::Utf16Be => "utf-16be",
+            Encoding::Windows1252 => "windows-1252",
         })
     }
 }
@@ -73,7 +85,13 @@ pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, Encoding), DecodeError> {
     } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
         (Cow::Owned(utf16(rest, 2, u16::from_be_bytes, Encoding::Utf16Be)?), Encoding::Utf16Be)
     } else {
-        (Cow::Borrowed(utf8(bytes, 0, Encoding::Utf8)?), Encoding::Utf8)
+        match utf8(bytes, 0, Encoding::Utf8) {
+            Ok(text) => (Cow::Borrowed(text), Encoding::Utf8),
+            Err(e @ DecodeError::Invalid { .. }) => {
+                (Cow::Owned(windows_1252(bytes, e)?), Encoding::Windows1252)
+            }
+            Err(e) => return Err(e),
+        }
     };
     check_text(&text)?;
     Ok((text, encoding))
@@ -97,6 +115,26 @@ pub fn decode_prefix(bytes: &[u8]) -> String {
     } else {
         String::from_utf8_lossy(bytes).into_owned()
     }
+}
+
+/// Text without a BOM that is not UTF-8: an ANSI file (Excel, `Set-Content` in
+/// 5.1), read as Windows-1252 with encoding_rs. Unless it also holds valid UTF-8
+/// sequences beyond ASCII: then it is UTF-8 damaged by a second encoding, and
+/// guessing would garble one half or the other, so `utf8_error` stands.
+fn windows_1252(bytes: &[u8], utf8_error: DecodeError) -> Result<String, DecodeError> {
+    let lossy = String::from_utf8_lossy(bytes);
+    if lossy.chars().any(|c| !c.is_ascii() && c != char::REPLACEMENT_CHARACTER) {
+        return Err(match utf8_error {
+            DecodeError::Invalid { offset, encoding, .. } => DecodeError::Invalid {
+                offset,
+                encoding,
+                detail: "not a UTF-8 sequence, although the file holds UTF-8 elsewhere: it was saved in two encodings",
+            },
+            other => other,
+        });
+    }
+    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+    Ok(text.into_owned())
 }
 
 fn utf8(bytes: &[u8], base: usize, encoding: Encoding) -> Result<&str, DecodeError> {
@@ -208,10 +246,31 @@ mod tests {
     }
 
     #[test]
-    fn windows_1252_is_an_error_with_offset() {
-        // "Zoë" in Windows-1252, as Set-Content writes it in 5.1.
-        let err = decode(b"Name\r\nZo\xEB\r\n").unwrap_err();
-        assert!(matches!(err, DecodeError::Invalid { offset: 8, .. }), "{err:?}");
+    fn windows_1252_is_read_when_the_text_is_not_utf8() {
+        // "Zoë Ångström" and a curly quote in Windows-1252, as Excel saves them.
+        let (text, encoding) =
+            decode(b"Name;PopEnabled\r\nZo\xEB \xC5ngstr\xF6m \x93x\x94;TRUE\r\n").unwrap();
+        assert_eq!(encoding, Encoding::Windows1252);
+        assert_eq!(text, "Name;PopEnabled\r\nZoë Ångström \u{201C}x\u{201D};TRUE\r\n");
+        assert!(encoding.is_guess());
+    }
+
+    #[test]
+    fn utf8_damaged_by_a_second_encoding_stays_an_error() {
+        let err = decode(
+            "Zoë\r\nZo\u{eb}"
+                .as_bytes()
+                .iter()
+                .copied()
+                .chain(*b"\r\nZo\xEB\r\n")
+                .collect::<Vec<_>>()
+                .as_slice(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, DecodeError::Invalid { offset: 14, .. }), "{err:?}");
+        assert!(err.to_string().contains("two encodings"), "{err}");
+        // With a UTF-8 BOM the file says what it is: no guess.
+        assert!(matches!(decode(b"\xEF\xBB\xBFZo\xEB").unwrap_err(), DecodeError::Invalid { .. }));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!   followed by a rule of dashes.
 //! - JSON: `ConvertTo-Json` output, starting with `{` or `[`.
 
-use super::table::is_rule;
+use super::table;
 
 /// The detected form of an input text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,16 @@ pub enum Form {
 }
 
 impl Form {
+    /// The form as PowerShell names what writes it: `CSV`, `Format-List`, ...
+    pub fn title(self) -> &'static str {
+        match self {
+            Form::Csv { .. } => "CSV",
+            Form::List => "Format-List",
+            Form::Table => "Format-Table",
+            Form::Json => "JSON",
+        }
+    }
+
     /// Short name used in reports (`csv`, `list`, `table`, `json`).
     pub fn name(self) -> &'static str {
         match self {
@@ -38,34 +48,229 @@ impl Form {
     }
 }
 
-/// Detects the form of `text`. Text with no recognisable structure is read as a
-/// one-column CSV, whose header check then names the missing columns.
-pub fn detect(text: &str) -> Form {
-    let first_paragraph: Vec<&str> = text
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .skip_while(|l| l.trim().is_empty())
-        .take_while(|l| !l.trim().is_empty())
-        .take(5)
+/// What the detector decided, and the evidence, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detection {
+    /// The form.
+    pub form: Form,
+    /// Why: which lines look like what (for `-v` and messages).
+    pub why: String,
+    /// The text holds outputs of several forms (a table, then a list): it is
+    /// read in parts, as a transcript is.
+    pub parts: bool,
+}
+
+/// No form fits the text clearly: the candidates and their evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unclear {
+    /// The line the likeliest form's evidence starts on.
+    pub line: usize,
+    /// The likeliest form.
+    pub best: Form,
+    /// The candidates and why, in words.
+    pub message: String,
+}
+
+/// One candidate form: how much of the text it explains.
+struct Candidate {
+    form: Form,
+    /// Share of the non-blank lines the form explains, 0 to 1.
+    score: f64,
+    why: String,
+    line: usize,
+}
+
+/// Detects the form of `text` (pasted wrapping already set aside by
+/// [`super::paste::clean`]), or says that no form fits clearly.
+///
+/// JSON (a first `{` or `[`) and CSV led by `#TYPE` are certain. Otherwise each
+/// of Format-List, Format-Table and CSV is scored by the share of non-blank
+/// lines it explains: `Name : value` lines and their indented continuations;
+/// blocks around a rule of dashes; lines with as many fields as the header (a
+/// one-column "CSV" counts half, and never the lines that look like
+/// `Name : value`). The best wins when it explains at least 45% of the lines
+/// and leads the next by at least 0.25; a table and a list that together
+/// explain the text are several outputs, read in parts.
+pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
+    let lines: Vec<(usize, std::borrow::Cow<'_, str>)> = text
+        .split('\n')
+        .enumerate()
+        .map(|(k, l)| (k + 1, super::list::strip_ansi(l.trim_end_matches('\r'))))
+        .filter(|(_, l)| !l.trim().is_empty())
         .collect();
-    let mut lines = text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty());
-    let Some(first) = lines.next() else { return Form::Csv { delimiter: b',' } };
+    let Some((first_no, first)) = lines.first() else {
+        return Ok(Detection {
+            form: Form::Csv { delimiter: b',' },
+            why: "empty".into(),
+            parts: false,
+        });
+    };
     let first_trimmed = first.trim_start();
     if first_trimmed.starts_with('{') || first_trimmed.starts_with('[') {
-        return Form::Json;
+        let c = &first_trimmed[..1];
+        return Ok(Detection {
+            form: Form::Json,
+            why: format!("JSON: line {first_no} starts with `{c}` as ConvertTo-Json output does"),
+            parts: false,
+        });
     }
     if first.starts_with("#TYPE") {
-        let header = lines.next().unwrap_or("");
-        return Form::Csv { delimiter: sniff_delimiter(header) };
+        let header = lines.get(1).map_or("", |(_, l)| &**l);
+        return Ok(Detection {
+            form: Form::Csv { delimiter: sniff_delimiter(header) },
+            why: format!("CSV: line {first_no} is Export-Csv's #TYPE line"),
+            parts: false,
+        });
     }
-    if is_list_line(&super::list::strip_ansi(first)) {
-        return Form::List;
+    let n = lines.len();
+    let adjacent = |a: usize, b: usize| lines[b].0 == lines[a].0 + 1;
+    // Format-List: property lines, and indented continuations right after them.
+    let mut in_list = vec![false; n];
+    for k in 0..n {
+        let l = &lines[k].1;
+        in_list[k] = is_list_line(l)
+            || (k > 0 && in_list[k - 1] && adjacent(k - 1, k) && l.starts_with([' ', '\t']));
     }
-    // A table header cannot look like `Label : value`, so lists are tried first.
-    if first_paragraph.iter().skip(1).any(|l| is_rule(l)) {
-        return Form::Table;
+    let list_n = in_list.iter().filter(|x| **x).count();
+    // Format-Table: each block (paragraph) holding a rule under a header.
+    let mut in_table = vec![false; n];
+    for r in 1..n {
+        if !(table::is_rule(&lines[r].1) && adjacent(r - 1, r)) {
+            continue;
+        }
+        let mut start = r;
+        while start > 0 && adjacent(start - 1, start) && r - start < 4 {
+            start -= 1;
+        }
+        let mut end = r;
+        while end + 1 < n && adjacent(end, end + 1) {
+            end += 1;
+        }
+        for x in &mut in_table[start..=end] {
+            *x = true;
+        }
     }
-    Form::Csv { delimiter: sniff_delimiter(first) }
+    let table_n = in_table.iter().filter(|x| **x).count();
+    // CSV: lines with as many fields as the header.
+    let delimiter = sniff_delimiter(first);
+    let fields = count_fields(first, delimiter);
+    let csv_n = if fields >= 2 {
+        lines.iter().filter(|(_, l)| count_fields(l, delimiter) == fields).count()
+    } else {
+        (0..n).filter(|&k| !in_list[k]).count()
+    };
+    let share = |k: usize| k as f64 / n as f64;
+    let span = |flags: &[bool]| {
+        let first = flags.iter().position(|x| *x).map_or(0, |k| lines[k].0);
+        let last = flags.iter().rposition(|x| *x).map_or(0, |k| lines[k].0);
+        (
+            first,
+            if first == last { format!("line {first}") } else { format!("lines {first}-{last}") },
+        )
+    };
+    let (list_line, list_span) = span(&in_list);
+    let (table_line, table_span) = span(&in_table);
+    let of = |k: usize| format!("{k} of {n} line{}", if n == 1 { "" } else { "s" });
+    if list_n > 0
+        && table_n > 0
+        && share(list_n) >= 0.15
+        && share(table_n) >= 0.15
+        && share(list_n + table_n) >= 0.9
+    {
+        let form = if table_line < list_line { Form::Table } else { Form::List };
+        return Ok(Detection {
+            form,
+            why: format!(
+                "several outputs: Format-Table on {table_span} and Format-List on {list_span}"
+            ),
+            parts: true,
+        });
+    }
+    let mut candidates = vec![
+        Candidate {
+            form: Form::List,
+            score: share(list_n),
+            why: format!(
+                "{list_span} look like Format-List ({} are `Name : value` lines or their continuations)",
+                of(list_n)
+            ),
+            line: list_line,
+        },
+        Candidate {
+            form: Form::Table,
+            score: share(table_n),
+            why: format!(
+                "{table_span} look like Format-Table ({} are in blocks with a rule of dashes under the header)",
+                of(table_n)
+            ),
+            line: table_line,
+        },
+        if fields >= 2 {
+            Candidate {
+                form: Form::Csv { delimiter },
+                score: share(csv_n),
+                why: format!(
+                    "line {first_no} looks like a CSV header with {fields} fields ({} have {fields})",
+                    of(csv_n)
+                ),
+                line: *first_no,
+            }
+        } else {
+            Candidate {
+                form: Form::Csv { delimiter },
+                score: share(csv_n) / 2.0,
+                why: format!(
+                    "line {first_no} would be a one-column CSV header ({} are not `Name : value` lines)",
+                    of(csv_n)
+                ),
+                line: *first_no,
+            }
+        },
+    ];
+    // Stable: on a tie the earlier candidate (list, table, CSV) leads.
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let (best, second) = (&candidates[0], &candidates[1]);
+    let weak = best.score < 0.45;
+    let close = second.score >= 0.45 && best.score - second.score < 0.25;
+    if weak || close {
+        let message = if weak {
+            format!(
+                "no form fits this text: {}, and {}; it is not CSV, Format-List, Format-Table or JSON output as PowerShell writes it",
+                best.why, second.why
+            )
+        } else {
+            format!("cannot tell which form this is: {}, but {}", best.why, second.why)
+        };
+        return Err(Unclear { line: best.line.max(1), best: best.form, message });
+    }
+    Ok(Detection {
+        form: best.form,
+        why: format!("{}: {}", best.form.title(), best.why),
+        parts: false,
+    })
+}
+
+/// Detects the form of `text`: the likeliest one, also when it is not clear
+/// ([`detect_scored`] says when it is not).
+pub fn detect(text: &str) -> Form {
+    match detect_scored(text) {
+        Ok(d) => d.form,
+        Err(u) => u.best,
+    }
+}
+
+/// Fields in a CSV line, counting delimiters outside quotes.
+fn count_fields(line: &str, delimiter: u8) -> usize {
+    let mut quoted = false;
+    let mut n = 1;
+    for b in line.bytes() {
+        match b {
+            b'"' => quoted = !quoted,
+            d if d == delimiter && !quoted => n += 1,
+            _ => {}
+        }
+    }
+    n
 }
 
 /// `Label   : value` or `Label :` as Format-List prints a property.

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod detect;
 pub mod json;
 pub mod list;
+pub mod paste;
 pub mod stream;
 pub mod table;
 pub mod transcript;

@@ -145,6 +145,12 @@ fn noise<'a>(lines: &[&'a str]) -> Vec<Option<Noise<'a>>> {
     out
 }
 
+/// For each line, whether it is a prompt, a `>>` continuation or a transcript
+/// banner line.
+pub(crate) fn noise_lines(lines: &[&str]) -> Vec<bool> {
+    noise(lines).iter().map(Option::is_some).collect()
+}
+
 /// A quick test that can only be false when the text has no prompt or banner
 /// line at all: every prompt holds `PS` at the start of a line (or after `[`,
 /// or a remote session's `]: `), and banners hold a run of stars or the
