@@ -10,6 +10,7 @@ use exoauth::audit::{self, Options, Scope, Want};
 use exoauth::emit::convert::Target;
 use exoauth::emit::diff::DiffFormat;
 use exoauth::emit::report::Format;
+use exoauth::model::columns::Cmdlet;
 use exoauth::model::{Environment, Protocol};
 use exoauth::plan::Strategy;
 
@@ -176,6 +177,9 @@ pub struct ParseArgs {
     /// For a transcript holding several outputs: which one to convert (1-based).
     #[arg(long, value_name = "N")]
     pub part: Option<usize>,
+    /// The form, when the content does not tell clearly: csv, list, table or json.
+    #[arg(long, value_name = "FORM", value_parser = parse_form_name)]
+    pub form: Option<exoauth::export::FormName>,
 }
 
 /// `--to`.
@@ -253,6 +257,10 @@ pub struct AuditArgs {
     /// block direction, mailboxes whose open protocols are all covered are excepted.
     #[arg(long, value_name = "FILE")]
     pub exceptions: Option<PathBuf>,
+    /// The form of the files, when their content does not tell clearly:
+    /// `--form list` for every file, `--form CasMailbox=list` for one (repeatable).
+    #[arg(long = "form", value_name = "[STEM=]FORM", value_parser = parse_form_choice)]
+    pub forms: Vec<(Option<Cmdlet>, exoauth::export::FormName)>,
     /// Block direction with evidence: also block protocols in use with basic auth
     /// (by default they become manual steps: move the client to OAuth first).
     #[arg(long)]
@@ -324,6 +332,25 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(s).ok_or_else(|| format!("unknown protocol {s:?}; expected pop, imap or smtp"))
 }
 
+fn parse_form_name(s: &str) -> Result<exoauth::export::FormName, String> {
+    exoauth::export::FormName::parse(s)
+        .ok_or_else(|| format!("unknown form {s:?}; expected csv, list, table or json"))
+}
+
+fn parse_form_choice(s: &str) -> Result<(Option<Cmdlet>, exoauth::export::FormName), String> {
+    match s.split_once('=') {
+        Some((stem, form)) => {
+            let cmdlet = Cmdlet::from_stem(stem.trim()).ok_or_else(|| {
+                format!(
+                    "unknown file {stem:?} in --form; expected AuthenticationPolicy, OrganizationConfig, TransportConfig, CasMailbox, User, SecurityDefaults or ConditionalAccessPolicy"
+                )
+            })?;
+            Ok((Some(cmdlet), parse_form_name(form)?))
+        }
+        None => Ok((None, parse_form_name(s)?)),
+    }
+}
+
 fn parse_date(s: &str) -> Result<time::Date, String> {
     time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
         .map_err(|e| format!("expected a date as YYYY-MM-DD: {e}"))
@@ -339,6 +366,18 @@ impl AuditArgs {
             FormatArg::Markdown => Format::Markdown,
             FormatArg::Html => Format::Html,
         }
+    }
+
+    /// The forms given with `--form`.
+    pub fn forms(&self) -> exoauth::export::Forms {
+        let mut forms = exoauth::export::Forms::default();
+        for (cmdlet, form) in &self.forms {
+            match cmdlet {
+                Some(c) => forms.per.push((*c, *form)),
+                None => forms.all = Some(*form),
+            }
+        }
+        forms
     }
 
     /// The remediation strategy.

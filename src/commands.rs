@@ -90,7 +90,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (loaded, dir) = match &args.dir {
         Some(dir) => (
-            export::load_with(dir, options.environment, &out.bars)
+            export::load_with_forms(dir, options.environment, &args.forms(), &out.bars)
                 .with_context(|| format!("cannot audit {}", dir.display()))?,
             dir.clone(),
         ),
@@ -104,12 +104,13 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let (mut loaded, dir) = (loaded, dir);
     for i in &loaded.inputs {
         out.detail(format_args!(
-            "read {} ({}, {} {}, {} rows)",
+            "read {} ({}, {} {}, {} rows); form {}",
             i.path.display(),
             i.cmdlet.produced_by(),
             i.form.name(),
             i.encoding,
-            i.rows
+            i.rows,
+            i.why
         ));
     }
     out.detail(format_args!("read and joined the export in {:.2?}", started.elapsed()));
@@ -236,7 +237,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
 fn run_parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let converted = export::read_one(&args.file, &bytes, args.part)?;
+    let converted = export::read_one(&args.file, &bytes, args.part, args.form)?;
     let out = exoauth::emit::convert::render(&converted.parsed.table, args.target());
     output::write(output::file(args.output.as_deref()), false, &Silent, |w| w.write_all(&out))?;
     eprint!("{}", exoauth::emit::convert::summary(&converted));

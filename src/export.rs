@@ -68,6 +68,14 @@ pub enum LoadError {
         /// The parts found and what to do.
         message: String,
     },
+    /// The file holds nothing but white space.
+    #[error(
+        "{file}: the file is empty; export it again (`Export-Csv -NoTypeInformation -Encoding UTF8`, or the companion script scripts/Export-ExoAuthInventory.ps1)"
+    )]
+    Empty {
+        /// File name.
+        file: Arc<str>,
+    },
     /// The exceptions register lacks its columns.
     #[error("{0}")]
     Register(String),
@@ -92,6 +100,8 @@ pub struct InputFile {
     pub cmdlet: Cmdlet,
     /// The detected form.
     pub form: Form,
+    /// Why that form: the evidence the detector found, or `--form`.
+    pub why: String,
     /// The detected encoding.
     pub encoding: Encoding,
     /// SHA-256 of the raw bytes, lowercase hex.
@@ -202,18 +212,181 @@ fn display_name(path: &Path) -> Arc<str> {
     )
 }
 
+/// A form named on the command line (`--form list`, `--form CasMailbox=csv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormName {
+    /// CSV (the delimiter is still sniffed from the header).
+    Csv,
+    /// Format-List.
+    List,
+    /// Format-Table.
+    Table,
+    /// JSON.
+    Json,
+}
+
+impl FormName {
+    /// Parses `csv`, `list`, `table` or `json`.
+    pub fn parse(s: &str) -> Option<FormName> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "csv" => Some(FormName::Csv),
+            "list" | "fl" | "format-list" => Some(FormName::List),
+            "table" | "ft" | "format-table" => Some(FormName::Table),
+            "json" => Some(FormName::Json),
+            _ => None,
+        }
+    }
+
+    fn form(self, text: &str) -> Form {
+        match self {
+            FormName::Csv => match input::detect(text) {
+                csv @ Form::Csv { .. } => csv,
+                _ => {
+                    let header =
+                        text.lines().find(|l| !l.trim().is_empty() && !l.starts_with("#TYPE"));
+                    let semis = header.map_or(0, |h| h.matches(';').count());
+                    let commas = header.map_or(0, |h| h.matches(',').count());
+                    Form::Csv { delimiter: if semis > commas { b';' } else { b',' } }
+                }
+            },
+            FormName::List => Form::List,
+            FormName::Table => Form::Table,
+            FormName::Json => Form::Json,
+        }
+    }
+}
+
+/// The forms given on the command line: for every file, or per cmdlet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forms {
+    /// `--form list`: every file.
+    pub all: Option<FormName>,
+    /// `--form CasMailbox=list`: one cmdlet's file.
+    pub per: Vec<(Cmdlet, FormName)>,
+}
+
+impl Forms {
+    /// The form given for a cmdlet's file, if any.
+    pub fn of(&self, cmdlet: Option<Cmdlet>) -> Option<FormName> {
+        cmdlet.and_then(|c| self.per.iter().find(|(k, _)| *k == c).map(|(_, f)| *f)).or(self.all)
+    }
+}
+
+/// Applies a text step to a decoded text, keeping it borrowed when it was and
+/// moving it (never copying) when the step changes nothing.
+fn then<'b>(
+    text: Cow<'b, str>,
+    step: impl for<'x> FnOnce(&'x str) -> Cow<'x, str>,
+) -> Cow<'b, str> {
+    match text {
+        Cow::Borrowed(t) => step(t),
+        Cow::Owned(s) => {
+            let changed = match step(&s) {
+                Cow::Owned(o) => Some(o),
+                Cow::Borrowed(_) => None,
+            };
+            Cow::Owned(changed.unwrap_or(s))
+        }
+    }
+}
+
+/// Decodes a file, with a warning when its encoding was guessed, and refuses an
+/// empty one.
+fn decode_file<'b>(
+    file: &Arc<str>,
+    bytes: &'b [u8],
+    warnings: &mut Vec<Warning>,
+) -> Result<(Cow<'b, str>, Encoding), LoadError> {
+    let (text, encoding) =
+        decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
+    if text.trim().is_empty() {
+        return Err(LoadError::Empty { file: file.clone() });
+    }
+    if encoding.is_guess() {
+        warnings.push(Warning {
+            code: "encoding-guessed",
+            source: None,
+            message: format!(
+                "{file}: not UTF-8 and without a byte-order mark, so read as Windows-1252 (the ANSI code page Excel's \"CSV (Comma delimited)\" and Windows PowerShell 5.1's Set-Content write); check names with accents, or save it again as \"CSV UTF-8\" or with `Export-Csv -Encoding UTF8`"
+            ),
+        });
+    }
+    Ok((text, encoding))
+}
+
+/// Sets aside pasted wrapping (Markdown, indentation, banners, echoed commands,
+/// prompts) with one warning naming the lines.
+fn clean_text<'b>(
+    file: &Arc<str>,
+    text: Cow<'b, str>,
+    warnings: &mut Vec<Warning>,
+) -> Cow<'b, str> {
+    then(text, |t| {
+        let cleaned = input::paste::clean(t);
+        if let Some(said) = cleaned.describe() {
+            warnings.push(Warning {
+                code: "set-aside",
+                source: None,
+                message: format!("{file}: {said}"),
+            });
+        }
+        cleaned.text
+    })
+}
+
+/// The form of one output's text: given with `--form`, or detected from its
+/// content; an unclear text is an error naming the candidates.
+fn decide(
+    file: &Arc<str>,
+    text: &str,
+    given: Option<FormName>,
+) -> Result<input::detect::Detection, LoadError> {
+    if let Some(name) = given {
+        let form = name.form(text);
+        return Ok(input::detect::Detection {
+            form,
+            why: format!("{}: given with --form", form.title()),
+            parts: false,
+        });
+    }
+    input::detect::detect_scored(text).map_err(|u| {
+        let candidates = match u.best {
+            Form::List => "list",
+            Form::Table => "table",
+            Form::Csv { .. } => "csv",
+            Form::Json => "json",
+        };
+        LoadError::Syntax(
+            input::SyntaxError::new(file, u.line, 1, u.message)
+                .with_hint(match Cmdlet::from_stem(file.split('.').next().unwrap_or(file)) {
+                    Some(c) => format!(
+                        "if you know the form, say it: `exoauth audit DIR --form {}={candidates}` (or `exoauth parse {file} --form {candidates}`); better, re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`",
+                        c.stem()
+                    ),
+                    None => format!(
+                        "if you know the form, say it: `exoauth parse {file} --form {candidates}`; better, re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`"
+                    ),
+                })
+                .in_context(text),
+        )
+    })
+}
+
 /// Decodes and parses one file's bytes. Prompt lines (`PS C:\> Get-User | fl`)
 /// and transcript banners are ignored, so that a file holding one cmdlet's output
 /// with the command that made it reads as that output.
 pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<ParsedFile, LoadError> {
     let file = display_name(path);
     let sha256 = format!("{:x}", Sha256::digest(bytes));
-    let (text, encoding) =
-        decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
-    let text = transcript::blank_noise(&text);
-    let form = input::detect(&text);
-    let parsed = input::parse(&file, &text, form)?;
-    Ok(ParsedFile { file, parsed, form, encoding, sha256 })
+    let mut warnings = Vec::new();
+    let (text, encoding) = decode_file(&file, bytes, &mut warnings)?;
+    let text = clean_text(&file, text, &mut warnings);
+    let text = then(text, transcript::blank_noise);
+    let detection = decide(&file, &text, None)?;
+    let mut parsed = input::parse(&file, &text, detection.form)?;
+    warnings.append(&mut parsed.warnings);
+    parsed.warnings = warnings;
+    Ok(ParsedFile { file, parsed, form: detection.form, encoding, sha256 })
 }
 
 /// One output found in a transcript: its cmdlet (when recognised), form and records.
@@ -310,7 +483,7 @@ fn parse_transcript(
 ) -> Vec<(Cmdlet, ParsedFile)> {
     let file = display_name(path);
     let sha256 = format!("{:x}", Sha256::digest(bytes));
-    let (text, encoding) = match decode::decode(bytes) {
+    let (text, encoding) = match decode_file(&file, bytes, warnings) {
         Ok(decoded) => decoded,
         Err(error) => {
             warnings.push(Warning {
@@ -321,6 +494,7 @@ fn parse_transcript(
             return Vec::new();
         }
     };
+    let text = clean_text(&file, text, warnings);
     let mut found: Vec<(Cmdlet, ParsedFile)> = Vec::new();
     let parts = transcript_parts(&file, &text, environment, warnings);
     let recognised = parts.iter().filter(|p| p.cmdlet.is_some()).count();
@@ -390,6 +564,8 @@ pub struct Converted {
     pub encoding: Encoding,
     /// The form of the records converted.
     pub form: Form,
+    /// Why that form (the detector's evidence, or `--form`).
+    pub why: String,
     /// For a transcript, every output found (the one converted is `selected`).
     pub parts: Vec<TranscriptPart>,
     /// Index in `parts` of the part converted.
@@ -400,16 +576,33 @@ pub struct Converted {
 
 /// Reads one file in any supported form for `exoauth parse`. A transcript with
 /// several outputs needs `part` (1-based) to say which one to convert.
-pub fn read_one(path: &Path, bytes: &[u8], part: Option<usize>) -> Result<Converted, LoadError> {
+pub fn read_one(
+    path: &Path,
+    bytes: &[u8],
+    part: Option<usize>,
+    given: Option<FormName>,
+) -> Result<Converted, LoadError> {
     let file = display_name(path);
-    let (text, encoding) =
-        decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
-    if !transcript::is_transcript(&text) && part.is_none_or(|p| p == 1) {
-        let form = input::detect(&text);
-        let parsed = input::parse(&file, &text, form)?;
-        return Ok(Converted { file, encoding, form, parts: Vec::new(), selected: None, parsed });
-    }
     let mut warnings = Vec::new();
+    let (text, encoding) = decode_file(&file, bytes, &mut warnings)?;
+    let text = clean_text(&file, text, &mut warnings);
+    if !transcript::is_transcript(&text) && part.is_none_or(|p| p == 1) {
+        let detection = decide(&file, &text, given)?;
+        if !detection.parts || given.is_some() {
+            let mut parsed = input::parse(&file, &text, detection.form)?;
+            warnings.append(&mut parsed.warnings);
+            parsed.warnings = warnings;
+            return Ok(Converted {
+                file,
+                encoding,
+                form: detection.form,
+                why: detection.why,
+                parts: Vec::new(),
+                selected: None,
+                parsed,
+            });
+        }
+    }
     let mut parts = transcript_parts(&file, &text, Environment::Online, &mut warnings);
     let list = || {
         parts
@@ -454,11 +647,14 @@ pub fn read_one(path: &Path, bytes: &[u8], part: Option<usize>) -> Result<Conver
         (Some(p), _) => p - 1,
     };
     let mut parsed = std::mem::take(&mut parts[selected].parsed);
-    parsed.warnings.extend(warnings);
+    warnings.append(&mut parsed.warnings);
+    parsed.warnings = warnings;
+    let form = parts[selected].form;
     Ok(Converted {
         file,
         encoding,
-        form: parts[selected].form,
+        form,
+        why: format!("{}: part {} of {}", form.title(), selected + 1, parts.len()),
         parts,
         selected: Some(selected),
         parsed,
@@ -474,6 +670,17 @@ pub fn load(dir: &Path, environment: Environment) -> Result<Loaded, LoadError> {
 pub fn load_with(
     dir: &Path,
     environment: Environment,
+    progress: &dyn Progress,
+) -> Result<Loaded, LoadError> {
+    load_with_forms(dir, environment, &Forms::default(), progress)
+}
+
+/// [`load_with`], with forms given on the command line (`--form`) instead of
+/// detected, for the files they name.
+pub fn load_with_forms(
+    dir: &Path,
+    environment: Environment,
+    forms: &Forms,
     progress: &dyn Progress,
 ) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
@@ -495,14 +702,19 @@ pub fn load_with(
             let len = std::fs::metadata(&path).map_or(0, |m| m.len());
             let part = progress.part(&display_name(&path), len);
             let progress = part.as_deref().unwrap_or(progress);
-            match load_streamed(cmdlet, environment, &path, progress)? {
+            let given = forms.of(Some(cmdlet));
+            let streamed = match given {
+                None => load_streamed(cmdlet, environment, &path, progress)?,
+                Some(_) => None,
+            };
+            match streamed {
                 Some(outcome) => Ok(outcome),
                 None => {
                     let bytes = std::fs::read(&path)
                         .map_err(|error| LoadError::Io { path: path.clone(), error })?;
                     let source =
                         SourceFile { cmdlet: Some(cmdlet), path, bytes: Cow::Owned(bytes) };
-                    load_one(cmdlet, &source, environment)
+                    load_one(cmdlet, &source, environment, given)
                 }
             }
         })
@@ -665,7 +877,15 @@ fn map_typed(
 }
 
 /// What decoding, parsing and mapping one file's text produced.
-type Mapped = (Typed, usize, Form, Encoding, Vec<Rejection>, Vec<Warning>);
+struct Mapped {
+    typed: Typed,
+    rows: usize,
+    form: Form,
+    why: String,
+    encoding: Encoding,
+    rejected: Vec<Rejection>,
+    warnings: Vec<Warning>,
+}
 
 /// Decodes, parses and maps one file's bytes. CSV, by far the commonest and
 /// largest form, is mapped record by record as it is read; the other forms go
@@ -675,13 +895,31 @@ fn parse_and_map(
     environment: Environment,
     file: &Arc<str>,
     bytes: &[u8],
+    given: Option<FormName>,
 ) -> Result<Mapped, LoadError> {
-    let (text, encoding) =
-        decode::decode(bytes).map_err(|error| LoadError::Decode { file: file.clone(), error })?;
-    let text = transcript::blank_noise(&text);
-    let form = input::detect(&text);
-    let mut rejected = Vec::new();
     let mut warnings = Vec::new();
+    let (text, encoding) = decode_file(file, bytes, &mut warnings)?;
+    let text = clean_text(file, text, &mut warnings);
+    let text = then(text, transcript::blank_noise);
+    let detection = decide(file, &text, given)?;
+    if detection.parts {
+        let parts = input::transcript::split(&text);
+        let list: Vec<String> = parts
+            .iter()
+            .map(|p| format!("line {} ({})", p.line, input::detect(&p.text).title()))
+            .collect();
+        return Err(LoadError::Parts {
+            file: file.clone(),
+            message: format!(
+                "this file holds {} outputs ({}), not one {} output; keep one output per file, or name the file transcript.txt to have each part recognised by its columns (`exoauth parse {file}` lists them)",
+                parts.len(),
+                list.join(", "),
+                cmdlet.produced_by()
+            ),
+        });
+    }
+    let (form, why) = (detection.form, detection.why);
+    let mut rejected = Vec::new();
     let (typed, rows, header) = match form {
         Form::Csv { delimiter } => {
             let mut stream = CsvStream::new(file, &text, delimiter)?;
@@ -695,12 +933,14 @@ fn parse_and_map(
             (typed, rows, header)
         }
         _ => {
-            let parsed = input::parse(file, &text, form)?;
-            return map_parsed(cmdlet, environment, file, parsed, form, encoding);
+            let mut parsed = input::parse(file, &text, form)?;
+            warnings.append(&mut parsed.warnings);
+            parsed.warnings = warnings;
+            return map_parsed(cmdlet, environment, file, parsed, form, why, encoding);
         }
     };
     file_warnings(cmdlet, environment, file, &header, rows, &mut warnings);
-    Ok((typed, rows, form, encoding, rejected, warnings))
+    Ok(Mapped { typed, rows, form, why, encoding, rejected, warnings })
 }
 
 /// Maps an already parsed file (any form but streamed CSV, or a transcript's part).
@@ -710,6 +950,7 @@ fn map_parsed(
     file: &Arc<str>,
     mut parsed: input::Parsed,
     form: Form,
+    why: String,
     encoding: Encoding,
 ) -> Result<Mapped, LoadError> {
     // `ConvertTo-Json -InputObject @()` (no Conditional Access policies) is `[]`:
@@ -726,7 +967,7 @@ fn map_parsed(
         map_typed(cmdlet, environment, file, &mut parsed.table, &mut rejected, &mut warnings);
     parsed.table.rows.clear();
     file_warnings(cmdlet, environment, file, &parsed.table, parsed_rows, &mut warnings);
-    Ok((typed, parsed_rows, form, encoding, rejected, warnings))
+    Ok(Mapped { typed, rows: parsed_rows, form, why, encoding, rejected, warnings })
 }
 
 /// Hashes one file while decoding, parsing and mapping it.
@@ -734,12 +975,13 @@ fn load_one(
     cmdlet: Cmdlet,
     source: &SourceFile,
     environment: Environment,
+    given: Option<FormName>,
 ) -> Result<Outcome, LoadError> {
     let SourceFile { path, bytes, .. } = source;
     let file = display_name(path);
     let (sha256, mapped) = rayon::join(
         || format!("{:x}", Sha256::digest(bytes)),
-        || parse_and_map(cmdlet, environment, &file, bytes),
+        || parse_and_map(cmdlet, environment, &file, bytes, given),
     );
     outcome(cmdlet, path, sha256, mapped?)
 }
@@ -750,9 +992,9 @@ fn outcome(
     sha256: String,
     mapped: Mapped,
 ) -> Result<Outcome, LoadError> {
-    let (typed, rows, form, encoding, rejected, warnings) = mapped;
+    let Mapped { typed, rows, form, why, encoding, rejected, warnings } = mapped;
     Ok(Outcome {
-        input: InputFile { path: path.to_owned(), cmdlet, form, encoding, sha256, rows },
+        input: InputFile { path: path.to_owned(), cmdlet, form, why, encoding, sha256, rows },
         typed,
         rejected,
         warnings,
@@ -769,7 +1011,7 @@ pub fn load_sources(
     sources.sort_by_key(|s| s.cmdlet);
     let outcomes: Vec<Outcome> = sources
         .par_iter()
-        .filter_map(|s| s.cmdlet.map(|cmdlet| load_one(cmdlet, s, environment)))
+        .filter_map(|s| s.cmdlet.map(|cmdlet| load_one(cmdlet, s, environment, None)))
         .collect::<Result<_, _>>()?;
     sources.retain(|s| s.cmdlet.is_none());
     assemble(outcomes, &sources, environment)
@@ -797,13 +1039,15 @@ fn load_streamed(
     let (typed, mapped) =
         map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings);
     let form = Form::Csv { delimiter: stream.delimiter() };
+    let why = format!("{} (read as a stream)", stream.why());
     let Finished::Read(parse_rejected, sha256, encoding) = stream.finish().map_err(io)? else {
         return Ok(None);
     };
     let rows = mapped + parse_rejected.len();
     rejected.extend(parse_rejected);
     file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
-    outcome(cmdlet, path, sha256, (typed, rows, form, encoding, rejected, warnings)).map(Some)
+    let mapped = Mapped { typed, rows, form, why, encoding, rejected, warnings };
+    outcome(cmdlet, path, sha256, mapped).map(Some)
 }
 
 /// Adds the transcripts' parts to the files' outcomes and builds the snapshot.
@@ -829,7 +1073,8 @@ fn assemble(
                 continue;
             }
             let ParsedFile { file, parsed, form, encoding, sha256 } = part;
-            let mapped = map_parsed(cmdlet, environment, &file, parsed, form, encoding)?;
+            let why = format!("{}: a part of the transcript", form.title());
+            let mapped = map_parsed(cmdlet, environment, &file, parsed, form, why, encoding)?;
             outcomes.push(outcome(cmdlet, path, sha256, mapped)?);
         }
     }

@@ -45,6 +45,7 @@ pub fn summary(c: &Converted) -> String {
         plural(p.warnings.len(), "warning"),
         plural(p.rejected.len(), "rejected row"),
     );
+    out.push_str(&format!("  form: {}\n", c.why));
     if let Some(selected) = c.selected {
         for (k, part) in c.parts.iter().enumerate() {
             let records =

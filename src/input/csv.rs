@@ -41,6 +41,14 @@ impl<'t> CsvStream<'t> {
         let columns = header(&mut reader)
             .map_err(|e| syntax(format!("cannot read the CSV header: {e}")))?
             .ok_or_else(|| syntax("the file has no header row; export with Export-Csv".into()))?;
+        if let Some(cell) = data_like(&columns) {
+            return Err(syntax(format!(
+                "this line looks like a data row, not a CSV header: it holds {cell:?}, a value where Export-Csv writes a column name"
+            ))
+            .with_hint(
+                "copy the header line (the first line of the export) with the rows, or export again with `Export-Csv -NoTypeInformation -Encoding UTF8`",
+            ));
+        }
         Ok(CsvStream {
             file: file.clone(),
             body,
@@ -100,6 +108,20 @@ pub(crate) fn reader(text: &str, delimiter: u8, has_headers: bool) -> ::csv::Rea
         .has_headers(has_headers)
         .trim(::csv::Trim::None)
         .from_reader(text.as_bytes())
+}
+
+/// The first header cell that is a value, not a column name: a GUID, an
+/// address, `True`/`False` or a number. Such a "header" is a data row pasted
+/// without the export's header line, which would otherwise read as a file with
+/// no rows at all.
+pub(crate) fn data_like(columns: &[String]) -> Option<&str> {
+    columns.iter().map(String::as_str).find(|c| {
+        crate::model::looks_like_guid(c)
+            || c.contains('@')
+            || c.eq_ignore_ascii_case("true")
+            || c.eq_ignore_ascii_case("false")
+            || (!c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// The header's column names, trimmed; `None` when all of them are blank.

@@ -89,8 +89,9 @@ struct Candidate {
 /// blocks around a rule of dashes; lines with as many fields as the header (a
 /// one-column "CSV" counts half, and never the lines that look like
 /// `Name : value`). The best wins when it explains at least 45% of the lines
-/// and leads the next by at least 0.25; a table and a list that together
-/// explain the text are several outputs, read in parts.
+/// and leads any other that explains 30% or more by at least 0.5. A table and
+/// a list in paragraphs of their own that together explain the text are
+/// several outputs, read in parts.
 pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
     let lines: Vec<(usize, std::borrow::Cow<'_, str>)> = text
         .split('\n')
@@ -139,7 +140,7 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
             continue;
         }
         let mut start = r;
-        while start > 0 && adjacent(start - 1, start) && r - start < 4 {
+        while start > 0 && adjacent(start - 1, start) && r - start < 4 && !in_list[start - 1] {
             start -= 1;
         }
         let mut end = r;
@@ -151,11 +152,16 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
         }
     }
     let table_n = in_table.iter().filter(|x| **x).count();
-    // CSV: lines with as many fields as the header.
+    // CSV: lines of records with as many fields as the header (a quoted value
+    // may span lines).
     let delimiter = sniff_delimiter(first);
     let fields = count_fields(first, delimiter);
-    let csv_n = if fields >= 2 {
-        lines.iter().filter(|(_, l)| count_fields(l, delimiter) == fields).count()
+    // A `Name : value` line is no CSV header, whatever its commas.
+    let csv_n = if in_list[0] {
+        0
+    } else if fields >= 2 {
+        let from = text.split('\n').take(first_no - 1).map(|l| l.len() + 1).sum::<usize>();
+        csv_lines(&text[from.min(text.len())..], delimiter, fields)
     } else {
         (0..n).filter(|&k| !in_list[k]).count()
     };
@@ -171,8 +177,21 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
     let (list_line, list_span) = span(&in_list);
     let (table_line, table_span) = span(&in_table);
     let of = |k: usize| format!("{k} of {n} line{}", if n == 1 { "" } else { "s" });
+    // Several outputs: lists and tables in paragraphs of their own (a transcript
+    // without prompts), together nearly the whole text.
+    let mut separate = true;
+    let mut paragraph = (false, false); // (has a list line, has a table line)
+    for k in 0..n {
+        if k > 0 && !adjacent(k - 1, k) {
+            paragraph = (false, false);
+        }
+        paragraph.0 |= in_list[k];
+        paragraph.1 |= in_table[k];
+        separate &= !(paragraph.0 && paragraph.1);
+    }
     if list_n > 0
         && table_n > 0
+        && separate
         && share(list_n) >= 0.15
         && share(table_n) >= 0.15
         && share(list_n + table_n) >= 0.9
@@ -231,12 +250,14 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
     let (best, second) = (&candidates[0], &candidates[1]);
     let weak = best.score < 0.45;
-    let close = second.score >= 0.45 && best.score - second.score < 0.25;
+    let close = second.score >= 0.3 && best.score - second.score < 0.5;
     if weak || close {
         let message = if weak {
+            let also =
+                if second.score > 0.0 { format!(", and {}", second.why) } else { String::new() };
             format!(
-                "no form fits this text: {}, and {}; it is not CSV, Format-List, Format-Table or JSON output as PowerShell writes it",
-                best.why, second.why
+                "no form fits this text: {}{also}; it is not CSV, Format-List, Format-Table or JSON output as PowerShell writes it",
+                best.why
             )
         } else {
             format!("cannot tell which form this is: {}, but {}", best.why, second.why)
@@ -257,6 +278,42 @@ pub fn detect(text: &str) -> Form {
         Ok(d) => d.form,
         Err(u) => u.best,
     }
+}
+
+/// Non-blank lines of `text` that belong to records of exactly `fields` fields,
+/// reading records as CSV does: a line break inside quotes does not end one.
+fn csv_lines(text: &str, delimiter: u8, fields: usize) -> usize {
+    let (mut total, mut quoted, mut n, mut lines, mut filled) = (0, false, 1, 0, false);
+    let mut end_record = |n: usize, lines: usize| {
+        if n == fields {
+            total += lines;
+        }
+    };
+    for b in text.bytes() {
+        match b {
+            b'"' => {
+                quoted = !quoted;
+                filled = true;
+            }
+            b'\n' if !quoted => {
+                if filled {
+                    end_record(n, lines + 1);
+                }
+                (n, lines, filled) = (1, 0, false);
+            }
+            b'\n' => lines += 1,
+            d if d == delimiter && !quoted => {
+                n += 1;
+                filled = true;
+            }
+            b'\r' | b' ' | b'\t' => {}
+            _ => filled = true,
+        }
+    }
+    if filled {
+        end_record(n, lines + 1);
+    }
+    total
 }
 
 /// Fields in a CSV line, counting delimiters outside quotes.

@@ -77,10 +77,15 @@ impl Cleaned<'_> {
             .map(|(kind, lines)| format!("{} ({})", line_list(lines), kind.describe()))
             .collect();
         if let Some((n, lines)) = &self.indent {
+            let (first, last) = (lines[0], lines[lines.len() - 1]);
             parts.push(format!(
-                "a common indentation of {n} character{} on {}",
+                "a common indentation of {n} character{} on every line that holds anything ({})",
                 if *n == 1 { "" } else { "s" },
-                line_list(lines)
+                if first == last {
+                    format!("line {first}")
+                } else {
+                    format!("lines {first}-{last}")
+                }
             ));
         }
         Some(format!("read as pasted text: set aside {}", parts.join(", ")))
@@ -184,8 +189,10 @@ fn is_dash_rule(line: &str) -> bool {
 fn strip_br(line: &str) -> Option<&str> {
     let t = line.trim_end();
     for tag in ["<br>", "<br/>", "<br />"] {
-        if t.len() >= tag.len() && t[t.len() - tag.len()..].eq_ignore_ascii_case(tag) {
-            return Some(&t[..t.len() - tag.len()]);
+        let at = t.len().saturating_sub(tag.len());
+        if t.len() >= tag.len() && t.as_bytes()[at..].eq_ignore_ascii_case(tag.as_bytes()) {
+            // The tag is ASCII, so `at` is a character boundary.
+            return Some(&t[..at]);
         }
     }
     None
@@ -195,11 +202,21 @@ fn strip_br(line: &str) -> Option<&str> {
 /// looks at each line's first bytes (and end, for `<br>`), so that a
 /// million-row CSV export is not split into lines for nothing.
 pub fn may_need_cleaning(text: &str) -> bool {
+    may_need(text, true)
+}
+
+/// [`may_need_cleaning`] for a later block of a text whose first lines passed:
+/// a common indentation can no longer be, as the first line had none.
+pub fn may_need_cleaning_within(text: &str) -> bool {
+    may_need(text, false)
+}
+
+fn may_need(text: &str, from_start: bool) -> bool {
     let bytes = text.as_bytes();
     if super::transcript::may_have_noise(text) {
         return true;
     }
-    let mut first_data = true;
+    let mut first_data = from_start;
     let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
     for start in starts {
         let rest = &bytes[start.min(bytes.len())..];
@@ -275,11 +292,19 @@ pub fn clean(text: &str) -> Cleaned<'_> {
             }
         }
     }
-    // `<br>` line ends.
-    for (k, l) in lines.iter_mut().enumerate() {
-        if let Some(stripped) = strip_br(l) {
-            note(Kind::LineBreakTag, k);
-            *l = Cow::Owned(stripped.to_owned());
+    // `<br>` line ends, when every line that holds anything has one (a value
+    // may end in `<br>` in its own right).
+    let all_br = lines
+        .iter()
+        .zip(&data)
+        .filter(|(l, d)| **d && !blank(l))
+        .all(|(l, _)| strip_br(l).is_some());
+    if all_br {
+        for (k, l) in lines.iter_mut().enumerate() {
+            if let Some(stripped) = strip_br(l) {
+                note(Kind::LineBreakTag, k);
+                *l = Cow::Owned(stripped.to_owned());
+            }
         }
     }
     // Banners: one-line notices, and the module's dashed notice block.
@@ -346,7 +371,7 @@ pub fn clean(text: &str) -> Cleaned<'_> {
         }
     }
     let indent = (!indented.is_empty()).then_some((indent, indented));
-    aside.sort_by_key(|(kind, _)| *kind);
+    aside.sort_by_key(|(kind, lines)| (lines[0], *kind));
     if aside.is_empty() && indent.is_none() {
         return Cleaned { text: text.into(), aside, indent };
     }
@@ -396,7 +421,7 @@ mod tests {
         assert_eq!(c.indent, Some((4, vec![1, 2, 4, 5])));
         assert_eq!(
             c.describe().unwrap(),
-            "read as pasted text: set aside a common indentation of 4 characters on lines 1-2 and 4-5"
+            "read as pasted text: set aside a common indentation of 4 characters on every line that holds anything (lines 1-5)"
         );
     }
 
@@ -428,6 +453,9 @@ mod tests {
         assert_eq!(c.text, LIST);
         let br: String = LIST.replace("\r\n", "<br>\r\n");
         assert_eq!(clean(&br).text, LIST);
+        // Regression: a line ending in a multi-byte letter near the tag's length.
+        assert_eq!(strip_br("Name : Łukasz Żółć"), None);
+        assert_eq!(strip_br("Name : Żółć<BR />"), Some("Name : Żółć"));
         let exo = "----------------------------------------------------------------------------------------\nThis V3 EXO PowerShell module contains new REST API backed Exchange Online cmdlets which doesn't require WinRM\n----------------------------------------------------------------------------------------\n\nName : x\n";
         let c = clean(exo);
         assert_eq!(lines_of(&c, Kind::Banner), [1, 2, 3]);

@@ -34,6 +34,7 @@ pub struct CsvFile<'p, R> {
     input: R,
     progress: &'p dyn Progress,
     delimiter: u8,
+    why: String,
     encoding: Encoding,
     columns: Vec<String>,
     /// `buf[start..filled]`: bytes read and not parsed yet; `buf[start]` begins a
@@ -84,6 +85,7 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             input,
             progress,
             delimiter: b',',
+            why: String::new(),
             encoding: Encoding::Utf8,
             columns: Vec::new(),
             buf: vec![0; block],
@@ -122,11 +124,23 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             s.fill()?;
         }
         let Ok(text) = checked_text(&s.buf[s.start..s.filled], s.eof) else { return Ok(None) };
-        let Form::Csv { delimiter } = super::detect(text) else { return Ok(None) };
+        // Pasted text (indented, quoted, with a command or banner) is read whole.
+        if super::paste::may_need_cleaning(text) {
+            return Ok(None);
+        }
+        let Ok(super::detect::Detection { form: Form::Csv { delimiter }, why, parts: false }) =
+            super::detect::detect_scored(text)
+        else {
+            return Ok(None);
+        };
+        s.why = why;
         let (body, skipped) = skip_type_line(text);
         let Ok(Some(columns)) = header(&mut reader(body, delimiter, true)) else {
             return Ok(None);
         };
+        if super::csv::data_like(&columns).is_some() {
+            return Ok(None);
+        }
         let per_byte = memchr_count(text.as_bytes()) as f64 / text.len().max(1) as f64;
         let size_hint = (per_byte * len as f64 * 1.05) as usize + 16;
         let type_line = text.len() - body.len();
@@ -182,6 +196,11 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
     pub fn delimiter(&self) -> u8 {
         self.delimiter
     }
+
+    /// Why the file was read as CSV (the detector's evidence on its first lines).
+    pub fn why(&self) -> &str {
+        &self.why
+    }
 }
 
 /// Why the unparsed bytes cannot be parsed yet.
@@ -206,7 +225,10 @@ fn checked_text(unread: &[u8], eof: bool) -> Result<&str, Unread> {
     let text = std::str::from_utf8(&unread[..end]).map_err(|_| Unread::NotPlain)?;
     // Noise is looked for from the start of a line (a block starts on one),
     // so a block-wise check finds whatever a whole-text check finds.
-    if decode::check_text(text).is_err() || super::transcript::may_have_noise(text) {
+    if decode::check_text(text).is_err()
+        || super::transcript::may_have_noise(text)
+        || super::paste::may_need_cleaning_within(text)
+    {
         return Err(Unread::NotPlain);
     }
     Ok(text)
@@ -377,7 +399,10 @@ mod tests {
             body in "[a\",\r\n \u{e9}]{0,300}",
             block in 8usize..120,
         ) {
-            let text = format!("\"Name\",\"AuthenticationPolicy\",\"Note\"\n{body}");
+            // Well-formed first rows: the form is decided on the first lines, and
+            // this test is about block boundaries, not about detection.
+            let head: String = (0..200).map(|i| format!("\"u{i}\",\"P\",\"n\"\n")).collect();
+            let text = format!("\"Name\",\"AuthenticationPolicy\",\"Note\"\n{head}{body}");
             let got = streamed(&text, block);
             proptest::prop_assert!(got.is_some(), "gave up");
             proptest::prop_assert_eq!(Ok(got.unwrap_or_default()), whole(&text));
