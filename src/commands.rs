@@ -210,6 +210,9 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     written?;
     out.detail(format_args!("wrote the report in {:.2?}", stage.elapsed()));
     out.detail(format_args!("done in {:.2?}", started.elapsed()));
+    for w in loaded.warnings.iter().filter(|w| w.code == "files-missing") {
+        out.note(format_args!("warning: {}", w.message));
+    }
     if !loaded.warnings.is_empty() {
         out.note(format_args!(
             "{} warning{} about the input (listed in the report)",

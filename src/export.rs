@@ -1098,8 +1098,50 @@ fn assemble(
         }
     }
     let snapshot = Snapshot::build(parts, &mut rejected, &mut warnings);
+    warnings.extend(missing_files(&snapshot));
     rejected.sort_by(|a, b| a.source.cmp(&b.source));
     Ok(Loaded { inputs, snapshot, rejected, warnings, sign_ins: Vec::new() })
+}
+
+/// One warning naming the export files that are missing *and* that some verdict
+/// needed (each then says `input-missing`), with what each would have decided.
+/// A file nothing needed (no policies, when no user has one) is not named.
+fn missing_files(s: &Snapshot) -> Option<Warning> {
+    let users = s.users.as_deref();
+    let needs_policies = users.is_none_or(|u| u.iter().any(|u| u.authentication_policy.is_some()))
+        || s.org.as_ref().is_some_and(|o| o.default_policy.is_some());
+    let needs_org = users.is_none_or(|u| u.iter().any(|u| u.authentication_policy.is_none()));
+    let needs_transport = s.environment == Environment::Online
+        && s.mailboxes.iter().any(|m| m.smtp_client_auth_disabled == model::Setting::Null);
+    let mut missing = Vec::new();
+    if users.is_none() {
+        missing.push("User (each user's assigned authentication policy, mailbox type and disabled state: without it every mailbox's policy is unknown)");
+    }
+    if s.policies.is_none() && needs_policies {
+        missing.push("AuthenticationPolicy (which protocols each policy allows)");
+    }
+    if s.org.is_none() && needs_org {
+        missing.push("OrganizationConfig (the org default policy, for users without one)");
+    }
+    if s.transport.is_none() && needs_transport {
+        missing
+            .push("TransportConfig (the tenant SMTP AUTH switch, for mailboxes that inherit it)");
+    }
+    if missing.is_empty() || s.mailboxes.is_empty() {
+        return None;
+    }
+    Some(Warning {
+        code: "files-missing",
+        source: None,
+        message: format!(
+            "{} export file{} missing, so every verdict that depends on {} is unknown (input-missing): {}; export {} too (scripts/Export-ExoAuthInventory.ps1 writes the whole folder)",
+            missing.len(),
+            if missing.len() == 1 { " is" } else { "s are" },
+            if missing.len() == 1 { "it" } else { "them" },
+            missing.join("; "),
+            if missing.len() == 1 { "it" } else { "them" },
+        ),
+    })
 }
 
 /// Rejects the rows whose Format-Table cell in a column exoauth reads was cut to

@@ -165,7 +165,10 @@ pub fn blockers_cell(f: &Finding) -> String {
     f.verdicts()
         .filter(|(_, v)| !v.blockers.is_empty())
         .map(|(p, v)| {
-            let codes: Vec<&str> = v.blockers.iter().map(|b| b.code.as_str()).collect();
+            // Each code once: two missing facts are one `input-missing` here (the
+            // JSON report names each setting).
+            let mut codes: Vec<&str> = v.blockers.iter().map(|b| b.code.as_str()).collect();
+            codes.dedup();
             format!("{p}: {}", codes.join(", "))
         })
         .collect::<Vec<_>>()
