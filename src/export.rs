@@ -906,7 +906,7 @@ fn parse_and_map(
         let parts = input::transcript::split(&text);
         let list: Vec<String> = parts
             .iter()
-            .map(|p| format!("line {} ({})", p.line, input::detect(&p.text).title()))
+            .map(|p| format!("a {} at line {}", input::detect(&p.text).title(), p.line))
             .collect();
         return Err(LoadError::Parts {
             file: file.clone(),

@@ -274,3 +274,92 @@ proptest! {
         prop_assert_eq!(maps(&back.table), maps(&p.table));
     }
 }
+
+/// The ways a console output reaches exoauth when it was pasted rather than
+/// exported (issue 11): each wraps the whole text.
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    None,
+    /// A common indentation (an e-mail, a Markdown code block, a help comment).
+    Indent(usize),
+    /// `> ` before every line (a Markdown blockquote, an e-mail reply).
+    Quote,
+    /// The command typed above the output, without a prompt.
+    Command,
+    /// A prompt and a module banner above the output.
+    Banner,
+    /// A Markdown fence around the output.
+    Fence,
+    /// `<br>` at every line's end (copied from a web page).
+    Br,
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        Just(Damage::None),
+        (1usize..9).prop_map(Damage::Indent),
+        Just(Damage::Quote),
+        Just(Damage::Command),
+        Just(Damage::Banner),
+        Just(Damage::Fence),
+        Just(Damage::Br),
+    ]
+}
+
+fn wrap(text: &str, d: Damage) -> String {
+    let each = |f: &dyn Fn(&str) -> String| -> String {
+        text.split_inclusive('\n')
+            .map(|l| {
+                let (body, end) = l.strip_suffix("\r\n").map_or((l, ""), |b| (b, "\r\n"));
+                format!("{}{end}", f(body))
+            })
+            .collect()
+    };
+    match d {
+        Damage::None => text.to_owned(),
+        Damage::Indent(n) => each(&|l| {
+            if l.trim().is_empty() { l.to_owned() } else { format!("{}{l}", " ".repeat(n)) }
+        }),
+        Damage::Quote => each(&|l| if l.is_empty() { ">".to_owned() } else { format!("> {l}") }),
+        Damage::Command => {
+            format!("Get-EXOCasMailbox -ResultSize Unlimited | Format-List\r\n\r\n{text}")
+        }
+        Damage::Banner => format!(
+            "PS C:\\> Get-CASMailbox | fl\r\nCreating a new Remote PowerShell session using Modern Authentication for implicit remoting of \"Get-CASMailbox\" command ...\r\n{text}"
+        ),
+        Damage::Fence => format!("```powershell\r\n{text}\r\n```\r\n"),
+        Damage::Br => each(&|l| format!("{l}<br>")),
+    }
+}
+
+proptest! {
+    /// Pasted output reads back as the same records, or stops with an error
+    /// that says the form is unclear; it never reads as other records.
+    #[test]
+    fn pasted_output_reads_back_or_says_it_is_unclear(r in records(), d in damage(), form in 0usize..3) {
+        let (text, absent_is_blank) = match form {
+            0 => (render_csv(&r, ','), true),
+            1 => (render_list(&r), false),
+            _ => (render_table(&r), true),
+        };
+        let pasted = wrap(&text, d);
+        match exoauth::export::read_one(std::path::Path::new("P.txt"), pasted.as_bytes(), None, None) {
+            Ok(c) => {
+                prop_assert_eq!(maps(&c.parsed.table), expected(&r, absent_is_blank), "{:?}\n{}", d, pasted);
+                if !matches!(d, Damage::None) {
+                    prop_assert!(
+                        c.parsed.warnings.iter().any(|w| w.code == "set-aside"),
+                        "nothing said about what was set aside: {:?}", c.parsed.warnings
+                    );
+                }
+            }
+            Err(e) => {
+                let e = e.to_string();
+                prop_assert!(
+                    e.contains("cannot tell which form this is") || e.contains("no form fits this text"),
+                    "{:?} form {}: {}\n{}", d, form, e, pasted
+                );
+            }
+        }
+    }
+}

@@ -111,15 +111,14 @@ pub(crate) fn reader(text: &str, delimiter: u8, has_headers: bool) -> ::csv::Rea
 }
 
 /// The first header cell that is a value, not a column name: a GUID, an
-/// address, `True`/`False` or a number. Such a "header" is a data row pasted
-/// without the export's header line, which would otherwise read as a file with
-/// no rows at all.
+/// address or a number (no property of an export is named so, and every
+/// mailbox and user row holds a GUID or an address). Such a "header" is a data
+/// row pasted without the export's header line, which would otherwise read as
+/// a file with no rows at all.
 pub(crate) fn data_like(columns: &[String]) -> Option<&str> {
     columns.iter().map(String::as_str).find(|c| {
         crate::model::looks_like_guid(c)
             || c.contains('@')
-            || c.eq_ignore_ascii_case("true")
-            || c.eq_ignore_ascii_case("false")
             || (!c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()))
     })
 }
@@ -232,11 +231,18 @@ pub fn parse(file: &Arc<str>, text: &str, delimiter: u8) -> Result<Parsed, Synta
 }
 
 /// Skips a leading `#TYPE ...` line, returning the rest and how many lines it held.
+/// Blank lines before it (left where pasted wrapping was set aside) go with it.
 pub(crate) fn skip_type_line(text: &str) -> (&str, usize) {
-    if text.starts_with("#TYPE") {
-        match text.find('\n') {
-            Some(end) => (&text[end + 1..], 1),
-            None => ("", 1),
+    let mut rest = text;
+    let mut skipped = 0;
+    while let Some(end) = rest.find('\n').filter(|&end| rest[..end].trim().is_empty()) {
+        rest = &rest[end + 1..];
+        skipped += 1;
+    }
+    if rest.starts_with("#TYPE") {
+        match rest.find('\n') {
+            Some(end) => (&rest[end + 1..], skipped + 1),
+            None => ("", skipped + 1),
         }
     } else {
         (text, 0)

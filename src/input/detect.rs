@@ -189,13 +189,8 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
         paragraph.1 |= in_table[k];
         separate &= !(paragraph.0 && paragraph.1);
     }
-    if list_n > 0
-        && table_n > 0
-        && separate
-        && share(list_n) >= 0.15
-        && share(table_n) >= 0.15
-        && share(list_n + table_n) >= 0.9
-    {
+    // (A table is a header, a rule and a row at least.)
+    if list_n >= 2 && table_n >= 3 && separate && share(list_n + table_n) >= 0.9 {
         let form = if table_line < list_line { Form::Table } else { Form::List };
         return Ok(Detection {
             form,
