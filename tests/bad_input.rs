@@ -43,6 +43,39 @@ fn binary_garbage_names_file_and_byte() {
 }
 
 #[test]
+fn a_table_then_a_list_in_one_file_names_both_outputs() {
+    // Issue 11: the same mailboxes as Format-Table, a blank line, then Format-List.
+    fails_with(
+        "paste/table-then-list",
+        &[
+            "cannot audit fixtures/paste/table-then-list: CasMailbox.txt: this file holds 2 outputs (a Format-Table at line 2, a Format-List at line 52), not one Get-EXOCasMailbox output",
+            "keep one output per file, or name the file transcript.txt to have each part recognised by its columns (`exoauth parse CasMailbox.txt` lists them)",
+        ],
+    );
+}
+
+#[test]
+fn a_data_row_without_its_header_is_not_read_as_zero_rows() {
+    fails_with(
+        "paste/one-line-csv",
+        &[
+            "CasMailbox.csv:1:1: this line looks like a data row, not a CSV header: it holds \"15fb090c-e216-41ed-b435-a76354ccb871\", a value where Export-Csv writes a column name",
+            "= hint: copy the header line (the first line of the export) with the rows, or export again with `Export-Csv -NoTypeInformation -Encoding UTF8`",
+        ],
+    );
+}
+
+#[test]
+fn an_empty_file_says_it_is_empty() {
+    fails_with(
+        "paste/empty",
+        &[
+            "CasMailbox.csv: the file is empty; export it again (`Export-Csv -NoTypeInformation -Encoding UTF8`, or the companion script scripts/Export-ExoAuthInventory.ps1)",
+        ],
+    );
+}
+
+#[test]
 fn no_mailbox_export_says_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
     exoauth().arg("audit").arg(dir.path()).assert().code(2).stderr(

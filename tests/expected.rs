@@ -38,10 +38,25 @@ const fn table(expected: &'static str) -> Table {
 
 /// Every verdict table under `fixtures/`.
 const TABLES: &[Table] = &[
-    // contoso's table covers its UTF-16LE, Format-List, Format-Table and transcript copies too.
+    // contoso's table covers its UTF-16LE, Format-List, Format-Table and transcript copies too,
+    // and the pasted copies of its CasMailbox (each listed in COPIES).
     Table {
         expected: "contoso",
-        folders: &["contoso", "contoso-utf16", "contoso-list", "contoso-table", "transcript"],
+        folders: &[
+            "contoso",
+            "contoso-utf16",
+            "contoso-list",
+            "contoso-table",
+            "transcript",
+            "paste/indented",
+            "paste/quoted",
+            "paste/fenced",
+            "paste/html-br",
+            "paste/echoed-command",
+            "paste/bare-prompt",
+            "paste/module-banner",
+            "paste/excel-ansi",
+        ],
         args: &[],
     },
     table("quirks/ps7-csv"),
@@ -54,6 +69,7 @@ const TABLES: &[Table] = &[
     table("edge-values/blanks"),
     table("edge-values/no-org"),
     table("edge-values/no-transport"),
+    table("paste/only-casmailbox"),
 ];
 
 /// `EXPECTED.md` files that describe an error rather than verdicts; each is
@@ -62,8 +78,30 @@ const TABLES: &[Table] = &[
 /// `tests/readiness.rs`.
 const READINESS: &[&str] = &["contoso-signins"];
 
-const NOTES: &[&str] =
-    &["bad/bad-boolean", "bad/binary", "bad/missing-column", "bad/truncated", "bad/wrong-cmdlet"];
+const NOTES: &[&str] = &[
+    "bad/bad-boolean",
+    "bad/binary",
+    "bad/missing-column",
+    "bad/truncated",
+    "bad/wrong-cmdlet",
+    "paste/empty",
+    "paste/one-line-csv",
+    "paste/table-then-list",
+];
+
+/// `EXPECTED.md` files that say their folder audits to another folder's verdict
+/// table: each folder is in that table's `folders` above, and its note names
+/// that table's file.
+const COPIES: &[&str] = &[
+    "paste/bare-prompt",
+    "paste/echoed-command",
+    "paste/excel-ansi",
+    "paste/fenced",
+    "paste/html-br",
+    "paste/indented",
+    "paste/module-banner",
+    "paste/quoted",
+];
 
 const PROTOCOLS: [&str; 3] = ["pop", "imap", "smtp"];
 const VERDICTS: [&str; 3] = ["allowed", "blocked", "unknown"];
@@ -494,6 +532,11 @@ fn onprem_matches_its_table() {
 }
 
 #[test]
+fn a_folder_with_only_casmailbox_matches_its_table() {
+    check_all("paste/");
+}
+
+#[test]
 fn edge_values_match_their_hand_worked_tables() {
     // Blank PopEnabled/ImapEnabled/AllowBasicAuth*/tenant switch, and exports
     // without OrganizationConfig or TransportConfig (issue 9, point 3).
@@ -522,12 +565,13 @@ fn every_expected_md_under_fixtures_is_checked() {
         .iter()
         .map(|t| t.expected)
         .chain(NOTES.iter().copied())
+        .chain(COPIES.iter().copied())
         .chain(READINESS.iter().copied())
         .map(str::to_owned)
         .collect();
     assert_eq!(
         found, listed,
-        "fixtures/**/EXPECTED.md against TABLES and NOTES in tests/expected.rs"
+        "fixtures/**/EXPECTED.md against TABLES, NOTES, COPIES and READINESS in tests/expected.rs"
     );
 
     // A note that grew a verdict table belongs in TABLES; and each note's
@@ -539,6 +583,18 @@ fn every_expected_md_under_fixtures_is_checked() {
         assert!(
             bad_input.contains(&format!("\"{rel}\"")),
             "{rel} is not exercised by tests/bad_input.rs"
+        );
+    }
+    // A copy is audited against the table its note names.
+    for rel in COPIES {
+        let text = std::fs::read_to_string(fixture(rel).join("EXPECTED.md")).unwrap();
+        assert!(!text.contains("| PrimarySmtpAddress"), "{rel}/EXPECTED.md has a verdict table");
+        let t = TABLES.iter().find(|t| t.folders.contains(rel));
+        let t = t.unwrap_or_else(|| panic!("{rel} is in COPIES but in no table's `folders`"));
+        assert!(
+            text.contains(&format!("`fixtures/{}/EXPECTED.md`", t.expected)),
+            "{rel}/EXPECTED.md does not name fixtures/{}/EXPECTED.md",
+            t.expected
         );
     }
 }
