@@ -922,12 +922,13 @@ fn parse_and_map(
     let mut rejected = Vec::new();
     let (typed, rows, header) = match form {
         Form::Csv { delimiter } => {
-            let mut stream = CsvStream::new(file, &text, delimiter)?;
+            let mut stream =
+                CsvStream::new(file, &text, delimiter).map_err(|e| e.in_context(&text))?;
             let header = input::Table { columns: stream.columns().to_vec(), rows: Vec::new() };
             columns::check(cmdlet, environment, file, &header)?;
             let (typed, mapped) =
                 map_typed(cmdlet, environment, file, &mut stream, &mut rejected, &mut warnings);
-            let parse_rejected = stream.finish()?;
+            let parse_rejected = stream.finish().map_err(|e| e.in_context(&text))?;
             let rows = mapped + parse_rejected.len();
             rejected.extend(parse_rejected);
             (typed, rows, header)

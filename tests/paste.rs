@@ -37,12 +37,12 @@ const SET_ASIDE: &[(&str, &str, &str)] = &[
     ),
     (
         "echoed-command",
-        "CasMailbox.txt: read as pasted text: set aside line 1 (command echoed without a prompt)",
+        "CasMailbox.txt: read as pasted text: set aside line 1 (command line without a PowerShell prompt)",
         "lines 3-1398",
     ),
     (
         "bare-prompt",
-        "CasMailbox.txt: read as pasted text: set aside line 1 (command echoed without a prompt)",
+        "CasMailbox.txt: read as pasted text: set aside line 1 (command line without a PowerShell prompt)",
         "lines 3-1398",
     ),
     (

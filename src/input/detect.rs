@@ -135,8 +135,8 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
     let list_n = in_list.iter().filter(|x| **x).count();
     // Format-Table: each block (paragraph) holding a rule under a header.
     let mut in_table = vec![false; n];
-    for r in 1..n {
-        if !(table::is_rule(&lines[r].1) && adjacent(r - 1, r)) {
+    for (r, (_, line)) in lines.iter().enumerate().skip(1) {
+        if !(table::is_rule(line) && adjacent(r - 1, r)) {
             continue;
         }
         let mut start = r;
@@ -200,7 +200,7 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
             parts: true,
         });
     }
-    let mut candidates = vec![
+    let mut candidates = [
         Candidate {
             form: Form::List,
             score: share(list_n),

@@ -40,7 +40,7 @@ impl Kind {
             Kind::Quote => "`> ` quote markers",
             Kind::LineBreakTag => "`<br>` line ends",
             Kind::Banner => "module or console banner",
-            Kind::Command => "command echoed without a prompt",
+            Kind::Command => "command line without a PowerShell prompt",
             Kind::Prompt => "prompt or transcript banner",
         }
     }
@@ -243,7 +243,7 @@ fn may_need(text: &str, from_start: bool) -> bool {
             _ => {}
         }
         let tail = &line[line.len().saturating_sub(6)..];
-        if tail.iter().any(|&b| b == b'<') && tail.ends_with(b">") {
+        if tail.contains(&b'<') && tail.ends_with(b">") {
             return true;
         }
     }
