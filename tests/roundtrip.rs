@@ -292,6 +292,8 @@ enum Damage {
     Fence,
     /// `<br>` at every line's end (copied from a web page).
     Br,
+    /// Inside a script's `<# ... #>` help comment, indented.
+    HelpComment,
 }
 
 fn damage() -> impl Strategy<Value = Damage> {
@@ -303,6 +305,7 @@ fn damage() -> impl Strategy<Value = Damage> {
         Just(Damage::Banner),
         Just(Damage::Fence),
         Just(Damage::Br),
+        Just(Damage::HelpComment),
     ]
 }
 
@@ -329,6 +332,9 @@ fn wrap(text: &str, d: Damage) -> String {
         ),
         Damage::Fence => format!("```powershell\r\n{text}\r\n```\r\n"),
         Damage::Br => each(&|l| format!("{l}<br>")),
+        Damage::HelpComment => {
+            format!("<#\r\n{}\r\n#>\r\n", wrap(text, Damage::Indent(4)))
+        }
     }
 }
 

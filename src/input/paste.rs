@@ -36,7 +36,7 @@ pub enum Kind {
 impl Kind {
     fn describe(self) -> &'static str {
         match self {
-            Kind::Fence => "Markdown fence",
+            Kind::Fence => "Markdown fence or comment marker",
             Kind::Quote => "`> ` quote markers",
             Kind::LineBreakTag => "`<br>` line ends",
             Kind::Banner => "module or console banner",
@@ -162,10 +162,14 @@ pub fn is_command(line: &str) -> bool {
         && noun.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
+/// A Markdown fence (```` ``` ````, `~~~`, with an info string) or the `<#` /
+/// `#>` line of a PowerShell block comment around pasted help text.
 fn is_fence(line: &str) -> bool {
     let t = line.trim();
-    (t.starts_with("```") || t.starts_with("~~~"))
-        && !t[3..].trim_start_matches(['`', '~']).contains(char::is_whitespace)
+    ((t.starts_with("```") || t.starts_with("~~~"))
+        && !t[3..].trim_start_matches(['`', '~']).contains(char::is_whitespace))
+        || t == "<#"
+        || t == "#>"
 }
 
 fn is_banner(line: &str) -> bool {
@@ -231,7 +235,7 @@ fn may_need(text: &str, from_start: bool) -> bool {
             return true;
         }
         match line[0] {
-            b'>' | b'`' | b'~' | b'$' => return true,
+            b'>' | b'`' | b'~' | b'$' | b'<' => return true,
             b'-' if line.len() >= 40 => return true,
             b if b.is_ascii_alphabetic() => {
                 if let Ok(l) = std::str::from_utf8(line)
@@ -448,6 +452,15 @@ mod tests {
         let fenced = format!("```\n{LIST}```\n");
         let c = clean(&fenced);
         assert_eq!(lines_of(&c, Kind::Fence), [1, 7]);
+        // A help comment: `<#`, the output indented, `#>`.
+        let help: String = LIST
+            .split_inclusive('\n')
+            .map(|l| if l.trim().is_empty() { l.to_owned() } else { format!("    {l}") })
+            .collect();
+        let comment = format!("<#\r\n{help}#>\r\n");
+        let c = clean(&comment);
+        assert_eq!(lines_of(&c, Kind::Fence), [1, 7]);
+        assert_eq!(c.text, format!("\r\n{LIST}\r\n"));
         let quoted: String = LIST.split_inclusive('\n').map(|l| format!("> {l}")).collect();
         let c = clean(&quoted);
         assert_eq!(c.text, LIST);
