@@ -21,6 +21,8 @@ use std::borrow::Cow;
 pub enum Kind {
     /// A Markdown fence line.
     Fence,
+    /// The `<#` or `#>` line of a block comment around pasted help text.
+    CommentMarker,
     /// A Markdown blockquote marker (`> `) at the start of every line.
     Quote,
     /// `<br>` at a line's end.
@@ -36,7 +38,8 @@ pub enum Kind {
 impl Kind {
     fn describe(self) -> &'static str {
         match self {
-            Kind::Fence => "Markdown fence or comment marker",
+            Kind::Fence => "Markdown fence",
+            Kind::CommentMarker => "block comment marker",
             Kind::Quote => "`> ` quote markers",
             Kind::LineBreakTag => "`<br>` line ends",
             Kind::Banner => "module or console banner",
@@ -162,14 +165,16 @@ pub fn is_command(line: &str) -> bool {
         && noun.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// A Markdown fence (```` ``` ````, `~~~`, with an info string) or the `<#` /
-/// `#>` line of a PowerShell block comment around pasted help text.
+/// A Markdown fence line (```` ``` ````, `~~~`, with an info string).
 fn is_fence(line: &str) -> bool {
     let t = line.trim();
-    ((t.starts_with("```") || t.starts_with("~~~"))
-        && !t[3..].trim_start_matches(['`', '~']).contains(char::is_whitespace))
-        || t == "<#"
-        || t == "#>"
+    (t.starts_with("```") || t.starts_with("~~~"))
+        && !t[3..].trim_start_matches(['`', '~']).contains(char::is_whitespace)
+}
+
+/// The `<#` or `#>` line of a PowerShell block comment (pasted help text).
+fn is_comment_marker(line: &str) -> bool {
+    matches!(line.trim(), "<#" | "#>")
 }
 
 fn is_banner(line: &str) -> bool {
@@ -273,13 +278,18 @@ pub fn clean(text: &str) -> Cleaned<'_> {
     // A line that is data once the markers around it are gone.
     let mut data = vec![true; lines.len()];
 
-    // Fences.
+    // Fences and comment markers.
     for (k, l) in lines.iter_mut().enumerate() {
-        if is_fence(l) {
-            note(Kind::Fence, k);
-            *l = Cow::Borrowed("");
-            data[k] = false;
-        }
+        let kind = if is_fence(l) {
+            Kind::Fence
+        } else if is_comment_marker(l) {
+            Kind::CommentMarker
+        } else {
+            continue;
+        };
+        note(kind, k);
+        *l = Cow::Borrowed("");
+        data[k] = false;
     }
     // Blockquote markers, when every line that holds anything has one.
     let quoted = lines
@@ -459,7 +469,7 @@ mod tests {
             .collect();
         let comment = format!("<#\r\n{help}#>\r\n");
         let c = clean(&comment);
-        assert_eq!(lines_of(&c, Kind::Fence), [1, 7]);
+        assert_eq!(lines_of(&c, Kind::CommentMarker), [1, 7]);
         assert_eq!(c.text, format!("\r\n{LIST}\r\n"));
         let quoted: String = LIST.split_inclusive('\n').map(|l| format!("> {l}")).collect();
         let c = clean(&quoted);
