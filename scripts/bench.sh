@@ -11,6 +11,10 @@
 # the largest peak memory and the ratios, checks that
 # DuckDB's and pandas' verdicts agree with exoauth's on every mailbox, and
 # measures exoauth at 10k, 100k and 1M mailboxes to show how cost grows.
+# A second section times the readiness job: SIGNIN_N mailboxes (100,000) with
+# EVENTS sign-in events (2,000,000) as the Entra portal's CSV downloads, against
+# DuckDB counting successes and failures per user and protocol, and checks that
+# both count the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_N:-1000000}
@@ -65,6 +69,20 @@ echo
 echo "== agreement, mailbox by mailbox"
 "$PY" scripts/bench/compare.py "$WORK/exoauth.csv" "$WORK/duckdb.csv" DuckDB
 "$PY" scripts/bench/compare.py "$WORK/exoauth.csv" "$WORK/pandas.csv" pandas
+
+echo
+echo "== sign-in evidence: ${SIGNIN_N:=100000} mailboxes and ${EVENTS:=2000000} sign-in events (portal CSV downloads)"
+SDIR="$WORK/signins-$SIGNIN_N-$EVENTS"
+[ -d "$SDIR/signins" ] || "$EXO" generate --mailboxes "$SIGNIN_N" --sign-ins "$EVENTS" --seed 7 -o "$SDIR" >/dev/null
+echo "   $(du -ch "$SDIR"/signins/*.csv | tail -1 | cut -f1) of sign-in CSV"
+cat "$SDIR"/signins/*.csv >/dev/null
+read -r EV_S EV_M < <(measure "$EXO" audit "$SDIR" --sign-ins "$SDIR/signins" --all-recipient-types --format csv -o "$WORK/exoauth-signins.csv" --as-of 2026-11-29 --progress never)
+read -r DS_S DS_M < <(measure "$PY" scripts/bench/duckdb_signins.py "$SDIR/signins" "$WORK/duckdb-signins.csv")
+printf '%-44s %9s %10s\n' "exoauth audit with --sign-ins (CSV report)" "$EV_S" "$EV_M"
+printf '%-44s %9s %10s\n' "DuckDB, counting per user and protocol" "$DS_S" "$DS_M"
+echo "exoauth/duckdb  $(ratio "$EV_S" "$DS_S")x   (target: at most 1.00x; peak under 256 MiB: $EV_M MiB)"
+"$EXO" audit "$SDIR" --sign-ins "$SDIR/signins" --all-recipient-types --format json -o "$WORK/exoauth-signins.json" --as-of 2026-11-29 --progress never -q || true
+"$PY" scripts/bench/compare_signins.py "$WORK/exoauth-signins.json" "$WORK/duckdb-signins.csv"
 
 echo
 echo "== growth (exoauth, CSV report)"

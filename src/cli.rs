@@ -78,6 +78,10 @@ pub struct GenerateArgs {
     /// The form of the files: csv (Export-Csv), list (Format-List), table (Format-Table) or json.
     #[arg(long, value_enum, default_value_t = FormArg::Csv)]
     pub form: FormArg,
+    /// Also write N sign-in events of the tenant's users as the Entra portal's
+    /// CSV downloads, into DIR/signins (for benchmarks of --sign-ins).
+    #[arg(long = "sign-ins", value_name = "N")]
+    pub sign_ins: Option<usize>,
 }
 
 /// `generate --form`.

@@ -80,6 +80,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             exoauth::generate::write(&parts, &args.output, args.form.form())
                 .with_context(|| format!("cannot write {}", args.output.display()))?;
+            if let Some(events) = args.sign_ins {
+                let dir = args.output.join("signins");
+                exoauth::generate::write_sign_ins(&parts, args.seed, events, &dir)
+                    .with_context(|| format!("cannot write {}", dir.display()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

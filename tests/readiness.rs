@@ -774,3 +774,44 @@ fn the_same_download_given_twice_is_a_warning() {
     assert_eq!(twice.len(), 2, "{twice:?}");
     assert!(twice[0].contains("counted twice"));
 }
+
+#[test]
+fn generated_sign_ins_read_back_whole() {
+    // `exoauth generate --sign-ins` (the benchmark's evidence) writes the portal's
+    // two downloads; every event is read, both kinds, and all match a mailbox.
+    let work = tempfile::tempdir().unwrap();
+    exoauth()
+        .args(["generate", "--mailboxes", "300", "--sign-ins", "5000", "--seed", "3", "-o"])
+        .arg(work.path())
+        .assert()
+        .success();
+    let out = exoauth()
+        .arg("audit")
+        .arg(work.path())
+        .arg("--sign-ins")
+        .arg(work.path().join("signins"))
+        .args(["--all-recipient-types", "--format", "json", "--as-of", AS_OF])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &r["evidence"];
+    assert_eq!(e["events"], 5000);
+    assert_eq!(e["unmatched"], 0);
+    assert_eq!(e["sources"].as_array().unwrap().len(), 2);
+    let counted = e["counted"].as_u64().unwrap();
+    assert!((500..2000).contains(&counted), "{counted} legacy events of 5000");
+    let per_mailbox: u64 = r["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| ["pop", "imap", "smtp"].map(|p| &m["protocols"][p]["usage"]))
+        .map(|u| u["successes"].as_u64().unwrap() + u["failures"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_mailbox, counted, "every counted event is in some mailbox's usage");
+    let codes: Vec<&str> =
+        r["advisories"].as_array().unwrap().iter().map(|a| a["code"].as_str().unwrap()).collect();
+    assert!(
+        !codes.contains(&"evidence-one-kind") && !codes.contains(&"evidence-window-short"),
+        "{codes:?}"
+    );
+}

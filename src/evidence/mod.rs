@@ -411,17 +411,7 @@ pub fn read(
     out.warnings.extend(overlaps(&files));
     for (source, sink, names) in files {
         let Sink { usage, rejected, warnings, .. } = sink;
-        let s = &mut out.usage.summary;
-        let f = &usage.summary;
-        s.from = [s.from, f.from].into_iter().flatten().min();
-        s.to = [s.to, f.to].into_iter().flatten().max();
-        s.events += f.events;
-        s.counted += f.counted;
-        s.unmatched += f.unmatched;
-        s.before_since += f.before_since;
-        s.interactive += f.interactive;
-        s.non_interactive += f.non_interactive;
-        s.unknown_interactivity += f.unknown_interactivity;
+        out.usage.summary.add(&usage.summary);
         out.usage.merge(usage);
         out.rejected.extend(rejected);
         out.warnings.extend(warnings);

@@ -116,7 +116,15 @@ impl ProtocolUsage {
         self.last_failure = max_opt(self.last_failure, other.last_failure);
         self.other_clients += other.other_clients;
         for (client, n) in other.clients {
-            self.count_client(&client, n);
+            // The key is moved, not copied.
+            let room = self.clients.len() < MAX_CLIENTS;
+            match self.clients.get_mut(&client) {
+                Some(c) => *c += n,
+                None if room => {
+                    self.clients.insert(client, n);
+                }
+                None => self.other_clients += n,
+            }
         }
     }
 
@@ -206,6 +214,22 @@ pub struct EvidenceSummary {
     pub unknown_interactivity: u64,
     /// The sign-in names (UPN or object id) with the most unmatched events.
     pub unmatched_top: Vec<(String, u64)>,
+}
+
+impl EvidenceSummary {
+    /// Adds the counts and window of another part of the evidence (sources and
+    /// names of unmatched sign-ins are kept by whoever reads the files).
+    pub fn add(&mut self, other: &EvidenceSummary) {
+        self.from = [self.from, other.from].into_iter().flatten().min();
+        self.to = [self.to, other.to].into_iter().flatten().max();
+        self.events += other.events;
+        self.counted += other.counted;
+        self.unmatched += other.unmatched;
+        self.before_since += other.before_since;
+        self.interactive += other.interactive;
+        self.non_interactive += other.non_interactive;
+        self.unknown_interactivity += other.unknown_interactivity;
+    }
 }
 
 /// The usage evidence of a tenant: per mailbox (index into
