@@ -458,7 +458,7 @@ pub fn write_sign_ins(
     if users.is_empty() {
         return Ok(());
     }
-    let mut rng = Rng::new(seed ^ 0x5167_1e5);
+    let mut rng = Rng::new(seed ^ 0x0516_71e5);
     let start = time::macros::datetime!(2026-10-30 00:00 UTC).unix_timestamp();
     let span = 30 * 86_400;
     let open = |name: &str| -> std::io::Result<std::io::BufWriter<std::fs::File>> {
