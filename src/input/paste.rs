@@ -108,13 +108,11 @@ pub fn line_list(lines: &[usize]) -> String {
     let shown: Vec<String> = ranges.iter().take(12).map(text).collect();
     let more = ranges.len().saturating_sub(12);
     let word = if lines.len() == 1 { "line" } else { "lines" };
-    match (shown.len(), more) {
-        (1, _) => format!("{word} {}", shown[0]),
-        (_, 0) => {
-            let (last, rest) = shown.split_last().unwrap_or((&shown[0], &[]));
-            format!("{word} {} and {last}", rest.join(", "))
-        }
-        (_, more) => format!("{word} {} and {more} more", shown.join(", ")),
+    match (shown.split_last(), more) {
+        (None, _) => "no line".into(),
+        (Some((only, [])), _) => format!("{word} {only}"),
+        (Some((last, rest)), 0) => format!("{word} {} and {last}", rest.join(", ")),
+        (Some(_), more) => format!("{word} {} and {more} more", shown.join(", ")),
     }
 }
 
@@ -515,5 +513,6 @@ mod tests {
         assert_eq!(line_list(&[3]), "line 3");
         assert_eq!(line_list(&[1, 2, 3]), "lines 1-3");
         assert_eq!(line_list(&[1, 5, 6, 7, 9]), "lines 1, 5-7 and 9");
+        assert_eq!(line_list(&[]), "no line");
     }
 }
