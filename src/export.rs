@@ -126,6 +126,15 @@ pub struct Loaded {
     pub sign_ins: Vec<PathBuf>,
 }
 
+/// The paths in a folder, sorted (so that runs read files in the same order).
+pub(crate) fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut entries = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<PathBuf>>>()?;
+    entries.sort();
+    Ok(entries)
+}
+
 /// Files in `dir` that hold a known cmdlet's output (by stem), and transcripts
 /// (`None`: any other `.txt` or `.log` file, whose parts are recognised by their
 /// columns).
@@ -136,12 +145,7 @@ fn find_files(
 ) -> Result<Vec<(Option<Cmdlet>, PathBuf)>, LoadError> {
     let io = |error| LoadError::Io { path: dir.to_owned(), error };
     let mut found: Vec<(Option<Cmdlet>, PathBuf)> = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    entries.sort();
+    let entries = sorted_entries(dir).map_err(io)?;
     for path in entries.into_iter().filter(|p| p.is_file()) {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
