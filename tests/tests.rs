@@ -10,6 +10,7 @@ mod diff;
 mod entra;
 mod expected;
 mod forms;
+mod golden;
 mod paste;
 mod plan;
 mod ps;
