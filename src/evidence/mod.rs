@@ -368,20 +368,34 @@ pub fn expand(path: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<PathBuf>, 
     Ok(out)
 }
 
-/// A reader that hashes and reports the bytes it passes on.
-struct Hashing<'p, R> {
+/// A reader that reports the bytes it passes on.
+struct Counting<'p, R> {
     inner: R,
-    hasher: Sha256,
     progress: &'p dyn Progress,
 }
 
-impl<R: Read> Read for Hashing<'_, R> {
+impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
         self.progress.advance(n as u64);
         Ok(n)
     }
+}
+
+/// SHA-256 of a file, lowercase hex.
+fn sha256_of(path: &Path) -> io::Result<String> {
+    let mut input = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(format!("{:x}", hasher.finalize()))
 }
 
 /// Reads every file (side by side) and counts its events per mailbox of `snapshot`.
@@ -395,11 +409,30 @@ pub fn read(
     let since = since.map(|d| d.midnight().assume_utc().unix_timestamp());
     let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     progress.start("reading sign-ins", Some(total), Unit::Bytes);
-    let files: Vec<(EvidenceSource, Sink<'_>, FxHashMap<String, u64>)> = paths
-        .par_iter()
-        .map(|path| read_file(path, &index, since, progress))
-        .collect::<Result<_, _>>()?;
+    // Hashing is a task of its own per file, beside the parsing: with one large
+    // and one smaller download (interactive and non-interactive), the core that
+    // finishes the smaller file hashes the larger one instead of waiting.
+    let (read, hashed) = rayon::join(
+        || {
+            paths
+                .par_iter()
+                .map(|path| read_file(path, &index, since, progress))
+                .collect::<Result<Vec<FileRead<'_>>, _>>()
+        },
+        || {
+            paths
+                .par_iter()
+                .map(|path| {
+                    sha256_of(path).map_err(|error| EvidenceError::Io { path: path.clone(), error })
+                })
+                .collect::<Result<Vec<String>, _>>()
+        },
+    );
     progress.finish();
+    let mut files = read?;
+    for (file, sha256) in files.iter_mut().zip(hashed?) {
+        file.0.sha256 = sha256;
+    }
     let mut out = Evidence::default();
     let mut unmatched: FxHashMap<String, u64> = FxHashMap::default();
     let mut sources = Vec::new();
@@ -557,10 +590,10 @@ fn read_file<'i>(
     let shape = shape(path).map_err(io)?;
     let mut sink = Sink::new(&file, index, since, interactivity_from_name(path));
     let input = std::fs::File::open(path).map_err(io)?;
-    let mut hashing = Hashing { inner: input, hasher: Sha256::new(), progress };
+    let mut counting = Counting { inner: input, progress };
     let kind = match shape {
-        Some(Shape::Csv) => csv::read(&mut hashing, &mut sink)?,
-        Some(Shape::Json) => json::read(&mut hashing, &mut sink)?,
+        Some(Shape::Csv) => csv::read(&mut counting, &mut sink)?,
+        Some(Shape::Json) => json::read(&mut counting, &mut sink)?,
         None => {
             return Err(EvidenceError::Shape {
                 file,
@@ -568,11 +601,13 @@ fn read_file<'i>(
             });
         }
     };
-    // Hash what is left unread (a JSON reader may stop at the closing bracket).
-    io::copy(&mut hashing, &mut io::sink()).map_err(io)?;
-    let sha256 = format!("{:x}", hashing.hasher.finalize());
-    let source =
-        EvidenceSource { path: path.display().to_string(), kind, sha256, events: sink.events };
+    // The file's SHA-256 is computed by a task of its own (see `read`).
+    let source = EvidenceSource {
+        path: path.display().to_string(),
+        kind,
+        sha256: String::new(),
+        events: sink.events,
+    };
     let names = std::mem::take(&mut sink.unmatched);
     Ok((source, sink, names))
 }
