@@ -426,7 +426,10 @@ pub fn transcript_parts(
             Err(e) => {
                 warnings.push(Warning {
                     code: "transcript-part-unreadable",
-                    source: Some(input::Source { file: file.clone(), line: part.line }),
+                    source: Some(input::Source {
+                        file: crate::model::Text::new(file),
+                        line: part.line,
+                    }),
                     message: format!("ignored an unreadable {} part: {e}", form.name()),
                 });
                 continue;
@@ -520,7 +523,10 @@ fn parse_transcript(
                 .map_or_else(String::new, |e| format!(" ({})", e.message));
             warnings.push(Warning {
                 code: "transcript-part-ignored",
-                source: Some(input::Source { file: file.clone(), line: part.line }),
+                source: Some(input::Source {
+                    file: crate::model::Text::new(&file),
+                    line: part.line,
+                }),
                 message: format!(
                     "ignored {}{} with columns {}: it matches no export{why}",
                     part.form.name(),
@@ -1104,7 +1110,7 @@ fn assemble(
     }
     let snapshot = Snapshot::build(parts, &mut rejected, &mut warnings);
     warnings.extend(missing_files(&snapshot));
-    rejected.sort_by(|a, b| a.source.cmp(&b.source));
+    rejected.sort_by_key(|a| a.source);
     Ok(Loaded { inputs, snapshot, rejected, warnings, sign_ins: Vec::new() })
 }
 
@@ -1172,7 +1178,7 @@ fn reject_truncated(
     parsed.table.rows.retain(|r| !cut.iter().any(|(line, _)| *line == r.line));
     for (line, col) in cut {
         parsed.rejected.push(Rejection {
-            source: input::Source { file: file.clone(), line },
+            source: input::Source { file: crate::model::Text::new(file), line },
             reason: format!(
                 "{col} was cut by Format-Table to fit the console, so the row cannot be used; re-export with `Export-Csv -NoTypeInformation -Encoding UTF8`"
             ),

@@ -97,7 +97,7 @@ pub fn effective_policy<'a>(
         return Effective::Missing {
             setting: "User.AuthenticationPolicy",
             value: value.into(),
-            source: mailbox.source.clone(),
+            source: mailbox.source,
         };
     };
     let (reference, from, source) = match (&user.authentication_policy, &s.org) {
@@ -110,7 +110,7 @@ pub fn effective_policy<'a>(
             return Effective::Missing {
                 setting: "OrganizationConfig.DefaultAuthenticationPolicy",
                 value: "(not exported)".into(),
-                source: user.source.clone(),
+                source: user.source,
             };
         }
     };
@@ -118,12 +118,12 @@ pub fn effective_policy<'a>(
         return Effective::Missing {
             setting: "AuthenticationPolicy",
             value: reference.into(),
-            source: source.clone(),
+            source: *source,
         };
     }
     match s.policies.as_deref().zip(s.policy_position(reference)) {
         Some((policies, index)) => Effective::Policy { policy: &policies[index], index, from },
-        None => Effective::NotFound { reference, from, source: source.clone() },
+        None => Effective::NotFound { reference, from, source: *source },
     }
 }
 
@@ -181,14 +181,19 @@ pub fn evaluate(s: &Snapshot, i: usize, options: &Options) -> Finding {
     }
 }
 
-fn blocker(code: Code, setting: &str, value: &str, source: &Source) -> Blocker {
-    Blocker { code, setting: intern(setting), value: intern(value), source: source.clone() }
+fn blocker(code: Code, setting: Text, value: Text, source: &Source) -> Blocker {
+    Blocker { code, setting, value, source: *source }
+}
+
+/// A constant setting name or value: nothing to look up.
+const fn st(s: &'static str) -> Text {
+    Text::from_static(s)
 }
 
 /// `account-disabled`: the account cannot sign in at all.
 fn account(user: Option<&User>, out: &mut Vec<Blocker>) {
     if let Some(u) = user.filter(|u| u.account_disabled == Setting::Value(true)) {
-        out.push(blocker(Code::AccountDisabled, "User.AccountDisabled", "True", &u.source));
+        out.push(blocker(Code::AccountDisabled, st("User.AccountDisabled"), st("True"), &u.source));
     }
 }
 
@@ -204,10 +209,10 @@ fn mailbox_switches(s: &Snapshot, m: &CasMailbox, p: Protocol, out: &mut Vec<Blo
     match setting {
         Setting::Value(true) => {}
         Setting::Value(false) => {
-            out.push(blocker(Code::MailboxProtocolDisabled, name, "False", &m.source))
+            out.push(blocker(Code::MailboxProtocolDisabled, st(name), st("False"), &m.source))
         }
         Setting::Null | Setting::NotExported => {
-            out.push(blocker(Code::InputMissing, name, setting.display(), &m.source))
+            out.push(blocker(Code::InputMissing, st(name), st(setting.display()), &m.source))
         }
     }
 }
@@ -220,20 +225,30 @@ fn smtp_switches(s: &Snapshot, m: &CasMailbox, out: &mut Vec<Blocker>) {
     const TENANT: &str = "TransportConfig.SmtpClientAuthenticationDisabled";
     match m.smtp_client_auth_disabled {
         Setting::Value(true) => {
-            out.push(blocker(Code::MailboxSmtpAuthDisabled, MAILBOX, "True", &m.source))
+            out.push(blocker(Code::MailboxSmtpAuthDisabled, st(MAILBOX), st("True"), &m.source))
         }
         Setting::Value(false) => {}
         Setting::NotExported => {
-            out.push(blocker(Code::InputMissing, MAILBOX, "(not exported)", &m.source))
+            out.push(blocker(Code::InputMissing, st(MAILBOX), st("(not exported)"), &m.source))
         }
         Setting::Null => match &s.transport {
-            None => out.push(blocker(Code::InputMissing, TENANT, "(not exported)", &m.source)),
+            None => {
+                out.push(blocker(Code::InputMissing, st(TENANT), st("(not exported)"), &m.source))
+            }
             Some(t) => match t.smtp_client_auth_disabled {
-                Setting::Value(true) => {
-                    out.push(blocker(Code::TenantSmtpAuthDisabled, TENANT, "True", &t.source))
-                }
+                Setting::Value(true) => out.push(blocker(
+                    Code::TenantSmtpAuthDisabled,
+                    st(TENANT),
+                    st("True"),
+                    &t.source,
+                )),
                 Setting::Value(false) => {}
-                other => out.push(blocker(Code::InputMissing, TENANT, other.display(), &t.source)),
+                other => out.push(blocker(
+                    Code::InputMissing,
+                    st(TENANT),
+                    st(other.display()),
+                    &t.source,
+                )),
             },
         },
     }
@@ -245,14 +260,14 @@ fn policy(s: &Snapshot, effective: &Effective<'_>, p: Protocol, out: &mut Vec<Bl
     match effective {
         Effective::None => {}
         Effective::Missing { setting, value, source } => {
-            out.push(blocker(Code::InputMissing, setting, value, source))
+            out.push(blocker(Code::InputMissing, st(setting), intern(value), source))
         }
         Effective::NotFound { reference, from, source } => {
             let setting = match from {
                 PolicySource::OrgDefault => "OrganizationConfig.DefaultAuthenticationPolicy",
                 _ => "User.AuthenticationPolicy",
             };
-            out.push(blocker(Code::PolicyNotFound, setting, reference, source));
+            out.push(blocker(Code::PolicyNotFound, st(setting), intern(reference), source));
         }
         Effective::Policy { policy, index, from } => {
             let code = match from {
@@ -260,11 +275,11 @@ fn policy(s: &Snapshot, effective: &Effective<'_>, p: Protocol, out: &mut Vec<Bl
                 _ => Code::UserPolicyBlocks,
             };
             let switch = policy.switches[p];
-            let with = |code, value: &str| Blocker {
+            let with = |code, value: &'static str| Blocker {
                 code,
                 setting: s.policy_setting(*index, p),
-                value: intern(value),
-                source: policy.source.clone(),
+                value: st(value),
+                source: policy.source,
             };
             match (policy.environment, p, switch) {
                 (Environment::OnPrem, Protocol::Smtp, _) => {} // no SMTP switch on premises
@@ -298,16 +313,16 @@ fn conditional_access(s: &Snapshot, m: &CasMailbox, user: Option<&User>, out: &m
         if policy.state != CaState::Enabled || !policy.blocks_legacy_auth() {
             continue;
         }
-        let setting = &format!("ConditionalAccessPolicy[{}]", policy.name);
+        let setting = intern(&format!("ConditionalAccessPolicy[{}]", policy.name));
         match policy.reach(object_id) {
             Reach::Applies => out.push(blocker(
                 Code::ConditionalAccessBlocks,
                 setting,
-                "blocks other clients (legacy authentication)",
+                st("blocks other clients (legacy authentication)"),
                 &policy.source,
             )),
             Reach::Unknown(why) => {
-                out.push(blocker(Code::InputMissing, setting, &why, &policy.source))
+                out.push(blocker(Code::InputMissing, setting, intern(&why), &policy.source))
             }
             Reach::DoesNot => {}
         }
@@ -322,8 +337,8 @@ fn security_defaults(s: &Snapshot, out: &mut Vec<Blocker>) {
         {
             out.push(blocker(
                 Code::SecurityDefaultsEnabled,
-                "SecurityDefaults.IsEnabled",
-                "True",
+                st("SecurityDefaults.IsEnabled"),
+                st("True"),
                 &sd.source,
             ));
         }

@@ -207,7 +207,10 @@ impl<'i> Sink<'i> {
     }
 
     pub(crate) fn reject(&mut self, line: usize, reason: String) {
-        self.rejected.push(Rejection { source: Source { file: self.file.clone(), line }, reason });
+        self.rejected.push(Rejection {
+            source: Source { file: crate::model::Text::new(&self.file), line },
+            reason,
+        });
     }
 
     pub(crate) fn warn(&mut self, code: &'static str, message: String) {

@@ -87,8 +87,10 @@ impl Records for CsvStream<'_> {
         let read =
             read_block(&mut self.reader, self.body, first_line, width, true, &mut |r| match r {
                 Read::Record(line, cells) => f(line, cells),
-                Read::Rejected(line, reason) => rejected
-                    .push(Rejection { source: Source { file: self.file.clone(), line }, reason }),
+                Read::Rejected(line, reason) => rejected.push(Rejection {
+                    source: Source { file: crate::model::Text::new(&self.file), line },
+                    reason,
+                }),
             });
         self.rejected = rejected;
         if let Err((line, e)) = read {

@@ -167,7 +167,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         if !paths.is_empty() {
             warnings.push(Warning {
                 code: "depth-truncated",
-                source: Some(Source { file: file.clone(), line: *line }),
+                source: Some(Source { file: crate::model::Text::new(file), line: *line }),
                 message: format!(
                     "{} cut by ConvertTo-Json's -Depth (a type name where an object was): the values are lost; re-export with `ConvertTo-Json -Depth 10`",
                     paths.join(", ")

@@ -171,7 +171,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
             if value.as_deref().is_some_and(is_truncated_collection) {
                 parsed.warnings.push(Warning {
                     code: "truncated-collection",
-                    source: Some(Source { file: file.clone(), line: record.line }),
+                    source: Some(Source { file: crate::model::Text::new(file), line: record.line }),
                     message: format!(
                         "{} was cut by $FormatEnumerationLimit (ends in `...}}`): values are missing; set $FormatEnumerationLimit = -1 or export with Export-Csv",
                         parsed.table.columns[col]

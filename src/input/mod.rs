@@ -22,10 +22,10 @@ use std::sync::Arc;
 pub use detect::{Form, detect};
 
 /// Where a record or a value came from: the file's name and a 1-based line.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Source {
     /// The file name as shown to users (not the full path).
-    pub file: Arc<str>,
+    pub file: crate::model::Text,
     /// 1-based line number of the record's first line.
     pub line: usize,
 }

@@ -270,9 +270,10 @@ impl<R: io::Read> Records for CsvFile<'_, R> {
             let (file, rejected) = (&self.file, &mut self.rejected);
             let read = read_block(&mut reader, text, self.line, width, last, &mut |r| match r {
                 Read::Record(line, cells) => f(line, cells),
-                Read::Rejected(line, reason) => {
-                    rejected.push(Rejection { source: Source { file: file.clone(), line }, reason })
-                }
+                Read::Rejected(line, reason) => rejected.push(Rejection {
+                    source: Source { file: crate::model::Text::new(file), line },
+                    reason,
+                }),
             });
             let text_len = text.len();
             match read {

@@ -312,7 +312,7 @@ fn read_block(
             .find(|&e| line.occupied(e))
         {
             parsed.rejected.push(Rejection {
-                source: Source { file: file.clone(), line: line.number },
+                source: Source { file: crate::model::Text::new(file), line: line.number },
                 reason: format!(
                     "the row does not fit the table's columns (a character at column {}, on the edge between two columns); re-export with Export-Csv",
                     edge + 1
@@ -353,7 +353,7 @@ fn read_block(
                 parsed.truncated.push((line, parsed.table.columns[slots[k]].clone()));
                 parsed.warnings.push(Warning {
                     code: "truncated-cell",
-                    source: Some(Source { file: file.clone(), line: from[k] }),
+                    source: Some(Source { file: crate::model::Text::new(file), line: from[k] }),
                     message: format!(
                         "{} (column {}) was cut to fit the console ({:?}): the value is lost; re-export with `Export-Csv -NoTypeInformation -Encoding UTF8` (or Format-Table -AutoSize -Wrap)",
                         parsed.table.columns[slots[k]],

@@ -49,7 +49,7 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CasMailbox> {
             imap_enabled: row.setting(imap)?,
             smtp_client_auth_disabled: row.setting(smtp_auth)?,
             recipient_type_details: row.str(rtd)?.map(super::intern),
-            source: row.source.clone(),
+            source: row.source,
         })
     })
 }

@@ -218,7 +218,7 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CaPolicy> {
             exclude_groups_or_roles: !strings(users, "ExcludeGroups").is_empty()
                 || !strings(users, "ExcludeRoles").is_empty(),
             conditional_on,
-            source: row.source.clone(),
+            source: row.source,
         })
     })
 }

@@ -78,7 +78,7 @@ impl Exceptions {
                 Some(i) => by_mailbox.entry(i).or_default().push(k as u32),
                 None => warnings.push(Warning {
                     code: "exception-unmatched",
-                    source: Some(row.source.clone()),
+                    source: Some(row.source),
                     message: format!(
                         "{}: the exception for {:?} names no mailbox in the export (or one that two mailboxes share); check the identity (UPN, SMTP address, object id or Guid)",
                         row.source, row.identity
@@ -150,7 +150,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<(Vec<Exception>, Vec<Rejecti
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
                 rejected.push(Rejection {
-                    source: Source { file: file.clone(), line },
+                    source: Source { file: crate::model::Text::new(file), line },
                     reason: format!("unreadable CSV row: {e}"),
                 });
                 continue;
@@ -160,7 +160,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<(Vec<Exception>, Vec<Rejecti
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let source = Source { file: file.clone(), line };
+        let source = Source { file: crate::model::Text::new(file), line };
         let row = (|| {
             let id = cell(identity);
             if id.is_empty() {
@@ -180,7 +180,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<(Vec<Exception>, Vec<Rejecti
                 until,
                 owner: cell(owner).to_owned(),
                 reason: cell(reason).to_owned(),
-                source: source.clone(),
+                source,
                 mailbox: None,
             })
         })();

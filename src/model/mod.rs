@@ -11,6 +11,7 @@ pub mod exceptions;
 pub mod org;
 pub mod policy;
 pub mod snapshot;
+pub mod text;
 pub mod usage;
 pub mod user;
 
@@ -27,26 +28,12 @@ pub use policy::AuthPolicy;
 pub use snapshot::{Parts, Snapshot};
 pub use user::User;
 
-/// A shared, immutable text. Findings repeat the same few settings and values
-/// across a million mailboxes; they share one allocation each.
-pub type Text = Arc<str>;
-
-thread_local! {
-    static INTERNED: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, Text>> = Default::default();
-}
+pub use text::Text;
 
 /// The shared [`Text`] for a low-cardinality string (setting names, values,
-/// recipient types): allocated once per thread, then cloned.
+/// recipient types, policy references).
 pub fn intern(s: &str) -> Text {
-    INTERNED.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(t) = cache.get(s) {
-            return t.clone();
-        }
-        let t: Text = Arc::from(s);
-        cache.insert(s.into(), t.clone());
-        t
-    })
+    Text::new(s)
 }
 
 /// A protocol whose basic-auth access exoauth decides.
@@ -455,8 +442,9 @@ pub(crate) fn map_rows<T>(
     // byte, so a reservation the allocator refuses just means growing instead.
     let _ = out.rows.try_reserve(records.size_hint());
     let columns: Vec<String> = records.columns().to_vec();
+    let file = Text::new(file);
     records.each(&mut |line, cells| {
-        let row = Row { columns: &columns, cells, source: Source { file: file.clone(), line } };
+        let row = Row { columns: &columns, cells, source: Source { file, line } };
         match f(&row) {
             Ok(v) => out.rows.push(v),
             Err(reason) => out.rejected.push(Rejection { source: row.source, reason }),

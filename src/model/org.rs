@@ -40,7 +40,7 @@ pub struct SecurityDefaults {
 pub fn map_org(file: &Arc<str>, table: &mut dyn Records) -> Mapped<OrgConfig> {
     let col = table.column("DefaultAuthenticationPolicy");
     single(map_rows(file, table, |row| {
-        Ok(OrgConfig { default_policy: row.text(col)?, source: row.source.clone() })
+        Ok(OrgConfig { default_policy: row.text(col)?, source: row.source })
     }))
 }
 
@@ -48,10 +48,7 @@ pub fn map_org(file: &Arc<str>, table: &mut dyn Records) -> Mapped<OrgConfig> {
 pub fn map_transport(file: &Arc<str>, table: &mut dyn Records) -> Mapped<TransportConfig> {
     let col = table.column("SmtpClientAuthenticationDisabled");
     single(map_rows(file, table, |row| {
-        Ok(TransportConfig {
-            smtp_client_auth_disabled: row.setting(col)?,
-            source: row.source.clone(),
-        })
+        Ok(TransportConfig { smtp_client_auth_disabled: row.setting(col)?, source: row.source })
     }))
 }
 
@@ -59,17 +56,17 @@ pub fn map_transport(file: &Arc<str>, table: &mut dyn Records) -> Mapped<Transpo
 pub fn map_security_defaults(file: &Arc<str>, table: &mut dyn Records) -> Mapped<SecurityDefaults> {
     let col = table.column("IsEnabled");
     single(map_rows(file, table, |row| {
-        Ok(SecurityDefaults { is_enabled: row.setting(col)?, source: row.source.clone() })
+        Ok(SecurityDefaults { is_enabled: row.setting(col)?, source: row.source })
     }))
 }
 
 /// Keeps the first row; later rows become rejections.
 fn single<T: HasSource>(mut m: Mapped<T>) -> Mapped<T> {
     if m.rows.len() > 1 {
-        let first = m.rows[0].source().clone();
+        let first = *m.rows[0].source();
         for extra in m.rows.drain(1..) {
             m.rejected.push(Rejection {
-                source: extra.source().clone(),
+                source: *extra.source(),
                 reason: format!(
                     "a second object in a single-object export; only the one at {first} is used"
                 ),

@@ -130,7 +130,7 @@ pub fn map(
             switches,
             all_switches,
             environment,
-            source: row.source.clone(),
+            source: row.source,
         })
     })
 }

@@ -17,12 +17,10 @@ use std::num::NonZeroU32;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use std::sync::Arc;
-
 use super::exceptions::Exceptions;
 use super::usage::Usage;
 use super::{
-    AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, Protocol, SecurityDefaults,
+    AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, Protocol, SecurityDefaults, Text,
     TransportConfig, User, join_key, looks_like_guid, normalise_guid,
 };
 use crate::input::{Rejection, Warning};
@@ -76,7 +74,7 @@ pub struct Snapshot {
     policy_index: HashMap<String, usize>,
     /// Per policy: its name and, per protocol, the setting path blockers cite
     /// (`AuthenticationPolicy[Name].AllowBasicAuthPop`), made once, shared by every finding.
-    policy_texts: Vec<(Arc<str>, [Arc<str>; 3])>,
+    policy_texts: Vec<(Text, [Text; 3])>,
 }
 
 impl Snapshot {
@@ -139,9 +137,9 @@ impl Snapshot {
             .flatten()
             .map(|p| {
                 let setting = |proto| {
-                    Arc::from(format!("AuthenticationPolicy[{}].{}", p.name, p.switch_name(proto)))
+                    Text::from(format!("AuthenticationPolicy[{}].{}", p.name, p.switch_name(proto)))
                 };
-                (Arc::from(p.name.as_str()), Protocol::ALL.map(setting))
+                (Text::new(&p.name), Protocol::ALL.map(setting))
             })
             .collect();
         let mailbox_user = match &users {
@@ -271,13 +269,13 @@ impl Snapshot {
     }
 
     /// The shared name of policy `i`.
-    pub fn policy_name(&self, i: usize) -> Arc<str> {
-        self.policy_texts[i].0.clone()
+    pub fn policy_name(&self, i: usize) -> Text {
+        self.policy_texts[i].0
     }
 
     /// The setting path of policy `i`'s switch for a protocol.
-    pub fn policy_setting(&self, i: usize, p: Protocol) -> Arc<str> {
-        self.policy_texts[i].1[p as usize].clone()
+    pub fn policy_setting(&self, i: usize, p: Protocol) -> Text {
+        self.policy_texts[i].1[p as usize]
     }
 }
 
@@ -340,7 +338,7 @@ fn dedup<T>(
         if let Some(first) = seen.first_or_insert(&k, i, |j| key(&items[j])) {
             keep[i] = false;
             rejected.push(Rejection {
-                source: source(item).clone(),
+                source: *source(item),
                 reason: format!(
                     "duplicate {what} {k:?}, already read at {}; the export holds the same object twice (overlapping shards?)",
                     source(&items[first])

@@ -55,7 +55,7 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<User> {
             recipient_type_details: row.str(rtd)?.map(super::intern),
             account_disabled: row.setting(disabled)?,
             sts_refresh_tokens_valid_from: row.str(sts)?.map(Box::from),
-            source: row.source.clone(),
+            source: row.source,
         })
     })
 }

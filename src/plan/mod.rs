@@ -275,7 +275,7 @@ fn target(ids: &crate::model::Ids, source: &Source) -> Target {
         (Some(name), address) if name != address => format!("{name} <{address}>"),
         (_, address) => address.to_owned(),
     };
-    Target { identity: ids.key().to_owned(), label, source: source.clone() }
+    Target { identity: ids.key().to_owned(), label, source: *source }
 }
 
 /// The policy-switch value that allows (`want` allow) or blocks the protocol.
@@ -462,7 +462,7 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
         if snapshot.resolve_policy(&name).is_none() {
             actions.push(Action::NewPolicy {
                 name: name.clone(),
-                based_on: source_policy.map(|p| (p.name.clone(), p.source.clone())),
+                based_on: source_policy.map(|p| (p.name.clone(), p.source)),
                 set: variant_switches(env, want, &protocols),
             });
         }
@@ -493,7 +493,7 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
                 let users_of = policy_users.get(&policy.name.to_lowercase()).copied().unwrap_or(0);
                 actions.push(Action::SetPolicy {
                     policy: policy.name.clone(),
-                    source: policy.source.clone(),
+                    source: policy.source,
                     changes,
                     blast_radius: users_of.saturating_sub(targeted),
                 });
@@ -512,7 +512,7 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
                 }
                 let unassigned = policy_users.get("").copied().unwrap_or(0);
                 actions.push(Action::SetOrgDefault {
-                    source: snapshot.org.as_ref().map(|o| o.source.clone()),
+                    source: snapshot.org.as_ref().map(|o| o.source),
                     from: snapshot.org.as_ref().and_then(|o| o.default_policy.clone()),
                     to: Some(name),
                     blast_radius: unassigned.saturating_sub(targeted),
@@ -595,7 +595,7 @@ impl Plan {
                     if !changes.is_empty() {
                         out.push(Action::SetPolicy {
                             policy: policy.clone(),
-                            source: source.clone(),
+                            source: *source,
                             changes,
                             blast_radius: *blast_radius,
                         });
@@ -603,7 +603,7 @@ impl Plan {
                 }
                 Action::SetOrgDefault { source, from, to, blast_radius } => {
                     out.push(Action::SetOrgDefault {
-                        source: source.clone(),
+                        source: *source,
                         from: to.clone(),
                         to: from.clone(),
                         blast_radius: *blast_radius,
