@@ -225,10 +225,8 @@ fn checked_text(unread: &[u8], eof: bool) -> Result<&str, Unread> {
     let text = std::str::from_utf8(&unread[..end]).map_err(|_| Unread::NotPlain)?;
     // Noise is looked for from the start of a line (a block starts on one),
     // so a block-wise check finds whatever a whole-text check finds.
-    if decode::check_text(text).is_err()
-        || super::transcript::may_have_noise(text)
-        || super::paste::may_need_cleaning_within(text)
-    {
+    // (`may_need_cleaning_within` looks for transcript noise too.)
+    if decode::check_text(text).is_err() || super::paste::may_need_cleaning_within(text) {
         return Err(Unread::NotPlain);
     }
     Ok(text)
