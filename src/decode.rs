@@ -219,6 +219,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_control_byte_is_found_at_its_offset_in_any_chunk() {
+        for at in [0, 1, 63, 64, 65, 127, 200] {
+            for byte in [0x00, 0x07, 0x1f, 0x7f] {
+                let mut text = "a,b\r\n\t".repeat(60).into_bytes();
+                text[at] = byte;
+                let text = String::from_utf8(text).unwrap();
+                assert_eq!(check_text(&text), Err(DecodeError::Binary { offset: at, byte }));
+            }
+        }
+        assert_eq!(check_text(&"Zoë\t\u{1b}[0m\r\n".repeat(40)), Ok(()));
+    }
+
+    #[test]
     fn utf8_with_and_without_bom() {
         assert_eq!(
             decode(b"\xEF\xBB\xBFName\r\n").unwrap(),
