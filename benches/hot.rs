@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use exoauth::audit::{self, Options, Scope, Want};
 use exoauth::emit::report::{Format, Report};
-use exoauth::export::{self, SourceFile};
+use exoauth::load::{self, SourceFile};
 use exoauth::model::columns::Cmdlet;
 use exoauth::model::{Environment, Protocol, Snapshot};
 
@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("load");
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("csv 20k mailboxes", |b| {
-        b.iter(|| export::load_sources(black_box(sources.clone()), Environment::Online).unwrap())
+        b.iter(|| load::load_sources(black_box(sources.clone()), Environment::Online).unwrap())
     });
     let list = std::fs::read("fixtures/contoso-list/CasMailbox.txt").unwrap();
     g.throughput(Throughput::Bytes(list.len() as u64));
@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    let loaded = export::load_sources(sources, Environment::Online).unwrap();
+    let loaded = load::load_sources(sources, Environment::Online).unwrap();
     let snapshot: &Snapshot = &loaded.snapshot;
     let o = options();
     let mut g = c.benchmark_group("audit");

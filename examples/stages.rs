@@ -14,7 +14,7 @@ fn main() {
         ("CasMailbox", "CasMailbox.csv"),
         ("User", "User.csv"),
     ] {
-        sources.push(exoauth::export::SourceFile {
+        sources.push(exoauth::load::SourceFile {
             cmdlet: exoauth::model::columns::Cmdlet::from_stem(stem),
             path: dir.join(name),
             bytes: std::borrow::Cow::Owned(std::fs::read(dir.join(name)).unwrap()),
@@ -23,7 +23,7 @@ fn main() {
     eprintln!("read {:?}", t.elapsed());
     let t = Instant::now();
     let loaded =
-        exoauth::export::load_sources(sources, exoauth::model::Environment::Online).unwrap();
+        exoauth::load::load_sources(sources, exoauth::model::Environment::Online).unwrap();
     eprintln!("load {:?}", t.elapsed());
     let o = exoauth::audit::Options {
         want: exoauth::audit::Want::Allow,

@@ -183,7 +183,7 @@ pub struct ParseArgs {
     pub part: Option<usize>,
     /// The form, when the content does not tell clearly: csv, list, table or json.
     #[arg(long, value_name = "FORM", value_parser = parse_form_name)]
-    pub form: Option<exoauth::export::FormName>,
+    pub form: Option<exoauth::load::FormName>,
 }
 
 /// `--to`.
@@ -264,7 +264,7 @@ pub struct AuditArgs {
     /// The form of the files, when their content does not tell clearly:
     /// `--form list` for every file, `--form CasMailbox=list` for one (repeatable).
     #[arg(long = "form", value_name = "[STEM=]FORM", value_parser = parse_form_choice)]
-    pub forms: Vec<(Option<Cmdlet>, exoauth::export::FormName)>,
+    pub forms: Vec<(Option<Cmdlet>, exoauth::load::FormName)>,
     /// Block direction with evidence: also block protocols in use with basic auth
     /// (by default they become manual steps: move the client to OAuth first).
     #[arg(long)]
@@ -336,12 +336,12 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(s).ok_or_else(|| format!("unknown protocol {s:?}; expected pop, imap or smtp"))
 }
 
-fn parse_form_name(s: &str) -> Result<exoauth::export::FormName, String> {
-    exoauth::export::FormName::parse(s)
+fn parse_form_name(s: &str) -> Result<exoauth::load::FormName, String> {
+    exoauth::load::FormName::parse(s)
         .ok_or_else(|| format!("unknown form {s:?}; expected csv, list, table or json"))
 }
 
-fn parse_form_choice(s: &str) -> Result<(Option<Cmdlet>, exoauth::export::FormName), String> {
+fn parse_form_choice(s: &str) -> Result<(Option<Cmdlet>, exoauth::load::FormName), String> {
     match s.split_once('=') {
         Some((stem, form)) => {
             let cmdlet = Cmdlet::from_stem(stem.trim()).ok_or_else(|| {
@@ -373,8 +373,8 @@ impl AuditArgs {
     }
 
     /// The forms given with `--form`.
-    pub fn forms(&self) -> exoauth::export::Forms {
-        let mut forms = exoauth::export::Forms::default();
+    pub fn forms(&self) -> exoauth::load::Forms {
+        let mut forms = exoauth::load::Forms::default();
         for (cmdlet, form) in &self.forms {
             match cmdlet {
                 Some(c) => forms.per.push((*c, *form)),

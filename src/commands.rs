@@ -17,7 +17,7 @@ use exoauth::emit::powershell::{self, Header};
 use exoauth::emit::report::text::Text;
 use exoauth::emit::report::{Format, Renderer, Report};
 use exoauth::progress::{Progress, Silent, Unit};
-use exoauth::{export, plan};
+use exoauth::{load, plan};
 
 /// How chatty the run is, from the global flags.
 struct Out {
@@ -95,7 +95,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (loaded, dir) = match &args.dir {
         Some(dir) => (
-            export::load_with_forms(dir, options.environment, &args.forms(), &out.bars)
+            load::load_with_forms(dir, options.environment, &args.forms(), &out.bars)
                 .with_context(|| format!("cannot audit {}", dir.display()))?,
             dir.clone(),
         ),
@@ -103,7 +103,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
             out.note(format_args!(
                 "no export folder given; auditing the built-in sample tenant (fixtures/contoso)"
             ));
-            (export::load_sample(options.environment)?, "fixtures/contoso (built-in sample)".into())
+            (load::load_sample(options.environment)?, "fixtures/contoso (built-in sample)".into())
         }
     };
     let (mut loaded, dir) = (loaded, dir);
@@ -121,10 +121,10 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     out.detail(format_args!("read and joined the export in {:.2?}", started.elapsed()));
     let stage = Instant::now();
     if let Some(path) = &args.exceptions {
-        export::add_exceptions(&mut loaded, path)
+        load::add_exceptions(&mut loaded, path)
             .with_context(|| format!("cannot read the exceptions register {}", path.display()))?;
     }
-    export::add_evidence(&mut loaded, &args.sign_ins, args.since, &out.bars)
+    load::add_evidence(&mut loaded, &args.sign_ins, args.since, &out.bars)
         .context("cannot read the sign-in evidence")?;
     if let Some(u) = &loaded.snapshot.usage {
         for s in &u.summary.sources {
@@ -245,7 +245,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
 fn run_parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let converted = export::read_one(&args.file, &bytes, args.part, args.form)?;
+    let converted = load::read_one(&args.file, &bytes, args.part, args.form)?;
     let out = exoauth::emit::convert::render(&converted.parsed.table, args.target());
     output::write(output::file(args.output.as_deref()), false, &Silent, |w| w.write_all(&out))?;
     eprint!("{}", exoauth::emit::convert::summary(&converted));

@@ -688,7 +688,7 @@ fn generated_tenant_reads_the_same_in_every_form() {
 /// rejections, warnings and hashes.
 #[test]
 fn streamed_files_read_exactly_as_whole_files() {
-    use exoauth::export::{self, SourceFile};
+    use exoauth::load::{self, SourceFile};
     use exoauth::model::{Environment, columns::Cmdlet};
 
     let dir = tempfile::tempdir().unwrap();
@@ -728,7 +728,7 @@ fn streamed_files_read_exactly_as_whole_files() {
         fn finish(&self) {}
     }
     let bytes = Bytes(0.into());
-    let streamed = export::load_with(&tenant, Environment::Online, &bytes).unwrap();
+    let streamed = load::load_with(&tenant, Environment::Online, &bytes).unwrap();
     let total: u64 = std::fs::read_dir(&tenant)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -746,18 +746,18 @@ fn streamed_files_read_exactly_as_whole_files() {
             path,
         })
         .collect();
-    let whole = export::load_sources(sources, Environment::Online).unwrap();
+    let whole = load::load_sources(sources, Environment::Online).unwrap();
 
     // The same inputs; only the detector's words differ (the stream decides on
     // the first lines, the whole reader on every line).
-    let without_why = |l: &export::Loaded| -> Vec<export::InputFile> {
-        l.inputs.iter().map(|i| export::InputFile { why: String::new(), ..i.clone() }).collect()
+    let without_why = |l: &load::Loaded| -> Vec<load::InputFile> {
+        l.inputs.iter().map(|i| load::InputFile { why: String::new(), ..i.clone() }).collect()
     };
     assert_eq!(without_why(&streamed), without_why(&whole));
     for i in streamed.inputs.iter().chain(&whole.inputs) {
         assert!(i.why.starts_with("CSV: line 1 looks like a CSV header"), "{}", i.why);
     }
-    let reasons = |l: &export::Loaded| -> Vec<String> {
+    let reasons = |l: &load::Loaded| -> Vec<String> {
         l.rejected.iter().map(|r| format!("{}: {}", r.source, r.reason)).collect()
     };
     assert_eq!(reasons(&streamed), reasons(&whole));
@@ -767,7 +767,7 @@ fn streamed_files_read_exactly_as_whole_files() {
         "the broken row, the duplicate and the truncated last row: {:?}",
         reasons(&streamed)
     );
-    let warnings = |l: &export::Loaded| -> Vec<String> {
+    let warnings = |l: &load::Loaded| -> Vec<String> {
         l.warnings.iter().map(|w| format!("{} {}", w.code, w.message)).collect()
     };
     assert_eq!(warnings(&streamed), warnings(&whole));

@@ -54,11 +54,7 @@ fn cases() -> Vec<(&'static str, Vec<String>)> {
         ),
         (
             "readiness-graph",
-            s(&[
-                "fixtures/contoso-signins/export",
-                "--sign-ins",
-                "fixtures/contoso-signins/graph",
-            ]),
+            s(&["fixtures/contoso-signins/export", "--sign-ins", "fixtures/contoso-signins/graph"]),
         ),
     ];
     for group in ["edge-values", "quirks", "paste"] {

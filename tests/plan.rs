@@ -258,8 +258,7 @@ fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
 #[test]
 fn contoso_plan_shape() {
     let loaded =
-        exoauth::export::load(std::path::Path::new("fixtures/contoso"), Environment::Online)
-            .unwrap();
+        exoauth::load::load(std::path::Path::new("fixtures/contoso"), Environment::Online).unwrap();
     let o = options(Want::Allow, Protocol::ALL.to_vec(), Environment::Online, false);
     let a = audit::audit(&loaded.snapshot, &o);
     let p = plan::plan(&a, Strategy::LeastPrivilege);
@@ -502,7 +501,7 @@ fn service_level_manual_steps_follow_direction_scope_and_date() {
 /// as `&&` in that check survived cargo-mutants.
 #[test]
 fn apply_keeps_a_policy_that_a_user_or_the_org_default_uses() {
-    let s0 = exoauth::export::load(std::path::Path::new("fixtures/contoso"), Environment::Online)
+    let s0 = exoauth::load::load(std::path::Path::new("fixtures/contoso"), Environment::Online)
         .unwrap()
         .snapshot;
     let names = |s: &Snapshot| -> Vec<String> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use exoauth::audit::{self, Options, Scope, Verdict, Want};
-use exoauth::export;
+use exoauth::load;
 use exoauth::model::usage::Readiness;
 use exoauth::model::{Environment, Protocol};
 use exoauth::plan::{self, Strategy, apply::apply};
@@ -476,10 +476,10 @@ fn options(include_in_use: bool) -> Options {
     }
 }
 
-fn loaded(evidence: bool) -> export::Loaded {
-    let mut l = export::load(&fixture("contoso-signins/export"), Environment::Online).unwrap();
+fn loaded(evidence: bool) -> load::Loaded {
+    let mut l = load::load(&fixture("contoso-signins/export"), Environment::Online).unwrap();
     if evidence {
-        export::add_evidence(&mut l, &[fixture("contoso-signins/graph")], None, &Silent).unwrap();
+        load::add_evidence(&mut l, &[fixture("contoso-signins/graph")], None, &Silent).unwrap();
     }
     l
 }
@@ -571,7 +571,7 @@ fn fail_closed_block_gate_fails_on_unknown_and_plans_a_manual_step() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let l = export::load(&fixture("contoso"), Environment::Online).unwrap();
+    let l = load::load(&fixture("contoso"), Environment::Online).unwrap();
     let a = audit::audit(&l.snapshot, &options(false));
     let p = plan::plan(&a, Strategy::LeastPrivilege);
     for (code, who) in [

@@ -349,7 +349,7 @@ proptest! {
             _ => (render_table(&r), true),
         };
         let pasted = wrap(&text, d);
-        match exoauth::export::read_one(std::path::Path::new("P.txt"), pasted.as_bytes(), None, None) {
+        match exoauth::load::read_one(std::path::Path::new("P.txt"), pasted.as_bytes(), None, None) {
             Ok(c) => {
                 prop_assert_eq!(maps(&c.parsed.table), expected(&r, absent_is_blank), "{:?}\n{}", d, pasted);
                 if !matches!(d, Damage::None) {

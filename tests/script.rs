@@ -394,7 +394,7 @@ fn fixture_scripts_parse_and_address_only_input_identities() {
         ("quirks/exo-minimum", Environment::Online),
         ("onprem", Environment::OnPrem),
     ] {
-        let loaded = exoauth::export::load(&fixture(rel), env).unwrap();
+        let loaded = exoauth::load::load(&fixture(rel), env).unwrap();
         assert!(scripts_for(&loaded.snapshot, rel) > 0, "{rel}: no changes to check");
     }
 }
@@ -508,7 +508,7 @@ fn hostile_tenant(dir: &Path) {
 fn hostile_names_round_trip_as_inert_literals() {
     let dir = tempfile::tempdir().unwrap();
     hostile_tenant(dir.path());
-    let loaded = exoauth::export::load(dir.path(), Environment::Online).unwrap();
+    let loaded = exoauth::load::load(dir.path(), Environment::Online).unwrap();
     assert!(loaded.rejected.is_empty(), "{:?}", loaded.rejected);
     let ids = identities(&loaded.snapshot);
     for args in [&["--want", "allow"][..], &["--want", "block", "--strategy", "edit-policies"][..]]
@@ -624,7 +624,7 @@ fn report_states_blast_radius_and_manual_steps() {
 
 /// The contoso fix script, read back.
 fn contoso_fix() -> (plan::Plan, Script) {
-    let loaded = exoauth::export::load(&fixture("contoso"), Environment::Online).unwrap();
+    let loaded = exoauth::load::load(&fixture("contoso"), Environment::Online).unwrap();
     let o = Options {
         want: Want::Allow,
         protocols: Protocol::ALL.to_vec(),

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use exoauth::audit::{self, Options, Scope, Want};
 use exoauth::emit::powershell::{self, Header};
 use exoauth::emit::report::{Format, Report};
-use exoauth::export::{SourceFile, load_sources};
+use exoauth::load::{SourceFile, load_sources};
 use exoauth::model::columns::Cmdlet;
 use exoauth::model::{Environment, Protocol};
 use exoauth::plan::{self, Strategy};

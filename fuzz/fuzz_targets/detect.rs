@@ -7,7 +7,7 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
-    match exoauth::export::read_one(Path::new("F.txt"), bytes, None, None) {
+    match exoauth::load::read_one(Path::new("F.txt"), bytes, None, None) {
         Ok(converted) => {
             let _ = exoauth::emit::convert::csv(&converted.parsed.table);
             let _ = exoauth::emit::convert::json(&converted.parsed.table);

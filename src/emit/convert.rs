@@ -12,8 +12,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::export::Converted;
 use crate::input::Table;
+use crate::load::Converted;
 
 /// The output format of `exoauth parse`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

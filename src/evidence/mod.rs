@@ -348,7 +348,7 @@ pub fn expand(path: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<PathBuf>, 
         std::fs::metadata(path).map_err(io)?;
         return Ok(vec![path.to_owned()]);
     }
-    let entries = crate::export::sorted_entries(path).map_err(io)?;
+    let entries = crate::load::sorted_entries(path).map_err(io)?;
     let mut out = Vec::new();
     for p in entries.into_iter().filter(|p| p.is_file()) {
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();

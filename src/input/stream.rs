@@ -3,7 +3,7 @@
 //! and parsed as it arrives, and its records are mapped as they are read.
 //!
 //! This is the fast path for the commonest and largest input, and only for it.
-//! It reads exactly what the whole-file path ([`crate::export::parse_bytes`]:
+//! It reads exactly what the whole-file path ([`crate::load::parse_bytes`]:
 //! decode, blank transcript noise, detect, parse) would read, and gives up
 //! ([`CsvFile::finish`] says so) whenever that path could decide otherwise: a
 //! UTF-16 byte-order mark, bytes that are not UTF-8 or not text, anything that

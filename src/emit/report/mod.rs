@@ -14,7 +14,7 @@ use std::io;
 use std::path::Path;
 
 use crate::audit::{Advisory, Audit, Blocker, Code, Finding, Options, Verdict, Want};
-use crate::export::Loaded;
+use crate::load::Loaded;
 use crate::model::entra::CaState;
 use crate::model::{CasMailbox, Environment, Ids, Protocol, Setting};
 use crate::plan::Plan;

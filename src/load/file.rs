@@ -1,0 +1,272 @@
+//! One file named after a cmdlet, from its bytes to its typed rows: streamed
+//! from disk when it is plain CSV, else decoded, cleaned, detected and parsed
+//! whole.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::checks::{file_warnings, reject_truncated};
+use super::form::{FormName, decide};
+use super::text::{clean_text, decode_file, display_name, then};
+use super::{InputFile, LoadError};
+use crate::decode::Encoding;
+use crate::input::csv::CsvStream;
+use crate::input::stream::{CsvFile, Finished};
+use crate::input::{self, Form, Records, Rejection, Warning, transcript};
+use crate::model::columns::{self, Cmdlet};
+use crate::model::{
+    self, AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, SecurityDefaults,
+    TransportConfig, User, cas, entra, org, policy, user,
+};
+use crate::progress::Progress;
+
+/// One file to load: which cmdlet it holds, its path as shown, its bytes.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The cmdlet, from the file stem; `None` for a transcript, whose parts are
+    /// recognised by their columns.
+    pub cmdlet: Option<Cmdlet>,
+    /// The path as shown in reports.
+    pub path: PathBuf,
+    /// The raw bytes.
+    pub bytes: Cow<'static, [u8]>,
+}
+
+/// One file's typed rows.
+pub(super) enum Typed {
+    Policies(Vec<AuthPolicy>),
+    Org(Option<OrgConfig>),
+    Transport(Option<TransportConfig>),
+    SecurityDefaults(Option<SecurityDefaults>),
+    ConditionalAccess(Vec<CaPolicy>),
+    Users(Vec<User>),
+    Mailboxes(Vec<CasMailbox>),
+}
+
+/// What loading one file produced.
+pub(super) struct Outcome {
+    pub(super) input: InputFile,
+    pub(super) typed: Typed,
+    pub(super) rejected: Vec<Rejection>,
+    pub(super) warnings: Vec<Warning>,
+}
+
+/// Moves a mapping's rejections and warnings out; returns its rows and how many
+/// records it saw (mapped or rejected).
+pub(super) fn take<T>(
+    m: model::Mapped<T>,
+    rejected: &mut Vec<Rejection>,
+    warnings: &mut Vec<Warning>,
+) -> (Vec<T>, usize) {
+    let n = m.rows.len() + m.rejected.len();
+    rejected.extend(m.rejected);
+    warnings.extend(m.warnings);
+    (m.rows, n)
+}
+
+/// Maps records to the cmdlet's typed rows; returns them with the number of
+/// records seen.
+pub(super) fn map_typed(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    records: &mut dyn Records,
+    rejected: &mut Vec<Rejection>,
+    warnings: &mut Vec<Warning>,
+) -> (Typed, usize) {
+    fn one<T>((rows, n): (Vec<T>, usize)) -> (Option<T>, usize) {
+        (rows.into_iter().next(), n)
+    }
+    match cmdlet {
+        Cmdlet::AuthenticationPolicy => {
+            let (rows, n) = take(policy::map(file, records, environment), rejected, warnings);
+            (Typed::Policies(rows), n)
+        }
+        Cmdlet::OrganizationConfig => {
+            let (row, n) = one(take(org::map_org(file, records), rejected, warnings));
+            (Typed::Org(row), n)
+        }
+        Cmdlet::TransportConfig => {
+            let (row, n) = one(take(org::map_transport(file, records), rejected, warnings));
+            (Typed::Transport(row), n)
+        }
+        Cmdlet::SecurityDefaults => {
+            let (row, n) = one(take(org::map_security_defaults(file, records), rejected, warnings));
+            (Typed::SecurityDefaults(row), n)
+        }
+        Cmdlet::ConditionalAccessPolicy => {
+            let (rows, n) = take(entra::map(file, records), rejected, warnings);
+            (Typed::ConditionalAccess(rows), n)
+        }
+        Cmdlet::User => {
+            let (rows, n) = take(user::map(file, records), rejected, warnings);
+            (Typed::Users(rows), n)
+        }
+        Cmdlet::CasMailbox => {
+            let (rows, n) = take(cas::map(file, records), rejected, warnings);
+            (Typed::Mailboxes(rows), n)
+        }
+    }
+}
+
+/// What decoding, parsing and mapping one file's text produced.
+pub(super) struct Mapped {
+    typed: Typed,
+    rows: usize,
+    form: Form,
+    why: String,
+    encoding: Encoding,
+    rejected: Vec<Rejection>,
+    warnings: Vec<Warning>,
+}
+
+/// Decodes, parses and maps one file's bytes. CSV, by far the commonest and
+/// largest form, is mapped record by record as it is read; the other forms go
+/// through a parsed [`input::Table`].
+pub(super) fn parse_and_map(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    bytes: &[u8],
+    given: Option<FormName>,
+) -> Result<Mapped, LoadError> {
+    let mut warnings = Vec::new();
+    let (text, encoding) = decode_file(file, bytes, &mut warnings)?;
+    let text = clean_text(file, text, &mut warnings);
+    let text = then(text, transcript::blank_noise);
+    let detection = decide(file, &text, given)?;
+    if detection.parts {
+        let parts = input::transcript::split(&text);
+        let list: Vec<String> = parts
+            .iter()
+            .map(|p| format!("a {} at line {}", input::detect(&p.text).title(), p.line))
+            .collect();
+        return Err(LoadError::Parts {
+            file: file.clone(),
+            message: format!(
+                "this file holds {} outputs ({}), not one {} output; keep one output per file, or name the file transcript.txt to have each part recognised by its columns (`exoauth parse {file}` lists them)",
+                parts.len(),
+                list.join(", "),
+                cmdlet.produced_by()
+            ),
+        });
+    }
+    let (form, why) = (detection.form, detection.why);
+    let mut rejected = Vec::new();
+    let (typed, rows, header) = match form {
+        Form::Csv { delimiter } => {
+            let mut stream =
+                CsvStream::new(file, &text, delimiter).map_err(|e| e.in_context(&text))?;
+            let header = input::Table { columns: stream.columns().to_vec(), rows: Vec::new() };
+            columns::check(cmdlet, environment, file, &header)?;
+            let (typed, mapped) =
+                map_typed(cmdlet, environment, file, &mut stream, &mut rejected, &mut warnings);
+            let parse_rejected = stream.finish().map_err(|e| e.in_context(&text))?;
+            let rows = mapped + parse_rejected.len();
+            rejected.extend(parse_rejected);
+            (typed, rows, header)
+        }
+        _ => {
+            let mut parsed = input::parse(file, &text, form)?;
+            warnings.append(&mut parsed.warnings);
+            parsed.warnings = warnings;
+            return map_parsed(cmdlet, environment, file, parsed, form, why, encoding);
+        }
+    };
+    file_warnings(cmdlet, environment, file, &header, rows, &mut warnings);
+    Ok(Mapped { typed, rows, form, why, encoding, rejected, warnings })
+}
+
+/// Maps an already parsed file (any form but streamed CSV, or a transcript's part).
+pub(super) fn map_parsed(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    mut parsed: input::Parsed,
+    form: Form,
+    why: String,
+    encoding: Encoding,
+) -> Result<Mapped, LoadError> {
+    // `ConvertTo-Json -InputObject @()` (no Conditional Access policies) is `[]`:
+    // no objects, so no columns to check.
+    let empty_json = form == Form::Json && parsed.table.columns.is_empty();
+    if !empty_json {
+        columns::check(cmdlet, environment, file, &parsed.table)?;
+    }
+    let parsed_rows = parsed.table.rows.len() + parsed.rejected.len();
+    reject_truncated(cmdlet, environment, file, &mut parsed);
+    let mut rejected = std::mem::take(&mut parsed.rejected);
+    let mut warnings = std::mem::take(&mut parsed.warnings);
+    let (typed, _) =
+        map_typed(cmdlet, environment, file, &mut parsed.table, &mut rejected, &mut warnings);
+    parsed.table.rows.clear();
+    file_warnings(cmdlet, environment, file, &parsed.table, parsed_rows, &mut warnings);
+    Ok(Mapped { typed, rows: parsed_rows, form, why, encoding, rejected, warnings })
+}
+
+/// Hashes one file while decoding, parsing and mapping it.
+pub(super) fn load_one(
+    cmdlet: Cmdlet,
+    source: &SourceFile,
+    environment: Environment,
+    given: Option<FormName>,
+) -> Result<Outcome, LoadError> {
+    let SourceFile { path, bytes, .. } = source;
+    let file = display_name(path);
+    let (sha256, mapped) = rayon::join(
+        || format!("{:x}", Sha256::digest(bytes)),
+        || parse_and_map(cmdlet, environment, &file, bytes, given),
+    );
+    outcome(cmdlet, path, sha256, mapped?)
+}
+
+pub(super) fn outcome(
+    cmdlet: Cmdlet,
+    path: &Path,
+    sha256: String,
+    mapped: Mapped,
+) -> Result<Outcome, LoadError> {
+    let Mapped { typed, rows, form, why, encoding, rejected, warnings } = mapped;
+    Ok(Outcome {
+        input: InputFile { path: path.to_owned(), cmdlet, form, why, encoding, sha256, rows },
+        typed,
+        rejected,
+        warnings,
+    })
+}
+
+/// Reads a file named after a cmdlet as a stream ([`input::stream`]); `None`
+/// when it is not plain CSV and must be read whole.
+pub(super) fn load_streamed(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<Option<Outcome>, LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let file = display_name(path);
+    let input = std::fs::File::open(path).map_err(io)?;
+    let len = input.metadata().map_err(io)?.len();
+    let Some(mut stream) = CsvFile::open(&file, input, len, progress).map_err(io)? else {
+        return Ok(None);
+    };
+    let header = input::Table { columns: stream.columns().to_vec(), rows: Vec::new() };
+    columns::check(cmdlet, environment, &file, &header)?;
+    let mut rejected = Vec::new();
+    let mut warnings = Vec::new();
+    let (typed, mapped) =
+        map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings);
+    let form = Form::Csv { delimiter: stream.delimiter() };
+    let why = format!("{} (read as a stream)", stream.why());
+    let Finished::Read(parse_rejected, sha256, encoding) = stream.finish().map_err(io)? else {
+        return Ok(None);
+    };
+    let rows = mapped + parse_rejected.len();
+    rejected.extend(parse_rejected);
+    file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
+    let mapped = Mapped { typed, rows, form, why, encoding, rejected, warnings };
+    outcome(cmdlet, path, sha256, mapped).map(Some)
+}

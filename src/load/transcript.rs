@@ -1,0 +1,219 @@
+//! Transcripts: a console session holding several cmdlets' outputs, each
+//! recognised by its columns.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::LoadError;
+use super::form::decide;
+use super::text::{clean_text, decode_file, display_name, then};
+use crate::decode::Encoding;
+use crate::input::{self, Form, Warning, transcript};
+use crate::model::Environment;
+use crate::model::columns::{self, Cmdlet};
+
+/// One file (or one cmdlet's parts of a transcript) decoded and parsed.
+#[derive(Debug, Clone)]
+pub struct ParsedFile {
+    /// The file name used in messages.
+    pub file: Arc<str>,
+    /// Its records.
+    pub parsed: input::Parsed,
+    /// The detected form.
+    pub form: Form,
+    /// The detected encoding.
+    pub encoding: Encoding,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// Decodes and parses one file's bytes. Prompt lines (`PS C:\> Get-User | fl`)
+/// and transcript banners are ignored, so that a file holding one cmdlet's output
+/// with the command that made it reads as that output.
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<ParsedFile, LoadError> {
+    let file = display_name(path);
+    let sha256 = format!("{:x}", Sha256::digest(bytes));
+    let mut warnings = Vec::new();
+    let (text, encoding) = decode_file(&file, bytes, &mut warnings)?;
+    let text = clean_text(&file, text, &mut warnings);
+    let text = then(text, transcript::blank_noise);
+    let detection = decide(&file, &text, None)?;
+    let mut parsed = input::parse(&file, &text, detection.form)?;
+    warnings.append(&mut parsed.warnings);
+    parsed.warnings = warnings;
+    Ok(ParsedFile { file, parsed, form: detection.form, encoding, sha256 })
+}
+
+/// One output found in a transcript: its cmdlet (when recognised), form and records.
+#[derive(Debug, Clone)]
+pub struct TranscriptPart {
+    /// The part's first line.
+    pub line: usize,
+    /// The command typed before it, if any.
+    pub command: Option<String>,
+    /// The recognised cmdlet.
+    pub cmdlet: Option<Cmdlet>,
+    /// The part's form.
+    pub form: Form,
+    /// Its records.
+    pub parsed: input::Parsed,
+}
+
+/// Splits a transcript into its outputs and recognises each by its columns. A
+/// Format-List part is recognised object by object, so outputs pasted without a
+/// prompt between them still separate. A part that cannot be parsed is a
+/// warning, not an error: the rest of the transcript is still read.
+pub fn transcript_parts(
+    file: &Arc<str>,
+    text: &str,
+    environment: Environment,
+    warnings: &mut Vec<Warning>,
+) -> Vec<TranscriptPart> {
+    let mut out = Vec::new();
+    for part in transcript::split(text) {
+        let form = input::detect(&part.text);
+        let parsed = match input::parse(file, &part.text, form) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                warnings.push(Warning {
+                    code: "transcript-part-unreadable",
+                    source: Some(input::Source {
+                        file: crate::model::Text::new(file),
+                        line: part.line,
+                    }),
+                    message: format!("ignored an unreadable {} part: {e}", form.name()),
+                });
+                continue;
+            }
+        };
+        let recognise =
+            |t: &input::Table| Cmdlet::recognise(environment, |n| t.column(n).is_some());
+        if form == Form::List && parsed.table.rows.len() > 1 {
+            // Object by object: consecutive objects of one cmdlet form a part.
+            let mut groups: Vec<(Option<Cmdlet>, Vec<usize>)> = Vec::new();
+            for k in 0..parsed.table.rows.len() {
+                let cmdlet = recognise(&parsed.table.subset(&[k]));
+                match groups.last_mut() {
+                    Some((c, rows)) if *c == cmdlet => rows.push(k),
+                    _ => groups.push((cmdlet, vec![k])),
+                }
+            }
+            for (cmdlet, rows) in groups {
+                let table = parsed.table.subset(&rows);
+                let lines: Vec<usize> = table.rows.iter().map(|r| r.line).collect();
+                let first = lines.first().copied().unwrap_or(part.line);
+                let mut p = input::Parsed { table, ..input::Parsed::default() };
+                p.warnings = parsed
+                    .warnings
+                    .iter()
+                    .filter(|w| w.source.as_ref().is_some_and(|s| lines.contains(&s.line)))
+                    .cloned()
+                    .collect();
+                out.push(TranscriptPart {
+                    line: first,
+                    command: part.command.clone(),
+                    cmdlet,
+                    form,
+                    parsed: p,
+                });
+            }
+        } else {
+            let cmdlet = recognise(&parsed.table);
+            out.push(TranscriptPart {
+                line: part.line,
+                command: part.command,
+                cmdlet,
+                form,
+                parsed,
+            });
+        }
+    }
+    out
+}
+
+/// Reads a transcript: one [`ParsedFile`] per recognised cmdlet (its parts
+/// merged), and a warning for each part that matches no export.
+pub(super) fn parse_transcript(
+    path: &Path,
+    bytes: &[u8],
+    environment: Environment,
+    warnings: &mut Vec<Warning>,
+) -> Vec<(Cmdlet, ParsedFile)> {
+    let file = display_name(path);
+    let sha256 = format!("{:x}", Sha256::digest(bytes));
+    let (text, encoding) = match decode_file(&file, bytes, warnings) {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            warnings.push(Warning {
+                code: "unknown-file",
+                source: None,
+                message: format!("ignored {}: not a transcript ({error})", path.display()),
+            });
+            return Vec::new();
+        }
+    };
+    let text = clean_text(&file, text, warnings);
+    let mut found: Vec<(Cmdlet, ParsedFile)> = Vec::new();
+    let parts = transcript_parts(&file, &text, environment, warnings);
+    let recognised = parts.iter().filter(|p| p.cmdlet.is_some()).count();
+    for part in parts {
+        let Some(cmdlet) = part.cmdlet else {
+            if recognised == 0 {
+                continue;
+            }
+            let mut columns: Vec<&str> =
+                part.parsed.table.columns.iter().map(String::as_str).take(6).collect();
+            if part.parsed.table.columns.len() > 6 {
+                columns.push("...");
+            }
+            let why = part
+                .command
+                .as_deref()
+                .and_then(Cmdlet::from_command)
+                .and_then(|c| columns::check(c, environment, &file, &part.parsed.table).err())
+                .map_or_else(String::new, |e| format!(" ({})", e.message));
+            warnings.push(Warning {
+                code: "transcript-part-ignored",
+                source: Some(input::Source {
+                    file: crate::model::Text::new(&file),
+                    line: part.line,
+                }),
+                message: format!(
+                    "ignored {}{} with columns {}: it matches no export{why}",
+                    part.form.name(),
+                    part.command
+                        .as_deref()
+                        .map_or_else(String::new, |c| format!(" output of `{c}`")),
+                    columns.join(", "),
+                ),
+            });
+            continue;
+        };
+        match found.iter_mut().find(|(c, _)| *c == cmdlet) {
+            Some((_, pf)) => pf.parsed.append(part.parsed),
+            None => found.push((
+                cmdlet,
+                ParsedFile {
+                    file: file.clone(),
+                    parsed: part.parsed,
+                    form: part.form,
+                    encoding,
+                    sha256: sha256.clone(),
+                },
+            )),
+        }
+    }
+    if found.is_empty() {
+        warnings.push(Warning {
+            code: "unknown-file",
+            source: None,
+            message: format!(
+                "ignored {}: its name matches no export and no part of it was recognised as one",
+                path.display()
+            ),
+        });
+    }
+    found
+}
