@@ -456,36 +456,46 @@ fn user_index(user: UserRef) -> Option<usize> {
 
 /// For each mailbox, its user: by Guid, then ExternalDirectoryObjectId, then UPN
 /// or primary SMTP address against the user's UPN or mail address.
+///
+/// Each fallback index is built only when some mailbox is still without a user
+/// (in an export of a whole tenant every mailbox has its Get-User row and the
+/// Guid finds it), and looked up only for those mailboxes.
 fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<UserRef> {
-    let (by_guid, by_edoid) = rayon::join(
-        || Index::new(users, |u| [u.ids.guid(), None]),
-        || Index::new(users, |u| [u.ids.external_directory_object_id(), None]),
-    );
+    let by_guid = Index::new(users, |u| [u.ids.guid(), None]);
     let mut out: Vec<UserRef> = mailboxes
         .par_iter()
-        .map(|m| {
-            let ids = &m.ids;
-            user_ref(
-                ids.guid()
-                    .and_then(|g| by_guid.get(g))
-                    .or_else(|| ids.external_directory_object_id().and_then(|e| by_edoid.get(e))),
-            )
-        })
+        .map(|m| user_ref(m.ids.guid().and_then(|g| by_guid.get(g))))
         .collect();
-    // Addresses are the last resort, indexed only when some mailbox needs them.
+    drop(by_guid);
+    if out.iter().any(Option::is_none) {
+        let by_edoid = Index::new(users, |u| [u.ids.external_directory_object_id(), None]);
+        fill(&mut out, mailboxes, |m| {
+            m.ids.external_directory_object_id().and_then(|e| by_edoid.get(e))
+        });
+    }
+    // Addresses are the last resort.
     if out.iter().any(Option::is_none) {
         let by_name =
             Index::new(users, |u| [u.ids.user_principal_name(), u.ids.primary_smtp_address()]);
-        for (slot, m) in out.iter_mut().zip(mailboxes).filter(|(slot, _)| slot.is_none()) {
-            *slot = user_ref(
-                [m.ids.user_principal_name(), m.ids.primary_smtp_address()]
-                    .into_iter()
-                    .flatten()
-                    .find_map(|a| by_name.get(a)),
-            );
-        }
+        fill(&mut out, mailboxes, |m| {
+            [m.ids.user_principal_name(), m.ids.primary_smtp_address()]
+                .into_iter()
+                .flatten()
+                .find_map(|a| by_name.get(a))
+        });
     }
     out
+}
+
+/// Looks up, for each mailbox still without a user, its user with `find`.
+fn fill(
+    out: &mut [UserRef],
+    mailboxes: &[CasMailbox],
+    find: impl Fn(&CasMailbox) -> Option<usize> + Sync,
+) {
+    out.par_iter_mut().zip(mailboxes).filter(|(slot, _)| slot.is_none()).for_each(|(slot, m)| {
+        *slot = user_ref(find(m));
+    });
 }
 
 #[cfg(test)]
