@@ -217,7 +217,7 @@ pub(crate) fn read_block(
 }
 
 pub(crate) fn memchr_count(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', bytes).count()
 }
 
 /// Parses CSV text into a table of records.
