@@ -90,6 +90,10 @@ echo "== agreement, mailbox by mailbox"
 "$PY" scripts/bench/compare.py "$WORK/exoauth.csv" "$WORK/duckdb.csv" DuckDB
 "$PY" scripts/bench/compare.py "$WORK/exoauth.csv" "$WORK/polars.csv" Polars
 
+# The reference: the reports of the pipeline as it was at commit 4a6bbca (every
+# file parsed into rows held in memory, then joined, audited and rendered), on
+# the tenant `exoauth generate --mailboxes 1000000 --seed 7` writes, computed once
+# with that commit's release build. Every later pipeline must write the same bytes.
 REF=scripts/bench/reference.sha256
 if [ "$N" = 1000000 ]; then
   SUMS=$(cd "$WORK" && sha256sum exoauth.csv exoauth.json)
