@@ -22,8 +22,7 @@ fn main() {
     }
     eprintln!("read {:?}", t.elapsed());
     let t = Instant::now();
-    let loaded =
-        exoauth::load::load_sources(sources, exoauth::model::Environment::Online).unwrap();
+    let loaded = exoauth::load::load_sources(sources, exoauth::model::Environment::Online).unwrap();
     eprintln!("load {:?}", t.elapsed());
     let o = exoauth::audit::Options {
         want: exoauth::audit::Want::Allow,

@@ -462,10 +462,8 @@ fn user_index(user: UserRef) -> Option<usize> {
 /// Guid finds it), and looked up only for those mailboxes.
 fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<UserRef> {
     let by_guid = Index::new(users, |u| [u.ids.guid(), None]);
-    let mut out: Vec<UserRef> = mailboxes
-        .par_iter()
-        .map(|m| user_ref(m.ids.guid().and_then(|g| by_guid.get(g))))
-        .collect();
+    let mut out: Vec<UserRef> =
+        mailboxes.par_iter().map(|m| user_ref(m.ids.guid().and_then(|g| by_guid.get(g)))).collect();
     drop(by_guid);
     if out.iter().any(Option::is_none) {
         let by_edoid = Index::new(users, |u| [u.ids.external_directory_object_id(), None]);
