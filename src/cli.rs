@@ -184,6 +184,9 @@ pub struct ParseArgs {
     /// The form, when the content does not tell clearly: csv, list, table or json.
     #[arg(long, value_name = "FORM", value_parser = parse_form_name)]
     pub form: Option<exoauth::load::FormName>,
+    /// Start CSV output with a UTF-8 byte-order mark (for Excel); `never` for tools that dislike it.
+    #[arg(long, value_enum, default_value_t = CsvBom::Always)]
+    pub csv_bom: CsvBom,
 }
 
 /// `--to`.
@@ -269,6 +272,29 @@ pub struct AuditArgs {
     /// (by default they become manual steps: move the client to OAuth first).
     #[arg(long)]
     pub include_in_use: bool,
+    /// Start a CSV report with a UTF-8 byte-order mark, as Excel needs to read
+    /// UTF-8 (and `Export-Csv -Encoding UTF8` writes); `never` for tools that dislike it.
+    #[arg(long, value_enum, default_value_t = CsvBom::Always)]
+    pub csv_bom: CsvBom,
+}
+
+/// `--csv-bom`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CsvBom {
+    /// UTF-8 with a byte-order mark (Excel opens it as UTF-8).
+    Always,
+    /// UTF-8 without one.
+    Never,
+}
+
+impl CsvBom {
+    /// The bytes a CSV file starts with.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            CsvBom::Always => b"\xEF\xBB\xBF",
+            CsvBom::Never => b"",
+        }
+    }
 }
 
 /// `--want`.

@@ -210,7 +210,11 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     if to_file.is_some() {
         out.bars.start("writing", Some(audit.entries().len() as u64), Unit::Lines);
     }
-    let written = output::write(to_file, color, &out.bars, |w| renderer.render(&report, w));
+    let bom = if args.format() == Format::Csv { args.csv_bom.bytes() } else { b"" };
+    let written = output::write(to_file, color, &out.bars, |w| {
+        w.write_all(bom)?;
+        renderer.render(&report, w)
+    });
     out.bars.finish();
     written?;
     out.detail(format_args!("wrote the report in {:.2?}", stage.elapsed()));
@@ -247,7 +251,12 @@ fn run_parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let converted = load::read_one(&args.file, &bytes, args.part, args.form)?;
     let out = exoauth::emit::convert::render(&converted.parsed.table, args.target());
-    output::write(output::file(args.output.as_deref()), false, &Silent, |w| w.write_all(&out))?;
+    let csv = args.target() == exoauth::emit::convert::Target::Csv;
+    let bom = if csv { args.csv_bom.bytes() } else { b"" };
+    output::write(output::file(args.output.as_deref()), false, &Silent, |w| {
+        w.write_all(bom)?;
+        w.write_all(&out)
+    })?;
     eprint!("{}", exoauth::emit::convert::summary(&converted));
     if !converted.parsed.rejected.is_empty() {
         return Ok(ExitCode::from(2));

@@ -85,11 +85,17 @@ fn truncated_table_cells_are_warnings_and_rows_that_need_them_are_rejected() {
 
 #[test]
 fn parse_converts_a_table_to_csv_and_reports_what_it_read() {
+    // UTF-8 with a byte-order mark by default (what Excel needs), without on request.
+    exoauth()
+        .args(["parse", "fixtures/contoso-table/TransportConfig.txt", "--csv-bom", "never"])
+        .assert()
+        .success()
+        .stdout("\"SmtpClientAuthenticationDisabled\"\r\n\"True\"\r\n");
     exoauth()
         .args(["parse", "fixtures/contoso-table/TransportConfig.txt"])
         .assert()
         .success()
-        .stdout("\"SmtpClientAuthenticationDisabled\"\r\n\"True\"\r\n")
+        .stdout("\u{feff}\"SmtpClientAuthenticationDisabled\"\r\n\"True\"\r\n")
         .stderr(
             "exoauth: TransportConfig.txt: table (utf-8), 1 record, 0 warnings, 0 rejected rows\n  form: Format-Table: lines 2-4 look like Format-Table (3 of 3 lines are in blocks with a rule of dashes under the header)\n",
         );

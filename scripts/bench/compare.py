@@ -7,7 +7,7 @@ import sys
 def load(path):
     rows = {}
     dupes = 0
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for r in csv.DictReader(f):
             dupes += r["identity"] in rows
             rows[r["identity"]] = (r["pop"], r["imap"], r["smtp"])

@@ -19,7 +19,7 @@ for m in report["mailboxes"]:
         if oid and u and (u["successes"] or u["failures"]):
             ours[(oid, p)] = (u["successes"], u["failures"])
 theirs = {}
-for row in csv.DictReader(open(sys.argv[2], encoding="utf-8")):
+for row in csv.DictReader(open(sys.argv[2], encoding="utf-8-sig")):
     key = (row["user_id"].lower(), APPS[row["client_app"]])
     s, f = theirs.get(key, (0, 0))
     theirs[key] = (s + int(row["successes"]), f + int(row["failures"]))
