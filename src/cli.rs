@@ -82,6 +82,9 @@ pub struct GenerateArgs {
     /// CSV downloads, into DIR/signins (for benchmarks of --sign-ins).
     #[arg(long = "sign-ins", value_name = "N")]
     pub sign_ins: Option<usize>,
+    /// Write into DIR even when it is not empty (files of the same names are replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `generate --form`.

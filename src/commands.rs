@@ -49,6 +49,26 @@ impl Out {
     }
 }
 
+/// The files under `dir` (one level of subfolders), sorted, with their sizes.
+fn written_files(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    for path in load::sorted_entries(dir).unwrap_or_default() {
+        if path.is_dir() {
+            for inner in load::sorted_entries(&path).unwrap_or_default() {
+                out.push((inner.clone(), std::fs::metadata(&inner).map_or(0, |m| m.len())));
+            }
+        } else {
+            out.push((path.clone(), std::fs::metadata(&path).map_or(0, |m| m.len())));
+        }
+    }
+    out
+}
+
+/// A byte count for people: `5.2 KiB`, `157.3 MiB`.
+fn size(bytes: u64) -> String {
+    indicatif::BinaryBytes(bytes).to_string()
+}
+
 /// Resident and peak resident memory in KiB, where the system tells (Linux).
 fn memory() -> Option<(u64, u64)> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -73,6 +93,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => run_diff(&args),
         Command::Parse(args) => run_parse(&args),
         Command::Generate(args) => {
+            let occupied = std::fs::read_dir(&args.output).is_ok_and(|mut d| d.next().is_some());
+            if occupied && !args.force {
+                anyhow::bail!(
+                    "{} is not empty; choose an empty or new folder, or add --force to write into it (files of the same names are replaced)",
+                    args.output.display()
+                );
+            }
             let parts = exoauth::generate::tenant(
                 args.seed,
                 args.mailboxes,
@@ -84,6 +111,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let dir = args.output.join("signins");
                 exoauth::generate::write_sign_ins(&parts, args.seed, events, &dir)
                     .with_context(|| format!("cannot write {}", dir.display()))?;
+            }
+            out.note(format_args!(
+                "wrote a generated tenant of {} mailboxes ({} users{}) to {}:",
+                args.mailboxes,
+                parts.users.as_ref().map_or(0, Vec::len),
+                args.sign_ins.map_or_else(String::new, |n| format!(", {n} sign-in events")),
+                args.output.display()
+            ));
+            for (path, len) in written_files(&args.output) {
+                out.note(format_args!("  {}  {}", path.display(), size(len)));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -40,12 +40,13 @@ pub enum DiffError {
         path: String,
     },
     /// Not JSON, or JSON of the wrong shape.
-    #[error("{path}: {source}; expected an `exoauth audit --format json` report")]
+    #[error("{path}: {error}; expected an `exoauth audit --format json` report")]
     Json {
         /// The file.
         path: String,
-        /// What serde_json found (with line and column).
-        source: serde_json::Error,
+        /// What serde_json found (with line and column). Not the error's
+        /// `source`, which would print it a second time.
+        error: serde_json::Error,
     },
     /// JSON, but not an `exoauth/audit-v1` or `-v2` report.
     #[error(
@@ -205,7 +206,7 @@ pub struct ReportBlocker {
 pub fn read_report(path: &str, bytes: &[u8]) -> Result<AuditReport, DiffError> {
     let (text, _) =
         crate::decode::decode(bytes).map_err(|_| DiffError::NotText { path: path.into() })?;
-    let json = |source| DiffError::Json { path: path.into(), source };
+    let json = |error| DiffError::Json { path: path.into(), error };
     let value: serde_json::Value = serde_json::from_str(&text).map_err(json)?;
     match value.get("schema") {
         Some(serde_json::Value::String(s)) if s == SCHEMA || s == SCHEMA_V1 => {}

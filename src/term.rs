@@ -38,23 +38,60 @@ impl Bars {
     }
 }
 
+impl Bars {
+    /// Clears a finished stage's bar and takes it off the screen at once: left
+    /// to the next redraw, a stage that ends before any redraw (auditing 44
+    /// mailboxes) leaves its first frame above the report.
+    fn done(&self, bar: &ProgressBar) {
+        bar.finish_and_clear();
+        self.multi.remove(bar);
+        let _ = self.multi.clear();
+    }
+}
+
 /// The bytes template: `prefix [=====>    ] 12.0 MiB/40.0 MiB 300 MiB/s`.
+/// Lines stay under 80 columns: a line that wraps is two lines the next redraw
+/// does not clear, which leaves stale frames above the report.
 const BYTES: &str =
-    "{prefix:>10} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}";
+    "{prefix:>10} [{bar:20}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}";
+
+/// The counts template: `prefix [=====>    ] 1,024/44,000 3,429,251/s`.
+const COUNTS: &str = "{prefix:>10} [{bar:20}] {human_pos}/{human_len} {rate}";
 
 /// A bar in `template`, or indicatif's default if the template were invalid.
+/// `{rate}` is items per second as a whole number (indicatif's `{per_sec}`
+/// shows four decimals: `3,429,251.8724/s`).
 fn styled(bar: ProgressBar, template: &str, prefix: String) -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template(template) {
+        let style = style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", indicatif::HumanCount(state.per_sec() as u64));
+            },
+        );
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_prefix(prefix);
     bar
 }
 
+/// `name`, cut to `max` characters with an ellipsis in the middle.
+fn short(name: &str, max: usize) -> String {
+    let n = name.chars().count();
+    if n <= max {
+        return name.to_owned();
+    }
+    let keep = max - 1;
+    let head: String = name.chars().take(keep / 2).collect();
+    let tail: String = name.chars().skip(n - (keep - keep / 2)).collect();
+    format!("{head}…{tail}")
+}
+
 /// One file's bar under the reading bar; what it counts, the stage counts too.
 struct Part {
     bar: ProgressBar,
     stage: Option<ProgressBar>,
+    multi: MultiProgress,
 }
 
 impl Progress for Part {
@@ -73,6 +110,7 @@ impl Progress for Part {
 impl Drop for Part {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
+        self.multi.remove(&self.bar);
     }
 }
 
@@ -83,9 +121,7 @@ impl Progress for Bars {
         }
         let (bar, template) = match (total, unit) {
             (Some(n), Unit::Bytes) => (ProgressBar::new(n), BYTES),
-            (Some(n), _) => {
-                (ProgressBar::new(n), "{prefix:>10} [{bar:30}] {human_pos}/{human_len} {per_sec}")
-            }
+            (Some(n), _) => (ProgressBar::new(n), COUNTS),
             (None, _) => (ProgressBar::new_spinner(), "{prefix:>10} {spinner} {elapsed}"),
         };
         let bar = self.multi.add(styled(bar, template, stage.to_owned()));
@@ -94,7 +130,7 @@ impl Progress for Bars {
         }
         if let Ok(mut slot) = self.bar.lock() {
             if let Some(old) = slot.replace(bar) {
-                old.finish_and_clear();
+                self.done(&old);
             }
         }
     }
@@ -110,7 +146,7 @@ impl Progress for Bars {
     fn finish(&self) {
         if let Ok(mut slot) = self.bar.lock() {
             if let Some(bar) = slot.take() {
-                bar.finish_and_clear();
+                self.done(&bar);
             }
         }
     }
@@ -121,11 +157,11 @@ impl Progress for Bars {
         }
         let stage = self.bar.lock().ok().and_then(|slot| slot.clone());
         // Under the stage's bar, the file's name after its own.
-        let template = "{prefix:>10} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg}";
+        let template = "{prefix:>10} [{bar:20}] {binary_bytes}/{binary_total_bytes} {msg}";
         let bar = styled(ProgressBar::new(total), template, String::new());
-        bar.set_message(name.to_owned());
+        bar.set_message(short(name, 24));
         let bar = self.multi.add(bar);
-        Some(Box::new(Part { bar, stage }))
+        Some(Box::new(Part { bar, stage, multi: self.multi.clone() }))
     }
 }
 
@@ -150,5 +186,18 @@ impl<W: std::io::Write> std::io::Write for Counting<'_, W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_file_names_are_cut_in_the_middle() {
+        assert_eq!(short("User.csv", 24), "User.csv");
+        let cut = short("NonInteractiveSignIns_2026-10-30_2026-11-28.csv", 24);
+        assert_eq!(cut.chars().count(), 24);
+        assert!(cut.starts_with("NonInterac") && cut.ends_with("11-28.csv") && cut.contains('…'));
     }
 }

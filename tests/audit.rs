@@ -819,3 +819,36 @@ fn policy_not_found_names_the_setting_that_refers_to_it() {
         (Some("policy-not-found"), Some("User.AuthenticationPolicy"), Some("Ghost User"))
     );
 }
+
+#[test]
+fn generate_lists_what_it_wrote_and_keeps_out_of_a_folder_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = exoauth()
+        .args(["generate", "--mailboxes", "25", "--seed", "2", "-o"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("wrote a generated tenant of 25 mailboxes"), "{said}");
+    for file in ["CasMailbox.csv", "User.csv", "AuthenticationPolicy.csv", "manifest.json"] {
+        assert!(said.contains(file), "{file} is not listed: {said}");
+    }
+    // Again into the same (now full) folder: refused, and nothing changes.
+    let before = std::fs::read(dir.path().join("CasMailbox.csv")).unwrap();
+    let again = exoauth()
+        .args(["generate", "--mailboxes", "3", "--seed", "9", "-o"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
+    assert_eq!(std::fs::read(dir.path().join("CasMailbox.csv")).unwrap(), before);
+    // --force writes into it.
+    exoauth()
+        .args(["generate", "--mailboxes", "3", "--seed", "9", "--force", "-o"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    assert_ne!(std::fs::read(dir.path().join("CasMailbox.csv")).unwrap(), before);
+}

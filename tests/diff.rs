@@ -278,3 +278,16 @@ fn reports_of_different_directions_are_judged_by_the_later_one() {
     let text = exoauth().arg("diff").arg(&allow).arg(&block).output().unwrap().stdout;
     assert!(String::from_utf8(text).unwrap().contains("regressions are judged by the later one"));
 }
+
+#[test]
+fn a_file_that_is_not_a_report_is_named_in_one_error_message() {
+    let out = exoauth()
+        .args(["diff", "fixtures/contoso/User.csv", "fixtures/contoso/User.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("expected value at line 1 column 1").count(), 1, "{stderr}");
+    assert!(stderr.contains("fixtures/contoso/User.csv: "), "{stderr}");
+    assert!(stderr.contains("expected an `exoauth audit --format json` report"), "{stderr}");
+}

@@ -256,7 +256,8 @@ fn write_header(
         line(out, &format!("#   {sha}  {}", comment(path, "input path", None)?));
     }
     let counts = crate::plan::counts(actions);
-    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let summary: Vec<String> =
+        counts.iter().map(|(k, n)| crate::plan::count_phrase(*n, k)).collect();
     line(out, &format!("# Flagged mailboxes: {}", plan.flagged));
     line(
         out,

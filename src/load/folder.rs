@@ -8,7 +8,7 @@ use crate::input::Warning;
 use crate::model::columns::Cmdlet;
 
 /// The paths in a folder, sorted (so that runs read files in the same order).
-pub(crate) fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut entries = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<Vec<PathBuf>>>()?;

@@ -33,7 +33,7 @@ pub use file::SourceFile;
 use file::map_parsed;
 use file::{Outcome, Typed, load_one, load_streamed, outcome};
 use folder::find_files;
-pub(crate) use folder::sorted_entries;
+pub use folder::sorted_entries;
 pub use form::{FormName, Forms};
 use text::display_name;
 use transcript::parse_transcript;

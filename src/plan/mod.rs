@@ -554,6 +554,19 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
     }
 }
 
+/// `n` actions of a kind (from [`Action::kind`]): `1 tenant SMTP AUTH change`,
+/// `2 policy assignments`.
+pub fn count_phrase(n: usize, kind: &str) -> String {
+    if n != 1 {
+        return format!("{n} {kind}");
+    }
+    let one = kind.strip_suffix("refreshes").map_or_else(
+        || kind.strip_suffix('s').unwrap_or(kind).to_owned(),
+        |stem| format!("{stem}refresh"),
+    );
+    format!("1 {one}")
+}
+
 /// Counts of actions by kind, in execution order.
 pub fn counts(actions: &[Action]) -> Vec<(&'static str, usize)> {
     let mut counts: Vec<(&'static str, usize)> = Vec::new();
@@ -800,6 +813,15 @@ impl Manual {
 mod tests {
     use super::*;
     use crate::model::Ids;
+
+    #[test]
+    fn one_change_is_singular() {
+        assert_eq!(count_phrase(1, "tenant SMTP AUTH changes"), "1 tenant SMTP AUTH change");
+        assert_eq!(count_phrase(1, "token refreshes"), "1 token refresh");
+        assert_eq!(count_phrase(1, "new policy variants"), "1 new policy variant");
+        assert_eq!(count_phrase(2, "token refreshes"), "2 token refreshes");
+        assert_eq!(count_phrase(0, "mailbox settings"), "0 mailbox settings");
+    }
 
     #[test]
     fn a_label_names_the_person_beside_the_address_once() {

@@ -484,7 +484,7 @@ fn page(r: &Report<'_>) -> Markup {
                                 p.muted { "No plan in this run: add " code { "--script fix.ps1" } " (and " code { "--rollback undo.ps1" } ") to write the changes and list the manual steps here." }
                             }
                             Some(plan) => {
-                                @let counts: Vec<String> = crate::plan::counts(&plan.actions).iter().map(|(k, n)| format!("{n} {k}")).collect();
+                                @let counts: Vec<String> = crate::plan::counts(&plan.actions).iter().map(|(k, n)| crate::plan::count_phrase(*n, k)).collect();
                                 p {
                                     "Strategy " code { (plan.strategy.as_str()) } ": "
                                     span #plan-changes { (plan.actions.len()) } " changes for " (plan.flagged) " flagged mailboxes"

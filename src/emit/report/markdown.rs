@@ -261,8 +261,10 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
 
     if let Some(plan) = r.plan {
         writeln!(md, "## Remediation plan\n")?;
-        let counts: Vec<String> =
-            crate::plan::counts(&plan.actions).iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let counts: Vec<String> = crate::plan::counts(&plan.actions)
+            .iter()
+            .map(|(k, n)| crate::plan::count_phrase(*n, k))
+            .collect();
         writeln!(
             md,
             "Strategy `{}`: {} changes for {} flagged mailboxes{}.\n",

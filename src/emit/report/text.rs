@@ -350,7 +350,7 @@ impl Renderer for Text {
         if let Some(plan) = r.plan {
             let counts: Vec<String> = crate::plan::counts(&plan.actions)
                 .iter()
-                .map(|(k, n)| format!("{n} {k}"))
+                .map(|(k, n)| crate::plan::count_phrase(*n, k))
                 .collect();
             writeln!(
                 out,
