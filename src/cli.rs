@@ -58,6 +58,48 @@ pub enum Command {
     /// Convert Format-List, Format-Table, CSV or ConvertTo-Json output (or one
     /// output of a console transcript) to clean CSV or JSON.
     Parse(ParseArgs),
+    /// One tenant's JSON reports over time: flagged, verdicts, in-use counts and
+    /// excepted per run, and whether the tenant moves toward the SMTP AUTH default-off.
+    Trend(TrendArgs),
+}
+
+/// `exoauth trend`.
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    /// JSON reports of one tenant (exoauth/audit-v2 or -v1), or folders of them.
+    #[arg(value_name = "REPORT.json|DIR", required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Trend format.
+    #[arg(long, value_enum, default_value_t = TrendFormatArg::Markdown)]
+    pub format: TrendFormatArg,
+    /// Write the trend to FILE instead of standard output (`-` for standard output).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Start CSV output with a UTF-8 byte-order mark (for Excel); `never` for tools that dislike it.
+    #[arg(long, value_enum, default_value_t = CsvBom::Always)]
+    pub csv_bom: CsvBom,
+}
+
+/// `trend --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrendFormatArg {
+    /// GitHub-flavoured Markdown.
+    Markdown,
+    /// One self-contained HTML page with a line chart.
+    Html,
+    /// One row per run.
+    Csv,
+}
+
+impl TrendFormatArg {
+    /// The library's format.
+    pub fn format(self) -> exoauth::emit::trend::TrendFormat {
+        match self {
+            TrendFormatArg::Markdown => exoauth::emit::trend::TrendFormat::Markdown,
+            TrendFormatArg::Html => exoauth::emit::trend::TrendFormat::Html,
+            TrendFormatArg::Csv => exoauth::emit::trend::TrendFormat::Csv,
+        }
+    }
 }
 
 /// `exoauth generate`.

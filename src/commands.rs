@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::cli::{AuditArgs, Cli, Command, DiffArgs, DiffFailOn, FailOn, ParseArgs};
+use crate::cli::{AuditArgs, Cli, Command, DiffArgs, DiffFailOn, FailOn, ParseArgs, TrendArgs};
 use crate::{output, term};
 use exoauth::audit;
 use exoauth::emit::powershell::{self, Header};
@@ -92,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => run_audit(&args, &out),
         Command::Diff(args) => run_diff(&args),
         Command::Parse(args) => run_parse(&args),
+        Command::Trend(args) => run_trend(&args),
         Command::Generate(args) => {
             let occupied = std::fs::read_dir(&args.output).is_ok_and(|mut d| d.next().is_some());
             if occupied && !args.force {
@@ -298,6 +299,18 @@ fn run_parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     if !converted.parsed.rejected.is_empty() {
         return Ok(ExitCode::from(2));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_trend(args: &TrendArgs) -> anyhow::Result<ExitCode> {
+    let trend = exoauth::trend::read(&args.reports)?;
+    let format = args.format.format();
+    let bom =
+        if format == exoauth::emit::trend::TrendFormat::Csv { args.csv_bom.bytes() } else { b"" };
+    output::write(output::file(args.output.as_deref()), false, &Silent, |w| {
+        w.write_all(bom)?;
+        exoauth::emit::trend::render(&trend, format, w)
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

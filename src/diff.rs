@@ -50,7 +50,7 @@ pub enum DiffError {
     },
     /// JSON, but not an `exoauth/audit-v1` or `-v2` report.
     #[error(
-        "{path}: schema is {found}, expected \"{SCHEMA}\" (or the older \"{SCHEMA_V1}\"); diff reads reports written by `exoauth audit --format json`"
+        "{path}: schema is {found}, not \"{SCHEMA}\" (or the older \"{SCHEMA_V1}\"); expected an `exoauth audit --format json` report"
     )]
     Schema {
         /// The file.

@@ -22,3 +22,4 @@ pub mod model;
 pub mod plan;
 pub mod progress;
 pub mod sample;
+pub mod trend;

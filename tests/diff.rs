@@ -207,7 +207,7 @@ fn diff_refuses_what_is_not_an_audit_report() {
     let other = work.path().join("other.json");
     std::fs::write(&other, "{\"schema\": \"exoauth/diff-v1\"}").unwrap();
     exoauth().arg("diff").arg(&good).arg(&other).assert().code(2).stderr(predicate::str::contains(
-        "schema is \"exoauth/diff-v1\", expected \"exoauth/audit-v2\" (or the older \"exoauth/audit-v1\")",
+        "schema is \"exoauth/diff-v1\", not \"exoauth/audit-v2\" (or the older \"exoauth/audit-v1\")",
     ));
     let csv = work.path().join("report.csv");
     exoauth()

@@ -19,3 +19,4 @@ mod report;
 mod roundtrip;
 mod script;
 mod scripts;
+mod trend;

@@ -6,3 +6,4 @@ pub mod diff;
 pub mod forms;
 pub mod powershell;
 pub mod report;
+pub mod trend;
