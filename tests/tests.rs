@@ -17,6 +17,7 @@ mod ps;
 mod readiness;
 mod report;
 mod roundtrip;
+mod schema;
 mod script;
 mod scripts;
 mod trend;
