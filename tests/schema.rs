@@ -22,7 +22,14 @@ const ID_BASE: &str = "https://github.com/exoauth/exoauth/schema/";
 
 /// Fixture folders the audit refuses (no report is written); all others must
 /// yield one.
-const REFUSED: [&str; 3] = ["paste/empty", "paste/one-line-csv", "paste/table-then-list"];
+const REFUSED: [&str; 6] = [
+    "bad/binary",
+    "bad/missing-column",
+    "bad/wrong-cmdlet",
+    "paste/empty",
+    "paste/one-line-csv",
+    "paste/table-then-list",
+];
 
 /// Reads `schema/NAME.schema.json`, checks it against the draft 2020-12
 /// meta-schema and its own conventions, and compiles it with format checks on.
@@ -167,20 +174,21 @@ fn audit_cases(entra: &Path) -> Vec<(String, Vec<String>)> {
         ("readiness-later".into(), with(&readiness, &["--as-of", "2027-03-15"])),
         ("readiness-no-evidence".into(), with(&readiness[..1], &["--want", "block"])),
         (
-            "readiness-graph".into(),
-            with(
-                &[
-                    "fixtures/contoso-signins/export",
-                    "--sign-ins",
-                    "fixtures/contoso-signins/graph",
-                ],
-                &[],
-            ),
+            "readiness-overlap".into(),
+            with(&readiness[..3], &["--sign-ins", "fixtures/contoso-signins/graph"]),
         ),
         ("entra".into(), vec![entra.clone()]),
         ("entra-block".into(), with(&[entra.as_str(), "--want", "block"], &[])),
     ];
-    for group in ["edge-values", "quirks", "paste"] {
+    // The other shapes of the same sign-in evidence, in the allow direction.
+    for shape in ["graph", "companion", "powershell51", "powershell7"] {
+        let evidence = format!("fixtures/contoso-signins/{shape}");
+        cases.push((
+            format!("readiness-{shape}"),
+            with(&[readiness[0], "--sign-ins", evidence.as_str()], &[]),
+        ));
+    }
+    for group in ["bad", "edge-values", "quirks", "paste"] {
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixture(group))
             .expect("fixture group")
             .map(|e| e.expect("entry").path())
