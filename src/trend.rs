@@ -4,7 +4,8 @@
 //!
 //! The measure is basic SMTP AUTH: the mailboxes the sign-in evidence shows
 //! using it when the first and the last run both have evidence (they are the
-//! ones that break), else the mailboxes whose configuration allows it.
+//! ones that break), else the mailboxes whose configuration does not block it
+//! (allowed or unknown, failing closed like the block direction).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -115,9 +116,11 @@ impl Run {
         })
     }
 
-    /// Mailboxes whose configuration allows basic SMTP AUTH, when SMTP was audited.
-    pub fn smtp_allowed(&self) -> Option<usize> {
-        self.verdicts.get("smtp").map(|c| c.allowed)
+    /// Mailboxes whose configuration does not block basic SMTP AUTH (allowed,
+    /// or unknown: fail closed, as the block direction counts them), when SMTP
+    /// was audited.
+    pub fn smtp_open(&self) -> Option<usize> {
+        self.verdicts.get("smtp").map(|c| c.allowed + c.unknown)
     }
 
     /// Mailboxes in use with basic SMTP AUTH, when there was evidence.
@@ -232,10 +235,9 @@ fn judge(runs: &[Run]) -> (Direction, String) {
     }
     let measure = match (first.smtp_in_use(), last.smtp_in_use()) {
         (Some(a), Some(b)) => Some((a, b, "in use with basic SMTP AUTH (sign-in evidence)")),
-        _ => first
-            .smtp_allowed()
-            .zip(last.smtp_allowed())
-            .map(|(a, b)| (a, b, "allowed basic SMTP AUTH by their configuration")),
+        _ => first.smtp_open().zip(last.smtp_open()).map(|(a, b)| {
+            (a, b, "not blocked from basic SMTP AUTH by their configuration (allowed or unknown)")
+        }),
     };
     let Some((was, now, what)) = measure else {
         return (

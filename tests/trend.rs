@@ -96,14 +96,14 @@ fn five_runs_in_date_order_with_each_reports_counts_and_the_direction() {
     assert!(header.iter().all(|h| !h.starts_with("pop")), "only smtp was audited: {header:?}");
 
     let (md, _, _) = trend(&[], &[dir.path().to_owned()]);
-    assert!(md.contains("Moving toward the default-off: 1 mailbox allowed basic SMTP AUTH by their configuration on 2026-11-29, down from 5 on 2026-11-01."), "{md}");
+    assert!(md.contains("Moving toward the default-off: 1 mailbox not blocked from basic SMTP AUTH by their configuration (allowed or unknown) on 2026-11-29, down from 5 on 2026-11-01."), "{md}");
     assert!(md.contains("32 days from 2026-11-29 to the SMTP AUTH basic-auth default-off"), "{md}");
     assert!(md.contains("| 2026-11-08 | a.json |"), "{md}");
 
     let (html, _, _) = trend(&["--format", "html"], &[dir.path().to_owned()]);
     assert!(html.contains("Content-Security-Policy"));
     assert!(html.contains(r#"data-direction="toward""#));
-    assert_eq!(html.matches("<polyline").count(), 2, "flagged and SMTP AUTH allowed");
+    assert_eq!(html.matches("<polyline").count(), 2, "flagged and SMTP AUTH not blocked");
     assert!(!html.contains("<script"), "the page needs no script");
 }
 
@@ -115,7 +115,9 @@ fn more_open_mailboxes_is_moving_away_and_evidence_is_the_measure_when_both_ends
     let (md, _, code) = trend(&[], &[dir.path().join("1.json"), dir.path().join("2.json")]);
     assert_eq!(code, 0);
     assert!(
-        md.contains("Moving away from the default-off: 3 mailboxes allowed basic SMTP AUTH"),
+        md.contains(
+            "Moving away from the default-off: 3 mailboxes not blocked from basic SMTP AUTH"
+        ),
         "{md}"
     );
     assert!(md.contains("> [!WARNING]"), "{md}");

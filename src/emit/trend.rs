@@ -175,9 +175,9 @@ fn series(t: &Trend) -> Vec<Series> {
         colour: "#c62828",
         values: t.runs.iter().map(|r| Some(r.flagged)).collect(),
     }];
-    let allowed: Vec<Option<usize>> = t.runs.iter().map(Run::smtp_allowed).collect();
-    if allowed.iter().any(Option::is_some) {
-        out.push(Series { name: "SMTP AUTH allowed", colour: "#b7791f", values: allowed });
+    let open: Vec<Option<usize>> = t.runs.iter().map(Run::smtp_open).collect();
+    if open.iter().any(Option::is_some) {
+        out.push(Series { name: "SMTP AUTH not blocked", colour: "#b7791f", values: open });
     }
     let used: Vec<Option<usize>> = t.runs.iter().map(Run::smtp_in_use).collect();
     if used.iter().any(Option::is_some) {
@@ -187,7 +187,7 @@ fn series(t: &Trend) -> Vec<Series> {
 }
 
 fn chart(t: &Trend) -> Markup {
-    let (w, h, left, right, top, bottom) = (720.0, 300.0, 56.0, 20.0, 16.0, 70.0);
+    let (w, h, left, right, top, bottom) = (760.0, 300.0, 56.0, 48.0, 16.0, 70.0);
     let all = series(t);
     let max = all.iter().flat_map(|s| s.values.iter().flatten()).copied().max().unwrap_or(0).max(1);
     let n = t.runs.len();
@@ -210,9 +210,11 @@ fn chart(t: &Trend) -> Markup {
             @for (k, r) in t.runs.iter().enumerate() {
                 text x=(format!("{:.1}", x(k))) y=(h - bottom + 16.0) text-anchor="middle" font-size="11" fill="#59636e" { (r.as_of.to_string()) }
             }
-            @for s in &all {
+            // Flagged is drawn last and dashed: in an SMTP-only run it is the
+            // same line as "not blocked", and both must show.
+            @for s in all.iter().rev() {
                 @let points: Vec<String> = s.values.iter().enumerate().filter_map(|(k, v)| v.map(|v| format!("{:.1},{:.1}", x(k), y(v)))).collect();
-                polyline points=(points.join(" ")) fill="none" stroke=(s.colour) stroke-width="2.5" {}
+                polyline points=(points.join(" ")) fill="none" stroke=(s.colour) stroke-width="2.5" stroke-dasharray=[(s.name == "flagged").then_some("7 5")] {}
                 @for (k, v) in s.values.iter().enumerate() {
                     @if let Some(v) = v {
                         circle cx=(format!("{:.1}", x(k))) cy=(format!("{:.1}", y(*v))) r="3.5" fill=(s.colour) {
