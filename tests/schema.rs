@@ -170,7 +170,7 @@ fn audit_cases(entra: &Path) -> Vec<(String, Vec<String>)> {
         ("readiness".into(), with(&readiness, &[])),
         ("readiness-script".into(), with(&readiness, &["--script", "{tmp}/fix.ps1"])),
         ("readiness-since".into(), with(&readiness, &["--since", "2026-11-20"])),
-        // Past two exceptions' last day (2027-02-28): they lapse as expired.
+        // Past one exception's last day (2027-02-28): it lapses as expired.
         ("readiness-later".into(), with(&readiness, &["--as-of", "2027-03-15"])),
         ("readiness-no-evidence".into(), with(&readiness[..1], &["--want", "block"])),
         (
