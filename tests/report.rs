@@ -62,7 +62,14 @@ fn tenant_text_is_escaped_in_markdown_and_html() {
     }
 
     let html = render(t.path(), "html", &[]);
-    assert_eq!(html.matches("<script").count(), 1, "only the report's own script");
+    // The report's own script, and the mailbox table's data (JSON, never run).
+    assert_eq!(html.matches("<script").count(), 2, "{html}");
+    assert_eq!(html.matches("<script id=\"mailbox-data\" type=\"application/json\">").count(), 1);
+    let data = &html[html.find("id=\"mailbox-data\"").unwrap()..];
+    let data = &data[data.find('>').unwrap() + 1..data.find("</script>").unwrap()];
+    assert!(!data.contains('<') && !data.contains('>'), "a tenant value can end the data: {data}");
+    let parsed: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(parsed["policies"][0], "<b>Pol|x</b>", "the value itself is kept");
     assert!(!html.contains("<img") && !html.contains("<b>Pol"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; | *a* @team #1"));
     assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;@contoso.com"));
@@ -75,10 +82,11 @@ fn html_is_one_self_contained_page() {
     assert!(
         html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';")
     );
-    // No external asset: nothing is loaded from anywhere.
-    for attr in [" src=", " href=", "url(", "@import"] {
+    // No external asset: nothing is loaded from anywhere, and links stay in the page.
+    for attr in [" src=", "url(", "@import"] {
         assert!(!html.contains(attr), "{attr}");
     }
+    assert_eq!(html.matches(" href=").count(), html.matches(" href=\"#g").count());
     // Charts are inline SVG; the numbers are in the page, not only in the chart.
     assert_eq!(html.matches("<svg").count(), 2);
     assert!(html.contains("<td class=\"num\" id=\"count-smtp-allowed\">10</td>"));

@@ -83,6 +83,15 @@ th[aria-sort=descending] button::after{content:" \25BC"}
 .js-only{display:none}
 html[data-sortable] .js-only{display:block}
 footer{margin-top:32px;color:var(--muted);font-size:12px}
+html[data-table] #flagged-controls{display:flex}
+#flagged-controls{flex-wrap:wrap;gap:8px;align-items:center;margin:8px 0 4px}
+#flagged-controls input[type=search]{flex:1 1 260px;padding:6px 8px;border:1px solid var(--line);border-radius:6px;font:inherit}
+#flagged-controls select,#flagged-controls button{padding:5px 8px;border:1px solid var(--line);border-radius:6px;background:#fff;font:inherit}
+html[data-table] .no-js{display:none}
+details summary{cursor:pointer;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
+details[open] summary{margin-bottom:4px}
+.reach{color:var(--muted);font-size:12px}
+#root-causes-table td.examples .id{display:block}
 @media (max-width:900px){.charts{grid-template-columns:1fr}}
 "#;
 
@@ -121,6 +130,97 @@ const SCRIPT: &str = r#"
   document.documentElement.setAttribute("data-sortable", "ready");
 })();
 "#;
+
+/// The flagged-mailbox table: search, filters and pages over the data in
+/// `#mailbox-data`. Rows are built with `textContent`, never markup, so a
+/// tenant value stays text. Until the reader searches, filters or pages, the
+/// first rows stay as written (with their blockers and fixes). `#q=text` in
+/// the address searches on load (a link to a mailbox, and the browser test).
+const TABLE_SCRIPT: &str = r##"
+(function () {
+  "use strict";
+  var el = document.getElementById("mailbox-data");
+  var body = document.getElementById("flagged-rows");
+  if (!el || !body) { return; }
+  var data = JSON.parse(el.textContent);
+  var rows = data.rows, P = data.protocols, PAGE = 100, page = 0, hits = rows;
+  var q = document.getElementById("search");
+  var gsel = document.getElementById("filter-group"), psel = document.getElementById("filter-policy");
+  var rsel = document.getElementById("filter-readiness"), xsel = document.getElementById("filter-excepted");
+  var vsel = document.querySelectorAll("select[data-filter=verdict]");
+  var shown = document.getElementById("flagged-shown");
+  var prev = document.getElementById("page-prev"), next = document.getElementById("page-next");
+  var option = function (select, value, text) {
+    var o = document.createElement("option"); o.value = value; o.textContent = text; select.appendChild(o);
+  };
+  for (var g = 1; g <= data.groups; g++) { option(gsel, String(g), "root cause G" + g); }
+  data.policies.forEach(function (p, k) { option(psel, String(k), p); });
+  var lower = rows.map(function (r) { return (r[0] + "\n" + r[1] + "\n" + r[2] + "\n" + r[3]).toLowerCase(); });
+  var verdicts = { a: "allowed", b: "blocked", u: "unknown" }, readiness = { i: "in-use", a: "attempted" };
+  var add = function (parent, tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined) { e.textContent = text; }
+    parent.appendChild(e);
+    return e;
+  };
+  var counter = function () {
+    var start = page * PAGE, end = Math.min(start + PAGE, hits.length);
+    shown.textContent = hits.length ? (start + 1) + "\u2013" + end + " of " + hits.length : "no mailbox matches";
+    prev.disabled = page === 0;
+    next.disabled = end >= hits.length;
+  };
+  var render = function () {
+    var start = page * PAGE, end = Math.min(start + PAGE, hits.length);
+    var rowsOut = document.createDocumentFragment();
+    for (var k = start; k < end; k++) {
+      var r = hits[k], tr = add(rowsOut, "tr"), td = add(tr, "td");
+      add(td, "strong", "", r[0]);
+      [r[1], r[2], r[3]].forEach(function (t) { if (t) { add(td, "span", "id", t); } });
+      td = add(tr, "td");
+      if (r[4] >= 0) { td.appendChild(document.createTextNode(data.policies[r[4]] + " ")); }
+      add(td, "span", "muted", "(" + r[5] + ")");
+      for (var p = 0; p < P.length; p++) {
+        td = add(tr, "td");
+        var v = verdicts[r[6].charAt(p)] || "";
+        add(td, "span", "v v-" + v, v);
+        if (readiness[r[7].charAt(p)]) { add(td, "span", "id", readiness[r[7].charAt(p)]); }
+      }
+      td = add(tr, "td");
+      if (r[8]) { add(td, "a", "", "G" + r[8]).href = "#g" + r[8]; }
+      if (r[9]) { add(td, "span", "id", "excepted"); }
+    }
+    body.textContent = "";
+    body.appendChild(rowsOut);
+    counter();
+  };
+  var apply = function () {
+    var text = q.value.trim().toLowerCase(), g = gsel.value, pol = psel.value;
+    var rd = rsel ? rsel.value : "", ex = xsel ? xsel.value : "";
+    var want = Array.prototype.map.call(vsel, function (s) { return s.value; });
+    hits = rows.filter(function (r, k) {
+      if (text && lower[k].indexOf(text) < 0) { return false; }
+      for (var p = 0; p < want.length; p++) { if (want[p] && r[6].charAt(p) !== want[p]) { return false; } }
+      if (g && String(r[8]) !== g) { return false; }
+      if (pol && String(r[4]) !== pol) { return false; }
+      if (rd === "u" ? /[^u]/.test(r[7]) : rd && r[7].indexOf(rd) < 0) { return false; }
+      if (ex && String(r[9]) !== ex) { return false; }
+      return true;
+    });
+    page = 0;
+    render();
+  };
+  q.addEventListener("input", apply);
+  Array.prototype.forEach.call(document.querySelectorAll("#flagged-controls select"), function (s) {
+    s.addEventListener("change", apply);
+  });
+  prev.addEventListener("click", function () { if (page > 0) { page -= 1; render(); } });
+  next.addEventListener("click", function () { if ((page + 1) * PAGE < hits.length) { page += 1; render(); } });
+  var asked = /(?:^#|&)q=([^&]*)/.exec(location.hash);
+  if (asked) { q.value = decodeURIComponent(asked[1]); apply(); } else { counter(); }
+  document.documentElement.setAttribute("data-table", "ready");
+})();
+"##;
 
 const OK: &str = "#1b7f3b";
 const BAD: &str = "#c62828";
@@ -292,6 +392,238 @@ fn readiness_section(r: &Report<'_>) -> Markup {
     }
 }
 
+/// How many flagged mailboxes are written as HTML rows, with every blocker and
+/// fix (the page reads without JavaScript); the script pages through the rest.
+const INLINE_ROWS: usize = 100;
+
+/// How many flagged mailboxes the page holds at most (about 8 MB at this
+/// size); past it, the page says that the full list is in the CSV and JSON
+/// reports.
+pub const PAGE_CAP: usize = 100_000;
+
+/// One blocker line with its fix.
+fn cause_line(c: &super::groups::Cause) -> Markup {
+    html! {
+        li {
+            strong { (protocol_list(&c.protocols)) } " "
+            @match (&c.code, &c.setting) {
+                (Some(code), Some((setting, value))) => {
+                    code { (code.as_str()) } " "
+                    span.mono { (setting) }
+                    " = " span.mono { @if value.is_empty() { "(blank)" } @else { (value) } }
+                    @if let Some(src) = &c.shared_source { " " span.src { "(" (src.to_string()) ")" } }
+                }
+                _ => { span.muted { "nothing blocks basic auth (" (c.verdict.as_str()) ")" } }
+            }
+            div.fix { b { "Fix: " } (c.fix) }
+            @if let Some(n) = c.reach {
+                div.reach { "This setting blocks " (n) " in-scope mailbox" @if n != 1 { "es" } ": changing it reaches all of them." }
+            }
+        }
+    }
+}
+
+/// Flagged mailboxes grouped by what they are flagged for, largest group first.
+fn root_causes(r: &Report<'_>, groups: &super::groups::Groups) -> Markup {
+    let flagged = r.audit.summary.flagged;
+    html! {
+        @if !groups.groups.is_empty() {
+            section #root-causes {
+                h2 { "Root causes (" (groups.groups.len()) " for " (flagged) " flagged mailbox" @if flagged != 1 { "es" } ")" }
+                p { "Flagged mailboxes that share the same blockers (code, setting and value) share one fix. The largest group comes first." }
+                table #root-causes-table {
+                    thead { tr { th { "group" } th.num { "mailboxes" } th { "what blocks, and the fix" } th { "for example" } } }
+                    tbody {
+                        @for g in &groups.groups {
+                            tr id={ "g" (g.id) } data-group=(g.id) {
+                                td { "G" (g.id) }
+                                td.num { (g.count) }
+                                td { ul.blockers { @for c in &g.causes { (cause_line(c)) } } }
+                                td.examples { @for e in &g.examples { span.id { (e) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `a`, `b` or `u` per in-scope protocol: the verdicts, compactly, for the script.
+fn verdict_letters(f: &crate::audit::Finding) -> String {
+    f.verdicts().map(|(_, v)| &v.verdict.as_str()[..1]).collect()
+}
+
+/// `i` (in use), `a` (attempted), `u` (unused) or `-` (no evidence) per protocol.
+fn readiness_letters(f: &crate::audit::Finding) -> String {
+    f.verdicts()
+        .map(|(p, _)| match f.readiness[p] {
+            Some(Readiness::InUse) => 'i',
+            Some(Readiness::Attempted) => 'a',
+            Some(Readiness::Unused) => 'u',
+            None => '-',
+        })
+        .collect()
+}
+
+/// The flagged mailboxes as data for the table script: JSON inside a
+/// `<script type="application/json">` element, with `<`, `>` and `&` escaped
+/// so that no tenant value can end the element.
+fn mailbox_data(r: &Report<'_>, groups: &super::groups::Groups) -> String {
+    let mut policies: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    for f in r.audit.flagged().take(PAGE_CAP) {
+        let v = r.view(&f);
+        let label = v.label();
+        let policy = f.effective_policy.as_deref().map_or(-1, |p| {
+            match policies.iter().position(|q| q == p) {
+                Some(k) => k as i64,
+                None => {
+                    policies.push(p.to_owned());
+                    (policies.len() - 1) as i64
+                }
+            }
+        });
+        let other = |a: Option<&str>| a.filter(|a| *a != label).unwrap_or("").to_owned();
+        rows.push(serde_json::json!([
+            label,
+            v.display_name.filter(|d| *d != label).unwrap_or(""),
+            other(v.user_principal_name),
+            other(v.primary_smtp_address),
+            policy,
+            f.policy_source.as_str(),
+            verdict_letters(&f),
+            readiness_letters(&f),
+            groups.of(f.mailbox).map_or(0, |g| g.id),
+            u8::from(!f.excepted.is_empty()),
+        ]));
+    }
+    let doc = serde_json::json!({
+        "protocols": r.options.protocols.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        "policies": policies,
+        "groups": groups.groups.len(),
+        "evidence": r.loaded.snapshot.usage.is_some(),
+        "rows": rows,
+    });
+    doc.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+}
+
+fn flagged_section(r: &Report<'_>, groups: &super::groups::Groups, what: &str) -> Markup {
+    let o = r.options;
+    let sum = &r.audit.summary;
+    let shown: Vec<_> = r.audit.flagged().take(INLINE_ROWS).collect();
+    html! {
+        section #flagged {
+            h2 { "Flagged mailboxes (" span #flagged-count { (sum.flagged) } " of " (sum.in_scope) ")" }
+            p { "These mailboxes " (what) ". Each row names the mailbox, its policy, the verdicts and its root cause; open a row for every blocker with its setting, value, source and fix." }
+            @if sum.flagged > 0 {
+                div.controls.js-only #flagged-controls {
+                    input #search type="search" placeholder="Search name, UPN or SMTP address" aria-label="Search name, UPN or SMTP address";
+                    @for p in &o.protocols {
+                        select data-filter="verdict" data-protocol=(p.as_str()) aria-label={ (p.as_str()) " verdict" } {
+                            option value="" { (p.as_str()) ": any" }
+                            option value="a" { (p.as_str()) ": allowed" }
+                            option value="b" { (p.as_str()) ": blocked" }
+                            option value="u" { (p.as_str()) ": unknown" }
+                        }
+                    }
+                    select #filter-group aria-label="Root cause" { option value="" { "any root cause" } }
+                    select #filter-policy aria-label="Policy" { option value="" { "any policy" } }
+                    @if r.loaded.snapshot.usage.is_some() {
+                        select #filter-readiness aria-label="Readiness" {
+                            option value="" { "any readiness" }
+                            option value="i" { "in use (any protocol)" }
+                            option value="a" { "attempted (any protocol)" }
+                            option value="u" { "unused (every protocol)" }
+                        }
+                    }
+                    @if r.loaded.snapshot.exceptions.is_some() {
+                        select #filter-excepted aria-label="Excepted" {
+                            option value="" { "excepted or not" }
+                            option value="1" { "excepted" }
+                            option value="0" { "not excepted" }
+                        }
+                    }
+                    span #flagged-shown.muted {}
+                    button #page-prev type="button" { "Previous" }
+                    button #page-next type="button" { "Next" }
+                }
+                table #flagged-table {
+                    thead {
+                        tr {
+                            th { "mailbox" }
+                            th { "policy (source)" }
+                            @for p in &o.protocols { th { (p.as_str()) } }
+                            th { "root cause" }
+                        }
+                    }
+                    tbody #flagged-rows {
+                        @for f in &shown {
+                            @let v = r.view(f);
+                            @let group = groups.of(f.mailbox);
+                            tr data-identity=(v.identity) {
+                                td {
+                                    strong { (v.label()) }
+                                    @if let Some(name) = v.display_name.filter(|d| *d != v.label()) { span.id { (name) } }
+                                    @if let Some(smtp) = v.primary_smtp_address.filter(|a| *a != v.label()) { span.id { (smtp) } }
+                                }
+                                td {
+                                    @if let Some(p) = &f.effective_policy { (p) " " }
+                                    span.muted { "(" (f.policy_source.as_str()) ")" }
+                                }
+                                @for (p, pv) in f.verdicts() {
+                                    td {
+                                        (verdict_badge(pv.verdict))
+                                        @if let Some(rd) = f.readiness[p].filter(|rd| *rd != Readiness::Unused) { span.id { (rd.as_str()) } }
+                                    }
+                                }
+                                td {
+                                    details {
+                                        summary {
+                                            @if let Some(g) = group { a href={ "#g" (g.id) } { "G" (g.id) } " " }
+                                            (blockers_cell(f))
+                                        }
+                                        ul.blockers {
+                                            @for fr in fix_rows(r, f) {
+                                                li {
+                                                    strong { (protocol_list(&fr.protocols)) } " "
+                                                    @match fr.blocker {
+                                                        Some(b) => {
+                                                            code { (b.code.as_str()) } " "
+                                                            span.mono { (b.setting) }
+                                                            " = " span.mono { @if b.value.is_empty() { "(blank)" } @else { (b.value) } }
+                                                            " " span.src { "(" (b.source.to_string()) ")" }
+                                                        }
+                                                        None => { span.muted { "nothing blocks basic auth (" (fr.verdict.as_str()) ")" } }
+                                                    }
+                                                    div.fix { b { "Fix: " } (fr.fix) }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if sum.flagged > shown.len() {
+                    p #flagged-more.no-js {
+                        "The first " (shown.len()) " of " (sum.flagged) " flagged mailboxes are shown; with JavaScript on, search and page through "
+                        @if sum.flagged > PAGE_CAP { "the first " (PAGE_CAP) } @else { "all of them" }
+                        " here. Every mailbox, with every blocker, is in the CSV and JSON reports."
+                    }
+                }
+                @if sum.flagged > PAGE_CAP {
+                    p.muted #flagged-cap {
+                        "This page holds the first " (PAGE_CAP) " flagged mailboxes (a larger page is too slow to open); the full list of " (sum.flagged) " is in the CSV and JSON reports."
+                    }
+                }
+                script #mailbox-data type="application/json" { (PreEscaped(mailbox_data(r, groups))) }
+            }
+        }
+    }
+}
+
 /// How many mailbox rows the readiness list shows before pointing to CSV/JSON.
 const LIST_LIMIT: usize = 500;
 
@@ -302,7 +634,7 @@ fn page(r: &Report<'_>) -> Markup {
     let facts = TenantFacts::of(r);
     let service: Vec<_> = r.audit.advisories.iter().filter(|a| is_service(a)).collect();
     let others: Vec<_> = r.audit.advisories.iter().filter(|a| !is_service(a)).collect();
-    let flagged: Vec<_> = r.audit.flagged().collect();
+    let groups = super::groups::groups(r);
     let what = match o.want {
         Want::Allow => "cannot use basic auth on an in-scope protocol",
         Want::Block => "can still use basic auth on an in-scope protocol",
@@ -411,72 +743,8 @@ fn page(r: &Report<'_>) -> Markup {
                             }
                         }
                     }
-                    section #flagged {
-                        h2 { "Flagged mailboxes (" span #flagged-count { (flagged.len()) } " of " (sum.in_scope) ")" }
-                        p { "These mailboxes " (what) ". Each line names the blocker, the exact setting, its value, the file and line it came from, and the fix." }
-                        @if !flagged.is_empty() {
-                            p.js-only.muted { "Click a column heading to sort." }
-                            table #flagged-table .sortable {
-                                thead {
-                                    tr {
-                                        th { "mailbox" }
-                                        th { "policy (source)" }
-                                        @for p in &o.protocols { th { (p.as_str()) } }
-                                        th { "blockers and fixes" }
-                                    }
-                                }
-                                tbody {
-                                    @for f in &flagged {
-                                        @let v = r.view(f);
-                                        @let rows = fix_rows(r, f);
-                                        tr data-identity=(v.identity) {
-                                            td data-sort=(v.label().to_lowercase()) {
-                                                strong { (v.label()) }
-                                                @if let Some(smtp) = v.primary_smtp_address.filter(|a| *a != v.label()) {
-                                                    span.id { (smtp) }
-                                                }
-                                                span.id.mono { (v.identity) }
-                                            }
-                                            td {
-                                                @match &f.effective_policy {
-                                                    Some(p) => { (p) " " }
-                                                    None => {}
-                                                }
-                                                span.muted { "(" (f.policy_source.as_str()) ")" }
-                                            }
-                                            @for (p, pv) in f.verdicts() {
-                                                td data-sort=(pv.verdict.as_str()) {
-                                                    (verdict_badge(pv.verdict))
-                                                    @if let Some(rd) = f.readiness[p].filter(|rd| *rd != Readiness::Unused) {
-                                                        span.id { (rd.as_str()) }
-                                                    }
-                                                }
-                                            }
-                                            td data-sort=(blockers_cell(f)) {
-                                                ul.blockers {
-                                                    @for fr in &rows {
-                                                        li {
-                                                            strong { (protocol_list(&fr.protocols)) } " "
-                                                            @match fr.blocker {
-                                                                Some(b) => {
-                                                                    code { (b.code.as_str()) } " "
-                                                                    span.mono { (b.setting) }
-                                                                    " = " span.mono { @if b.value.is_empty() { "(blank)" } @else { (b.value) } }
-                                                                    " " span.src { "(" (b.source.to_string()) ")" }
-                                                                }
-                                                                None => { span.muted { "nothing blocks basic auth (" (fr.verdict.as_str()) ")" } }
-                                                            }
-                                                            div.fix { b { "Fix: " } (fr.fix) }
-                                                        }
-                                                    }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    (root_causes(r, &groups))
+                    (flagged_section(r, &groups, what))
                     section #plan {
                         h2 { "Remediation plan" }
                         @match r.plan {
@@ -602,7 +870,7 @@ fn page(r: &Report<'_>) -> Markup {
                         code { "--format json" } "."
                     }
                 }
-                script { (PreEscaped(SCRIPT)) }
+                script { (PreEscaped(SCRIPT)) (PreEscaped(TABLE_SCRIPT)) }
             }
         }
     }

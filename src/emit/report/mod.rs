@@ -4,6 +4,7 @@
 //! their fixes.
 
 pub mod csv;
+pub mod groups;
 pub mod html;
 pub mod json;
 pub mod markdown;
