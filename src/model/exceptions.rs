@@ -79,9 +79,10 @@ impl Exceptions {
                 None => warnings.push(Warning {
                     code: "exception-unmatched",
                     source: Some(row.source),
+                    // The renderers put the source in front of the message.
                     message: format!(
-                        "{}: the exception for {:?} names no mailbox in the export (or one that two mailboxes share); check the identity (UPN, SMTP address, object id or Guid)",
-                        row.source, row.identity
+                        "the exception for {:?} names no mailbox in the export (or one that two mailboxes share); check the identity (UPN, SMTP address, object id or Guid)",
+                        row.identity
                     ),
                 }),
             }
