@@ -321,6 +321,10 @@ pub struct AuditArgs {
     /// UTF-8 (and `Export-Csv -Encoding UTF8` writes); `never` for tools that dislike it.
     #[arg(long, value_enum, default_value_t = CsvBom::Always)]
     pub csv_bom: CsvBom,
+    /// DIR holds one export folder per tenant (named by its folder): audit them
+    /// side by side into one fleet report; with -o DIR, also each tenant's own report.
+    #[arg(long, requires = "dir", conflicts_with_all = ["script", "rollback", "sign_ins", "exceptions"])]
+    pub fleet: bool,
 }
 
 /// `--csv-bom`.

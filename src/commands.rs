@@ -128,7 +128,76 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `audit TENANTS_DIR --fleet`: every tenant folder audited, one fleet report;
+/// with `-o DIR`, `DIR/fleet.<ext>` and each tenant's own `DIR/<tenant>.<ext>`.
+fn run_fleet(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
+    let options = args.options()?;
+    let dir = args.dir.as_deref().context("--fleet needs the folder of tenant folders")?;
+    let format = args.format();
+    let ext = match format {
+        Format::Text => "txt",
+        Format::Csv => "csv",
+        Format::Json => "json",
+        Format::Markdown => "md",
+        Format::Html => "html",
+    };
+    let bom = if format == Format::Csv { args.csv_bom.bytes() } else { b"" };
+    let reports = output::file(args.output.as_deref());
+    if let Some(reports) = reports {
+        std::fs::create_dir_all(reports)
+            .with_context(|| format!("cannot create {}", reports.display()))?;
+    }
+    let each = |name: &str, report: &exoauth::emit::report::Report<'_>| -> io::Result<()> {
+        let Some(reports) = reports else { return Ok(()) };
+        output::write(Some(&reports.join(format!("{name}.{ext}"))), false, &Silent, |w| {
+            w.write_all(bom)?;
+            format.renderer().render(report, w)
+        })
+        .map_err(io::Error::other)
+    };
+    let started = Instant::now();
+    let fleet = exoauth::fleet::audit(dir, &options, &args.forms(), &each)
+        .with_context(|| format!("cannot read the tenant folders of {}", dir.display()))?;
+    if fleet.tenants.is_empty() {
+        anyhow::bail!(
+            "{}: no tenant folders; --fleet expects one export folder per tenant inside it",
+            dir.display()
+        );
+    }
+    let target = reports.map(|r| r.join(format!("fleet.{ext}")));
+    output::write(target.as_deref(), false, &Silent, |w| {
+        w.write_all(bom)?;
+        exoauth::emit::fleet::render(&fleet, format, w)
+    })?;
+    let totals = fleet.totals();
+    out.detail(format_args!(
+        "audited {} tenants ({} failed) in {:.2?}",
+        totals.audited,
+        totals.failed,
+        started.elapsed()
+    ));
+    for t in &fleet.tenants {
+        if let Err(e) = &t.result {
+            out.note(format_args!("tenant {}: {e}", t.name));
+        }
+    }
+    if totals.failed > 0 || totals.rejected > 0 {
+        eprintln!(
+            "exoauth: {} tenant(s) failed and {} input rows were rejected (listed in the report): exiting with 2",
+            totals.failed, totals.rejected
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if args.fail_on == FailOn::Flagged && totals.flagged > 0 {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
+    if args.fleet {
+        return run_fleet(args, out);
+    }
     let options = args.options()?;
     let started = Instant::now();
     let (loaded, dir) = match &args.dir {

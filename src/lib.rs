@@ -15,6 +15,7 @@ pub mod decode;
 pub mod diff;
 pub mod emit;
 pub mod evidence;
+pub mod fleet;
 pub mod generate;
 pub mod input;
 pub mod load;

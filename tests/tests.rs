@@ -9,6 +9,7 @@ mod browser;
 mod diff;
 mod entra;
 mod expected;
+mod fleet;
 mod forms;
 mod golden;
 mod paste;

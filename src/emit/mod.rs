@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod diff;
+pub mod fleet;
 pub mod forms;
 pub mod powershell;
 pub mod report;

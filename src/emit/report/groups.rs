@@ -166,3 +166,24 @@ pub fn groups(r: &Report<'_>) -> Groups {
     let of_mailbox = member.into_iter().map(|(m, k)| (m, position[k])).collect();
     Groups { groups, of_mailbox }
 }
+
+impl Group {
+    /// The causes in one line: `pop, imap: default-policy-blocks
+    /// AuthenticationPolicy[Block Basic Auth].AllowBasicAuthPop = False + ...`.
+    pub fn label(&self) -> String {
+        self.causes
+            .iter()
+            .map(|c| {
+                let what = match (&c.code, &c.setting) {
+                    (Some(code), Some((setting, value))) => {
+                        let value = if value.is_empty() { "(blank)" } else { value.as_str() };
+                        format!("{} {setting} = {value}", code.as_str())
+                    }
+                    _ => format!("{} (nothing blocks)", c.verdict.as_str()),
+                };
+                format!("{}: {what}", super::protocol_list(&c.protocols))
+            })
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
