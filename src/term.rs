@@ -58,6 +58,14 @@ const BYTES: &str =
 /// The counts template: `prefix [=====>    ] 1,024/44,000 3,429,251/s`.
 const COUNTS: &str = "{prefix:>10} [{bar:20}] {human_pos}/{human_len} {rate}";
 
+/// A bar that draws nowhere until it is added to the bars: `ProgressBar::new`
+/// draws on standard error at once (when styled, when its message is set), and
+/// such a line, drawn outside the bars' count of lines, stays on the screen
+/// above the report.
+fn unattached(len: Option<u64>) -> ProgressBar {
+    ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden())
+}
+
 /// A bar in `template`, or indicatif's default if the template were invalid.
 /// `{rate}` is items per second as a whole number (indicatif's `{per_sec}`
 /// shows four decimals: `3,429,251.8724/s`).
@@ -120,9 +128,9 @@ impl Progress for Bars {
             return;
         }
         let (bar, template) = match (total, unit) {
-            (Some(n), Unit::Bytes) => (ProgressBar::new(n), BYTES),
-            (Some(n), _) => (ProgressBar::new(n), COUNTS),
-            (None, _) => (ProgressBar::new_spinner(), "{prefix:>10} {spinner} {elapsed}"),
+            (Some(n), Unit::Bytes) => (unattached(Some(n)), BYTES),
+            (Some(n), _) => (unattached(Some(n)), COUNTS),
+            (None, _) => (unattached(None), "{prefix:>10} {spinner} {elapsed}"),
         };
         let bar = self.multi.add(styled(bar, template, stage.to_owned()));
         if total.is_none() {
@@ -158,7 +166,7 @@ impl Progress for Bars {
         let stage = self.bar.lock().ok().and_then(|slot| slot.clone());
         // Under the stage's bar, the file's name after its own.
         let template = "{prefix:>10} [{bar:20}] {binary_bytes}/{binary_total_bytes} {msg}";
-        let bar = styled(ProgressBar::new(total), template, String::new());
+        let bar = styled(unattached(Some(total)), template, String::new());
         bar.set_message(short(name, 24));
         let bar = self.multi.add(bar);
         Some(Box::new(Part { bar, stage, multi: self.multi.clone() }))
