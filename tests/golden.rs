@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::util::{exoauth, fixture, root};
+use crate::util::{exoauth, fixture_folders, root};
 
 /// The report formats, by `--format` name and file extension.
 const FORMATS: [(&str, &str); 5] =
@@ -58,16 +58,9 @@ fn cases() -> Vec<(&'static str, Vec<String>)> {
         ),
     ];
     for group in ["edge-values", "quirks", "paste"] {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixture(group))
-            .expect("fixture group")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            let name = dir.file_name().expect("name").to_string_lossy().into_owned();
-            let name: &'static str = format!("{group}-{name}").leak();
-            cases.push((name, vec![format!("fixtures/{group}/{}", dir_name(&dir))]));
+        for name in fixture_folders(group) {
+            let case: &'static str = format!("{group}-{name}").leak();
+            cases.push((case, vec![format!("fixtures/{group}/{name}")]));
         }
     }
     cases

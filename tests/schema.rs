@@ -10,12 +10,12 @@
 //! validation, so that the test cannot pass by accepting anything.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jsonschema::Validator;
 use serde_json::Value;
 
-use crate::util::{exoauth, fixture, root};
+use crate::util::{exoauth, fixture, fixture_folders, root};
 
 /// The base of every schema's `$id`.
 const ID_BASE: &str = "https://github.com/exoauth/exoauth/schema/";
@@ -189,14 +189,7 @@ fn audit_cases(entra: &Path) -> Vec<(String, Vec<String>)> {
         ));
     }
     for group in ["bad", "edge-values", "quirks", "paste"] {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixture(group))
-            .expect("fixture group")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            let name = dir.file_name().expect("name").to_string_lossy().into_owned();
+        for name in fixture_folders(group) {
             cases.push((format!("{group}/{name}"), vec![format!("fixtures/{group}/{name}")]));
         }
     }

@@ -96,3 +96,15 @@ impl TempTenant {
         self.dir.path()
     }
 }
+
+/// The names of the fixture tenants in `fixtures/GROUP`, sorted.
+pub fn fixture_folders(group: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixture(group))
+        .expect("fixture group")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

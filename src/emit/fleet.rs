@@ -4,7 +4,7 @@
 
 use std::io;
 
-use maud::{DOCTYPE, PreEscaped, html};
+use maud::{DOCTYPE, html};
 use serde::Serialize;
 
 use super::report::Format;
@@ -275,8 +275,6 @@ fn json(f: &Fleet, out: &mut dyn io::Write) -> io::Result<()> {
     writeln!(out)
 }
 
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
-
 const STYLE: &str = r#"
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1f2328}
 main{max-width:1200px;margin:0 auto;padding:24px 32px 48px}
@@ -295,13 +293,7 @@ fn page(f: &Fleet) -> String {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content=(CSP);
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (heading(f)) }
-                style { (PreEscaped(STYLE)) }
-            }
+            (super::page::head(&heading(f), super::page::CSP, STYLE))
             body {
                 main {
                     h1 { (heading(f)) }

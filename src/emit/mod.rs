@@ -5,6 +5,7 @@ pub mod convert;
 pub mod diff;
 pub mod fleet;
 pub mod forms;
+pub mod page;
 pub mod powershell;
 pub mod report;
 pub mod trend;

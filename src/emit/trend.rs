@@ -3,7 +3,7 @@
 
 use std::io;
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 use super::report::csv::neutralise;
 use super::report::markdown::escape;
@@ -143,8 +143,6 @@ fn csv(t: &Trend, out: &mut dyn io::Write) -> io::Result<()> {
     w.flush()
 }
 
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
-
 const STYLE: &str = r#"
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1f2328}
 main{max-width:1100px;margin:0 auto;padding:24px 32px 48px}
@@ -238,13 +236,7 @@ fn html_page(t: &Trend) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content=(CSP);
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title(t)) }
-                style { (PreEscaped(STYLE)) }
-            }
+            (super::page::head(&title(t), super::page::CSP, STYLE))
             body {
                 main {
                     h1 { (title(t)) }

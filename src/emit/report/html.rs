@@ -30,8 +30,6 @@ use crate::model::usage::Readiness;
 #[derive(Debug, Clone, Copy)]
 pub struct Html;
 
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
-
 const STYLE: &str = r#"
 :root{--ok:#1b7f3b;--bad:#c62828;--unk:#b7791f;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--accent:#0b5cad}
 *{box-sizing:border-box}
@@ -648,15 +646,7 @@ fn page(r: &Report<'_>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content=(CSP);
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="light";
-                meta name="generator" content={ "exoauth " (env!("CARGO_PKG_VERSION")) };
-                title { "exoauth audit of " (dir) }
-                style { (PreEscaped(STYLE)) }
-            }
+            (crate::emit::page::head(&format!("exoauth audit of {dir}"), crate::emit::page::CSP_WITH_SCRIPT, STYLE))
             body {
                 main {
                     header {
