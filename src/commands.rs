@@ -227,8 +227,8 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     }
     out.detail(format_args!("read and joined the export in {:.2?}", started.elapsed()));
     let stage = Instant::now();
-    if let Some(path) = &args.exceptions {
-        load::add_exceptions(&mut loaded, path)
+    if let Some(path) = args.exceptions.clone().or_else(|| loaded.register.clone()) {
+        load::add_exceptions(&mut loaded, &path)
             .with_context(|| format!("cannot read the exceptions register {}", path.display()))?;
     }
     load::add_evidence(&mut loaded, &args.sign_ins, args.since, &out.bars)

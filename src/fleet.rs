@@ -2,7 +2,8 @@
 //! tenant (named by its folder), audited side by side into one roll-up.
 //!
 //! A tenant whose folder cannot be read is a row with its error; it never stops
-//! the others. Sign-in logs inside a tenant's folder count for that tenant.
+//! the others. Sign-in logs and an `Exceptions.csv` register inside a tenant's
+//! folder count for that tenant.
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +27,7 @@ pub struct TenantSummary {
     pub in_scope: usize,
     /// Mailboxes flagged.
     pub flagged: usize,
-    /// Mailboxes excepted by a register (none in a fleet run: registers are per tenant).
+    /// Mailboxes excepted by the tenant's register (`Exceptions.csv` in its folder).
     pub excepted: usize,
     /// Input rows rejected.
     pub rejected: usize,
@@ -151,6 +152,10 @@ fn audit_one(
 ) -> Result<TenantSummary, String> {
     let mut loaded = load::load_with_forms(dir, options.environment, forms, &Silent)
         .map_err(|e| e.to_string())?;
+    if let Some(register) = loaded.register.clone() {
+        load::add_exceptions(&mut loaded, &register)
+            .map_err(|e| format!("cannot read the exceptions register: {e}"))?;
+    }
     load::add_evidence(&mut loaded, &[], None, &Silent).map_err(|e| e.to_string())?;
     let audit = audit::audit(&loaded.snapshot, options);
     let report = Report { dir, options, loaded: &loaded, audit: &audit, plan: None };

@@ -24,6 +24,9 @@ fn fleet(dir: &Path) {
             std::fs::copy(&path, contoso.join(path.file_name().unwrap())).unwrap();
         }
     }
+    // Its register, by the name the folder pickup knows.
+    std::fs::copy(fixture("contoso-signins/exceptions.csv"), contoso.join("Exceptions.csv"))
+        .unwrap();
     std::fs::create_dir_all(dir.join("broken")).unwrap();
     std::fs::write(dir.join("broken/CasMailbox.csv"), "not,a,mailbox\r\n").unwrap();
 }
@@ -99,6 +102,18 @@ fn every_tenant_is_audited_as_on_its_own_and_a_broken_one_stops_nobody() {
         .filter(|m| m["protocols"]["smtp"]["usage"]["readiness"] == "in-use")
         .count();
     assert_eq!(contoso["smtp_in_use"], in_use);
+    // The register in its folder excepts what `--exceptions` with it excepts.
+    let (named, _) = audit_json(
+        &tenants.join("contoso"),
+        &[
+            "--want",
+            "block",
+            "--exceptions",
+            fixture("contoso-signins/exceptions.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(named["summary"]["excepted"].as_u64().unwrap() > 0);
+    assert_eq!(contoso["excepted"], named["summary"]["excepted"]);
     assert!(rows[0]["summary"]["smtp_in_use"].is_null(), "no sign-in logs, no count");
     assert_eq!(report["totals"]["tenants_with_evidence"], 1);
 }

@@ -49,12 +49,13 @@ fn heading(f: &Fleet) -> String {
 fn totals_line(f: &Fleet) -> String {
     let t = f.totals();
     let mut line = format!(
-        "{} audited, {} failed; {} mailboxes, {} in scope, {} flagged, {}; basic SMTP AUTH not blocked on {}",
+        "{} audited, {} failed; {} mailboxes, {} in scope, {} flagged, {} excepted, {}; basic SMTP AUTH not blocked on {}",
         t.audited,
         t.failed,
         t.mailboxes,
         t.in_scope,
         t.flagged,
+        t.excepted,
         crate::emit::convert::plural(t.rejected, "rejected row"),
         t.smtp_open
     );
@@ -75,18 +76,26 @@ fn text(f: &Fleet, out: &mut dyn io::Write) -> io::Result<()> {
     let width = f.tenants.iter().map(|t| t.name.chars().count()).max().unwrap_or(6).max(6);
     writeln!(
         out,
-        "  {:<width$}  {:>9}  {:>8}  {:>7}  {:>8}  {:>9}  {:>11}  root causes",
-        "tenant", "mailboxes", "in scope", "flagged", "rejected", "smtp open", "smtp in use"
+        "  {:<width$}  {:>9}  {:>8}  {:>7}  {:>8}  {:>8}  {:>9}  {:>11}  root causes",
+        "tenant",
+        "mailboxes",
+        "in scope",
+        "flagged",
+        "excepted",
+        "rejected",
+        "smtp open",
+        "smtp in use"
     )?;
     for t in &f.tenants {
         match &t.result {
             Ok(s) => writeln!(
                 out,
-                "  {:<width$}  {:>9}  {:>8}  {:>7}  {:>8}  {:>9}  {:>11}  {}",
+                "  {:<width$}  {:>9}  {:>8}  {:>7}  {:>8}  {:>8}  {:>9}  {:>11}  {}",
                 t.name,
                 s.mailboxes,
                 s.in_scope,
                 s.flagged,
+                s.excepted,
                 s.rejected,
                 opt(s.smtp_open),
                 opt(s.smtp_in_use),
@@ -103,26 +112,30 @@ fn markdown(f: &Fleet, out: &mut dyn io::Write) -> io::Result<()> {
     writeln!(out, "{}\n", escape(&totals_line(f)))?;
     writeln!(
         out,
-        "| tenant | mailboxes | in scope | flagged | rejected rows | SMTP AUTH not blocked | SMTP AUTH in use | largest root causes |"
+        "| tenant | mailboxes | in scope | flagged | excepted | rejected rows | SMTP AUTH not blocked | SMTP AUTH in use | largest root causes |"
     )?;
-    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|")?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|")?;
     for t in &f.tenants {
         match &t.result {
             Ok(s) => writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 escape(&t.name),
                 s.mailboxes,
                 s.in_scope,
                 s.flagged,
+                s.excepted,
                 s.rejected,
                 opt(s.smtp_open),
                 opt(s.smtp_in_use),
                 escape(&causes(s))
             )?,
-            Err(e) => {
-                writeln!(out, "| {} | error: {} |  |  |  |  |  |  |", escape(&t.name), escape(e))?
-            }
+            Err(e) => writeln!(
+                out,
+                "| {} | error: {} |  |  |  |  |  |  |  |",
+                escape(&t.name),
+                escape(e)
+            )?,
         }
     }
     Ok(())
@@ -301,7 +314,7 @@ fn page(f: &Fleet) -> String {
                     table #fleet-table {
                         thead {
                             tr {
-                                th { "tenant" } th.num { "mailboxes" } th.num { "in scope" } th.num { "flagged" }
+                                th { "tenant" } th.num { "mailboxes" } th.num { "in scope" } th.num { "flagged" } th.num { "excepted" }
                                 th.num { "rejected rows" } th.num { "SMTP AUTH not blocked" } th.num { "SMTP AUTH in use" }
                                 th { "largest root causes" }
                             }
@@ -314,11 +327,12 @@ fn page(f: &Fleet) -> String {
                                         Ok(s) => {
                                             td.num { (s.mailboxes) } td.num { (s.in_scope) }
                                             td.num.flag[s.flagged > 0] { (s.flagged) }
+                                            td.num { (s.excepted) }
                                             td.num { (s.rejected) }
                                             td.num { (opt(s.smtp_open)) } td.num { (opt(s.smtp_in_use)) }
                                             td { ul { @for (what, n) in &s.root_causes { li { (n) " × " span.muted { (what) } } } } }
                                         }
-                                        Err(e) => { td.err colspan="7" { "error: " (e) } }
+                                        Err(e) => { td.err colspan="8" { "error: " (e) } }
                                     }
                                 }
                             }

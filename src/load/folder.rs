@@ -23,6 +23,7 @@ pub(super) fn find_files(
     dir: &Path,
     warnings: &mut Vec<Warning>,
     sign_ins: &mut Vec<PathBuf>,
+    register: &mut Option<PathBuf>,
 ) -> Result<Vec<(Option<Cmdlet>, PathBuf)>, LoadError> {
     let io = |error| LoadError::Io { path: dir.to_owned(), error };
     let mut found: Vec<(Option<Cmdlet>, PathBuf)> = Vec::new();
@@ -47,6 +48,9 @@ pub(super) fn find_files(
                 found.push((Some(cmdlet), path));
             }
             None if matches!(ext.as_str(), "txt" | "log") => found.push((None, path)),
+            None if ext == "csv" && stem.eq_ignore_ascii_case("exceptions") => {
+                *register = Some(path);
+            }
             None if crate::evidence::looks_like_sign_ins(&path) => sign_ins.push(path),
             None => warnings.push(Warning {
                 code: "unknown-file",

@@ -139,6 +139,9 @@ pub struct Loaded {
     /// Sign-in logs found in the export folder (recognised by their columns),
     /// read by [`add_evidence`].
     pub sign_ins: Vec<PathBuf>,
+    /// An exceptions register in the export folder (`Exceptions.csv`), read by
+    /// [`add_exceptions`] unless `--exceptions` names another.
+    pub register: Option<PathBuf>,
 }
 
 /// Loads an export folder for the given environment.
@@ -165,7 +168,8 @@ pub fn load_with_forms(
 ) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
     let mut sign_ins = Vec::new();
-    let files = find_files(dir, &mut warnings, &mut sign_ins)?;
+    let mut register = None;
+    let files = find_files(dir, &mut warnings, &mut sign_ins, &mut register)?;
     if !files.iter().any(|(c, _)| matches!(c, Some(Cmdlet::CasMailbox) | None)) {
         return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
     }
@@ -217,6 +221,7 @@ pub fn load_with_forms(
     warnings.append(&mut loaded.warnings);
     loaded.warnings = warnings;
     loaded.sign_ins = sign_ins;
+    loaded.register = register;
     Ok(loaded)
 }
 
@@ -302,5 +307,5 @@ fn assemble(
     let snapshot = Snapshot::build(parts, &mut rejected, &mut warnings);
     warnings.extend(missing_files(&snapshot));
     rejected.sort_by_key(|a| a.source);
-    Ok(Loaded { inputs, snapshot, rejected, warnings, sign_ins: Vec::new() })
+    Ok(Loaded { inputs, snapshot, rejected, warnings, sign_ins: Vec::new(), register: None })
 }
