@@ -322,7 +322,7 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value_t = CsvBom::Always)]
     pub csv_bom: CsvBom,
     /// DIR holds one export folder per tenant (named by its folder): audit them
-    /// side by side into one fleet report; with -o DIR, also each tenant's own report.
+    /// side by side into one fleet report; with -o DIR, also each tenant's own report (DIR/tenants/).
     #[arg(long, requires = "dir", conflicts_with_all = ["script", "rollback", "sign_ins", "exceptions"])]
     pub fleet: bool,
 }

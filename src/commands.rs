@@ -129,7 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// `audit TENANTS_DIR --fleet`: every tenant folder audited, one fleet report;
-/// with `-o DIR`, `DIR/fleet.<ext>` and each tenant's own `DIR/<tenant>.<ext>`.
+/// with `-o DIR`, `DIR/fleet.<ext>` and each tenant's own `DIR/tenants/<tenant>.<ext>`.
 fn run_fleet(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let options = args.options()?;
     let dir = args.dir.as_deref().context("--fleet needs the folder of tenant folders")?;
@@ -144,12 +144,15 @@ fn run_fleet(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let bom = if format == Format::Csv { args.csv_bom.bytes() } else { b"" };
     let reports = output::file(args.output.as_deref());
     if let Some(reports) = reports {
-        std::fs::create_dir_all(reports)
+        // Each tenant's own report goes under `tenants/`, so that no tenant
+        // folder's name (`fleet`) can take the fleet report's place.
+        std::fs::create_dir_all(reports.join("tenants"))
             .with_context(|| format!("cannot create {}", reports.display()))?;
     }
     let each = |name: &str, report: &exoauth::emit::report::Report<'_>| -> io::Result<()> {
         let Some(reports) = reports else { return Ok(()) };
-        output::write(Some(&reports.join(format!("{name}.{ext}"))), false, &Silent, |w| {
+        let own = reports.join("tenants").join(format!("{name}.{ext}"));
+        output::write(Some(&own), false, &Silent, |w| {
             w.write_all(bom)?;
             format.renderer().render(report, w)
         })

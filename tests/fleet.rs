@@ -79,9 +79,10 @@ fn every_tenant_is_audited_as_on_its_own_and_a_broken_one_stops_nobody() {
         flagged += s["flagged"].as_u64().unwrap();
         // Each tenant's own report, written beside the fleet's, is the one a
         // run on its folder alone writes.
-        let own: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join(format!("{name}.json"))).unwrap())
-                .unwrap();
+        let own: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join("tenants").join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
         assert_eq!(own["summary"], alone["summary"], "{name}");
         assert_eq!(own["mailboxes"], alone["mailboxes"], "{name}");
     }
