@@ -50,6 +50,9 @@ pub fn write(
 ) -> anyhow::Result<()> {
     match file {
         Some(path) => write_atomically(path, |w| {
+            if !progress.shown() {
+                return render(w);
+            }
             let mut counting = term::Counting { inner: w, progress };
             render(&mut counting)
         })?,

@@ -29,6 +29,12 @@ pub trait Progress: Sync {
     fn part(&self, _name: &str, _total: u64) -> Option<Box<dyn Progress + '_>> {
         None
     }
+
+    /// Whether anything is shown: counting what nobody sees (the line breaks of
+    /// a gigabyte report) is work to skip.
+    fn shown(&self) -> bool {
+        true
+    }
 }
 
 /// Reports nothing.
@@ -39,4 +45,7 @@ impl Progress for Silent {
     fn start(&self, _: &'static str, _: Option<u64>, _: Unit) {}
     fn advance(&self, _: u64) {}
     fn finish(&self) {}
+    fn shown(&self) -> bool {
+        false
+    }
 }

@@ -159,6 +159,10 @@ impl Progress for Bars {
         }
     }
 
+    fn shown(&self) -> bool {
+        self.when != When::Never && !self.multi.is_hidden()
+    }
+
     fn part(&self, name: &str, total: u64) -> Option<Box<dyn Progress + '_>> {
         if self.when == When::Never {
             return None;
