@@ -159,7 +159,7 @@ fn run_fleet(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         .map_err(io::Error::other)
     };
     let started = Instant::now();
-    let fleet = exoauth::fleet::audit(dir, &options, &args.forms(), &each)
+    let fleet = exoauth::fleet::audit(dir, &options, &args.forms(), reports, &each)
         .with_context(|| format!("cannot read the tenant folders of {}", dir.display()))?;
     if fleet.tenants.is_empty() {
         anyhow::bail!(

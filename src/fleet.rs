@@ -115,25 +115,31 @@ impl Fleet {
     }
 }
 
-/// The tenant folders in `dir` (its subfolders), sorted by name.
-pub fn tenant_dirs(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+/// The tenant folders in `dir` (its subfolders), sorted by name. Hidden
+/// folders (`.git`) and `skip` (the folder the reports go to, when it is
+/// inside) are not tenants.
+pub fn tenant_dirs(dir: &Path, skip: Option<&Path>) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let skip = skip.and_then(|s| std::fs::canonicalize(s).ok());
     Ok(load::sorted_entries(dir)?
         .into_iter()
         .filter(|p| p.is_dir())
+        .filter(|p| skip.is_none() || std::fs::canonicalize(p).ok() != skip)
         .map(|p| (p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()), p))
+        .filter(|(name, _)| !name.starts_with('.'))
         .collect())
 }
 
-/// Audits every tenant folder of `dir` side by side. `each` is called with
-/// every audited tenant's name and report (to write its own reports); its error
-/// becomes the tenant's.
+/// Audits every tenant folder of `dir` side by side (not `reports`, the folder
+/// the reports go to). `each` is called with every audited tenant's name and
+/// report (to write its own reports); its error becomes the tenant's.
 pub fn audit(
     dir: &Path,
     options: &Options,
     forms: &Forms,
+    reports: Option<&Path>,
     each: &(dyn Fn(&str, &Report<'_>) -> std::io::Result<()> + Sync),
 ) -> std::io::Result<Fleet> {
-    let tenants = tenant_dirs(dir)?
+    let tenants = tenant_dirs(dir, reports)?
         .into_par_iter()
         .map(|(name, path)| {
             let result = audit_one(&name, &path, options, forms, each);

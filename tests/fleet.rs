@@ -138,6 +138,28 @@ fn fail_on_flagged_spans_the_fleet_and_every_format_names_each_tenant() {
         .args(["--fleet", "--as-of", "2026-11-25", "--fail-on", "flagged", "-q"])
         .assert()
         .code(1);
+    // Reports written inside the folder of tenants, and hidden folders, are
+    // not tenants on the next run.
+    std::fs::create_dir_all(tenants.join(".git")).unwrap();
+    for _ in 0..2 {
+        exoauth()
+            .arg("audit")
+            .arg(&tenants)
+            .args(["--fleet", "--as-of", "2026-11-25", "--format", "json", "-o"])
+            .arg(tenants.join("reports"))
+            .assert()
+            .success();
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tenants.join("reports/fleet.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = report["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "beta"]);
     for format in ["text", "markdown", "html", "csv"] {
         let out = exoauth()
             .arg("audit")
