@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::util::{exoauth, fixture_folders, root};
+use crate::util::{READINESS, exoauth, fixture_folders, root};
 
 /// The report formats, by `--format` name and file extension.
 const FORMATS: [(&str, &str); 5] =
@@ -40,18 +40,7 @@ fn cases() -> Vec<(&'static str, Vec<String>)> {
         ("onprem", s(&["fixtures/onprem", "--environment", "onprem"])),
         ("onprem-block", s(&["fixtures/onprem", "--environment", "onprem", "--want", "block"])),
         ("transcript", s(&["fixtures/transcript"])),
-        (
-            "readiness",
-            s(&[
-                "fixtures/contoso-signins/export",
-                "--sign-ins",
-                "fixtures/contoso-signins/portal-csv",
-                "--exceptions",
-                "fixtures/contoso-signins/exceptions.csv",
-                "--want",
-                "block",
-            ]),
-        ),
+        ("readiness", s(&READINESS)),
         (
             "readiness-graph",
             s(&["fixtures/contoso-signins/export", "--sign-ins", "fixtures/contoso-signins/graph"]),

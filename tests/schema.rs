@@ -15,7 +15,7 @@ use std::path::Path;
 use jsonschema::Validator;
 use serde_json::Value;
 
-use crate::util::{exoauth, fixture, fixture_folders, root};
+use crate::util::{READINESS, exoauth, fixture, fixture_folders, root};
 
 /// The base of every schema's `$id`.
 const ID_BASE: &str = "https://github.com/exoauth/exoauth/schema/";
@@ -129,15 +129,7 @@ fn assert_valid(v: &Validator, schema: &str, docs: &[(String, Value)]) {
 /// The audit cases: a name and the arguments after `exoauth audit` (folder
 /// first), as tests/golden.rs runs them, plus runs with a script (`plan`).
 fn audit_cases(entra: &Path) -> Vec<(String, Vec<String>)> {
-    let readiness = [
-        "fixtures/contoso-signins/export",
-        "--sign-ins",
-        "fixtures/contoso-signins/portal-csv",
-        "--exceptions",
-        "fixtures/contoso-signins/exceptions.csv",
-        "--want",
-        "block",
-    ];
+    let readiness = READINESS;
     let with = |base: &[&str], more: &[&str]| -> Vec<String> {
         base.iter().chain(more).map(ToString::to_string).collect()
     };
@@ -365,20 +357,8 @@ fn a_renamed_key_or_a_misspelt_value_fails_validation() {
     let audit_v2 = validator("audit-v2");
     let diff_v1 = validator("diff-v1");
     let out = tempfile::tempdir().expect("tempdir");
-    let args: Vec<String> = [
-        "fixtures/contoso-signins/export",
-        "--sign-ins",
-        "fixtures/contoso-signins/portal-csv",
-        "--exceptions",
-        "fixtures/contoso-signins/exceptions.csv",
-        "--want",
-        "block",
-        "--script",
-        "{tmp}/fix.ps1",
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
+    let args: Vec<String> =
+        READINESS.iter().chain(&["--script", "{tmp}/fix.ps1"]).map(ToString::to_string).collect();
     let doc = audit("readiness", &args, out.path()).expect("a report");
     assert!(errors(&audit_v2, &doc).is_empty(), "the unchanged report must match");
 

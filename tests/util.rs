@@ -108,3 +108,15 @@ pub fn fixture_folders(group: &str) -> Vec<String> {
     names.sort();
     names
 }
+
+/// `exoauth audit` arguments of the readiness case: the sample with sign-in
+/// evidence and the exceptions register, in the block direction.
+pub const READINESS: [&str; 7] = [
+    "fixtures/contoso-signins/export",
+    "--sign-ins",
+    "fixtures/contoso-signins/portal-csv",
+    "--exceptions",
+    "fixtures/contoso-signins/exceptions.csv",
+    "--want",
+    "block",
+];

@@ -151,18 +151,14 @@ pub fn groups(r: &Report<'_>) -> Groups {
         member.push((f.mailbox, k));
     }
     // Largest first; equal sizes in order of first appearance.
-    let mut order: Vec<usize> = (0..groups.len()).collect();
-    order.sort_by_key(|&k| std::cmp::Reverse(groups[k].count));
-    let mut position = vec![0; groups.len()];
-    for (at, &k) in order.iter().enumerate() {
-        position[k] = at;
+    let mut ranked: Vec<(usize, Group)> = groups.into_iter().enumerate().collect();
+    ranked.sort_by_key(|(_, g)| std::cmp::Reverse(g.count)); // stable: ties keep first appearance
+    let mut position = vec![0; ranked.len()];
+    for (at, (k, _)) in ranked.iter().enumerate() {
+        position[*k] = at;
     }
-    let mut sorted: Vec<Option<Group>> = groups.into_iter().map(Some).collect();
-    let groups: Vec<Group> = order
-        .iter()
-        .enumerate()
-        .filter_map(|(at, &k)| sorted[k].take().map(|g| Group { id: at + 1, ..g }))
-        .collect();
+    let groups: Vec<Group> =
+        ranked.into_iter().enumerate().map(|(at, (_, g))| Group { id: at + 1, ..g }).collect();
     let of_mailbox = member.into_iter().map(|(m, k)| (m, position[k])).collect();
     Groups { groups, of_mailbox }
 }
