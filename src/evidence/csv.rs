@@ -4,6 +4,7 @@
 use std::io::{self, BufRead, BufReader, Read};
 
 use super::{Event, EvidenceError, Names, Needed, Sink, is};
+use crate::input::tokenize::{Ends, Record, Tokenizer, each_record};
 
 /// The delimiter a header line uses: `,`, `;` (a localised Excel re-save) or tab.
 fn delimiter(line: &str) -> u8 {
@@ -16,17 +17,15 @@ fn delimiter(line: &str) -> u8 {
 
 /// The column names of a header line.
 pub(super) fn header_names(line: &str) -> Vec<String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter(line))
-        .from_reader(line.as_bytes());
-    reader
-        .records()
-        .next()
-        .and_then(Result::ok)
-        .map(|r| r.iter().map(str::to_owned).collect())
-        .unwrap_or_default()
+    let mut record = Record::new();
+    let tokenizer = Tokenizer::new(delimiter(line), Ends::Lf);
+    match tokenizer.read(line.as_bytes(), 0, &mut record) {
+        Some(_) => {
+            let fields = record.over_text(line);
+            (0..fields.len()).map(|i| fields.get(i).unwrap_or("").to_owned()).collect()
+        }
+        None => Vec::new(),
+    }
 }
 
 /// Where the columns an event needs are.
@@ -136,52 +135,32 @@ fn records<R: BufRead>(mut input: R, sink: &mut Sink<'_>) -> Result<&'static str
         });
     }
     let kind = kind(&names);
-    // Records end at `\n` only: with the default terminator the csv crate's
-    // record lines lag by one after each CRLF. A `\r` left at a line's end is
-    // trimmed with the rest of the cell's spaces.
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter(&first))
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_reader(input);
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line_of = |r: &csv::ByteRecord| r.position().map_or(0, |p| p.line() as usize) + skipped;
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => match e.kind() {
-                csv::ErrorKind::Io(_) => return Err(io(io::Error::other(e.to_string()))),
-                _ => {
-                    let line = e.position().map_or(0, |p| p.line() as usize) + skipped;
-                    sink.reject(line, format!("unreadable CSV row: {e}"));
-                    continue;
-                }
-            },
-        }
-        let line = line_of(&record);
+    // Records end at `\n` only, so that lines are counted as a text editor
+    // counts them after CRLF; a `\r` left at a line's end is trimmed with the
+    // rest of the cell's spaces.
+    let tokenizer = Tokenizer::new(delimiter(&first), Ends::Lf);
+    let width = names.len();
+    each_record(&mut input, tokenizer, skipped + 1, &mut |line, record| {
         if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
-            continue;
+            return;
         }
-        if record.len() != names.len() {
+        if record.len() != width {
             // A row cut short (a truncated download) or split by an unquoted
             // delimiter: its cells are not where the header says.
             sink.reject(
-                line,
+                line.get(),
                 format!(
-                    "expected {} fields as in the header, found {}; the row is cut short or broken (download the file again)",
-                    names.len(),
+                    "expected {width} fields as in the header, found {}; the row is cut short or broken (download the file again)",
                     record.len()
                 ),
             );
-            continue;
+            return;
         }
-        let mut bad = None;
+        let mut bad = false;
         let mut cell = |c: Option<usize>| -> &str {
-            let bytes = c.and_then(|c| record.get(c)).unwrap_or(b"");
-            std::str::from_utf8(bytes).unwrap_or_else(|e| {
-                bad.get_or_insert(e.valid_up_to());
+            let Some(c) = c.filter(|&c| c < record.len()) else { return "" };
+            record.get(c).unwrap_or_else(|| {
+                bad = true;
                 ""
             })
         };
@@ -200,16 +179,17 @@ fn records<R: BufRead>(mut input: R, sink: &mut Sink<'_>) -> Result<&'static str
                 _ => None,
             },
         };
-        if bad.is_some() {
+        if bad {
             sink.reject(
-                line,
+                line.get(),
                 "a cell is not UTF-8 text; download the file again (the portal writes UTF-8)"
                     .into(),
             );
-            continue;
+            return;
         }
-        sink.event(line, &event);
-    }
+        sink.event(|| line.get(), &event);
+    })
+    .map_err(io)?;
     Ok(kind)
 }
 

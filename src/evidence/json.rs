@@ -159,7 +159,7 @@ impl Reader<'_, '_, '_> {
             _ => None,
         };
         self.sink.event(
-            line,
+            || line,
             &Event {
                 time: &time,
                 user_id: &user_id,

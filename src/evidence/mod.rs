@@ -221,11 +221,12 @@ impl<'i> Sink<'i> {
         });
     }
 
-    /// Counts one event read on `line`.
-    pub(crate) fn event(&mut self, line: usize, e: &Event<'_>) {
+    /// Counts one event; `line` says where it was read, for a rejection (so
+    /// that a stream counts lines only when one is rejected).
+    pub(crate) fn event(&mut self, line: impl FnOnce() -> usize, e: &Event<'_>) {
         let Some(at) = time::parse(e.time) else {
             self.reject(
-                line,
+                line(),
                 format!(
                     "the sign-in time {:?} is not a date (expected ISO 8601 such as 2026-11-20T08:01:02Z); the event is not counted",
                     e.time.trim()
@@ -242,7 +243,7 @@ impl<'i> Sink<'i> {
         let success = e.success();
         if protocol.is_some() && success.is_none() {
             self.reject(
-                line,
+                line(),
                 "the event has neither a Status nor an error code, so it is neither a success nor a failure; re-download it".into(),
             );
             return;

@@ -13,7 +13,8 @@
 
 use std::sync::Arc;
 
-use super::{Cells, Parsed, Record, Records, Rejection, Source, SyntaxError, Table};
+use super::tokenize::{Ends, Record, Span, Tokenizer};
+use super::{Cells, Parsed, Records, Rejection, Source, SyntaxError, Table};
 
 /// A CSV text read record by record. Each well-formed record goes to the caller
 /// as it is read (see [`Records`]); broken ones become rejections, collected for
@@ -22,10 +23,11 @@ pub struct CsvStream<'t> {
     file: Arc<str>,
     body: &'t str,
     skipped_lines: usize,
-    reader: ::csv::Reader<&'t [u8]>,
+    delimiter: u8,
+    /// Where the first record may start in `body` (past the header).
+    records_from: usize,
     columns: Vec<String>,
     rejected: Vec<Rejection>,
-    error: Option<SyntaxError>,
 }
 
 impl<'t> CsvStream<'t> {
@@ -36,10 +38,8 @@ impl<'t> CsvStream<'t> {
         delimiter: u8,
     ) -> Result<CsvStream<'t>, SyntaxError> {
         let (body, skipped_lines) = skip_type_line(text);
-        let mut reader = reader(body, delimiter, true);
         let syntax = |message: String| SyntaxError::new(file, 1 + skipped_lines, 1, message);
-        let columns = header(&mut reader)
-            .map_err(|e| syntax(format!("cannot read the CSV header: {e}")))?
+        let (columns, span) = header(body, delimiter)
             .ok_or_else(|| syntax("the file has no header row; export with Export-Csv".into()))?;
         if let Some(cell) = data_like(&columns) {
             return Err(syntax(format!(
@@ -53,19 +53,16 @@ impl<'t> CsvStream<'t> {
             file: file.clone(),
             body,
             skipped_lines,
-            reader,
+            delimiter,
+            records_from: span.end,
             columns,
             rejected: Vec::new(),
-            error: None,
         })
     }
 
-    /// The rows rejected while streaming, or the error that stopped the stream.
-    pub fn finish(self) -> Result<Vec<Rejection>, SyntaxError> {
-        match self.error {
-            Some(e) => Err(e),
-            None => Ok(self.rejected),
-        }
+    /// The rows rejected while streaming.
+    pub fn finish(self) -> Vec<Rejection> {
+        self.rejected
     }
 }
 
@@ -83,33 +80,16 @@ impl Records for CsvStream<'_> {
     fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
         let width = self.columns.len();
         let first_line = 1 + self.skipped_lines;
-        let mut rejected = std::mem::take(&mut self.rejected);
-        let read =
-            read_block(&mut self.reader, self.body, first_line, width, true, &mut |r| match r {
-                Read::Record(line, cells) => f(line, cells),
-                Read::Rejected(line, reason) => rejected.push(Rejection {
-                    source: Source { file: crate::model::Text::new(&self.file), line },
-                    reason,
-                }),
-            });
-        self.rejected = rejected;
-        if let Err((line, e)) = read {
-            self.error =
-                Some(SyntaxError::new(&self.file, line, 1, format!("unreadable CSV: {e}")));
-        }
+        let (file, rejected) = (&self.file, &mut self.rejected);
+        let block = Block { text: self.body, from: self.records_from, first_line, last: true };
+        read_block(block, self.delimiter, width, &mut |r| match r {
+            Read::Record(line, cells) => f(line, cells),
+            Read::Rejected(line, reason) => rejected.push(Rejection {
+                source: Source { file: crate::model::Text::new(file), line },
+                reason,
+            }),
+        });
     }
-}
-
-/// A csv reader over `text` as exports need it: rows of any width (a row with
-/// the wrong number of fields is rejected by [`read_block`], not guessed) and
-/// values untrimmed (the value rules trim).
-pub(crate) fn reader(text: &str, delimiter: u8, has_headers: bool) -> ::csv::Reader<&[u8]> {
-    ::csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(has_headers)
-        .trim(::csv::Trim::None)
-        .from_reader(text.as_bytes())
 }
 
 /// The first header cell that is a value, not a column name: a GUID, an
@@ -125,12 +105,15 @@ pub(crate) fn data_like(columns: &[String]) -> Option<&str> {
     })
 }
 
-/// The header's column names, trimmed; `None` when all of them are blank.
-pub(crate) fn header(
-    reader: &mut ::csv::Reader<&[u8]>,
-) -> Result<Option<Vec<String>>, ::csv::Error> {
-    let columns: Vec<String> = reader.headers()?.iter().map(|h| h.trim().to_owned()).collect();
-    Ok(Some(columns).filter(|c| !c.iter().all(String::is_empty)))
+/// The header's column names, trimmed, and where it was found; `None` when
+/// the text has no record or all its names are blank.
+pub(crate) fn header(text: &str, delimiter: u8) -> Option<(Vec<String>, Span)> {
+    let mut record = Record::new();
+    let span = Tokenizer::new(delimiter, Ends::CrLf).read(text.as_bytes(), 0, &mut record)?;
+    let fields = record.over_text(text);
+    let columns: Vec<String> =
+        (0..fields.len()).map(|i| fields.get(i).unwrap_or("").trim().to_owned()).collect();
+    Some((columns, span)).filter(|(c, _)| !c.iter().all(String::is_empty))
 }
 
 /// What [`read_block`] found: a record to map, or a broken row with the reason.
@@ -141,79 +124,72 @@ pub(crate) enum Read<'a> {
     Rejected(usize, String),
 }
 
-/// Reads the records of `text` (whole records, the first starting at its first
-/// byte, which is on line `first_line`) with `reader`, created over `text`.
+/// Whole records of an export's text for [`read_block`].
+pub(crate) struct Block<'t> {
+    /// The text; its first byte is on line `first_line`.
+    pub text: &'t str,
+    /// Where the first record may start (past a header).
+    pub from: usize,
+    /// The line `text` starts on.
+    pub first_line: usize,
+    /// True when no more text follows.
+    pub last: bool,
+}
+
+/// Reads the records of a block: each well-formed one with the line it starts
+/// on, each broken one as a rejection.
 ///
-/// With `last` false more text follows: the block's final record may be cut at
-/// the block's end, so it is not read but returned as `(byte offset, line)`, to
-/// start the next block. With `last` true it is read, and rejected as truncated
-/// when the text ends in the middle of it. Errors carry the line they are on.
+/// When more text follows (`last` false) the block's final record may be cut
+/// at the block's end, so it is not read but returned as `(byte offset, line)`,
+/// to start the next block. When `last`, it is read, and rejected as truncated
+/// when the text ends in the middle of it.
 pub(crate) fn read_block(
-    reader: &mut ::csv::Reader<&[u8]>,
-    text: &str,
-    first_line: usize,
+    block: Block<'_>,
+    delimiter: u8,
     width: usize,
-    last: bool,
     f: &mut dyn FnMut(Read<'_>),
-) -> Result<Option<(usize, usize)>, (usize, ::csv::Error)> {
+) -> Option<(usize, usize)> {
+    let Block { text, from, first_line, last } = block;
     let bytes = text.as_bytes();
-    // Line numbers are counted here from byte offsets: with CRLF endings the csv
-    // crate's record position points at the previous line's `\n` and its line
-    // count lags by one.
-    let (mut counted_to, mut line_at) = (0usize, first_line);
-    // One record of lookahead: only the last record can be a truncated one.
-    let mut pending = ::csv::StringRecord::new();
-    let mut next = ::csv::StringRecord::new();
-    let mut pending_at: Option<(usize, usize)> = None; // (line, start byte)
-    loop {
-        let more = match reader.read_record(&mut next) {
-            Ok(more) => more,
-            Err(e) => {
-                let line = first_line + reader.position().line() as usize - 1;
-                return Err((line, e));
-            }
-        };
-        if let Some((line, start)) = pending_at.take() {
-            if !more && !last {
-                return Ok(Some((start, line)));
-            }
-            if !more
-                && !text.ends_with('\n')
-                && (bytes[start..].iter().filter(|&&b| b == b'"').count() % 2 == 1
-                    || pending.len() < width)
-            {
-                let reason = format!(
-                    "truncated row: the file ends in the middle of this record ({} of {width} fields); re-export the file",
-                    pending.len()
-                );
-                f(Read::Rejected(line, reason));
-            } else if pending.len() == 1 && pending[0].trim().is_empty() && width > 1 {
-                // a blank line
-            } else if pending.len() != width {
-                let reason = format!(
-                    "expected {width} fields as in the header, found {}; the row is broken (an unquoted delimiter or line break?)",
-                    pending.len()
-                );
-                f(Read::Rejected(line, reason));
-            } else {
-                f(Read::Record(line, Cells::Csv(&pending)));
-            }
+    let tokenizer = Tokenizer::new(delimiter, Ends::CrLf);
+    // Lines are counted by `\n`, as PowerShell ends them (CRLF or LF).
+    let (mut counted_to, mut line) = (0usize, first_line);
+    let mut record = Record::new();
+    let mut at = from;
+    while let Some(span) = tokenizer.read(bytes, at, &mut record) {
+        line += memchr_count(&bytes[counted_to..span.start]);
+        counted_to = span.start;
+        at = span.end;
+        // Only the final record can be cut short.
+        let is_final =
+            !span.terminated || bytes[span.end..].iter().all(|&b| b == b'\n' || b == b'\r');
+        if is_final && !last {
+            return Some((span.start, line));
         }
-        if !more {
-            return Ok(None);
+        let cells = record.over_text(text);
+        if is_final
+            && !text.ends_with('\n')
+            && (bytes[span.start..].iter().filter(|&&b| b == b'"').count() % 2 == 1
+                || cells.len() < width)
+        {
+            let reason = format!(
+                "truncated row: the file ends in the middle of this record ({} of {width} fields); re-export the file",
+                cells.len()
+            );
+            f(Read::Rejected(line, reason));
+        } else if cells.len() == 1 && cells.get(0).unwrap_or("").trim().is_empty() && width > 1 {
+            // a blank line
+        } else if cells.len() != width {
+            let reason = format!(
+                "expected {width} fields as in the header, found {}; the row is broken (an unquoted delimiter or line break?)",
+                cells.len()
+            );
+            f(Read::Rejected(line, reason));
+        } else {
+            f(Read::Record(line, Cells::Csv(cells)));
         }
-        // The csv crate's position can point at line breaks it skipped before
-        // the record (the `\n` of a CRLF, blank lines); a record never starts
-        // with one, so its first byte is past them.
-        let mut start = next.position().map_or(counted_to, |p| p.byte() as usize);
-        while matches!(bytes.get(start), Some(b'\n' | b'\r')) {
-            start += 1;
-        }
-        line_at += memchr_count(&bytes[counted_to..start]);
-        counted_to = start;
-        pending_at = Some((line_at, start));
-        std::mem::swap(&mut pending, &mut next);
     }
+    None
 }
 
 pub(crate) fn memchr_count(bytes: &[u8]) -> usize {
@@ -226,9 +202,9 @@ pub fn parse(file: &Arc<str>, text: &str, delimiter: u8) -> Result<Parsed, Synta
     let mut table = Table { columns: stream.columns.clone(), rows: Vec::new() };
     stream.each(&mut |line, cells| {
         let values = (0..table.columns.len()).map(|c| cells.get(c).map(str::to_owned)).collect();
-        table.rows.push(Record { line, values });
+        table.rows.push(super::Record { line, values });
     });
-    let rejected = stream.finish()?;
+    let rejected = stream.finish();
     Ok(Parsed { table, rejected, ..Parsed::default() })
 }
 

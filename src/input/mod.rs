@@ -13,6 +13,7 @@ pub mod list;
 pub mod paste;
 pub mod stream;
 pub mod table;
+pub mod tokenize;
 pub mod transcript;
 pub mod value;
 
@@ -62,7 +63,7 @@ pub enum Cells<'a> {
     /// A materialised record of a [`Table`].
     Owned(&'a [Option<String>]),
     /// A CSV record read in a stream, never materialised.
-    Csv(&'a ::csv::StringRecord),
+    Csv(tokenize::Fields<'a>),
 }
 
 impl<'a> Cells<'a> {

@@ -7,11 +7,12 @@
 //! decode, blank transcript noise, detect, parse) would read, and gives up
 //! ([`CsvFile::finish`] says so) whenever that path could decide otherwise: a
 //! UTF-16 byte-order mark, bytes that are not UTF-8 or not text, anything that
-//! may be a prompt or transcript banner, a form other than CSV, a row the csv
-//! crate cannot read. The caller then reads the file whole and gets that
-//! path's exact errors and warnings.
+//! may be a prompt or transcript banner, a form other than CSV. The caller then
+//! reads the file whole and gets that path's exact errors and warnings. Both
+//! read records with the same function ([`super::csv::read_block`]) and the
+//! same tokenizer ([`super::tokenize`]).
 //!
-//! Blocks end at record boundaries found by the csv reader itself, never
+//! Blocks end at record boundaries found by the tokenizer itself, never
 //! guessed from quotes: each block's last record may be cut by the block's end,
 //! so it is not read there but carried into the next block, which starts with it.
 
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::csv::{Read, header, memchr_count, read_block, reader, skip_type_line};
+use super::csv::{Block, Read, header, memchr_count, read_block, skip_type_line};
 use super::{Cells, Form, Records, Rejection, Source};
 use crate::decode::{self, Encoding};
 use crate::progress::Progress;
@@ -43,7 +44,6 @@ pub struct CsvFile<'p, R> {
     start: usize,
     filled: usize,
     line: usize,
-    header_pending: bool,
     eof: bool,
     hasher: Sha256,
     size_hint: usize,
@@ -92,7 +92,6 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             start: 0,
             filled: 0,
             line: 1,
-            header_pending: true,
             eof: false,
             hasher: Sha256::new(),
             size_hint: 0,
@@ -135,17 +134,18 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         };
         s.why = why;
         let (body, skipped) = skip_type_line(text);
-        let Ok(Some(columns)) = header(&mut reader(body, delimiter, true)) else {
+        let Some((columns, span)) = header(body, delimiter) else {
             return Ok(None);
         };
-        if super::csv::data_like(&columns).is_some() {
+        if super::csv::data_like(&columns).is_some() || !(span.terminated || s.eof) {
             return Ok(None);
         }
         let per_byte = memchr_count(text.as_bytes()) as f64 / text.len().max(1) as f64;
         let size_hint = (per_byte * len as f64 * 1.05) as usize + 16;
+        // The records start past the `#TYPE` line and the header.
         let type_line = text.len() - body.len();
-        s.start += type_line;
-        s.line += skipped;
+        s.start += type_line + span.end;
+        s.line += skipped + memchr_count(&body.as_bytes()[..span.end]);
         s.delimiter = delimiter;
         s.columns = columns;
         s.size_hint = size_hint;
@@ -260,13 +260,9 @@ impl<R: io::Read> Records for CsvFile<'_, R> {
                 }
             };
             let last = self.eof;
-            let mut reader = reader(text, self.delimiter, self.header_pending);
-            if self.header_pending && reader.headers().is_err() {
-                self.give_up = true;
-                return;
-            }
+            let block = Block { text, from: 0, first_line: self.line, last };
             let (file, rejected) = (&self.file, &mut self.rejected);
-            let read = read_block(&mut reader, text, self.line, width, last, &mut |r| match r {
+            let read = read_block(block, self.delimiter, width, &mut |r| match r {
                 Read::Record(line, cells) => f(line, cells),
                 Read::Rejected(line, reason) => rejected.push(Rejection {
                     source: Source { file: crate::model::Text::new(file), line },
@@ -275,27 +271,20 @@ impl<R: io::Read> Records for CsvFile<'_, R> {
             });
             let text_len = text.len();
             match read {
-                Err(_) => {
-                    self.give_up = true;
-                    return;
-                }
-                Ok(None) if last => {
+                None if last => {
                     self.done = true;
                     return;
                 }
-                // No record started in this block (a header alone): go on after it.
-                Ok(None) => {
+                // No record started in this block (blank lines only): go on after it.
+                None => {
                     self.line += memchr_count(&self.buf[self.start..self.start + text_len]);
                     self.start += text_len;
-                    self.header_pending = false;
                 }
-                Ok(Some((0, _))) if !self.header_pending => {
-                    // One record fills the block: read more of it.
-                }
-                Ok(Some((at, line))) => {
+                // One record fills the block: read more of it.
+                Some((0, _)) => {}
+                Some((at, line)) => {
                     self.start += at;
                     self.line = line;
-                    self.header_pending = false;
                 }
             }
             if self.fill().is_err() {
@@ -322,7 +311,7 @@ mod tests {
         s.each(&mut |line, cells| {
             records.push((line, (0..3).filter_map(|c| cells.get(c).map(str::to_owned)).collect()))
         });
-        let rejected = s.finish()?;
+        let rejected = s.finish();
         Ok((records, rejected.into_iter().map(|r| (r.source.line, r.reason)).collect()))
     }
 

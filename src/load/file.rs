@@ -164,7 +164,7 @@ pub(super) fn parse_and_map(
             columns::check(cmdlet, environment, file, &header)?;
             let (typed, mapped) =
                 map_typed(cmdlet, environment, file, &mut stream, &mut rejected, &mut warnings);
-            let parse_rejected = stream.finish().map_err(|e| e.in_context(&text))?;
+            let parse_rejected = stream.finish();
             let rows = mapped + parse_rejected.len();
             rejected.extend(parse_rejected);
             (typed, rows, header)

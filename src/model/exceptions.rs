@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 
 use super::snapshot::IdentityIndex;
 use super::{PerProtocol, Protocol};
+use crate::input::tokenize::{Ends, Record, Tokenizer};
 use crate::input::{Rejection, Source, Warning};
 
 /// One row of the register.
@@ -122,12 +123,16 @@ impl Exceptions {
 pub fn parse(file: &Arc<str>, text: &str) -> Result<(Vec<Exception>, Vec<Rejection>), String> {
     // Records end at `\n` only, so that line numbers stay right after CRLF (see
     // `evidence::csv`); cells are trimmed, which drops the `\r`.
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_reader(text.as_bytes());
-    let headers =
-        reader.headers().map_err(|e| format!("{file}: cannot read the header: {e}"))?.clone();
+    let bytes = text.as_bytes();
+    let tokenizer = Tokenizer::new(b',', Ends::Lf);
+    let mut record = Record::new();
+    let (headers, mut at): (Vec<String>, usize) = match tokenizer.read(bytes, 0, &mut record) {
+        Some(head) => {
+            let f = record.over_text(text);
+            ((0..f.len()).map(|i| f.get(i).unwrap_or("").to_owned()).collect(), head.end)
+        }
+        None => (Vec::new(), bytes.len()),
+    };
     let col = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
     let cols = ["Identity", "Protocols", "Until", "Owner", "Reason"].map(col);
     let missing: Vec<&str> = ["Identity", "Protocols", "Until", "Owner", "Reason"]
@@ -145,20 +150,12 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<(Vec<Exception>, Vec<Rejecti
     let [identity, protocols, until, owner, reason] = cols.map(|c| c.unwrap_or(0));
     let mut rows = Vec::new();
     let mut rejected = Vec::new();
-    for record in reader.records() {
-        let (line, record) = match record {
-            Ok(r) => (r.position().map_or(0, |p| p.line() as usize), r),
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                rejected.push(Rejection {
-                    source: Source { file: crate::model::Text::new(file), line },
-                    reason: format!("unreadable CSV row: {e}"),
-                });
-                continue;
-            }
-        };
+    while let Some(span) = tokenizer.read(bytes, at, &mut record) {
+        at = span.end;
+        let line = 1 + memchr::memchr_iter(b'\n', &bytes[..span.start]).count();
+        let record = record.over_text(text);
         let cell = |c: usize| record.get(c).unwrap_or("").trim();
-        if record.iter().all(|c| c.trim().is_empty()) {
+        if (0..record.len()).all(|c| cell(c).is_empty()) {
             continue;
         }
         let source = Source { file: crate::model::Text::new(file), line };
