@@ -180,10 +180,17 @@ pub(crate) struct Sink<'i> {
     events: u64,
     /// The client key of the event being counted (reused, not allocated per event).
     key: String,
+    /// What each user id and name met so far resolved to: an account signs in
+    /// again and again, and resolving checks the mailbox's own identifiers.
+    found: FxHashMap<Box<str>, Option<u32>>,
 }
 
 /// Distinct unmatched sign-in names counted by name, per file.
 const MAX_UNMATCHED_NAMES: usize = 100_000;
+
+/// Distinct user ids and names whose mailbox [`Sink`] remembers, per file (a
+/// spray against made-up names must not grow it without end).
+const MAX_REMEMBERED: usize = 200_000;
 
 impl<'i> Sink<'i> {
     fn new(
@@ -203,7 +210,20 @@ impl<'i> Sink<'i> {
             warnings: Vec::new(),
             events: 0,
             key: String::new(),
+            found: FxHashMap::default(),
         }
+    }
+
+    /// The mailbox an event's user id or name names, as [`IdentityIndex::find`].
+    fn find(&mut self, id: &str) -> Option<u32> {
+        if let Some(&found) = self.found.get(id) {
+            return found;
+        }
+        let found = self.index.find(id);
+        if self.found.len() < MAX_REMEMBERED {
+            self.found.insert(id.into(), found);
+        }
+        found
     }
 
     pub(crate) fn reject(&mut self, line: usize, reason: String) {
@@ -259,7 +279,7 @@ impl<'i> Sink<'i> {
             None => s.unknown_interactivity += 1,
         }
         let (Some(p), Some(success)) = (protocol, success) else { return };
-        let mailbox = self.index.find(e.user_id).or_else(|| self.index.find(e.upn));
+        let mailbox = self.find(e.user_id).or_else(|| self.find(e.upn));
         match mailbox {
             Some(i) => {
                 self.usage.summary.counted += 1;
