@@ -97,6 +97,7 @@ impl Snapshot {
         } = parts;
         let policies = policies.map(|p| {
             dedup(p, |p| Cow::Owned(p.name.to_lowercase()), "policy name", |p| &p.source, rejected)
+                .0
         });
         // Users and mailboxes are the big ones: deduplicate them side by side.
         let mut mailbox_rejected = Vec::new();
@@ -115,9 +116,13 @@ impl Snapshot {
                     |m| &m.source,
                     &mut mailbox_rejected,
                 )
+                .0
             },
         );
         let (users, user_rejected) = users;
+        // The users' index by key is their index by Guid too (a key is the Guid
+        // when there is one): the join looks mailboxes up in it.
+        let (users, by_key) = users.unzip();
         rejected.extend(user_rejected);
         rejected.extend(mailbox_rejected);
 
@@ -142,10 +147,11 @@ impl Snapshot {
                 (Text::new(&p.name), Protocol::ALL.map(setting))
             })
             .collect();
-        let mailbox_user = match &users {
-            Some(users) => join(&mailboxes, users),
-            None => vec![None; mailboxes.len()],
+        let mailbox_user = match (&users, &by_key) {
+            (Some(users), Some(by_key)) => join(&mailboxes, users, by_key),
+            _ => vec![None; mailboxes.len()],
         };
+        drop(by_key);
         if let Some(users) = &users {
             let mut joined = vec![false; users.len()];
             for u in mailbox_user.iter().filter_map(|&u| user_index(u)) {
@@ -324,13 +330,14 @@ fn dn_common_name(dn: &str) -> Option<String> {
 
 /// Keeps the first of each key; later duplicates become rejections. Keys borrow
 /// from the items, and the items are only copied when there is a duplicate.
+/// Returns the items kept and their index by key.
 fn dedup<T>(
     items: Vec<T>,
     key: impl Fn(&T) -> Cow<'_, str>,
     what: &str,
     source: impl Fn(&T) -> &crate::input::Source,
     rejected: &mut Vec<Rejection>,
-) -> Vec<T> {
+) -> (Vec<T>, KeyIndex) {
     let mut keep = vec![true; items.len()];
     let mut seen = KeyIndex::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -347,9 +354,17 @@ fn dedup<T>(
         }
     }
     if keep.iter().all(|k| *k) {
-        return items;
+        return (items, seen);
     }
-    items.into_iter().zip(keep).filter_map(|(item, k)| k.then_some(item)).collect()
+    drop(seen);
+    let kept: Vec<T> =
+        items.into_iter().zip(keep).filter_map(|(item, k)| k.then_some(item)).collect();
+    // The slots moved: index the kept items again (they hold no duplicate now).
+    let mut index = KeyIndex::with_capacity(kept.len());
+    for (i, item) in kept.iter().enumerate() {
+        index.first_or_insert(&key(item), i, |j| key(&kept[j]));
+    }
+    (kept, index)
 }
 
 /// The first index filed under each key; the table holds indices only, and a
@@ -460,11 +475,18 @@ fn user_index(user: UserRef) -> Option<usize> {
 /// Each fallback index is built only when some mailbox is still without a user
 /// (in an export of a whole tenant every mailbox has its Get-User row and the
 /// Guid finds it), and looked up only for those mailboxes.
-fn join(mailboxes: &[CasMailbox], users: &[User]) -> Vec<UserRef> {
-    let by_guid = Index::new(users, |u| [u.ids.guid(), None]);
+///
+/// `by_key` is the users' index by [`Ids::key`](super::Ids::key) from
+/// deduplicating them: a user's key is its Guid when it has one, so a hit on a
+/// user with a Guid is a hit on that Guid.
+fn join(mailboxes: &[CasMailbox], users: &[User], by_key: &KeyIndex) -> Vec<UserRef> {
+    let by_guid = |g: &str| {
+        let key_of = |slot: usize| join_key(users[slot].ids.key());
+        let found = by_key.find(&join_key(g), key_of)?;
+        users[found].ids.guid().is_some().then_some(found)
+    };
     let mut out: Vec<UserRef> =
-        mailboxes.par_iter().map(|m| user_ref(m.ids.guid().and_then(|g| by_guid.get(g)))).collect();
-    drop(by_guid);
+        mailboxes.par_iter().map(|m| user_ref(m.ids.guid().and_then(by_guid))).collect();
     if out.iter().any(Option::is_none) {
         let by_edoid = Index::new(users, |u| [u.ids.external_directory_object_id(), None]);
         fill(&mut out, mailboxes, |m| {
