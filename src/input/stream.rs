@@ -1,12 +1,14 @@
-//! A UTF-8 CSV export read straight from its file, block by block, so that a
-//! million-row export is never held in memory: each block is hashed, checked
-//! and parsed as it arrives, and its records are mapped as they are read.
+//! A CSV export read straight from its file, block by block, so that a
+//! million-row export is never held in memory: each block is hashed, decoded
+//! (UTF-8 as it is; UTF-16 with a byte-order mark, as Windows PowerShell 5.1's
+//! `-Encoding Unicode` writes, to UTF-8), checked and parsed as it arrives, and
+//! its records are mapped as they are read.
 //!
 //! This is the fast path for the commonest and largest input, and only for it.
 //! It reads exactly what the whole-file path ([`crate::load::parse_bytes`]:
 //! decode, blank transcript noise, detect, parse) would read, and gives up
-//! ([`CsvFile::finish`] says so) whenever that path could decide otherwise: a
-//! UTF-16 byte-order mark, bytes that are not UTF-8 or not text, anything that
+//! ([`CsvFile::finish`] says so) whenever that path could decide otherwise:
+//! bytes that are not UTF-8 (or not UTF-16, after its mark) or not text, anything that
 //! may be a prompt or transcript banner, a form other than CSV. The caller then
 //! reads the file whole and gets that path's exact errors and warnings. Both
 //! read records with the same function ([`super::csv::read_block`]) and the
@@ -50,6 +52,20 @@ pub struct CsvFile<'p, R> {
     rejected: Vec<Rejection>,
     give_up: bool,
     done: bool,
+    /// A UTF-16 file's decoder and the bytes it has not decoded yet.
+    utf16: Option<Utf16>,
+}
+
+/// The UTF-16 side of a [`CsvFile`]: the file's bytes are read (and hashed)
+/// into `raw`, and decoded into the block buffer as UTF-8.
+struct Utf16 {
+    decoder: encoding_rs::Decoder,
+    raw: Vec<u8>,
+    /// `raw[start..end]`: read and not decoded yet.
+    start: usize,
+    end: usize,
+    /// The file has been read to its end.
+    read_all: bool,
 }
 
 /// How reading a file as a stream ended.
@@ -98,14 +114,38 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             rejected: Vec::new(),
             give_up: false,
             done: false,
+            utf16: None,
         };
         s.fill()?;
         let head = &s.buf[..s.filled];
+        let utf16 = if head.starts_with(b"\xFF\xFE") {
+            Some((encoding_rs::UTF_16LE, Encoding::Utf16Le))
+        } else if head.starts_with(b"\xFE\xFF") {
+            Some((encoding_rs::UTF_16BE, Encoding::Utf16Be))
+        } else {
+            None
+        };
         if head.starts_with(b"\xEF\xBB\xBF") {
             s.encoding = Encoding::Utf8Bom;
             s.start = 3;
-        } else if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
-            return Ok(None);
+        } else if let Some((codec, encoding)) = utf16 {
+            // What was read is the file's first bytes, hashed already: decode
+            // them (after the mark) before reading on.
+            let mut raw = vec![0; block.max(2)];
+            let read = s.filled - 2;
+            raw[..read].copy_from_slice(&s.buf[2..s.filled]);
+            s.utf16 = Some(Utf16 {
+                decoder: codec.new_decoder_without_bom_handling(),
+                raw,
+                start: 0,
+                end: read,
+                read_all: s.eof,
+            });
+            (s.filled, s.eof, s.encoding) = (0, false, encoding);
+            s.fill()?;
+            if s.give_up {
+                return Ok(None);
+            }
         }
         // The form is decided on the first lines: make sure they are all here.
         loop {
@@ -121,6 +161,9 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
                 return Ok(None);
             }
             s.fill()?;
+            if s.give_up {
+                return Ok(None);
+            }
         }
         let Ok(text) = checked_text(&s.buf[s.start..s.filled], s.eof) else { return Ok(None) };
         // Pasted text (indented, quoted, with a command or banner) is read whole.
@@ -141,7 +184,9 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             return Ok(None);
         }
         let per_byte = memchr_count(text.as_bytes()) as f64 / text.len().max(1) as f64;
-        let size_hint = (per_byte * len as f64 * 1.05) as usize + 16;
+        // UTF-16 takes two bytes for each character of an export's text.
+        let text_len = if s.utf16.is_some() { len / 2 } else { len };
+        let size_hint = (per_byte * text_len as f64 * 1.05) as usize + 16;
         // The records start past the `#TYPE` line and the header.
         let type_line = text.len() - body.len();
         s.start += type_line + span.end;
@@ -175,19 +220,43 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             self.filled -= self.start;
             self.start = 0;
         }
-        if self.filled == self.buf.len() {
+        // Room for at least one character (a decoded one takes up to four bytes).
+        if self.buf.len() - self.filled < 4 {
             self.buf.resize(self.buf.len() * 2, 0);
         }
         while self.filled < self.buf.len() && !self.eof {
-            let n = match self.input.read(&mut self.buf[self.filled..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+            let Some(u) = self.utf16.as_mut() else {
+                let n = read(&mut self.input, &mut self.buf[self.filled..])?;
+                self.hasher.update(&self.buf[self.filled..self.filled + n]);
+                self.progress.advance(n as u64);
+                self.filled += n;
+                self.eof = n == 0;
+                continue;
             };
-            self.hasher.update(&self.buf[self.filled..self.filled + n]);
-            self.progress.advance(n as u64);
-            self.filled += n;
-            self.eof = n == 0;
+            if u.start == u.end && !u.read_all {
+                let n = read(&mut self.input, &mut u.raw)?;
+                self.hasher.update(&u.raw[..n]);
+                self.progress.advance(n as u64);
+                (u.start, u.end, u.read_all) = (0, n, n == 0);
+            }
+            let (result, used, written, malformed) = u.decoder.decode_to_utf8(
+                &u.raw[u.start..u.end],
+                &mut self.buf[self.filled..],
+                u.read_all,
+            );
+            u.start += used;
+            self.filled += written;
+            if malformed {
+                // An unpaired surrogate or a cut last character: the whole-file
+                // reader names it.
+                self.give_up = true;
+                self.eof = true;
+            } else if result == encoding_rs::CoderResult::OutputFull {
+                // The next character does not fit: the block is as full as it gets.
+                break;
+            } else if u.read_all {
+                self.eof = true;
+            }
         }
         Ok(())
     }
@@ -200,6 +269,16 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
     /// Why the file was read as CSV (the detector's evidence on its first lines).
     pub fn why(&self) -> &str {
         &self.why
+    }
+}
+
+/// Reads what `input` gives into `buf`, retrying when interrupted.
+fn read(input: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match input.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
     }
 }
 
@@ -287,7 +366,7 @@ impl<R: io::Read> Records for CsvFile<'_, R> {
                     self.line = line;
                 }
             }
-            if self.fill().is_err() {
+            if self.fill().is_err() || self.give_up {
                 self.give_up = true;
                 return;
             }
@@ -317,8 +396,20 @@ mod tests {
 
     /// The same through the block reader, with blocks of `block` bytes.
     fn streamed(text: &str, block: usize) -> Option<Seen> {
+        streamed_bytes(text.as_bytes(), block)
+    }
+
+    /// `text` as UTF-16 with its byte-order mark, little- or big-endian.
+    fn utf16(text: &str, little: bool) -> Vec<u8> {
+        let mark: [u8; 2] = if little { [0xFF, 0xFE] } else { [0xFE, 0xFF] };
+        let units = text.encode_utf16();
+        let bytes = units.flat_map(|u| if little { u.to_le_bytes() } else { u.to_be_bytes() });
+        mark.into_iter().chain(bytes).collect()
+    }
+
+    /// A file's bytes through the block reader.
+    fn streamed_bytes(bytes: &[u8], block: usize) -> Option<Seen> {
         let file: Arc<str> = Arc::from("T.csv");
-        let bytes = text.as_bytes();
         let mut s =
             CsvFile::open_sized(&file, bytes, bytes.len() as u64, &Silent, block).unwrap()?;
         let mut records = Vec::new();
@@ -374,6 +465,12 @@ mod tests {
                 let got =
                     streamed(&text, block).unwrap_or_else(|| panic!("gave up, block {block}"));
                 assert_eq!(got, expected, "block {block}, crlf {crlf}, type line {type_line}");
+                // The same text as UTF-16, either byte order: the same records.
+                for little in [true, false] {
+                    let got = streamed_bytes(&utf16(&text, little), block)
+                        .unwrap_or_else(|| panic!("UTF-16 gave up, block {block}"));
+                    assert_eq!(got, expected, "UTF-16 (little {little}), block {block}");
+                }
             }
         }
     }
@@ -421,12 +518,27 @@ mod tests {
             b
         };
         let file: Arc<str> = Arc::from("T.csv");
-        for bytes in [
+        for (case, bytes) in [
             with(b"PS C:\\> Get-User | Export-Csv\n"),
             with(b"\"bad\",\"\xC3\x28\",\"x\"\n"),
             with(b"\"nul\",\"\x00\",\"x\"\n"),
-            [b"\xFF\xFE".as_slice(), text.as_bytes()].concat(),
-        ] {
+            // UTF-16 with an unpaired surrogate late in the file, or cut in
+            // the middle of a character.
+            {
+                let mut b = utf16(&text[..cut], true);
+                b.extend_from_slice(&0xD800u16.to_le_bytes());
+                b.extend_from_slice(&utf16(&text[cut..], true)[2..]);
+                b
+            },
+            {
+                let mut b = utf16(&text, true);
+                b.pop();
+                b
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let gave_up = match CsvFile::open_sized(&file, &bytes[..], 0, &Silent, 200).unwrap() {
                 None => true,
                 Some(mut s) => {
@@ -434,7 +546,7 @@ mod tests {
                     matches!(s.finish().unwrap(), Finished::ReadWhole)
                 }
             };
-            assert!(gave_up, "{:?}", String::from_utf8_lossy(&bytes[cut..cut + 30]));
+            assert!(gave_up, "case {case}: {:?}", String::from_utf8_lossy(&bytes[cut..cut + 30]));
         }
         // A Format-List file is not CSV.
         let list = "\nName : a\nPopEnabled : True\n\nName : b\nPopEnabled : True\n".repeat(5);
