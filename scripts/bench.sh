@@ -114,6 +114,21 @@ elif [ "${BENCH_WRITE_REFERENCE:-0}" = 1 ]; then
 fi
 
 echo
+echo "== the same tenant as Windows PowerShell 5.1 writes it with -Encoding Unicode (UTF-16LE)"
+U16="$WORK/tenant-$N-utf16"
+if [ ! -f "$U16/CasMailbox.csv" ]; then
+  mkdir -p "$U16"
+  cp "$DIR"/*.csv "$DIR"/manifest.json "$U16"/
+  for f in User CasMailbox; do
+    "$PY" -c 'import sys; t = open(sys.argv[1], encoding="utf-8-sig").read(); open(sys.argv[2], "w", encoding="utf-16").write(t)' "$DIR/$f.csv" "$U16/$f.csv"
+  done
+fi
+cat "$U16"/*.csv >/dev/null
+read -r U_S U_M < <(measure "$EXO" "${AUDIT[@]}" "$U16" --format csv -o "$WORK/exoauth-utf16.csv")
+printf '%-32s %9s %10s\n' "exoauth, CSV report, UTF-16" "$U_S" "$U_M"
+cmp -s "$WORK/exoauth.csv" "$WORK/exoauth-utf16.csv" && echo "the same report as from the UTF-8 export: yes" || echo "the same report as from the UTF-8 export: NO"
+
+echo
 echo "== sign-in evidence: ${SIGNIN_N:=100000} mailboxes and ${EVENTS:=2000000} sign-in events (portal CSV downloads)"
 SDIR="$WORK/signins-$SIGNIN_N-$EVENTS"
 [ -d "$SDIR/signins" ] || "$EXO" generate --mailboxes "$SIGNIN_N" --sign-ins "$EVENTS" --seed 7 -o "$SDIR" >/dev/null
