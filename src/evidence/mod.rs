@@ -214,6 +214,36 @@ impl<'i> Sink<'i> {
         }
     }
 
+    /// An empty sink for a part of the same file.
+    pub(crate) fn part(&self) -> Sink<'i> {
+        Sink::new(&self.file, self.index, self.since, self.interactive)
+    }
+
+    /// Adds the counts of a later part of the same file, whose rejected rows
+    /// were numbered from 1 at the part's start, `lines_before` lines into
+    /// the file.
+    pub(crate) fn absorb(&mut self, part: Sink<'i>, lines_before: usize) {
+        let Sink { usage, unmatched, rejected, warnings, events, .. } = part;
+        self.usage.summary.add(&usage.summary);
+        self.usage.merge(usage);
+        for (who, n) in unmatched {
+            let room = self.unmatched.len() < MAX_UNMATCHED_NAMES;
+            match self.unmatched.get_mut(&who) {
+                Some(count) => *count += n,
+                None if room => {
+                    self.unmatched.insert(who, n);
+                }
+                None => {}
+            }
+        }
+        self.rejected.extend(rejected.into_iter().map(|mut r| {
+            r.source.line += lines_before;
+            r
+        }));
+        self.warnings.extend(warnings);
+        self.events += events;
+    }
+
     /// The mailbox an event's user id or name names, as [`IdentityIndex::find`].
     fn find(&mut self, id: &str) -> Option<u32> {
         if let Some(&found) = self.found.get(id) {
@@ -613,11 +643,12 @@ fn read_file<'i>(
     }
     let shape = shape(path).map_err(io)?;
     let mut sink = Sink::new(&file, index, since, interactivity_from_name(path));
-    let input = std::fs::File::open(path).map_err(io)?;
-    let mut counting = Counting { inner: input, progress };
     let kind = match shape {
-        Some(Shape::Csv) => csv::read(&mut counting, &mut sink)?,
-        Some(Shape::Json) => json::read(&mut counting, &mut sink)?,
+        Some(Shape::Csv) => csv::read_path(path, &mut sink, progress)?,
+        Some(Shape::Json) => {
+            let input = std::fs::File::open(path).map_err(io)?;
+            json::read(&mut Counting { inner: input, progress }, &mut sink)?
+        }
         None => {
             return Err(EvidenceError::Shape {
                 file,

@@ -295,21 +295,45 @@ pub fn each_record(
     first_line: usize,
     f: &mut dyn FnMut(&mut Line<'_>, Fields<'_>),
 ) -> io::Result<()> {
-    each_record_sized(input, tokenizer, first_line, f, 1 << 20)
+    each_record_until(input, tokenizer, first_line, u64::MAX, f).map(|_| ())
 }
 
-/// [`each_record`] with blocks of `block` bytes (tests use tiny ones).
+/// Where [`each_record_until`] stopped, in bytes from the input's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reached {
+    /// Where the first record it read starts, if it read one.
+    pub first: Option<u64>,
+    /// Where the first record it did not read starts (at or past the limit),
+    /// or the input's end.
+    pub stop: u64,
+}
+
+/// [`each_record`] for the records that start before `limit`: a part of a
+/// larger input, whose last record may run past the limit.
+pub fn each_record_until(
+    input: &mut dyn io::Read,
+    tokenizer: Tokenizer,
+    first_line: usize,
+    limit: u64,
+    f: &mut dyn FnMut(&mut Line<'_>, Fields<'_>),
+) -> io::Result<Reached> {
+    each_record_sized(input, tokenizer, first_line, limit, f, 1 << 20)
+}
+
+/// [`each_record_until`] with blocks of `block` bytes (tests use tiny ones).
 fn each_record_sized(
     input: &mut dyn io::Read,
     tokenizer: Tokenizer,
     first_line: usize,
+    limit: u64,
     f: &mut dyn FnMut(&mut Line<'_>, Fields<'_>),
     block: usize,
-) -> io::Result<()> {
+) -> io::Result<Reached> {
     let mut buf = vec![0u8; block.max(1)];
     let (mut filled, mut eof) = (0, false);
-    // The line `buf[0]` is on.
-    let mut line = first_line;
+    // Where `buf[0]` is in the input, and on which line.
+    let (mut base, mut line) = (0u64, first_line);
+    let mut first = None;
     let mut record = Record::new();
     loop {
         while filled < buf.len() && !eof {
@@ -331,20 +355,26 @@ fn each_record_sized(
         // Where the record the block cuts starts: it is read again with the next.
         let mut cut = filled;
         while let Some(span) = tokenizer.read(data, at, &mut record) {
+            let start = base + span.start as u64;
+            if start >= limit {
+                return Ok(Reached { first, stop: start });
+            }
             if !span.terminated && !eof {
                 cut = span.start;
                 break;
             }
+            first.get_or_insert(start);
             let mut at_line =
                 Line { data, start: span.start, counted: &mut counted, line: &mut line };
             f(&mut at_line, Fields { record: &record, input: data, text: Some(valid) });
             at = span.end;
         }
         if eof && cut == filled {
-            return Ok(());
+            return Ok(Reached { first, stop: base + filled as u64 });
         }
         line += memchr::memchr_iter(b'\n', &data[counted..cut]).count();
         buf.copy_within(cut..filled, 0);
+        base += cut as u64;
         filled -= cut;
         if filled == buf.len() {
             // One record longer than the buffer: grow it.
@@ -428,18 +458,12 @@ mod tests {
         let mut out = Vec::new();
         let t = Tokenizer::new(b',', Ends::Lf);
         let mut k = 0;
-        each_record_sized(
-            &mut &text[..],
-            t,
-            1,
-            &mut |line, f| {
-                k += 1;
-                let line = (k % 2 == 0).then(|| line.get());
-                out.push((line, (0..f.len()).map(|i| f.get(i).unwrap_or("?").to_owned()).collect()))
-            },
-            block,
-        )
-        .unwrap();
+        let mut push = |line: &mut Line<'_>, f: Fields<'_>| {
+            k += 1;
+            let line = (k % 2 == 0).then(|| line.get());
+            out.push((line, (0..f.len()).map(|i| f.get(i).unwrap_or("?").to_owned()).collect()))
+        };
+        each_record_sized(&mut &text[..], t, 1, u64::MAX, &mut push, block).unwrap();
         out
     }
 
@@ -467,6 +491,43 @@ mod tests {
                 at = span.end;
             }
             proptest::prop_assert_eq!(in_blocks(text, block), whole);
+        }
+
+        /// A text read in two parts, the first up to a line break past any
+        /// offset and the second from there: when the second part's first
+        /// record starts where the first part stopped (the cut was between
+        /// records), the two parts' records are the whole text's.
+        #[test]
+        fn parts_that_meet_read_the_whole(
+            text in "[a\",\n]{0,200}",
+            cut in 0usize..200,
+        ) {
+            let text = text.as_bytes();
+            let t = Tokenizer::new(b',', Ends::Lf);
+            let read = |input: &[u8], limit: u64| {
+                let mut out: Vec<Vec<Vec<u8>>> = Vec::new();
+                let mut push = |_: &mut Line<'_>, f: Fields<'_>| {
+                    out.push(f.iter().map(<[u8]>::to_vec).collect())
+                };
+                let reached = each_record_sized(&mut &input[..], t, 1, limit, &mut push, 16).unwrap();
+                (out, reached)
+            };
+            let (whole, _) = read(text, u64::MAX);
+            let split = match memchr::memchr(b'\n', &text[cut.min(text.len())..]) {
+                Some(k) => cut + k + 1,
+                None => text.len(),
+            };
+            let (mut head, a) = read(text, split as u64);
+            let (tail, b) = read(&text[split..], u64::MAX);
+            let meet = b.first.map(|f| split as u64 + f).unwrap_or(b.stop + split as u64) == a.stop;
+            if meet {
+                head.extend(tail);
+                proptest::prop_assert_eq!(head, whole);
+            } else {
+                // The cut was inside a quoted value: the first part stopped
+                // past it, at a record the whole text also has.
+                proptest::prop_assert!(a.stop > split as u64);
+            }
         }
 
         /// On any text of quotes, delimiters, line ends, spaces and letters the
