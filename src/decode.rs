@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io;
 
 /// The encoding a file was decoded from, as reported in `exoauth parse` and the
 /// report's input list.
@@ -194,6 +195,100 @@ fn utf16(
     Ok(out)
 }
 
+/// UTF-16 text (after its byte-order mark) read as UTF-8, a block at a time,
+/// so that a large UTF-16 file (Windows PowerShell 5.1's `-Encoding Unicode`,
+/// `Out-File`, `>`) is never held whole. Text that is not UTF-16 (an unpaired
+/// surrogate, a cut last character) is an `InvalidData` error.
+pub struct Utf16Reader<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    /// `raw[start..end]`: bytes read from `inner` and not decoded yet.
+    raw: Vec<u8>,
+    start: usize,
+    end: usize,
+    read_all: bool,
+    done: bool,
+    /// A decoded character that did not fit a caller's tiny buffer.
+    spill: [u8; 4],
+    spilled: std::ops::Range<usize>,
+}
+
+impl<R: io::Read> Utf16Reader<R> {
+    /// Reads `inner` as UTF-16 (`big_endian` or little), after `read`: bytes
+    /// already taken from `inner` past the byte-order mark.
+    pub fn new(inner: R, big_endian: bool, read: &[u8]) -> Utf16Reader<R> {
+        let codec = if big_endian { encoding_rs::UTF_16BE } else { encoding_rs::UTF_16LE };
+        let mut raw = vec![0; (256 << 10).max(read.len())];
+        raw[..read.len()].copy_from_slice(read);
+        Utf16Reader {
+            inner,
+            decoder: codec.new_decoder_without_bom_handling(),
+            raw,
+            start: 0,
+            end: read.len(),
+            read_all: false,
+            done: false,
+            spill: [0; 4],
+            spilled: 0..0,
+        }
+    }
+
+    /// The reader it reads from.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: io::Read> io::Read for Utf16Reader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if !self.spilled.is_empty() {
+            let n = self.spilled.len().min(out.len());
+            out[..n].copy_from_slice(&self.spill[self.spilled.start..self.spilled.start + n]);
+            self.spilled.start += n;
+            return Ok(n);
+        }
+        loop {
+            if self.done {
+                return Ok(0);
+            }
+            if self.start == self.end && !self.read_all {
+                let n = loop {
+                    match self.inner.read(&mut self.raw) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        other => break other?,
+                    }
+                };
+                (self.start, self.end, self.read_all) = (0, n, n == 0);
+            }
+            // A buffer too small for any character gets one through `spill`.
+            let small = out.len() < 4;
+            let target: &mut [u8] = if small { &mut self.spill } else { out };
+            let (result, used, written, malformed) =
+                self.decoder.decode_to_utf8(&self.raw[self.start..self.end], target, self.read_all);
+            self.start += used;
+            if malformed {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "not UTF-16 text: an unpaired surrogate or a cut last character; export or download the file again",
+                ));
+            }
+            self.done = self.read_all && result == encoding_rs::CoderResult::InputEmpty;
+            if written > 0 {
+                if !small {
+                    return Ok(written);
+                }
+                let n = written.min(out.len());
+                out[..n].copy_from_slice(&self.spill[..n]);
+                self.spilled = n..written;
+                return Ok(n);
+            }
+        }
+    }
+}
+
 /// Rejects text with control characters no export writes (binary files that happen
 /// to decode). Tab, CR, LF and ESC (ANSI colour in PowerShell 7 transcripts) pass.
 /// Works on bytes: in UTF-8 every byte of a multi-byte character is >= 0x80.
@@ -238,6 +333,39 @@ mod tests {
             ("Name\r\n".into(), Encoding::Utf8Bom)
         );
         assert_eq!(decode("Zoë".as_bytes()).unwrap(), ("Zoë".into(), Encoding::Utf8));
+    }
+
+    #[test]
+    fn utf16_reads_as_utf8_through_any_buffer() {
+        use std::io::Read;
+        let text = "Zo\u{eb} \u{1F600} \"O'Brien\"\r\n".repeat(50);
+        for big in [false, true] {
+            let units = text.encode_utf16();
+            let bytes: Vec<u8> =
+                units.flat_map(|u| if big { u.to_be_bytes() } else { u.to_le_bytes() }).collect();
+            for (taken, size) in [(0, 1), (3, 2), (7, 3), (100, 5), (bytes.len(), 4096)] {
+                let mut r = Utf16Reader::new(&bytes[taken..], big, &bytes[..taken]);
+                let mut out = Vec::new();
+                let mut buf = vec![0; size];
+                loop {
+                    let n = r.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&buf[..n]);
+                }
+                assert_eq!(String::from_utf8(out).unwrap(), text, "big {big}, {taken}, {size}");
+            }
+            // An unpaired surrogate, and a cut last character, are errors.
+            let mut bad = bytes.clone();
+            bad.extend_from_slice(
+                &(if big { 0xD800u16.to_be_bytes() } else { 0xD800u16.to_le_bytes() }),
+            );
+            let mut sink = Vec::new();
+            assert!(Utf16Reader::new(&bad[..], big, &[]).read_to_end(&mut sink).is_err());
+            let cut = &bytes[..bytes.len() - 1];
+            assert!(Utf16Reader::new(cut, big, &[]).read_to_end(&mut sink).is_err());
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{Event, EvidenceError, Names, Needed, Sink, is};
+use crate::decode::Utf16Reader;
 use crate::input::tokenize::{Ends, Reached, Record, Tokenizer, each_record_until};
 use crate::progress::Progress;
 
@@ -125,13 +126,12 @@ fn read_path_in(
     let mut buf = BufReader::with_capacity(64 << 10, &mut input);
     let head = buf.fill_buf().map_err(io)?;
     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
-        // UTF-16 (Windows PowerShell 5.1's Out-File): decode whole, then read.
-        let mut bytes = Vec::new();
-        buf.read_to_end(&mut bytes).map_err(io)?;
+        // UTF-16 (Windows PowerShell 5.1's Out-File): decoded as it is read,
+        // in one pass (its byte offsets are not the text's, so no parts).
+        let big_endian = head[0] == 0xFE;
+        buf.consume(2);
         progress.advance(len);
-        let (text, _) = crate::decode::decode(&bytes)
-            .map_err(|e| EvidenceError::Shape { file: file.clone(), message: e.to_string() })?;
-        let mut text = text.as_bytes();
+        let mut text = BufReader::with_capacity(64 << 10, Utf16Reader::new(buf, big_endian, &[]));
         let header = header(&mut text, sink)?;
         let mut part = sink.part();
         read_part(&mut text, &header, u64::MAX, &mut part).map_err(io)?;
@@ -278,7 +278,7 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 fn count_lines(path: &Path, from: u64, to: u64) -> io::Result<usize> {
     let mut input = File::open(path)?;
     input.seek(SeekFrom::Start(from))?;
-    let mut input = input.take(to - from);
+    let mut input = input.take(to.saturating_sub(from));
     let mut buf = vec![0u8; 1 << 20];
     let mut lines = 0;
     loop {

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::csv::{Block, Read, header, memchr_count, read_block, skip_type_line};
 use super::{Cells, Form, Records, Rejection, Source};
-use crate::decode::{self, Encoding};
+use crate::decode::{self, Encoding, Utf16Reader};
 use crate::progress::Progress;
 
 /// Bytes read at a time; a record longer than a block grows it.
@@ -34,38 +34,63 @@ const BLOCK: usize = 1 << 20;
 /// A CSV file being read block by block (see the module documentation).
 pub struct CsvFile<'p, R> {
     file: Arc<str>,
-    input: R,
-    progress: &'p dyn Progress,
+    input: Input<'p, R>,
     delimiter: u8,
     why: String,
     encoding: Encoding,
     columns: Vec<String>,
-    /// `buf[start..filled]`: bytes read and not parsed yet; `buf[start]` begins a
+    /// `buf[start..filled]`: text read and not parsed yet; `buf[start]` begins a
     /// record (or the header, before the first block is parsed) on line `line`.
     buf: Vec<u8>,
     start: usize,
     filled: usize,
     line: usize,
     eof: bool,
-    hasher: Sha256,
     size_hint: usize,
     rejected: Vec<Rejection>,
     give_up: bool,
     done: bool,
-    /// A UTF-16 file's decoder and the bytes it has not decoded yet.
-    utf16: Option<Utf16>,
 }
 
-/// The UTF-16 side of a [`CsvFile`]: the file's bytes are read (and hashed)
-/// into `raw`, and decoded into the block buffer as UTF-8.
-struct Utf16 {
-    decoder: encoding_rs::Decoder,
-    raw: Vec<u8>,
-    /// `raw[start..end]`: read and not decoded yet.
-    start: usize,
-    end: usize,
-    /// The file has been read to its end.
-    read_all: bool,
+/// The file's bytes, hashed and counted as they are read.
+struct Hashed<'p, R> {
+    inner: R,
+    hasher: Sha256,
+    progress: &'p dyn Progress,
+}
+
+impl<R: io::Read> io::Read for Hashed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
+}
+
+/// Where a [`CsvFile`]'s text comes from: the file's bytes as they are
+/// (UTF-8), or decoded from UTF-16.
+enum Input<'p, R> {
+    Utf8(Hashed<'p, R>),
+    Utf16(Utf16Reader<Hashed<'p, R>>),
+}
+
+impl<R: io::Read> io::Read for Input<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::Utf8(r) => r.read(buf),
+            Input::Utf16(r) => r.read(buf),
+        }
+    }
+}
+
+impl<'p, R: io::Read> Input<'p, R> {
+    fn hashed(self) -> Hashed<'p, R> {
+        match self {
+            Input::Utf8(r) => r,
+            Input::Utf16(r) => r.into_inner(),
+        }
+    }
 }
 
 /// How reading a file as a stream ended.
@@ -96,52 +121,46 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         progress: &'p dyn Progress,
         block: usize,
     ) -> io::Result<Option<CsvFile<'p, R>>> {
+        // The first bytes decide the encoding: UTF-16 by its byte-order mark
+        // is decoded from there on; anything else is read as it is (and left
+        // to the whole-file reader below unless it is UTF-8).
+        let mut hashed = Hashed { inner: input, hasher: Sha256::new(), progress };
+        let mut first = vec![0; block.max(4)];
+        let n = read_full(&mut hashed, &mut first)?;
+        let head = &first[..n];
+        let utf16 = match head {
+            [0xFF, 0xFE, ..] => Some((false, Encoding::Utf16Le)),
+            [0xFE, 0xFF, ..] => Some((true, Encoding::Utf16Be)),
+            _ => None,
+        };
+        let (input, encoding, buf, filled, eof) = match utf16 {
+            Some((big_endian, encoding)) => {
+                let reader = Utf16Reader::new(hashed, big_endian, &first[2..n]);
+                (Input::Utf16(reader), encoding, vec![0; block.max(4)], 0, false)
+            }
+            None if head.starts_with(b"\xEF\xBB\xBF") => {
+                (Input::Utf8(hashed), Encoding::Utf8Bom, first, n, n < block.max(4))
+            }
+            None => (Input::Utf8(hashed), Encoding::Utf8, first, n, n < block.max(4)),
+        };
         let mut s = CsvFile {
             file: file.clone(),
             input,
-            progress,
             delimiter: b',',
             why: String::new(),
-            encoding: Encoding::Utf8,
+            encoding,
             columns: Vec::new(),
-            buf: vec![0; block],
-            start: 0,
-            filled: 0,
+            buf,
+            start: if encoding == Encoding::Utf8Bom { 3 } else { 0 },
+            filled,
             line: 1,
-            eof: false,
-            hasher: Sha256::new(),
+            eof,
             size_hint: 0,
             rejected: Vec::new(),
             give_up: false,
             done: false,
-            utf16: None,
         };
-        s.fill()?;
-        let head = &s.buf[..s.filled];
-        let utf16 = if head.starts_with(b"\xFF\xFE") {
-            Some((encoding_rs::UTF_16LE, Encoding::Utf16Le))
-        } else if head.starts_with(b"\xFE\xFF") {
-            Some((encoding_rs::UTF_16BE, Encoding::Utf16Be))
-        } else {
-            None
-        };
-        if head.starts_with(b"\xEF\xBB\xBF") {
-            s.encoding = Encoding::Utf8Bom;
-            s.start = 3;
-        } else if let Some((codec, encoding)) = utf16 {
-            // What was read is the file's first bytes, hashed already: decode
-            // them (after the mark) before reading on.
-            let mut raw = vec![0; block.max(2)];
-            let read = s.filled - 2;
-            raw[..read].copy_from_slice(&s.buf[2..s.filled]);
-            s.utf16 = Some(Utf16 {
-                decoder: codec.new_decoder_without_bom_handling(),
-                raw,
-                start: 0,
-                end: read,
-                read_all: s.eof,
-            });
-            (s.filled, s.eof, s.encoding) = (0, false, encoding);
+        if utf16.is_some() {
             s.fill()?;
             if s.give_up {
                 return Ok(None);
@@ -185,7 +204,7 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         }
         let per_byte = memchr_count(text.as_bytes()) as f64 / text.len().max(1) as f64;
         // UTF-16 takes two bytes for each character of an export's text.
-        let text_len = if s.utf16.is_some() { len / 2 } else { len };
+        let text_len = if utf16.is_some() { len / 2 } else { len };
         let size_hint = (per_byte * text_len as f64 * 1.05) as usize + 16;
         // The records start past the `#TYPE` line and the header.
         let type_line = text.len() - body.len();
@@ -208,7 +227,7 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             self.start = 0;
             self.fill()?;
         }
-        let sha256 = format!("{:x}", self.hasher.finalize());
+        let sha256 = format!("{:x}", self.input.hashed().hasher.finalize());
         Ok(Finished::Read(self.rejected, sha256, self.encoding))
     }
 
@@ -225,37 +244,17 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             self.buf.resize(self.buf.len() * 2, 0);
         }
         while self.filled < self.buf.len() && !self.eof {
-            let Some(u) = self.utf16.as_mut() else {
-                let n = read(&mut self.input, &mut self.buf[self.filled..])?;
-                self.hasher.update(&self.buf[self.filled..self.filled + n]);
-                self.progress.advance(n as u64);
-                self.filled += n;
-                self.eof = n == 0;
-                continue;
-            };
-            if u.start == u.end && !u.read_all {
-                let n = read(&mut self.input, &mut u.raw)?;
-                self.hasher.update(&u.raw[..n]);
-                self.progress.advance(n as u64);
-                (u.start, u.end, u.read_all) = (0, n, n == 0);
-            }
-            let (result, used, written, malformed) = u.decoder.decode_to_utf8(
-                &u.raw[u.start..u.end],
-                &mut self.buf[self.filled..],
-                u.read_all,
-            );
-            u.start += used;
-            self.filled += written;
-            if malformed {
-                // An unpaired surrogate or a cut last character: the whole-file
-                // reader names it.
-                self.give_up = true;
-                self.eof = true;
-            } else if result == encoding_rs::CoderResult::OutputFull {
-                // The next character does not fit: the block is as full as it gets.
-                break;
-            } else if u.read_all {
-                self.eof = true;
+            match read(&mut self.input, &mut self.buf[self.filled..]) {
+                Ok(n) => {
+                    self.filled += n;
+                    self.eof = n == 0;
+                }
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    // Not UTF-16 after all: the whole-file reader names where.
+                    self.give_up = true;
+                    self.eof = true;
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -280,6 +279,18 @@ fn read(input: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
             other => return other,
         }
     }
+}
+
+/// Fills `buf` as far as the input goes.
+fn read_full(input: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match read(input, &mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 /// Why the unparsed bytes cannot be parsed yet.
