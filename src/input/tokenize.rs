@@ -11,9 +11,11 @@
 //!   or text after its closing quote, is copied (unescaped) aside.
 //!
 //! On the Entra portal's sign-in download (57 quoted columns, about 800 bytes a
-//! row) this reads about twice as fast as the csv crate, which matters because a
-//! month of sign-ins is gigabytes. The crate is still what writes CSV, and the
-//! oracle in the tests; `simd-csv` was measured and reads this shape no faster.
+//! row) this reads 664 MB in 0.53 s where the csv crate's reader takes 0.75 s
+//! (best of five, UTF-8 checks included), which matters because a month of
+//! sign-ins is gigabytes. The crate is still what writes CSV, and the oracle in
+//! the tests; `simd-csv` was measured too and is not measurably faster on
+//! this always-quoted shape.
 //!
 //! The semantics, as the csv crate's: a field that starts with `"` is quoted
 //! until a `"` not followed by another (`""` is one `"`); bytes after that
