@@ -103,7 +103,10 @@ const PART: u64 = 64 << 20;
 /// (the record after its share), which the tokenizer checks from the file's
 /// own bytes; when a cut fell inside a quoted value, the rest of the file is
 /// read again from the true record start, in one pass. The sinks are then
-/// merged in order, as the files of one download split by dates are.
+/// merged in order, as the files of one download split by dates are: counts,
+/// times and rejected rows are those of one pass; only which clients are told
+/// apart, for a mailbox with more than [`MAX_CLIENTS`](crate::model::usage::MAX_CLIENTS)
+/// of them, is decided per part.
 pub(super) fn read_path(
     path: &Path,
     sink: &mut Sink<'_>,
@@ -146,45 +149,51 @@ fn read_path_in(
     progress.advance(start);
     let starts = part_starts(&mut input, start, len, part).map_err(io)?;
     let ends: Vec<u64> = starts.iter().skip(1).copied().chain([len]).collect();
-    // Each part in a sink of its own, side by side.
-    let parts: Vec<(Sink<'_>, Reached)> = starts
-        .par_iter()
-        .zip(&ends)
-        .map(|(&from, &to)| {
-            let mut part = sink.part();
-            let reached = read_from(path, from, to, &header, &mut part, progress)?;
-            Ok((part, reached))
-        })
-        .collect::<io::Result<_>>()
-        .map_err(io)?;
-    // Each part in order, while it starts where the one before stopped (the
-    // first starts after the header, where a record starts).
+    // The parts a batch at a time, one per core, each in a sink of its own;
+    // each batch is merged before the next starts, so that only a batch's
+    // counts are held twice.
+    let batch = rayon::current_num_threads().max(1);
+    // Where the part before stopped (the first part starts after the header,
+    // where a record starts), and the lines before `counted_to`.
     let mut stopped: Option<u64> = None;
-    let mut line_of_part = Vec::with_capacity(parts.len());
-    for ((mut part, reached), &from) in parts.into_iter().zip(&starts) {
-        let first = from + reached.first.unwrap_or(reached.stop);
-        if let Some(expected) = stopped.filter(|&expected| expected != first) {
-            // A cut fell inside a quoted value: read the rest again, whole.
-            part = sink.part();
-            read_from(path, expected, u64::MAX, &header, &mut part, &crate::progress::Silent)
-                .map_err(io)?;
-            line_of_part.push((expected, part));
-            break;
+    let (mut lines_before, mut counted_to) = (header.lines_after, start);
+    let mut k = 0;
+    'parts: while k < starts.len() {
+        let end = (k + batch).min(starts.len());
+        let parts: Vec<(Sink<'_>, Reached)> = (k..end)
+            .into_par_iter()
+            .map(|j| {
+                let mut part = sink.part();
+                let reached = read_from(path, starts[j], ends[j], &header, &mut part, progress)?;
+                part.forget_lookups();
+                Ok((part, reached))
+            })
+            .collect::<io::Result<_>>()
+            .map_err(io)?;
+        for ((mut part, reached), &from) in parts.into_iter().zip(&starts[k..end]) {
+            let first = from + reached.first.unwrap_or(reached.stop);
+            let mut at = from;
+            let misplaced = stopped.filter(|&expected| expected != first);
+            if let Some(expected) = misplaced {
+                // A cut fell inside a quoted value: read the rest again, whole.
+                part = sink.part();
+                read_from(path, expected, u64::MAX, &header, &mut part, &crate::progress::Silent)
+                    .map_err(io)?;
+                at = expected;
+            }
+            // Its rejected rows are numbered from its first line: count the
+            // lines before it (only when it rejected one).
+            if at > counted_to && !part.rejected.is_empty() {
+                lines_before += count_lines(path, counted_to, at).map_err(io)?;
+                counted_to = at;
+            }
+            sink.absorb(part, lines_before);
+            if misplaced.is_some() {
+                break 'parts;
+            }
+            stopped = Some(from + reached.stop);
         }
-        stopped = Some(from + reached.stop);
-        line_of_part.push((from, part));
-    }
-    // Rejected rows were numbered from their part's first line: count the
-    // lines before each part (only when a part after the first rejected one).
-    let needs_lines = line_of_part.iter().skip(1).any(|(_, p)| !p.rejected.is_empty());
-    let mut lines_before = header.lines_after;
-    let mut counted_to = start;
-    for (from, part) in line_of_part {
-        if needs_lines {
-            lines_before += count_lines(path, counted_to, from).map_err(io)?;
-            counted_to = from;
-        }
-        sink.absorb(part, lines_before);
+        k = end;
     }
     Ok(header.kind)
 }

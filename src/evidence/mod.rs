@@ -244,6 +244,11 @@ impl<'i> Sink<'i> {
         self.events += events;
     }
 
+    /// Drops what [`Sink::find`] remembers: a part read to its end needs it no more.
+    pub(crate) fn forget_lookups(&mut self) {
+        self.found = FxHashMap::default();
+    }
+
     /// The mailbox an event's user id or name names, as [`IdentityIndex::find`].
     fn find(&mut self, id: &str) -> Option<u32> {
         if let Some(&found) = self.found.get(id) {
