@@ -195,6 +195,29 @@ fn utf16(
     Ok(out)
 }
 
+/// Reads what `input` gives into `buf`, retrying when a signal interrupts the
+/// read; 0 only at the end of the input.
+pub(crate) fn read_some(input: &mut (impl io::Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match input.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// Fills `buf` as far as `input` goes: less than its length only at the end.
+pub(crate) fn read_full(input: &mut (impl io::Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match read_some(input, &mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
 /// UTF-16 text (after its byte-order mark) read as UTF-8, a block at a time,
 /// so that a large UTF-16 file (Windows PowerShell 5.1's `-Encoding Unicode`,
 /// `Out-File`, `>`) is never held whole. Text that is not UTF-16 (an unpaired
@@ -255,12 +278,7 @@ impl<R: io::Read> io::Read for Utf16Reader<R> {
                 return Ok(0);
             }
             if self.start == self.end && !self.read_all {
-                let n = loop {
-                    match self.inner.read(&mut self.raw) {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        other => break other?,
-                    }
-                };
+                let n = read_some(&mut self.inner, &mut self.raw)?;
                 (self.start, self.end, self.read_all) = (0, n, n == 0);
             }
             // A buffer too small for any character gets one through `spill`.

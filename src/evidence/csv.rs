@@ -8,7 +8,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{Event, EvidenceError, Names, Needed, Sink, is};
-use crate::decode::Utf16Reader;
+use crate::decode::{Utf16Reader, read_full};
 use crate::input::tokenize::{Ends, Reached, Record, Tokenizer, each_record_until};
 use crate::progress::Progress;
 
@@ -267,20 +267,6 @@ fn part_starts(input: &mut File, start: u64, len: u64, part: u64) -> io::Result<
         cut += part;
     }
     Ok(starts)
-}
-
-/// Fills `buf` as far as the input goes.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match input.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// The line breaks in bytes `from..to` of the file.

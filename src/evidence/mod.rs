@@ -447,14 +447,11 @@ fn sha256_of(path: &Path) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 20];
     loop {
-        match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        match crate::decode::read_some(&mut input, &mut buf)? {
+            0 => return Ok(format!("{:x}", hasher.finalize())),
+            n => hasher.update(&buf[..n]),
         }
     }
-    Ok(format!("{:x}", hasher.finalize()))
 }
 
 /// Reads every file (side by side) and counts its events per mailbox of `snapshot`.

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::csv::{Block, Read, header, memchr_count, read_block, skip_type_line};
 use super::{Cells, Form, Records, Rejection, Source};
-use crate::decode::{self, Encoding, Utf16Reader};
+use crate::decode::{self, Encoding, Utf16Reader, read_full, read_some};
 use crate::progress::Progress;
 
 /// Bytes read at a time; a record longer than a block grows it.
@@ -244,7 +244,7 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             self.buf.resize(self.buf.len() * 2, 0);
         }
         while self.filled < self.buf.len() && !self.eof {
-            match read(&mut self.input, &mut self.buf[self.filled..]) {
+            match read_some(&mut self.input, &mut self.buf[self.filled..]) {
                 Ok(n) => {
                     self.filled += n;
                     self.eof = n == 0;
@@ -269,28 +269,6 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
     pub fn why(&self) -> &str {
         &self.why
     }
-}
-
-/// Reads what `input` gives into `buf`, retrying when interrupted.
-fn read(input: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match input.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            other => return other,
-        }
-    }
-}
-
-/// Fills `buf` as far as the input goes.
-fn read_full(input: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match read(input, &mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 /// Why the unparsed bytes cannot be parsed yet.

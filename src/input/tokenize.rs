@@ -338,13 +338,10 @@ fn each_record_sized(
     let mut first = None;
     let mut record = Record::new();
     loop {
-        while filled < buf.len() && !eof {
-            match input.read(&mut buf[filled..]) {
-                Ok(0) => eof = true,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        if !eof {
+            let n = crate::decode::read_full(input, &mut buf[filled..])?;
+            eof = filled + n < buf.len();
+            filled += n;
         }
         let data = &buf[..filled];
         // The block's text up to its first byte that is not UTF-8 (or a
