@@ -28,7 +28,7 @@ pub(super) fn header_names(line: &str) -> Vec<String> {
     match tokenizer.read(line.as_bytes(), 0, &mut record) {
         Some(_) => {
             let fields = record.over_text(line);
-            (0..fields.len()).map(|i| fields.get(i).unwrap_or("").to_owned()).collect()
+            fields.texts().map(str::to_owned).collect()
         }
         None => Vec::new(),
     }
@@ -281,7 +281,7 @@ fn count_lines(path: &Path, from: u64, to: u64) -> io::Result<usize> {
         if n == 0 {
             return Ok(lines);
         }
-        lines += memchr::memchr_iter(b'\n', &buf[..n]).count();
+        lines += crate::input::csv::memchr_count(&buf[..n]);
     }
 }
 

@@ -111,8 +111,7 @@ pub(crate) fn header(text: &str, delimiter: u8) -> Option<(Vec<String>, Span)> {
     let mut record = Record::new();
     let span = Tokenizer::new(delimiter, Ends::CrLf).read(text.as_bytes(), 0, &mut record)?;
     let fields = record.over_text(text);
-    let columns: Vec<String> =
-        (0..fields.len()).map(|i| fields.get(i).unwrap_or("").trim().to_owned()).collect();
+    let columns: Vec<String> = fields.texts().map(|c| c.trim().to_owned()).collect();
     Some((columns, span)).filter(|(c, _)| !c.iter().all(String::is_empty))
 }
 

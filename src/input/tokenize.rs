@@ -27,6 +27,8 @@
 use std::io;
 use std::ops::Range;
 
+use super::csv::memchr_count;
+
 /// Which bytes end a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ends {
@@ -158,6 +160,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Every field as text, in order (a field that is not UTF-8 as "").
+    pub fn texts(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (0..self.len()).map(|i| self.get(i).unwrap_or(""))
+    }
+
     /// Every field's bytes, in order.
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
         (0..self.len()).filter_map(|i| self.bytes(i))
@@ -269,7 +276,7 @@ impl Tokenizer {
     }
 }
 
-/// The line a record read by [`each_record`] starts on, counted only when
+/// The line a record read by [`each_record_until`] starts on, counted only when
 /// asked for (most records are never rejected, so their lines are never needed).
 pub struct Line<'a> {
     data: &'a [u8],
@@ -281,23 +288,10 @@ pub struct Line<'a> {
 impl Line<'_> {
     /// The line number.
     pub fn get(&mut self) -> usize {
-        *self.line += memchr::memchr_iter(b'\n', &self.data[*self.counted..self.start]).count();
+        *self.line += memchr_count(&self.data[*self.counted..self.start]);
         *self.counted = self.start;
         *self.line
     }
-}
-
-/// Reads every record of `input` block by block with `tokenizer`, calling
-/// `f(line, fields)` for each; `first_line` is the line `input` starts on.
-/// Lines are counted by `\n`. Only a block and the record it cuts are held,
-/// and each block is checked for UTF-8 once, not field by field.
-pub fn each_record(
-    input: &mut dyn io::Read,
-    tokenizer: Tokenizer,
-    first_line: usize,
-    f: &mut dyn FnMut(&mut Line<'_>, Fields<'_>),
-) -> io::Result<()> {
-    each_record_until(input, tokenizer, first_line, u64::MAX, f).map(|_| ())
 }
 
 /// Where [`each_record_until`] stopped, in bytes from the input's start.
@@ -310,8 +304,12 @@ pub struct Reached {
     pub stop: u64,
 }
 
-/// [`each_record`] for the records that start before `limit`: a part of a
-/// larger input, whose last record may run past the limit.
+/// Reads the records of `input` that start before `limit` (a part of a larger
+/// input, whose last record may run past the limit; `u64::MAX` for all of
+/// them) block by block with `tokenizer`, calling `f(line, fields)` for each;
+/// `first_line` is the line `input` starts on. Lines are counted by `\n`. Only
+/// a block and the record it cuts are held, and each block is checked for
+/// UTF-8 once, not field by field.
 pub fn each_record_until(
     input: &mut dyn io::Read,
     tokenizer: Tokenizer,
@@ -371,7 +369,7 @@ fn each_record_sized(
         if eof && cut == filled {
             return Ok(Reached { first, stop: base + filled as u64 });
         }
-        line += memchr::memchr_iter(b'\n', &data[counted..cut]).count();
+        line += memchr_count(&data[counted..cut]);
         buf.copy_within(cut..filled, 0);
         base += cut as u64;
         filled -= cut;

@@ -129,7 +129,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<(Vec<Exception>, Vec<Rejecti
     let (headers, mut at): (Vec<String>, usize) = match tokenizer.read(bytes, 0, &mut record) {
         Some(head) => {
             let f = record.over_text(text);
-            ((0..f.len()).map(|i| f.get(i).unwrap_or("").to_owned()).collect(), head.end)
+            (f.texts().map(str::to_owned).collect(), head.end)
         }
         None => (Vec::new(), bytes.len()),
     };
@@ -150,9 +150,12 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<(Vec<Exception>, Vec<Rejecti
     let [identity, protocols, until, owner, reason] = cols.map(|c| c.unwrap_or(0));
     let mut rows = Vec::new();
     let mut rejected = Vec::new();
+    // Lines counted as the records go, from where the last count stopped.
+    let (mut line, mut counted_to) = (1, 0);
     while let Some(span) = tokenizer.read(bytes, at, &mut record) {
         at = span.end;
-        let line = 1 + memchr::memchr_iter(b'\n', &bytes[..span.start]).count();
+        line += crate::input::csv::memchr_count(&bytes[counted_to..span.start]);
+        counted_to = span.start;
         let record = record.over_text(text);
         let cell = |c: usize| record.get(c).unwrap_or("").trim();
         if (0..record.len()).all(|c| cell(c).is_empty()) {
