@@ -567,7 +567,7 @@ pub fn diff(old_path: &str, old: &AuditReport, new_path: &str, new: &AuditReport
     let new_ids: BTreeSet<&str> = new.mailboxes.iter().map(|m| m.identity.as_str()).collect();
     let as_ref = |m: &ReportMailbox| MailboxRef {
         identity: m.identity.clone(),
-        label: m.label().to_owned(),
+        label: m.label().to_string(),
         flagged: m.flagged,
     };
     let mut added = Vec::new();
@@ -614,7 +614,7 @@ pub fn diff(old_path: &str, old: &AuditReport, new_path: &str, new: &AuditReport
         if !ps.is_empty() || before.flagged != m.flagged || exception_lapsed.is_some() {
             changed.push(MailboxChange {
                 identity: m.identity.clone(),
-                label: m.label().to_owned(),
+                label: m.label().to_string(),
                 old_flagged: before.flagged,
                 new_flagged: m.flagged,
                 protocols: ps,

@@ -5,7 +5,7 @@
 use crate::input::Source;
 use crate::model::policy::settable;
 use crate::model::{
-    AuthPolicy, CasMailbox, Environment, Ids, OrgConfig, Parts, PerProtocol, Protocol, Setting,
+    AuthPolicy, CasMailbox, Environment, Id, Ids, OrgConfig, Parts, PerProtocol, Protocol, Setting,
     TransportConfig, User,
 };
 
@@ -375,7 +375,7 @@ pub fn write(parts: &Parts, dir: &std::path::Path, form: OutputForm) -> std::io:
             i.name(),
             i.display_name(),
         ]
-        .map(|v| v.unwrap_or_default().to_owned())
+        .map(|v| v.unwrap_or_default().to_string())
         .to_vec();
         row.push(value(m.pop_enabled).into());
         row.push(value(m.imap_enabled).into());
@@ -408,7 +408,7 @@ pub fn write(parts: &Parts, dir: &std::path::Path, form: OutputForm) -> std::io:
             i.name(),
             i.display_name(),
         ]
-        .map(|v| v.unwrap_or_default().to_owned())
+        .map(|v| v.unwrap_or_default().to_string())
         .to_vec();
         row.push(u.authentication_policy.as_deref().unwrap_or_default().to_owned());
         row.push(u.recipient_type_details.as_deref().unwrap_or_default().to_owned());
@@ -442,7 +442,7 @@ pub fn write_sign_ins(
 ) -> std::io::Result<()> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
-    let users: Vec<(&str, &str, &str)> = parts
+    let users: Vec<(Id<'_>, Id<'_>, Id<'_>)> = parts
         .users
         .iter()
         .flatten()
@@ -451,7 +451,7 @@ pub fn write_sign_ins(
             Some((
                 i.external_directory_object_id()?,
                 i.user_principal_name()?,
-                i.display_name().unwrap_or(""),
+                i.display_name().unwrap_or_default(),
             ))
         })
         .collect();

@@ -76,7 +76,7 @@ fn settings(s: &Snapshot) -> Settings {
             .iter()
             .flatten()
             .map(|u| {
-                (u.ids.key().to_owned(), u.authentication_policy.as_deref().map(str::to_owned))
+                (u.ids.key().to_string(), u.authentication_policy.as_deref().map(str::to_owned))
             })
             .collect(),
         mailboxes: s
@@ -84,7 +84,7 @@ fn settings(s: &Snapshot) -> Settings {
             .iter()
             .map(|m| {
                 (
-                    m.ids.key().to_owned(),
+                    m.ids.key().to_string(),
                     [m.pop_enabled, m.imap_enabled, m.smtp_client_auth_disabled],
                 )
             })

@@ -331,10 +331,10 @@ fn check_steps(script: &Script, steps: &[Step], cmds: &[Command], what: &str) {
 fn identities(s: &Snapshot) -> HashSet<String> {
     let mut out = HashSet::new();
     for m in &s.mailboxes {
-        out.insert(m.ids.key().to_owned());
+        out.insert(m.ids.key().to_string());
     }
     for u in s.users.iter().flatten() {
-        out.insert(u.ids.key().to_owned());
+        out.insert(u.ids.key().to_string());
         out.extend(u.authentication_policy.as_deref().map(str::to_owned));
     }
     for p in s.policies.iter().flatten() {

@@ -306,15 +306,21 @@ fn conditional_access(s: &Snapshot, m: &CasMailbox, user: Option<&User>, out: &m
     if s.environment != Environment::Online {
         return;
     }
+    let mut blocking = s
+        .conditional_access
+        .iter()
+        .flatten()
+        .filter(|p| p.state == CaState::Enabled && p.blocks_legacy_auth())
+        .peekable();
+    if blocking.peek().is_none() {
+        return;
+    }
     let object_id = user
         .and_then(|u| u.ids.external_directory_object_id())
         .or(m.ids.external_directory_object_id());
-    for policy in s.conditional_access.iter().flatten() {
-        if policy.state != CaState::Enabled || !policy.blocks_legacy_auth() {
-            continue;
-        }
+    for policy in blocking {
         let setting = intern(&format!("ConditionalAccessPolicy[{}]", policy.name));
-        match policy.reach(object_id) {
+        match policy.reach(object_id.as_deref()) {
             Reach::Applies => out.push(blocker(
                 Code::ConditionalAccessBlocks,
                 setting,

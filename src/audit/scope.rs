@@ -66,7 +66,7 @@ impl Scope {
 
 /// Every identifier of mailbox `i` and its user, normalised.
 fn identities_of(s: &Snapshot, i: usize) -> impl Iterator<Item = String> + '_ {
-    s.identities(i).map(normalise)
+    s.identities(i).map(|id| normalise(&id))
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CasMailbox> {
     );
     map_rows(file, table, |row| {
         let ids = id_columns.read(row)?;
-        if ids.key().is_empty() {
+        if ids.key_is_empty() {
             return Err("the mailbox has no Guid, ExternalDirectoryObjectId, PrimarySmtpAddress or Identity".into());
         }
         Ok(CasMailbox {
@@ -66,7 +66,7 @@ mod tests {
             csv::parse(&file, "Guid,PopEnabled,ImapEnabled\nA1,True,False\n", b',').unwrap();
         let m = map(&file, &mut without.table);
         assert_eq!(m.rows[0].smtp_client_auth_disabled, Setting::NotExported);
-        assert_eq!(m.rows[0].ids.guid(), Some("A1")); // kept as exported
+        assert_eq!(m.rows[0].ids.guid().as_deref(), Some("A1")); // kept as exported
         let mut with = csv::parse(
             &file,
             "Guid,PopEnabled,ImapEnabled,SmtpClientAuthenticationDisabled\nA1,True,False,\n",
@@ -96,7 +96,7 @@ mod tests {
         let mut p = csv::parse(&file, &text, b',').unwrap();
         let m = map(&file, &mut p.table);
         assert_eq!(m.rows.len(), 1);
-        assert_eq!(m.rows[0].ids.guid(), Some("A2"));
+        assert_eq!(m.rows[0].ids.guid().as_deref(), Some("A2"));
         assert_eq!(m.rejected[0].source.line, 2);
         assert!(m.rejected[0].reason.contains("70002 bytes"), "{}", m.rejected[0].reason);
     }

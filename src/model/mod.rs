@@ -8,6 +8,7 @@ pub mod cas;
 pub mod columns;
 pub mod entra;
 pub mod exceptions;
+pub mod ids;
 pub mod org;
 pub mod policy;
 pub mod snapshot;
@@ -23,6 +24,7 @@ use crate::input::{Cells, Records, Rejection, Source, Warning};
 
 pub use cas::CasMailbox;
 pub use entra::CaPolicy;
+pub use ids::{Id, Ids, IdsTooLong, JoinKey};
 pub use org::{OrgConfig, SecurityDefaults, TransportConfig};
 pub use policy::AuthPolicy;
 pub use snapshot::{Parts, Snapshot};
@@ -140,156 +142,6 @@ impl Setting {
             Setting::Value(true) => "True",
             Setting::Value(false) => "False",
         }
-    }
-}
-
-/// The identity columns a Get-User or Get-CASMailbox row may carry, as exported.
-/// They are kept in one allocation with 16-bit offsets: a million-row export
-/// holds millions of them, and no row's identifiers come near 64 KiB.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Ids {
-    text: Box<str>,
-    ends: [u16; 7],
-    present: u8,
-}
-
-/// A row whose identity columns together exceed [`Ids::MAX_LEN`] bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the identity columns hold {0} bytes together, more than the 65,535 a row may hold (real identifiers are a few hundred at most); is the file damaged?"
-)]
-pub struct IdsTooLong(pub usize);
-
-impl Ids {
-    /// `Guid`: the AD object GUID (the same on Get-CASMailbox, Get-EXOCasMailbox, Get-User).
-    pub const GUID: usize = 0;
-    /// `ExternalDirectoryObjectId`: the Entra object id.
-    pub const EXTERNAL_DIRECTORY_OBJECT_ID: usize = 1;
-    /// `UserPrincipalName` (Get-User; Get-EXOCasMailbox has none).
-    pub const USER_PRINCIPAL_NAME: usize = 2;
-    /// `PrimarySmtpAddress` (Get-CASMailbox) or `WindowsEmailAddress` (Get-User).
-    pub const PRIMARY_SMTP_ADDRESS: usize = 3;
-    /// `Identity`.
-    pub const IDENTITY: usize = 4;
-    /// `Name`.
-    pub const NAME: usize = 5;
-    /// `DisplayName`, for humans.
-    pub const DISPLAY_NAME: usize = 6;
-
-    /// The most bytes all seven identifiers of a row may hold together.
-    pub const MAX_LEN: usize = u16::MAX as usize;
-
-    /// The identifiers, in the order of the constants above.
-    pub fn new(fields: [Option<&str>; 7]) -> Result<Ids, IdsTooLong> {
-        let len = fields.iter().flatten().map(|f| f.len()).sum();
-        if len > Ids::MAX_LEN {
-            return Err(IdsTooLong(len));
-        }
-        let mut text = String::with_capacity(len);
-        let mut ends = [0u16; 7];
-        let mut present = 0u8;
-        for (i, f) in fields.iter().enumerate() {
-            if let Some(f) = f {
-                text.push_str(f);
-                present |= 1 << i;
-            }
-            ends[i] = u16::try_from(text.len()).unwrap_or(u16::MAX);
-        }
-        Ok(Ids { text: text.into_boxed_str(), ends, present })
-    }
-
-    /// Every identifier, in the order of the constants.
-    pub fn fields(&self) -> [Option<&str>; 7] {
-        std::array::from_fn(|i| self.get(i))
-    }
-
-    /// A copy with one identifier replaced.
-    pub fn with(&self, field: usize, value: Option<&str>) -> Result<Ids, IdsTooLong> {
-        let mut fields = self.fields();
-        fields[field] = value;
-        Ids::new(fields)
-    }
-
-    /// One identifier by its constant.
-    pub fn get(&self, i: usize) -> Option<&str> {
-        if self.present & (1 << i) == 0 {
-            return None;
-        }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.text.get(start..self.ends[i] as usize)
-    }
-
-    /// `Guid`, as exported.
-    pub fn guid(&self) -> Option<&str> {
-        self.get(Ids::GUID)
-    }
-
-    /// `ExternalDirectoryObjectId`, as exported.
-    pub fn external_directory_object_id(&self) -> Option<&str> {
-        self.get(Ids::EXTERNAL_DIRECTORY_OBJECT_ID)
-    }
-
-    /// `UserPrincipalName`.
-    pub fn user_principal_name(&self) -> Option<&str> {
-        self.get(Ids::USER_PRINCIPAL_NAME)
-    }
-
-    /// `PrimarySmtpAddress` / `WindowsEmailAddress`.
-    pub fn primary_smtp_address(&self) -> Option<&str> {
-        self.get(Ids::PRIMARY_SMTP_ADDRESS)
-    }
-
-    /// `Identity`.
-    pub fn identity(&self) -> Option<&str> {
-        self.get(Ids::IDENTITY)
-    }
-
-    /// `Name`.
-    pub fn name(&self) -> Option<&str> {
-        self.get(Ids::NAME)
-    }
-
-    /// `DisplayName`.
-    pub fn display_name(&self) -> Option<&str> {
-        self.get(Ids::DISPLAY_NAME)
-    }
-
-    /// The identifier used in reports and scripts: unique and ASCII where possible
-    /// (the Guid, else ExternalDirectoryObjectId, else primary SMTP address), then
-    /// UPN, Identity, Name.
-    pub fn key(&self) -> &str {
-        [
-            Ids::GUID,
-            Ids::EXTERNAL_DIRECTORY_OBJECT_ID,
-            Ids::PRIMARY_SMTP_ADDRESS,
-            Ids::USER_PRINCIPAL_NAME,
-            Ids::IDENTITY,
-            Ids::NAME,
-        ]
-        .into_iter()
-        .find_map(|i| self.get(i))
-        .unwrap_or("")
-    }
-
-    /// A human label: UPN, SMTP address, display name, name, or the key.
-    pub fn label(&self) -> &str {
-        [Ids::USER_PRINCIPAL_NAME, Ids::PRIMARY_SMTP_ADDRESS, Ids::DISPLAY_NAME, Ids::NAME]
-            .into_iter()
-            .find_map(|i| self.get(i))
-            .unwrap_or_else(|| self.key())
-    }
-}
-
-impl fmt::Debug for Ids {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names = ["guid", "edoid", "upn", "smtp", "identity", "name", "display"];
-        let mut d = f.debug_struct("Ids");
-        for (name, value) in names.iter().zip(self.fields()) {
-            if let Some(v) = value {
-                d.field(name, &v);
-            }
-        }
-        d.finish()
     }
 }
 

@@ -20,8 +20,8 @@ use rustc_hash::FxHashMap;
 use super::exceptions::Exceptions;
 use super::usage::Usage;
 use super::{
-    AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, Protocol, SecurityDefaults, Text,
-    TransportConfig, User, join_key, looks_like_guid, normalise_guid,
+    AuthPolicy, CaPolicy, CasMailbox, Environment, Id, Ids, JoinKey, OrgConfig, Protocol,
+    SecurityDefaults, Text, TransportConfig, User, join_key, looks_like_guid, normalise_guid,
 };
 use crate::input::{Rejection, Warning};
 
@@ -96,22 +96,28 @@ impl Snapshot {
             mailboxes,
         } = parts;
         let policies = policies.map(|p| {
-            dedup(p, |p| Cow::Owned(p.name.to_lowercase()), "policy name", |p| &p.source, rejected)
-                .0
+            dedup(
+                p,
+                |p| JoinKey::Text(Cow::Owned(p.name.to_lowercase())),
+                "policy name",
+                |p| &p.source,
+                rejected,
+            )
+            .0
         });
         // Users and mailboxes are the big ones: deduplicate them side by side.
         let mut mailbox_rejected = Vec::new();
         let (users, mailboxes) = rayon::join(
             || {
                 let mut r = Vec::new();
-                let users = users
-                    .map(|u| dedup(u, |u| join_key(u.ids.key()), "user", |u| &u.source, &mut r));
+                let users =
+                    users.map(|u| dedup(u, |u| u.ids.join_key(), "user", |u| &u.source, &mut r));
                 (users, r)
             },
             || {
                 dedup(
                     mailboxes,
-                    |m| join_key(m.ids.key()),
+                    |m| m.ids.join_key(),
                     "mailbox",
                     |m| &m.source,
                     &mut mailbox_rejected,
@@ -207,7 +213,7 @@ impl Snapshot {
 
     /// Every identifier of mailbox `i` and of its user, as exported: object GUID,
     /// Entra object id, UPN and primary SMTP address.
-    pub fn identities(&self, i: usize) -> impl Iterator<Item = &str> + '_ {
+    pub fn identities(&self, i: usize) -> impl Iterator<Item = Id<'_>> + '_ {
         let m = &self.mailboxes[i].ids;
         let u = self.user_of(i).map(|u| &u.ids);
         [
@@ -240,7 +246,7 @@ impl Snapshot {
         let mut map: FxHashMap<u64, u32> = FxHashMap::default();
         let mut shared: Vec<u64> = Vec::new();
         for i in 0..self.mailboxes.len() {
-            let mut own: Vec<u64> = self.identities(i).map(|id| key_hash(&join_key(id))).collect();
+            let mut own: Vec<u64> = self.identities(i).map(|id| key_hash(&id.join_key())).collect();
             own.sort_unstable();
             own.dedup();
             for key in own {
@@ -294,7 +300,7 @@ pub struct IdentityIndex<'s> {
 
 /// A well-mixed 64-bit hash of a join key (SipHash with fixed keys: the same
 /// in every run).
-fn key_hash(key: &str) -> u64 {
+fn key_hash(key: &JoinKey<'_>) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
 }
@@ -307,9 +313,9 @@ impl IdentityIndex<'_> {
         if id.is_empty() {
             return None;
         }
-        let key = join_key(id);
+        let key = JoinKey::of(id);
         let i = *self.map.get(&key_hash(&key))?;
-        self.snapshot.identities(i as usize).any(|own| join_key(own) == key).then_some(i)
+        self.snapshot.identities(i as usize).any(|own| own.join_key() == key).then_some(i)
     }
 }
 
@@ -333,7 +339,7 @@ fn dn_common_name(dn: &str) -> Option<String> {
 /// Returns the items kept and their index by key.
 fn dedup<T>(
     items: Vec<T>,
-    key: impl Fn(&T) -> Cow<'_, str>,
+    key: impl Fn(&T) -> JoinKey<'_>,
     what: &str,
     source: impl Fn(&T) -> &crate::input::Source,
     rejected: &mut Vec<Rejection>,
@@ -383,7 +389,7 @@ impl KeyIndex {
         KeyIndex { table: hashbrown::HashTable::with_capacity(n) }
     }
 
-    fn hash(key: &str) -> u64 {
+    fn hash(key: &JoinKey<'_>) -> u64 {
         rustc_hash::FxBuildHasher.hash_one(key)
     }
 
@@ -391,15 +397,15 @@ impl KeyIndex {
     /// that first slot. `key_of` makes a filed slot's key again.
     fn first_or_insert<'k>(
         &mut self,
-        key: &str,
+        key: &JoinKey<'_>,
         slot: usize,
-        key_of: impl Fn(usize) -> Cow<'k, str>,
+        key_of: impl Fn(usize) -> JoinKey<'k>,
     ) -> Option<usize> {
         let slot = u32::try_from(slot).ok()?;
         let hash = KeyIndex::hash(key);
         let entry = self.table.entry(
             hash,
-            |&filed| key_of(filed as usize) == key,
+            |&filed| key_of(filed as usize) == *key,
             |&filed| KeyIndex::hash(&key_of(filed as usize)),
         );
         match entry {
@@ -412,47 +418,50 @@ impl KeyIndex {
     }
 
     /// The slot filed under `key`, if any.
-    fn find<'k>(&self, key: &str, key_of: impl Fn(usize) -> Cow<'k, str>) -> Option<usize> {
-        let found = self.table.find(KeyIndex::hash(key), |&filed| key_of(filed as usize) == key);
+    fn find<'k>(&self, key: &JoinKey<'_>, key_of: impl Fn(usize) -> JoinKey<'k>) -> Option<usize> {
+        let found = self.table.find(KeyIndex::hash(key), |&filed| key_of(filed as usize) == *key);
         found.map(|&slot| slot as usize)
     }
 }
 
-/// The identity fields a user is indexed by.
-type Fields = for<'u> fn(&'u User) -> [Option<&'u str>; 2];
-
-/// Users indexed by the join keys of one or two identity fields. A slot is a
-/// user's index times two plus which field it was filed under.
-struct Index<'a> {
-    by: KeyIndex,
-    users: &'a [User],
-    fields: Fields,
-}
-
-impl<'a> Index<'a> {
-    fn new(users: &'a [User], fields: Fields) -> Index<'a> {
-        let mut index = Index { by: KeyIndex::with_capacity(users.len()), users, fields };
-        for (i, u) in users.iter().enumerate() {
-            for (f, v) in fields(u).into_iter().enumerate() {
-                if let Some(v) = v {
-                    let (users, by) = (index.users, &mut index.by);
-                    by.first_or_insert(&join_key(v), 2 * i + f, |slot| key(users, fields, slot));
+/// For each join key in `wanted`, the first user (in file order, and within a
+/// user in the order of `fields`) whose identifier among `fields` has that key.
+///
+/// A fallback join needs only the keys of the few mailboxes the Guid did not
+/// join, so only those are held: one pass over the users looks each of their
+/// identifiers up in this small table, where indexing every user's identifiers
+/// would build and probe a table of millions.
+fn first_users<'k>(
+    users: &'k [User],
+    fields: &[usize],
+    wanted: impl Iterator<Item = JoinKey<'k>>,
+) -> FxHashMap<JoinKey<'k>, usize> {
+    let wanted: rustc_hash::FxHashSet<JoinKey<'k>> = wanted.collect();
+    if wanted.is_empty() {
+        return FxHashMap::default();
+    }
+    const CHUNK: usize = 1 << 16;
+    let first = users
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, part)| {
+            let mut first: FxHashMap<&JoinKey<'k>, usize> = FxHashMap::default();
+            for (j, u) in part.iter().enumerate() {
+                for key in fields.iter().filter_map(|&f| u.ids.join_key_of(f)) {
+                    if let Some(k) = wanted.get(&key) {
+                        first.entry(k).or_insert(c * CHUNK + j);
+                    }
                 }
             }
-        }
-        index
-    }
-
-    /// The first user whose field has this identifier's join key.
-    fn get(&self, id: &str) -> Option<usize> {
-        let found = self.by.find(&join_key(id), |slot| key(self.users, self.fields, slot));
-        found.map(|slot| slot / 2)
-    }
-}
-
-/// The join key a slot of an [`Index`] was filed under.
-fn key(users: &[User], fields: Fields, slot: usize) -> Cow<'_, str> {
-    join_key(fields(&users[slot / 2])[slot % 2].unwrap_or_default())
+            first
+        })
+        .reduce(FxHashMap::default, |mut a, b| {
+            for (k, i) in b {
+                a.entry(k).and_modify(|first| *first = (*first).min(i)).or_insert(i);
+            }
+            a
+        });
+    first.into_iter().map(|(k, i)| (k.clone(), i)).collect()
 }
 
 /// A mailbox's user: its index in `users` plus one, in four bytes (a million
@@ -479,39 +488,35 @@ fn user_index(user: UserRef) -> Option<usize> {
 /// `by_key` is the users' index by [`Ids::key`](super::Ids::key) from
 /// deduplicating them: a user's key is its Guid when it has one, so a hit on a
 /// user with a Guid is a hit on that Guid.
-fn join(mailboxes: &[CasMailbox], users: &[User], by_key: &KeyIndex) -> Vec<UserRef> {
-    let by_guid = |g: &str| {
-        let key_of = |slot: usize| join_key(users[slot].ids.key());
-        let found = by_key.find(&join_key(g), key_of)?;
-        users[found].ids.guid().is_some().then_some(found)
+fn join<'m>(mailboxes: &'m [CasMailbox], users: &'m [User], by_key: &KeyIndex) -> Vec<UserRef> {
+    let by_guid = |g: JoinKey<'_>| {
+        let key_of = |slot: usize| users[slot].ids.join_key();
+        let found = by_key.find(&g, key_of)?;
+        users[found].ids.has(Ids::GUID).then_some(found)
     };
-    let mut out: Vec<UserRef> =
-        mailboxes.par_iter().map(|m| user_ref(m.ids.guid().and_then(by_guid))).collect();
-    if out.iter().any(Option::is_none) {
-        let by_edoid = Index::new(users, |u| [u.ids.external_directory_object_id(), None]);
-        fill(&mut out, mailboxes, |m| {
-            m.ids.external_directory_object_id().and_then(|e| by_edoid.get(e))
-        });
-    }
+    let mut out: Vec<UserRef> = mailboxes
+        .par_iter()
+        .map(|m| user_ref(m.ids.join_key_of(Ids::GUID).and_then(by_guid)))
+        .collect();
+    const EDOID: [usize; 1] = [Ids::EXTERNAL_DIRECTORY_OBJECT_ID];
     // Addresses are the last resort.
-    if out.iter().any(Option::is_none) {
-        let by_name =
-            Index::new(users, |u| [u.ids.user_principal_name(), u.ids.primary_smtp_address()]);
-        fill(&mut out, mailboxes, |m| {
-            [m.ids.user_principal_name(), m.ids.primary_smtp_address()]
-                .into_iter()
-                .flatten()
-                .find_map(|a| by_name.get(a))
-        });
+    const ADDRESSES: [usize; 2] = [Ids::USER_PRINCIPAL_NAME, Ids::PRIMARY_SMTP_ADDRESS];
+    for fields in [&EDOID[..], &ADDRESSES[..]] {
+        let keys = |m: &'m CasMailbox| fields.iter().filter_map(|&f| m.ids.join_key_of(f));
+        let unjoined = || out.iter().zip(mailboxes).filter(|(u, _)| u.is_none());
+        let first = first_users(users, fields, unjoined().flat_map(|(_, m)| keys(m)));
+        if !first.is_empty() {
+            fill(&mut out, mailboxes, |m| keys(m).find_map(|k| first.get(&k).copied()));
+        }
     }
     out
 }
 
 /// Looks up, for each mailbox still without a user, its user with `find`.
-fn fill(
+fn fill<'m>(
     out: &mut [UserRef],
-    mailboxes: &[CasMailbox],
-    find: impl Fn(&CasMailbox) -> Option<usize> + Sync,
+    mailboxes: &'m [CasMailbox],
+    find: impl Fn(&'m CasMailbox) -> Option<usize> + Sync,
 ) {
     out.par_iter_mut().zip(mailboxes).filter(|(slot, _)| slot.is_none()).for_each(|(slot, m)| {
         *slot = user_ref(find(m));
@@ -620,6 +625,31 @@ mod tests {
         let (s, _) = snapshot(vec![], users, mailboxes);
         let users: Vec<Option<usize>> = s.mailbox_user.iter().map(|&u| user_index(u)).collect();
         assert_eq!(users, [Some(0), Some(1), Some(2), None]);
+    }
+
+    #[test]
+    fn an_address_joins_the_first_user_that_has_it_across_chunks() {
+        // Users are scanned in parallel chunks of 65,536: the first in file
+        // order must win wherever the chunks fall.
+        let mut users: Vec<User> = (0..70_000)
+            .map(|i| {
+                let (e, u) = (format!("e{i}"), format!("u{i}@contoso.com"));
+                user(ids(None, Some(&e), Some(&u), None), i + 2)
+            })
+            .collect();
+        for i in [66_000, 3, 69_999] {
+            users[i].ids =
+                users[i].ids.with(Ids::PRIMARY_SMTP_ADDRESS, Some("Shared@contoso.com")).unwrap();
+        }
+        let mailboxes = vec![
+            mailbox(ids(Some("g1"), None, None, Some("shared@contoso.com")), 2),
+            mailbox(ids(Some("g2"), None, None, Some("u66000@contoso.com")), 3),
+            mailbox(ids(Some("g3"), Some("E69998"), None, None), 4),
+            mailbox(ids(Some("g4"), None, None, Some("nobody@contoso.com")), 5),
+        ];
+        let (s, _) = snapshot(vec![], users, mailboxes);
+        let users: Vec<Option<usize>> = s.mailbox_user.iter().map(|&u| user_index(u)).collect();
+        assert_eq!(users, [Some(3), Some(66_000), Some(69_998), None]);
     }
 
     #[test]

@@ -40,9 +40,9 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<User> {
     );
     map_rows(file, table, |row| {
         let ids = id_columns.read(row)?;
-        if ids.guid().is_none()
-            && ids.external_directory_object_id().is_none()
-            && ids.user_principal_name().is_none()
+        if ![Ids::GUID, Ids::EXTERNAL_DIRECTORY_OBJECT_ID, Ids::USER_PRINCIPAL_NAME]
+            .into_iter()
+            .any(|i| ids.has(i))
         {
             return Err(
                 "the user has no Guid, ExternalDirectoryObjectId or UserPrincipalName to join on"

@@ -4,7 +4,7 @@
 
 use crate::input::Source;
 use crate::model::policy::settable;
-use crate::model::{AuthPolicy, Parts, PerProtocol, Protocol, Setting, Snapshot, join_key};
+use crate::model::{AuthPolicy, JoinKey, Parts, PerProtocol, Protocol, Setting, Snapshot};
 
 use super::{Action, MailboxSetting, no_policy_value};
 
@@ -81,14 +81,14 @@ fn apply_one(parts: &mut Parts, action: &Action) {
             }
         }
         Action::AssignPolicy { user, to, .. } => {
-            let key = join_key(&user.identity);
-            for u in parts.users.iter_mut().flatten().filter(|u| join_key(u.ids.key()) == key) {
+            let key = JoinKey::of(&user.identity);
+            for u in parts.users.iter_mut().flatten().filter(|u| u.ids.join_key() == key) {
                 u.authentication_policy = to.as_deref().map(Into::into);
             }
         }
         Action::SetMailbox { mailbox, setting, to, .. } => {
-            let key = join_key(&mailbox.identity);
-            for m in parts.mailboxes.iter_mut().filter(|m| join_key(m.ids.key()) == key) {
+            let key = JoinKey::of(&mailbox.identity);
+            for m in parts.mailboxes.iter_mut().filter(|m| m.ids.join_key() == key) {
                 match setting {
                     MailboxSetting::PopEnabled => m.pop_enabled = *to,
                     MailboxSetting::ImapEnabled => m.imap_enabled = *to,

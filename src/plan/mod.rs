@@ -273,9 +273,9 @@ pub struct Plan {
 fn target(ids: &crate::model::Ids, source: &Source) -> Target {
     let label = match (ids.display_name().or(ids.name()), ids.label()) {
         (Some(name), address) if name != address => format!("{name} <{address}>"),
-        (_, address) => address.to_owned(),
+        (_, address) => address.to_string(),
     };
-    Target { identity: ids.key().to_owned(), label, source: *source }
+    Target { identity: ids.key().to_string(), label, source: *source }
 }
 
 /// The policy-switch value that allows (`want` allow) or blocks the protocol.

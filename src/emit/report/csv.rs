@@ -72,10 +72,10 @@ fn row(
 ) -> io::Result<()> {
     let v = r.view(f);
     let mut row: Vec<Cow<'_, str>> = [
-        Some(v.identity),
-        v.display_name,
-        v.user_principal_name,
-        v.primary_smtp_address,
+        Some(&*v.identity),
+        v.display_name.as_deref(),
+        v.user_principal_name.as_deref(),
+        v.primary_smtp_address.as_deref(),
         f.recipient_type.as_deref(),
         f.effective_policy.as_deref(),
         Some(f.policy_source.as_str()),

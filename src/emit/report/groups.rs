@@ -146,7 +146,7 @@ pub fn groups(r: &Report<'_>) -> Groups {
         let g = &mut groups[k];
         g.count += 1;
         if g.examples.len() < EXAMPLES {
-            g.examples.push(r.view(&f).label().to_owned());
+            g.examples.push(r.view(&f).label().to_string());
         }
         member.push((f.mailbox, k));
     }

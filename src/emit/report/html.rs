@@ -15,6 +15,8 @@
 
 use std::io;
 
+use crate::model::Id;
+
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{
@@ -488,10 +490,11 @@ fn mailbox_data(r: &Report<'_>, groups: &super::groups::Groups) -> String {
                 }
             }
         });
-        let other = |a: Option<&str>| a.filter(|a| *a != label).unwrap_or("").to_owned();
+        let other =
+            |a: Option<Id<'_>>| a.filter(|a| **a != *label).as_deref().unwrap_or("").to_owned();
         rows.push(serde_json::json!([
             label,
-            v.display_name.filter(|d| *d != label).unwrap_or(""),
+            other(v.display_name),
             other(v.user_principal_name),
             other(v.primary_smtp_address),
             policy,

@@ -11,6 +11,8 @@ use std::io;
 
 use serde::Serialize;
 
+use crate::model::Id;
+
 use super::{Renderer, Report};
 use crate::audit::{Blocker, Finding};
 use crate::input::Source;
@@ -106,10 +108,10 @@ struct Counts {
 
 #[derive(Serialize)]
 struct Mailbox<'a> {
-    identity: &'a str,
-    external_directory_object_id: Option<&'a str>,
-    user_principal_name: Option<&'a str>,
-    primary_smtp_address: Option<&'a str>,
+    identity: Id<'a>,
+    external_directory_object_id: Option<Id<'a>>,
+    user_principal_name: Option<Id<'a>>,
+    primary_smtp_address: Option<Id<'a>>,
     recipient_type: Option<&'a str>,
     effective_policy: Option<&'a str>,
     policy_source: &'static str,

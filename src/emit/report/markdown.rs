@@ -206,7 +206,7 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
                 Some(p) => format!("{} ({})", escape(p), f.policy_source.as_str()),
                 None => format!("({})", f.policy_source.as_str()),
             };
-            let mut cells = vec![escape(v.label()), escape(v.identity), policy];
+            let mut cells = vec![escape(&v.label()), escape(&v.identity), policy];
             cells.extend(f.verdicts().map(|(p, pv)| {
                 let verdict = match pv.verdict {
                     Verdict::Allowed => "allowed".to_owned(),
@@ -226,7 +226,7 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
         header(md, &["mailbox", "protocols", "blocker", "setting", "value", "source", "fix"], &[]);
         for f in r.audit.flagged() {
             let f = &f;
-            let label = escape(r.view(f).label());
+            let label = escape(&r.view(f).label());
             for fr in fix_rows(r, f) {
                 let (blocker, setting, value, source) = match fr.blocker {
                     Some(b) => (
@@ -428,7 +428,7 @@ fn readiness_section(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
     );
     for x in &rows {
         let name = match x.display_name {
-            Some(d) => format!("{} ({})", escape(&x.label), escape(d)),
+            Some(d) => format!("{} ({})", escape(&x.label), escape(&d)),
             None => escape(&x.label),
         };
         row(

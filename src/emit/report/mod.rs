@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::audit::{Advisory, Audit, Blocker, Code, Finding, Options, Verdict, Want};
 use crate::load::Loaded;
 use crate::model::entra::CaState;
-use crate::model::{CasMailbox, Environment, Ids, Protocol, Setting};
+use crate::model::{CasMailbox, Environment, Id, Ids, Protocol, Setting};
 use crate::plan::Plan;
 
 /// Everything a report shows.
@@ -73,15 +73,15 @@ impl Format {
 #[derive(Debug, Clone, Copy)]
 pub struct MailboxView<'a> {
     /// The unique identifier (Guid, else object id, else SMTP address).
-    pub identity: &'a str,
+    pub identity: Id<'a>,
     /// Entra object id.
-    pub external_directory_object_id: Option<&'a str>,
+    pub external_directory_object_id: Option<Id<'a>>,
     /// UPN (from the user row, Get-EXOCasMailbox has none).
-    pub user_principal_name: Option<&'a str>,
+    pub user_principal_name: Option<Id<'a>>,
     /// Primary SMTP address.
-    pub primary_smtp_address: Option<&'a str>,
+    pub primary_smtp_address: Option<Id<'a>>,
     /// Display name, else name.
-    pub display_name: Option<&'a str>,
+    pub display_name: Option<Id<'a>>,
     /// The mailbox row.
     pub mailbox: &'a CasMailbox,
 }
@@ -106,7 +106,7 @@ impl<'a> Report<'a> {
 
 impl MailboxView<'_> {
     /// The best human label: UPN, SMTP address, display name, or identity.
-    pub fn label(&self) -> &str {
+    pub fn label(&self) -> Id<'_> {
         self.user_principal_name
             .or(self.primary_smtp_address)
             .or(self.display_name)

@@ -285,7 +285,7 @@ impl Renderer for Text {
                     Some(p) => format!("{p} ({})", f.policy_source.as_str()),
                     None => format!("({})", f.policy_source.as_str()),
                 };
-                let mut row = vec![v.label().to_owned(), policy];
+                let mut row = vec![v.label().to_string(), policy];
                 row.extend(f.verdicts().map(|(p, pv)| match f.readiness[p] {
                     Some(rd) if rd != Readiness::Unused => {
                         format!("{}, {}", pv.verdict.as_str(), rd.as_str())
