@@ -214,24 +214,26 @@ impl Snapshot {
     /// Every identifier of mailbox `i` and of its user, as exported: object GUID,
     /// Entra object id, UPN and primary SMTP address.
     pub fn identities(&self, i: usize) -> impl Iterator<Item = Id<'_>> + '_ {
-        let m = &self.mailboxes[i].ids;
-        let u = self.user_of(i).map(|u| &u.ids);
-        [
-            m.guid(),
-            m.external_directory_object_id(),
-            m.user_principal_name(),
-            m.primary_smtp_address(),
-        ]
-        .into_iter()
-        .chain(u.into_iter().flat_map(|u| {
-            [
-                u.guid(),
-                u.external_directory_object_id(),
-                u.user_principal_name(),
-                u.primary_smtp_address(),
-            ]
-        }))
-        .flatten()
+        self.identity_fields(i).filter_map(|(ids, f)| ids.get(f))
+    }
+
+    /// The [`JoinKey`]s of [`Snapshot::identities`], without writing a GUID
+    /// held as bytes out as text.
+    fn identity_keys(&self, i: usize) -> impl Iterator<Item = JoinKey<'_>> + '_ {
+        self.identity_fields(i).filter_map(|(ids, f)| ids.join_key_of(f))
+    }
+
+    /// Where [`Snapshot::identities`] come from: the mailbox's identity columns,
+    /// then its user's, each with the field read.
+    fn identity_fields(&self, i: usize) -> impl Iterator<Item = (&Ids, usize)> + '_ {
+        const FIELDS: [usize; 4] = [
+            Ids::GUID,
+            Ids::EXTERNAL_DIRECTORY_OBJECT_ID,
+            Ids::USER_PRINCIPAL_NAME,
+            Ids::PRIMARY_SMTP_ADDRESS,
+        ];
+        let user = self.user_of(i).map(|u| &u.ids);
+        std::iter::once(&self.mailboxes[i].ids).chain(user).flat_map(|ids| FIELDS.map(|f| (ids, f)))
     }
 
     /// An index from every mailbox identifier ([`Snapshot::identities`], as
@@ -246,7 +248,7 @@ impl Snapshot {
         let mut map: FxHashMap<u64, u32> = FxHashMap::default();
         let mut shared: Vec<u64> = Vec::new();
         for i in 0..self.mailboxes.len() {
-            let mut own: Vec<u64> = self.identities(i).map(|id| key_hash(&id.join_key())).collect();
+            let mut own: Vec<u64> = self.identity_keys(i).map(|key| key_hash(&key)).collect();
             own.sort_unstable();
             own.dedup();
             for key in own {
@@ -315,7 +317,7 @@ impl IdentityIndex<'_> {
         }
         let key = JoinKey::of(id);
         let i = *self.map.get(&key_hash(&key))?;
-        self.snapshot.identities(i as usize).any(|own| own.join_key() == key).then_some(i)
+        self.snapshot.identity_keys(i as usize).any(|own| own == key).then_some(i)
     }
 }
 
