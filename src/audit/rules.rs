@@ -53,7 +53,7 @@ pub enum Effective<'a> {
     /// A fact needed to know the policy was not exported.
     Missing {
         /// The missing setting.
-        setting: &'static str,
+        setting: &'static &'static str,
         /// What was found instead.
         value: String,
         /// The row that made the fact necessary.
@@ -95,7 +95,7 @@ pub fn effective_policy<'a>(
             "(not exported)"
         };
         return Effective::Missing {
-            setting: "User.AuthenticationPolicy",
+            setting: &"User.AuthenticationPolicy",
             value: value.into(),
             source: mailbox.source,
         };
@@ -108,7 +108,7 @@ pub fn effective_policy<'a>(
         },
         (None, None) => {
             return Effective::Missing {
-                setting: "OrganizationConfig.DefaultAuthenticationPolicy",
+                setting: &"OrganizationConfig.DefaultAuthenticationPolicy",
                 value: "(not exported)".into(),
                 source: user.source,
             };
@@ -116,7 +116,7 @@ pub fn effective_policy<'a>(
     };
     if s.policies.is_none() {
         return Effective::Missing {
-            setting: "AuthenticationPolicy",
+            setting: &"AuthenticationPolicy",
             value: reference.into(),
             source: *source,
         };
@@ -186,14 +186,19 @@ fn blocker(code: Code, setting: Text, value: Text, source: &Source) -> Blocker {
 }
 
 /// A constant setting name or value: nothing to look up.
-const fn st(s: &'static str) -> Text {
+const fn st(s: &'static &'static str) -> Text {
     Text::from_static(s)
 }
 
 /// `account-disabled`: the account cannot sign in at all.
 fn account(user: Option<&User>, out: &mut Vec<Blocker>) {
     if let Some(u) = user.filter(|u| u.account_disabled == Setting::Value(true)) {
-        out.push(blocker(Code::AccountDisabled, st("User.AccountDisabled"), st("True"), &u.source));
+        out.push(blocker(
+            Code::AccountDisabled,
+            st(&"User.AccountDisabled"),
+            st(&"True"),
+            &u.source,
+        ));
     }
 }
 
@@ -201,18 +206,18 @@ fn account(user: Option<&User>, out: &mut Vec<Blocker>) {
 /// `tenant-smtp-auth-disabled`, and `input-missing` for absent switches.
 fn mailbox_switches(s: &Snapshot, m: &CasMailbox, p: Protocol, out: &mut Vec<Blocker>) {
     let (setting, name) = match p {
-        Protocol::Pop => (m.pop_enabled, "CasMailbox.PopEnabled"),
-        Protocol::Imap => (m.imap_enabled, "CasMailbox.ImapEnabled"),
+        Protocol::Pop => (m.pop_enabled, &"CasMailbox.PopEnabled"),
+        Protocol::Imap => (m.imap_enabled, &"CasMailbox.ImapEnabled"),
         Protocol::Smtp if s.environment == Environment::OnPrem => return,
         Protocol::Smtp => return smtp_switches(s, m, out),
     };
     match setting {
         Setting::Value(true) => {}
         Setting::Value(false) => {
-            out.push(blocker(Code::MailboxProtocolDisabled, st(name), st("False"), &m.source))
+            out.push(blocker(Code::MailboxProtocolDisabled, st(name), st(&"False"), &m.source))
         }
         Setting::Null | Setting::NotExported => {
-            out.push(blocker(Code::InputMissing, st(name), st(setting.display()), &m.source))
+            out.push(blocker(Code::InputMissing, st(name), setting.display_text(), &m.source))
         }
     }
 }
@@ -221,32 +226,32 @@ fn mailbox_switches(s: &Snapshot, m: &CasMailbox, p: Protocol, out: &mut Vec<Blo
 /// column is `input-missing`, never "inherit" (Get-EXOCasMailbox omits it unless
 /// asked; see competitors.md, PS365).
 fn smtp_switches(s: &Snapshot, m: &CasMailbox, out: &mut Vec<Blocker>) {
-    const MAILBOX: &str = "CasMailbox.SmtpClientAuthenticationDisabled";
-    const TENANT: &str = "TransportConfig.SmtpClientAuthenticationDisabled";
+    const MAILBOX: &&str = &"CasMailbox.SmtpClientAuthenticationDisabled";
+    const TENANT: &&str = &"TransportConfig.SmtpClientAuthenticationDisabled";
     match m.smtp_client_auth_disabled {
         Setting::Value(true) => {
-            out.push(blocker(Code::MailboxSmtpAuthDisabled, st(MAILBOX), st("True"), &m.source))
+            out.push(blocker(Code::MailboxSmtpAuthDisabled, st(MAILBOX), st(&"True"), &m.source))
         }
         Setting::Value(false) => {}
         Setting::NotExported => {
-            out.push(blocker(Code::InputMissing, st(MAILBOX), st("(not exported)"), &m.source))
+            out.push(blocker(Code::InputMissing, st(MAILBOX), st(&"(not exported)"), &m.source))
         }
         Setting::Null => match &s.transport {
             None => {
-                out.push(blocker(Code::InputMissing, st(TENANT), st("(not exported)"), &m.source))
+                out.push(blocker(Code::InputMissing, st(TENANT), st(&"(not exported)"), &m.source))
             }
             Some(t) => match t.smtp_client_auth_disabled {
                 Setting::Value(true) => out.push(blocker(
                     Code::TenantSmtpAuthDisabled,
                     st(TENANT),
-                    st("True"),
+                    st(&"True"),
                     &t.source,
                 )),
                 Setting::Value(false) => {}
                 other => out.push(blocker(
                     Code::InputMissing,
                     st(TENANT),
-                    st(other.display()),
+                    other.display_text(),
                     &t.source,
                 )),
             },
@@ -264,8 +269,8 @@ fn policy(s: &Snapshot, effective: &Effective<'_>, p: Protocol, out: &mut Vec<Bl
         }
         Effective::NotFound { reference, from, source } => {
             let setting = match from {
-                PolicySource::OrgDefault => "OrganizationConfig.DefaultAuthenticationPolicy",
-                _ => "User.AuthenticationPolicy",
+                PolicySource::OrgDefault => &"OrganizationConfig.DefaultAuthenticationPolicy",
+                _ => &"User.AuthenticationPolicy",
             };
             out.push(blocker(Code::PolicyNotFound, st(setting), intern(reference), source));
         }
@@ -275,23 +280,23 @@ fn policy(s: &Snapshot, effective: &Effective<'_>, p: Protocol, out: &mut Vec<Bl
                 _ => Code::UserPolicyBlocks,
             };
             let switch = policy.switches[p];
-            let with = |code, value: &'static str| Blocker {
+            let with = |code, value: Text| Blocker {
                 code,
                 setting: s.policy_setting(*index, p),
-                value: st(value),
+                value,
                 source: policy.source,
             };
             match (policy.environment, p, switch) {
                 (Environment::OnPrem, Protocol::Smtp, _) => {} // no SMTP switch on premises
                 (Environment::Online, _, Setting::Value(false))
                 | (Environment::OnPrem, _, Setting::Value(true)) => {
-                    out.push(with(code, switch.display()))
+                    out.push(with(code, switch.display_text()))
                 }
                 (Environment::Online, _, Setting::Value(true))
                 | (Environment::OnPrem, _, Setting::Value(false)) => {}
                 (Environment::OnPrem, _, Setting::Null) => {} // blank: the default, blocks nothing
                 (_, _, Setting::Null | Setting::NotExported) => {
-                    out.push(with(Code::InputMissing, switch.display()))
+                    out.push(with(Code::InputMissing, switch.display_text()))
                 }
             }
         }
@@ -324,7 +329,7 @@ fn conditional_access(s: &Snapshot, m: &CasMailbox, user: Option<&User>, out: &m
             Reach::Applies => out.push(blocker(
                 Code::ConditionalAccessBlocks,
                 setting,
-                st("blocks other clients (legacy authentication)"),
+                st(&"blocks other clients (legacy authentication)"),
                 &policy.source,
             )),
             Reach::Unknown(why) => {
@@ -343,8 +348,8 @@ fn security_defaults(s: &Snapshot, out: &mut Vec<Blocker>) {
         {
             out.push(blocker(
                 Code::SecurityDefaultsEnabled,
-                st("SecurityDefaults.IsEnabled"),
-                st("True"),
+                st(&"SecurityDefaults.IsEnabled"),
+                st(&"True"),
                 &sd.source,
             ));
         }

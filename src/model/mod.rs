@@ -136,12 +136,17 @@ pub enum Setting {
 impl Setting {
     /// The value as PowerShell prints it (`True`, `False`, or blank).
     pub fn display(self) -> &'static str {
-        match self {
-            Setting::NotExported => "(not exported)",
-            Setting::Null => "",
-            Setting::Value(true) => "True",
-            Setting::Value(false) => "False",
-        }
+        self.display_text().as_str()
+    }
+
+    /// [`Setting::display`] as a [`Text`], for findings.
+    pub const fn display_text(self) -> Text {
+        Text::from_static(match self {
+            Setting::NotExported => &"(not exported)",
+            Setting::Null => &"",
+            Setting::Value(true) => &"True",
+            Setting::Value(false) => &"False",
+        })
     }
 }
 
