@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
     let snapshot: &Snapshot = &loaded.snapshot;
     let o = options();
     let mut g = c.benchmark_group("audit");
-    g.throughput(Throughput::Elements(snapshot.mailboxes.len() as u64));
+    g.throughput(Throughput::Elements(snapshot.mailbox_count() as u64));
     g.bench_function("20k mailboxes", |b| b.iter(|| audit::audit(black_box(snapshot), &o)));
     let a = audit::audit(snapshot, &o);
     let dir = PathBuf::from("bench");

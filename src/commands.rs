@@ -79,6 +79,16 @@ fn memory() -> Option<(u64, u64)> {
     Some((kib("VmRSS:")?, kib("VmHWM:")?))
 }
 
+/// An error when a mailbox export read again during the run could not be
+/// ([`exoauth::model::Mailboxes::failure`]): whatever was made from it since is
+/// not written (a file being written is discarded).
+fn still_read(snapshot: &exoauth::model::Snapshot) -> io::Result<()> {
+    match snapshot.mailboxes().failure() {
+        Some(why) => Err(io::Error::other(why.to_owned())),
+        None => Ok(()),
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let when = match cli.progress {
@@ -154,7 +164,8 @@ fn run_fleet(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         let own = reports.join("tenants").join(format!("{name}.{ext}"));
         output::write(Some(&own), false, &Silent, |w| {
             w.write_all(bom)?;
-            format.renderer().render(report, w)
+            format.renderer().render(report, w)?;
+            still_read(&report.loaded.snapshot)
         })
         .map_err(io::Error::other)
     };
@@ -266,6 +277,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     }
     let stage = Instant::now();
     let plan = args.script.as_ref().map(|_| plan::plan(&audit, args.strategy()));
+    still_read(&loaded.snapshot)?;
     if let (Some(plan), Some(path)) = (&plan, &args.script) {
         let header = Header {
             tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -323,7 +335,8 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let bom = if args.format() == Format::Csv { args.csv_bom.bytes() } else { b"" };
     let written = output::write(to_file, color, &out.bars, |w| {
         w.write_all(bom)?;
-        renderer.render(&report, w)
+        renderer.render(&report, w)?;
+        still_read(&loaded.snapshot)
     });
     out.bars.finish();
     written?;

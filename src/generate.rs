@@ -185,7 +185,6 @@ pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
                 },
                 recipient_type_details: Some(recipient_type.into()),
                 account_disabled: Setting::Value(recipient_type != "UserMailbox" || rng.chance(3)),
-                sts_refresh_tokens_valid_from: None,
                 source: src("User.csv", users.len() + 2),
             });
         }
@@ -209,7 +208,7 @@ pub fn tenant(seed: u64, mailboxes: usize, environment: Environment) -> Parts {
         security_defaults: None,
         conditional_access: None,
         users: Some(users),
-        mailboxes: cas,
+        mailboxes: cas.into(),
     }
 }
 
@@ -365,7 +364,7 @@ pub fn write(parts: &Parts, dir: &std::path::Path, form: OutputForm) -> std::io:
         header.push("SmtpClientAuthenticationDisabled");
     }
     w.write_record(&header)?;
-    for m in &parts.mailboxes {
+    for m in parts.mailboxes.iter() {
         let i = &m.ids;
         let mut row: Vec<String> = [
             i.guid(),

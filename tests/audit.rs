@@ -684,8 +684,9 @@ fn generated_tenant_reads_the_same_in_every_form() {
 /// The big files are streamed from disk in blocks (1 MiB); everything else is
 /// read whole. On a tenant whose User.csv and CasMailbox.csv span several blocks
 /// and hold rows that end a block badly (a value with a line break, a broken
-/// row, a duplicate, a truncated last row), both ways must read the same rows,
-/// rejections, warnings and hashes.
+/// row, a duplicate, a value the mapper rejects, a truncated last row), both
+/// ways must read the same rows, rejections, warnings and hashes; the streamed
+/// mailboxes are not kept but read again from their blocks, and read the same.
 #[test]
 fn streamed_files_read_exactly_as_whole_files() {
     use exoauth::load::{self, SourceFile};
@@ -711,6 +712,10 @@ fn streamed_files_read_exactly_as_whole_files() {
     lines[around] = lines[around].replacen("\",\"", "\",\"line\r\nbreak ", 1);
     lines[around + 2] = "\"broken\",\"row\"".into();
     lines.insert(around + 4, lines[around + 3].clone());
+    // In a later block: a row the mapper rejects (it is not a boolean).
+    let later = around + 8000;
+    assert!(lines[later].contains(",\"True\","), "{}", lines[later]);
+    lines[later] = lines[later].replacen(",\"True\",", ",\"Maybe\",", 1);
     let last = lines.pop().unwrap();
     let mut damaged = lines.join("\r\n");
     damaged.push_str("\r\n");
@@ -763,20 +768,23 @@ fn streamed_files_read_exactly_as_whole_files() {
     assert_eq!(reasons(&streamed), reasons(&whole));
     assert_eq!(
         reasons(&streamed).iter().filter(|r| r.starts_with("CasMailbox.csv")).count(),
-        3,
-        "the broken row, the duplicate and the truncated last row: {:?}",
+        4,
+        "the broken row, the duplicate, the row that is not a boolean and the truncated last row: {:?}",
         reasons(&streamed)
     );
     let warnings = |l: &load::Loaded| -> Vec<String> {
         l.warnings.iter().map(|w| format!("{} {}", w.code, w.message)).collect()
     };
     assert_eq!(warnings(&streamed), warnings(&whole));
+    assert!(streamed.snapshot.mailboxes().blocks() > 2, "CasMailbox.csv is read again by blocks");
+    assert_eq!(whole.snapshot.mailboxes().blocks(), 0, "bytes given whole are held");
     assert_eq!(
-        format!("{:?}", streamed.snapshot.mailboxes),
-        format!("{:?}", whole.snapshot.mailboxes)
+        format!("{:?}", streamed.snapshot.mailboxes()),
+        format!("{:?}", whole.snapshot.mailboxes())
     );
+    assert!(streamed.snapshot.mailboxes().failure().is_none());
     assert_eq!(format!("{:?}", streamed.snapshot.users), format!("{:?}", whole.snapshot.users));
-    assert!(streamed.snapshot.mailboxes.iter().any(|m| m.ids.key().contains("line\r\nbreak")
+    assert!(streamed.snapshot.mailboxes().iter().any(|m| m.ids.key().contains("line\r\nbreak")
         || m.ids.fields().iter().flatten().any(|f| f.contains("line\r\nbreak"))));
 }
 

@@ -506,7 +506,7 @@ fn the_block_plan_leaves_in_use_protocols_to_manual_steps() {
                     f0.mailbox
                 );
                 if v0.verdict == Verdict::Allowed && f0.flagged {
-                    in_use_allowed.insert((s0.mailboxes[f0.mailbox].ids.key().to_string(), proto));
+                    in_use_allowed.insert((s0.mailbox(f0.mailbox).ids.key().to_string(), proto));
                 }
             } else if f0.flagged && v0.verdict == Verdict::Allowed {
                 assert_eq!(

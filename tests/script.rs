@@ -330,7 +330,7 @@ fn check_steps(script: &Script, steps: &[Step], cmds: &[Command], what: &str) {
 /// Every identity-like string of a tenant: what a script may address.
 fn identities(s: &Snapshot) -> HashSet<String> {
     let mut out = HashSet::new();
-    for m in &s.mailboxes {
+    for m in s.mailboxes().iter() {
         out.insert(m.ids.key().to_string());
     }
     for u in s.users.iter().flatten() {

@@ -287,6 +287,22 @@ impl<'s> Audit<'s> {
         &self.entries
     }
 
+    /// The entries in consecutive ranges, each within one span of mailboxes
+    /// ([`crate::model::Mailboxes::spans`]), so that whoever goes through a
+    /// range reads its mailboxes at once.
+    pub fn entry_chunks(&self) -> Vec<std::ops::Range<usize>> {
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for span in self.snapshot.mailboxes().spans() {
+            let end = start + self.entries[start..].partition_point(|e| e.mailbox < span.end);
+            if end > start {
+                chunks.push(start..end);
+            }
+            start = end;
+        }
+        chunks
+    }
+
     /// The finding of one in-scope mailbox.
     pub fn finding(&self, entry: Entry) -> Finding {
         rules::evaluate(self.snapshot, entry.mailbox, &self.options)
@@ -330,27 +346,29 @@ pub fn audit_with<'s>(
     options: &Options,
     progress: &dyn crate::progress::Progress,
 ) -> Audit<'s> {
-    const CHUNK: usize = 4096;
-    let n = snapshot.mailboxes.len();
+    let n = snapshot.mailbox_count();
     progress.start("auditing", Some(n as u64), crate::progress::Unit::Mailboxes);
-    let chunks: Vec<(Vec<Entry>, Summary)> = (0..n.div_ceil(CHUNK))
+    let mailboxes = snapshot.mailboxes();
+    let chunks: Vec<(Vec<Entry>, Summary)> = mailboxes
+        .spans()
         .into_par_iter()
-        .map(|c| {
-            let range = c * CHUNK..((c + 1) * CHUNK).min(n);
-            let len = range.len() as u64;
+        .map(|span| {
+            let rows = mailboxes.rows(&span);
             let mut summary = Summary::new(0, options);
-            let entries: Vec<Entry> = range
-                .filter(|&i| {
-                    let recipient_type = scope::recipient_type(snapshot, i);
+            let entries: Vec<Entry> = span
+                .clone()
+                .zip(rows.iter())
+                .filter(|&(i, mailbox)| {
+                    let recipient_type = scope::recipient_type(snapshot, i, mailbox);
                     options.scope.includes(snapshot, i, recipient_type)
                 })
-                .map(|i| {
-                    let f = rules::evaluate(snapshot, i, options);
+                .map(|(i, mailbox)| {
+                    let f = rules::evaluate_row(snapshot, i, mailbox, options);
                     summary.add(&f);
                     Entry { mailbox: i, flagged: f.flagged, excepted: !f.excepted.is_empty() }
                 })
                 .collect();
-            progress.advance(len);
+            progress.advance(span.len() as u64);
             (entries, summary)
         })
         .collect();

@@ -129,7 +129,11 @@ pub fn effective_policy<'a>(
 
 /// Audits one mailbox for every in-scope protocol.
 pub fn evaluate(s: &Snapshot, i: usize, options: &Options) -> Finding {
-    let mailbox = &s.mailboxes[i];
+    evaluate_row(s, i, &s.mailbox(i), options)
+}
+
+/// [`evaluate`] for mailbox `i` whose row (read once by the caller) is `mailbox`.
+pub fn evaluate_row(s: &Snapshot, i: usize, mailbox: &CasMailbox, options: &Options) -> Finding {
     let user = s.user_of(i);
     let effective = effective_policy(s, mailbox, user);
     let mut protocols = PerProtocol([None, None, None]);
@@ -173,7 +177,7 @@ pub fn evaluate(s: &Snapshot, i: usize, options: &Options) -> Finding {
         mailbox: i,
         effective_policy: effective.name(s),
         policy_source: effective.source_kind(),
-        recipient_type: super::scope::recipient_type(s, i).map(intern),
+        recipient_type: super::scope::recipient_type(s, i, mailbox).map(intern),
         protocols,
         readiness,
         flagged,
@@ -419,7 +423,6 @@ mod tests {
                         authentication_policy: None,
                         recipient_type_details: Some("UserMailbox".into()),
                         account_disabled: F,
-                        sts_refresh_tokens_valid_from: None,
                         source: src("User.csv", 2),
                     }]),
                     mailboxes: vec![CasMailbox {
@@ -429,7 +432,8 @@ mod tests {
                         smtp_client_auth_disabled: NULL,
                         recipient_type_details: None,
                         source: src("CasMailbox.csv", 2),
-                    }],
+                    }]
+                    .into(),
                 },
             }
         }
@@ -438,7 +442,7 @@ mod tests {
             self
         }
         fn mailbox(mut self, f: impl FnOnce(&mut CasMailbox)) -> Self {
-            f(&mut self.parts.mailboxes[0]);
+            f(&mut self.parts.mailboxes.rows_mut()[0]);
             self
         }
         fn default_policy(mut self, name: &str) -> Self {

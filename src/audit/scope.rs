@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use crate::model::{Snapshot, looks_like_guid, normalise_guid};
+use crate::model::{CasMailbox, Snapshot, Text, looks_like_guid, normalise_guid};
 
 /// The audit's scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,11 +34,13 @@ fn normalise(id: &str) -> String {
     if looks_like_guid(id) { normalise_guid(id) } else { id.to_lowercase() }
 }
 
-/// The recipient type of mailbox `i`: from its user row, else the mailbox row.
-pub fn recipient_type(s: &Snapshot, i: usize) -> Option<&str> {
+/// The recipient type of mailbox `i` (whose row is `mailbox`): from its user
+/// row, else the mailbox row.
+pub fn recipient_type(s: &Snapshot, i: usize, mailbox: &CasMailbox) -> Option<&'static str> {
     s.user_of(i)
-        .and_then(|u| u.recipient_type_details.as_deref())
-        .or(s.mailboxes[i].recipient_type_details.as_deref())
+        .and_then(|u| u.recipient_type_details)
+        .or(mailbox.recipient_type_details)
+        .map(Text::as_str)
 }
 
 impl Scope {
@@ -57,7 +59,7 @@ impl Scope {
     pub fn unmatched(&self, s: &Snapshot) -> Vec<String> {
         let Some(set) = &self.identities else { return Vec::new() };
         let seen: HashSet<String> =
-            (0..s.mailboxes.len()).flat_map(|i| identities_of(s, i)).collect();
+            (0..s.mailbox_count()).flat_map(|i| identities_of(s, i)).collect();
         let mut out: Vec<String> = set.iter().filter(|id| !seen.contains(*id)).cloned().collect();
         out.sort();
         out
@@ -65,8 +67,8 @@ impl Scope {
 }
 
 /// Every identifier of mailbox `i` and its user, normalised.
-fn identities_of(s: &Snapshot, i: usize) -> impl Iterator<Item = String> + '_ {
-    s.identities(i).map(|id| normalise(&id))
+fn identities_of(s: &Snapshot, i: usize) -> impl Iterator<Item = String> {
+    s.identities(i).into_iter().map(|id| normalise(&id))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use super::csv::{Block, Read, header, memchr_count, read_block, skip_type_line};
 use super::{Cells, Form, Records, Rejection, Source};
 use crate::decode::{self, Encoding, Utf16Reader, read_full, read_some};
+use crate::model::mailboxes::BlockAt;
 use crate::progress::Progress;
 
 /// Bytes read at a time; a record longer than a block grows it.
@@ -44,12 +45,17 @@ pub struct CsvFile<'p, R> {
     buf: Vec<u8>,
     start: usize,
     filled: usize,
+    /// Where `buf[0]` is in the text (in the file, for UTF-8).
+    base: u64,
     line: usize,
     eof: bool,
     size_hint: usize,
     rejected: Vec<Rejection>,
     give_up: bool,
     done: bool,
+    /// With [`CsvFile::note_blocks`]: each block of records read, with how
+    /// many records it gave.
+    blocks: Option<Vec<(BlockAt, usize)>>,
 }
 
 /// The file's bytes, hashed and counted as they are read.
@@ -153,12 +159,14 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             buf,
             start: if encoding == Encoding::Utf8Bom { 3 } else { 0 },
             filled,
+            base: 0,
             line: 1,
             eof,
             size_hint: 0,
             rejected: Vec::new(),
             give_up: false,
             done: false,
+            blocks: None,
         };
         if utf16.is_some() {
             s.fill()?;
@@ -237,6 +245,7 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.filled, 0);
             self.filled -= self.start;
+            self.base += self.start as u64;
             self.start = 0;
         }
         // Room for at least one character (a decoded one takes up to four bytes).
@@ -263,6 +272,28 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
     /// The field delimiter.
     pub fn delimiter(&self) -> u8 {
         self.delimiter
+    }
+
+    /// The header's column names, as read.
+    pub fn header(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The file's encoding.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Notes where each block of records is (in the text: the file's bytes
+    /// for UTF-8), for [`CsvFile::blocks`].
+    pub fn note_blocks(&mut self) {
+        self.blocks = Some(Vec::new());
+    }
+
+    /// The blocks of records read, with how many records (not rejected by the
+    /// reader) each gave; empty unless [`CsvFile::note_blocks`] was called.
+    pub fn blocks(&mut self) -> Vec<(BlockAt, usize)> {
+        self.blocks.take().unwrap_or_default()
     }
 
     /// Why the file was read as CSV (the detector's evidence on its first lines).
@@ -330,14 +361,29 @@ impl<R: io::Read> Records for CsvFile<'_, R> {
             let last = self.eof;
             let block = Block { text, from: 0, first_line: self.line, last };
             let (file, rejected) = (&self.file, &mut self.rejected);
+            let mut records = 0;
             let read = read_block(block, self.delimiter, width, &mut |r| match r {
-                Read::Record(line, cells) => f(line, cells),
+                Read::Record(line, cells) => {
+                    records += 1;
+                    f(line, cells);
+                }
                 Read::Rejected(line, reason) => rejected.push(Rejection {
                     source: Source { file: crate::model::Text::new(file), line },
                     reason,
                 }),
             });
             let text_len = text.len();
+            if let Some(blocks) = &mut self.blocks {
+                let len = match read {
+                    None if last => text_len,
+                    Some((at, _)) => at,
+                    None => 0,
+                };
+                if len > 0 {
+                    let offset = self.base + self.start as u64;
+                    blocks.push((BlockAt { offset, len, first_line: self.line }, records));
+                }
+            }
             match read {
                 None if last => {
                     self.done = true;

@@ -16,7 +16,7 @@ pub(super) fn missing_files(s: &Snapshot) -> Option<Warning> {
         || s.org.as_ref().is_some_and(|o| o.default_policy.is_some());
     let needs_org = users.is_none_or(|u| u.iter().any(|u| u.authentication_policy.is_none()));
     let needs_transport = s.environment == Environment::Online
-        && s.mailboxes.iter().any(|m| m.smtp_client_auth_disabled == model::Setting::Null);
+        && s.mailboxes().iter().any(|m| m.smtp_client_auth_disabled == model::Setting::Null);
     let mut missing = Vec::new();
     if users.is_none() {
         missing.push("User (each user's assigned authentication policy, mailbox type and disabled state: without it every mailbox's policy is unknown)");
@@ -31,7 +31,7 @@ pub(super) fn missing_files(s: &Snapshot) -> Option<Warning> {
         missing
             .push("TransportConfig (the tenant SMTP AUTH switch, for mailboxes that inherit it)");
     }
-    if missing.is_empty() || s.mailboxes.is_empty() {
+    if missing.is_empty() || s.mailboxes().is_empty() {
         return None;
     }
     Some(Warning {

@@ -17,8 +17,9 @@ use crate::input::csv::CsvStream;
 use crate::input::stream::{CsvFile, Finished};
 use crate::input::{self, Form, Records, Rejection, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
+use crate::model::mailboxes::{BlockAt, FileLayout};
 use crate::model::{
-    self, AuthPolicy, CaPolicy, CasMailbox, Environment, OrgConfig, SecurityDefaults,
+    self, AuthPolicy, CaPolicy, Environment, Mailboxes, OrgConfig, SecurityDefaults,
     TransportConfig, User, cas, entra, org, policy, user,
 };
 use crate::progress::Progress;
@@ -43,7 +44,7 @@ pub(super) enum Typed {
     SecurityDefaults(Option<SecurityDefaults>),
     ConditionalAccess(Vec<CaPolicy>),
     Users(Vec<User>),
-    Mailboxes(Vec<CasMailbox>),
+    Mailboxes(Mailboxes),
 }
 
 /// What loading one file produced.
@@ -107,7 +108,7 @@ pub(super) fn map_typed(
         }
         Cmdlet::CasMailbox => {
             let (rows, n) = take(cas::map(file, records), rejected, warnings);
-            (Typed::Mailboxes(rows), n)
+            (Typed::Mailboxes(rows.into()), n)
         }
     }
 }
@@ -257,8 +258,27 @@ pub(super) fn load_streamed(
     columns::check(cmdlet, environment, &file, &header)?;
     let mut rejected = Vec::new();
     let mut warnings = Vec::new();
-    let (typed, mapped) =
-        map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings);
+    // The mailboxes of a UTF-8 export are not kept: they are read again from
+    // the file when asked for ([`Mailboxes`]).
+    let again = cmdlet == Cmdlet::CasMailbox
+        && matches!(stream.encoding(), Encoding::Utf8 | Encoding::Utf8Bom);
+    let (typed, mapped) = if again {
+        stream.note_blocks();
+        let mut rows = 0;
+        let m = cas::map_into(&file, &mut stream, &mut |_| rows += 1);
+        let map_rejected: Vec<usize> = m.rejected.iter().map(|r| r.source.line).collect();
+        let (_, n) = take(m, &mut rejected, &mut warnings);
+        let layout = FileLayout {
+            path: path.to_owned(),
+            name: file.clone(),
+            columns: stream.header().to_vec(),
+            delimiter: stream.delimiter(),
+            blocks: rows_per_block(stream.blocks(), &map_rejected),
+        };
+        (Typed::Mailboxes(Mailboxes::from_file(layout).map_err(io)?), n + rows)
+    } else {
+        map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings)
+    };
     let form = Form::Csv { delimiter: stream.delimiter() };
     let why = format!("{} (read as a stream)", stream.why());
     let Finished::Read(parse_rejected, sha256, encoding) = stream.finish().map_err(io)? else {
@@ -269,4 +289,21 @@ pub(super) fn load_streamed(
     file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
     let mapped = Mapped { typed, rows, form, why, encoding, rejected, warnings };
     outcome(cmdlet, path, sha256, mapped).map(Some)
+}
+
+/// The rows the mapper made of each block: the block's records less those it
+/// rejected (`rejected` holds their lines, ascending).
+fn rows_per_block(blocks: Vec<(BlockAt, usize)>, rejected: &[usize]) -> Vec<(BlockAt, usize)> {
+    let mut rejected = rejected.iter().peekable();
+    let mut out = Vec::with_capacity(blocks.len());
+    let mut blocks = blocks.into_iter().peekable();
+    while let Some((at, records)) = blocks.next() {
+        let next = blocks.peek().map_or(usize::MAX, |(b, _)| b.first_line);
+        let mut lost = 0;
+        while rejected.next_if(|&&line| line < next).is_some() {
+            lost += 1;
+        }
+        out.push((at, records - lost));
+    }
+    out
 }

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::{IdColumns, Ids, Mapped, Setting, map_rows};
+use super::{IdColumns, Ids, Mapped, Setting, map_rows_into};
 use crate::input::{Records, Source};
 
 /// One mailbox's client access settings.
@@ -30,6 +30,19 @@ pub struct CasMailbox {
 
 /// Maps mailbox rows; a row with no identity at all is rejected.
 pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CasMailbox> {
+    let mut rows = Vec::new();
+    let _ = rows.try_reserve(table.size_hint());
+    let mut out = map_into(file, table, &mut |row| rows.push(row));
+    out.rows = rows;
+    out
+}
+
+/// [`map`], handing each row to `keep` instead of collecting them.
+pub fn map_into(
+    file: &Arc<str>,
+    table: &mut dyn Records,
+    keep: &mut dyn FnMut(CasMailbox),
+) -> Mapped<CasMailbox> {
     let c = |n: &str| table.column(n);
     let id_columns = IdColumns::new(table, "PrimarySmtpAddress");
     let (pop, imap, smtp_auth, rtd) = (
@@ -38,20 +51,25 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<CasMailbox> {
         c("SmtpClientAuthenticationDisabled"),
         c("RecipientTypeDetails"),
     );
-    map_rows(file, table, |row| {
-        let ids = id_columns.read(row)?;
-        if ids.key_is_empty() {
-            return Err("the mailbox has no Guid, ExternalDirectoryObjectId, PrimarySmtpAddress or Identity".into());
-        }
-        Ok(CasMailbox {
-            ids,
-            pop_enabled: row.setting(pop)?,
-            imap_enabled: row.setting(imap)?,
-            smtp_client_auth_disabled: row.setting(smtp_auth)?,
-            recipient_type_details: row.str(rtd)?.map(super::intern),
-            source: row.source,
-        })
-    })
+    map_rows_into(
+        file,
+        table,
+        |row| {
+            let ids = id_columns.read(row)?;
+            if ids.key_is_empty() {
+                return Err("the mailbox has no Guid, ExternalDirectoryObjectId, PrimarySmtpAddress or Identity".into());
+            }
+            Ok(CasMailbox {
+                ids,
+                pop_enabled: row.setting(pop)?,
+                imap_enabled: row.setting(imap)?,
+                smtp_client_auth_disabled: row.setting(smtp_auth)?,
+                recipient_type_details: row.str(rtd)?.map(super::intern),
+                source: row.source,
+            })
+        },
+        keep,
+    )
 }
 
 #[cfg(test)]

@@ -141,6 +141,8 @@ impl Cmdlet {
                 "Name",
                 "DisplayName",
                 "AccountDisabled",
+                // Exported as DESIGN.md §3 lists it (when each user's tokens were
+                // last revoked); no verdict reads it, so it is not kept.
                 "STSRefreshTokensValidFrom",
             ],
             // STSRefreshTokensValidFrom is a cloud-only property.

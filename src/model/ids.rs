@@ -385,6 +385,14 @@ impl<'a> JoinKey<'a> {
             None => JoinKey::Text(key),
         }
     }
+
+    /// The key, owning its text.
+    pub fn into_owned(self) -> JoinKey<'static> {
+        match self {
+            JoinKey::Guid(g) => JoinKey::Guid(g),
+            JoinKey::Text(t) => JoinKey::Text(std::borrow::Cow::Owned(t.into_owned())),
+        }
+    }
 }
 
 impl fmt::Debug for JoinKey<'_> {

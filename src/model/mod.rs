@@ -9,6 +9,7 @@ pub mod columns;
 pub mod entra;
 pub mod exceptions;
 pub mod ids;
+pub mod mailboxes;
 pub mod org;
 pub mod policy;
 pub mod snapshot;
@@ -25,6 +26,7 @@ use crate::input::{Cells, Records, Rejection, Source, Warning};
 pub use cas::CasMailbox;
 pub use entra::CaPolicy;
 pub use ids::{Id, Ids, IdsTooLong, JoinKey};
+pub use mailboxes::{MailboxRef, Mailboxes};
 pub use org::{OrgConfig, SecurityDefaults, TransportConfig};
 pub use policy::AuthPolicy;
 pub use snapshot::{Parts, Snapshot};
@@ -292,18 +294,32 @@ impl<'a> Row<'a> {
 pub(crate) fn map_rows<T>(
     file: &Arc<str>,
     records: &mut dyn Records,
-    mut f: impl FnMut(&Row<'_>) -> Result<T, String>,
+    f: impl FnMut(&Row<'_>) -> Result<T, String>,
 ) -> Mapped<T> {
-    let mut out = Mapped::default();
+    let mut rows = Vec::new();
     // A hint, never a demand: a file of blank lines would ask for a row per
     // byte, so a reservation the allocator refuses just means growing instead.
-    let _ = out.rows.try_reserve(records.size_hint());
+    let _ = rows.try_reserve(records.size_hint());
+    let mut out = map_rows_into(file, records, f, &mut |row| rows.push(row));
+    out.rows = rows;
+    out
+}
+
+/// [`map_rows`], handing each row to `keep` instead of collecting them (the
+/// returned rows are empty).
+pub(crate) fn map_rows_into<T>(
+    file: &Arc<str>,
+    records: &mut dyn Records,
+    mut f: impl FnMut(&Row<'_>) -> Result<T, String>,
+    keep: &mut dyn FnMut(T),
+) -> Mapped<T> {
+    let mut out = Mapped::default();
     let columns: Vec<String> = records.columns().to_vec();
     let file = Text::new(file);
     records.each(&mut |line, cells| {
         let row = Row { columns: &columns, cells, source: Source { file, line } };
         match f(&row) {
-            Ok(v) => out.rows.push(v),
+            Ok(v) => keep(v),
             Err(reason) => out.rejected.push(Rejection { source: row.source, reason }),
         }
     });

@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroU32;
 
 use rayon::prelude::*;
@@ -20,8 +20,9 @@ use rustc_hash::FxHashMap;
 use super::exceptions::Exceptions;
 use super::usage::Usage;
 use super::{
-    AuthPolicy, CaPolicy, CasMailbox, Environment, Id, Ids, JoinKey, OrgConfig, Protocol,
-    SecurityDefaults, Text, TransportConfig, User, join_key, looks_like_guid, normalise_guid,
+    AuthPolicy, CaPolicy, CasMailbox, Environment, Ids, JoinKey, MailboxRef, Mailboxes, OrgConfig,
+    Protocol, SecurityDefaults, Text, TransportConfig, User, join_key, looks_like_guid,
+    normalise_guid,
 };
 use crate::input::{Rejection, Warning};
 
@@ -43,7 +44,7 @@ pub struct Parts {
     /// `Get-User`.
     pub users: Option<Vec<User>>,
     /// `Get-CASMailbox`.
-    pub mailboxes: Vec<CasMailbox>,
+    pub mailboxes: Mailboxes,
 }
 
 /// Everything one audit needs, joined.
@@ -63,8 +64,8 @@ pub struct Snapshot {
     pub conditional_access: Option<Vec<CaPolicy>>,
     /// `Get-User`; `None` when not exported.
     pub users: Option<Vec<User>>,
-    /// `Get-CASMailbox` rows.
-    pub mailboxes: Vec<CasMailbox>,
+    /// `Get-CASMailbox` rows ([`Snapshot::mailbox`]).
+    mailboxes: Mailboxes,
     /// Sign-in evidence joined to the mailboxes; `None` when none was given.
     pub usage: Option<Usage>,
     /// The exceptions register; `None` when none was given.
@@ -105,32 +106,17 @@ impl Snapshot {
             )
             .0
         });
-        // Users and mailboxes are the big ones: deduplicate them side by side.
-        let mut mailbox_rejected = Vec::new();
-        let (users, mailboxes) = rayon::join(
-            || {
-                let mut r = Vec::new();
-                let users =
-                    users.map(|u| dedup(u, |u| u.ids.join_key(), "user", |u| &u.source, &mut r));
-                (users, r)
-            },
-            || {
-                dedup(
-                    mailboxes,
-                    |m| m.ids.join_key(),
-                    "mailbox",
-                    |m| &m.source,
-                    &mut mailbox_rejected,
-                )
-                .0
-            },
-        );
-        let (users, user_rejected) = users;
+        let users = users.map(|u| dedup(u, |u| u.ids.join_key(), "user", |u| &u.source, rejected));
         // The users' index by key is their index by Guid too (a key is the Guid
         // when there is one): the join looks mailboxes up in it.
         let (users, by_key) = users.unzip();
-        rejected.extend(user_rejected);
-        rejected.extend(mailbox_rejected);
+        // One read of the mailboxes finds each one's key and its user by Guid;
+        // duplicates are then dropped, and the few mailboxes the Guid did not
+        // join are looked for by their other keys.
+        let read = read_mailboxes(&mailboxes, users.as_deref().zip(by_key.as_ref()));
+        drop(by_key);
+        let (mailboxes, mailbox_user) =
+            dedup_mailboxes(mailboxes, read, rejected, users.as_deref());
 
         let mut policy_index = HashMap::new();
         for (i, p) in policies.iter().flatten().enumerate() {
@@ -153,11 +139,6 @@ impl Snapshot {
                 (Text::new(&p.name), Protocol::ALL.map(setting))
             })
             .collect();
-        let mailbox_user = match (&users, &by_key) {
-            (Some(users), Some(by_key)) => join(&mailboxes, users, by_key),
-            _ => vec![None; mailboxes.len()],
-        };
-        drop(by_key);
         if let Some(users) = &users {
             let mut joined = vec![false; users.len()];
             for u in mailbox_user.iter().filter_map(|&u| user_index(u)) {
@@ -201,8 +182,23 @@ impl Snapshot {
             security_defaults: self.security_defaults.clone(),
             conditional_access: self.conditional_access.clone(),
             users: self.users.clone(),
-            mailboxes: self.mailboxes.clone(),
+            mailboxes: Mailboxes::from(self.mailboxes.clone().into_vec()),
         }
+    }
+
+    /// How many mailboxes (after duplicates were rejected).
+    pub fn mailbox_count(&self) -> usize {
+        self.mailboxes.len()
+    }
+
+    /// Mailbox `i` (`i` below [`Snapshot::mailbox_count`]).
+    pub fn mailbox(&self, i: usize) -> MailboxRef<'_> {
+        self.mailboxes.get(i)
+    }
+
+    /// The mailboxes, in file order.
+    pub fn mailboxes(&self) -> &Mailboxes {
+        &self.mailboxes
     }
 
     /// The user joined to mailbox `i`.
@@ -213,19 +209,20 @@ impl Snapshot {
 
     /// Every identifier of mailbox `i` and of its user, as exported: object GUID,
     /// Entra object id, UPN and primary SMTP address.
-    pub fn identities(&self, i: usize) -> impl Iterator<Item = Id<'_>> + '_ {
-        self.identity_fields(i).filter_map(|(ids, f)| ids.get(f))
+    pub fn identities(&self, i: usize) -> Vec<String> {
+        let mailbox = self.mailbox(i);
+        let fields = self.identity_fields(i, &mailbox);
+        fields.filter_map(|(ids, f)| ids.get(f)).map(|id| id.to_string()).collect()
     }
 
-    /// The [`JoinKey`]s of [`Snapshot::identities`], without writing a GUID
-    /// held as bytes out as text.
-    fn identity_keys(&self, i: usize) -> impl Iterator<Item = JoinKey<'_>> + '_ {
-        self.identity_fields(i).filter_map(|(ids, f)| ids.join_key_of(f))
-    }
-
-    /// Where [`Snapshot::identities`] come from: the mailbox's identity columns,
-    /// then its user's, each with the field read.
-    fn identity_fields(&self, i: usize) -> impl Iterator<Item = (&Ids, usize)> + '_ {
+    /// Where [`Snapshot::identities`] come from: the identity columns of
+    /// mailbox `i` (whose row is `mailbox`), then its user's, each with the
+    /// field read.
+    fn identity_fields<'a>(
+        &'a self,
+        i: usize,
+        mailbox: &'a CasMailbox,
+    ) -> impl Iterator<Item = (&'a Ids, usize)> + 'a {
         const FIELDS: [usize; 4] = [
             Ids::GUID,
             Ids::EXTERNAL_DIRECTORY_OBJECT_ID,
@@ -233,30 +230,47 @@ impl Snapshot {
             Ids::PRIMARY_SMTP_ADDRESS,
         ];
         let user = self.user_of(i).map(|u| &u.ids);
-        std::iter::once(&self.mailboxes[i].ids).chain(user).flat_map(|ids| FIELDS.map(|f| (ids, f)))
+        std::iter::once(&mailbox.ids).chain(user).flat_map(|ids| FIELDS.map(|f| (ids, f)))
     }
 
     /// An index from every mailbox identifier ([`Snapshot::identities`], as
     /// [`join_key`]s) to the mailbox. An identifier two mailboxes share maps to
     /// neither: evidence or an exception must never land on the wrong mailbox.
     ///
-    /// It keeps a 64-bit hash per identifier, not the text (a million mailboxes
-    /// have about three million identifiers), and checks every hit against the
-    /// mailbox's own identifiers, so a hash collision can miss but never match
-    /// the wrong mailbox.
+    /// It keeps a 128-bit fingerprint per identifier, not the text (a million
+    /// mailboxes have about three million identifiers): two SipHash values
+    /// under keys drawn for this run. Two identifiers would have to agree on
+    /// both for one to be taken for the other (odds below one in 2^100 for a
+    /// million mailboxes), so a lookup never reads a mailbox row again.
     pub fn identity_index(&self) -> IdentityIndex<'_> {
-        let mut map: FxHashMap<u64, u32> = FxHashMap::default();
-        let mut shared: Vec<u64> = Vec::new();
-        for i in 0..self.mailboxes.len() {
-            let mut own: Vec<u64> = self.identity_keys(i).map(|key| key_hash(&key)).collect();
-            own.sort_unstable();
-            own.dedup();
+        let hashers = (RandomState::new(), RandomState::new());
+        // Each mailbox's own fingerprints (an identifier may repeat within
+        // a mailbox and its user), worked out side by side, filed in order.
+        let own: Vec<Vec<Vec<[u64; 2]>>> = (self.mailboxes.spans().into_par_iter())
+            .map(|span| {
+                let rows = self.mailboxes.rows(&span);
+                let each = span.zip(rows.iter()).map(|(i, mailbox)| {
+                    let fields = self.identity_fields(i, mailbox);
+                    let keys = fields.filter_map(|(ids, f)| ids.join_key_of(f));
+                    let mut own: Vec<[u64; 2]> =
+                        keys.map(|key| fingerprint(&hashers, &key)).collect();
+                    own.sort_unstable();
+                    own.dedup();
+                    own
+                });
+                each.collect()
+            })
+            .collect();
+        let own = own.into_iter().flatten().take(u32::MAX as usize);
+        let mut map: FxHashMap<[u64; 2], u32> = FxHashMap::default();
+        let mut shared: Vec<[u64; 2]> = Vec::new();
+        for (i, own) in (0u32..).zip(own) {
             for key in own {
                 match map.get(&key) {
-                    Some(&j) if j as usize != i => shared.push(key),
+                    Some(&j) if j != i => shared.push(key),
                     Some(_) => {}
                     None => {
-                        map.insert(key, i as u32);
+                        map.insert(key, i);
                     }
                 }
             }
@@ -264,7 +278,7 @@ impl Snapshot {
         for key in &shared {
             map.remove(key);
         }
-        IdentityIndex { snapshot: self, map }
+        IdentityIndex { map, hashers, snapshot: std::marker::PhantomData }
     }
 
     /// Resolves a policy reference (name in any case, DN, or GUID).
@@ -296,15 +310,14 @@ impl Snapshot {
 /// Mailbox identifiers to mailbox indices ([`Snapshot::identity_index`]).
 #[derive(Debug, Clone)]
 pub struct IdentityIndex<'s> {
-    snapshot: &'s Snapshot,
-    map: FxHashMap<u64, u32>,
+    map: FxHashMap<[u64; 2], u32>,
+    hashers: (RandomState, RandomState),
+    snapshot: std::marker::PhantomData<&'s Snapshot>,
 }
 
-/// A well-mixed 64-bit hash of a join key (SipHash with fixed keys: the same
-/// in every run).
-fn key_hash(key: &JoinKey<'_>) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
+/// A join key's 128-bit fingerprint ([`Snapshot::identity_index`]).
+fn fingerprint(hashers: &(RandomState, RandomState), key: &JoinKey<'_>) -> [u64; 2] {
+    [hashers.0.hash_one(key), hashers.1.hash_one(key)]
 }
 
 impl IdentityIndex<'_> {
@@ -315,9 +328,7 @@ impl IdentityIndex<'_> {
         if id.is_empty() {
             return None;
         }
-        let key = JoinKey::of(id);
-        let i = *self.map.get(&key_hash(&key))?;
-        self.snapshot.identity_keys(i as usize).any(|own| own == key).then_some(i)
+        self.map.get(&fingerprint(&self.hashers, &JoinKey::of(id))).copied()
     }
 }
 
@@ -336,92 +347,230 @@ fn dn_common_name(dn: &str) -> Option<String> {
     Some(out)
 }
 
-/// Keeps the first of each key; later duplicates become rejections. Keys borrow
-/// from the items, and the items are only copied when there is a duplicate.
-/// Returns the items kept and their index by key.
-fn dedup<T>(
+/// Keeps the first of each key; later duplicates become rejections. Returns
+/// the items kept and their index by key.
+fn dedup<T: Sync>(
     items: Vec<T>,
-    key: impl Fn(&T) -> JoinKey<'_>,
+    key: impl Fn(&T) -> JoinKey<'_> + Sync,
     what: &str,
     source: impl Fn(&T) -> &crate::input::Source,
     rejected: &mut Vec<Rejection>,
 ) -> (Vec<T>, KeyIndex) {
-    let mut keep = vec![true; items.len()];
-    let mut seen = KeyIndex::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let k = key(item);
-        if let Some(first) = seen.first_or_insert(&k, i, |j| key(&items[j])) {
-            keep[i] = false;
-            rejected.push(Rejection {
-                source: *source(item),
-                reason: format!(
-                    "duplicate {what} {k:?}, already read at {}; the export holds the same object twice (overlapping shards?)",
-                    source(&items[first])
-                ),
-            });
-        }
+    let (index, duplicates) = KeyIndex::build(
+        items.par_iter().map(|item| KeyIndex::hash(&key(item))).collect(),
+        |a, b| key(&items[a]) == key(&items[b]),
+    );
+    for &(i, first) in &duplicates {
+        rejected.push(duplicate(what, &key(&items[i]), source(&items[i]), source(&items[first])));
     }
-    if keep.iter().all(|k| *k) {
-        return (items, seen);
+    if duplicates.is_empty() {
+        return (items, index);
     }
-    drop(seen);
-    let kept: Vec<T> =
-        items.into_iter().zip(keep).filter_map(|(item, k)| k.then_some(item)).collect();
-    // The slots moved: index the kept items again (they hold no duplicate now).
-    let mut index = KeyIndex::with_capacity(kept.len());
-    for (i, item) in kept.iter().enumerate() {
-        index.first_or_insert(&key(item), i, |j| key(&kept[j]));
-    }
-    (kept, index)
+    let keep = index.keep(items.len(), &duplicates);
+    let kept = items.into_iter().zip(&keep).filter_map(|(item, &k)| k.then_some(item)).collect();
+    (kept, index.without(&keep))
 }
 
-/// The first index filed under each key; the table holds indices only, and a
-/// slot's key is made again from its item when compared, so that indexing a
-/// million rows costs a few bytes per row, not a copy of every key.
+/// What one read of the mailboxes finds ([`read_mailboxes`]).
+struct MailboxKeys {
+    /// Each mailbox's key hash ([`KeyIndex::hash`] of [`Ids::join_key`]).
+    hashes: Vec<u64>,
+    /// Each mailbox's user, by Guid.
+    users: Vec<UserRef>,
+    /// The mailboxes the Guid did not join, with their other keys.
+    unjoined: Vec<(usize, Unjoined)>,
+}
+
+/// A mailbox's keys for the fallback joins: ExternalDirectoryObjectId, then
+/// its addresses.
+type Unjoined = [Vec<JoinKey<'static>>; 2];
+
+const EDOID: [usize; 1] = [Ids::EXTERNAL_DIRECTORY_OBJECT_ID];
+// Addresses are the last resort.
+const ADDRESSES: [usize; 2] = [Ids::USER_PRINCIPAL_NAME, Ids::PRIMARY_SMTP_ADDRESS];
+
+/// Reads every mailbox once, side by side: its key hash and its user by Guid.
+/// `by_key` is the users' index by [`Ids::join_key`] from deduplicating them: a
+/// user's key is its Guid when it has one, so a hit on a user with a Guid is a
+/// hit on that Guid.
+fn read_mailboxes(mailboxes: &Mailboxes, users: Option<(&[User], &KeyIndex)>) -> MailboxKeys {
+    let by_guid = |g: JoinKey<'_>| {
+        let (users, by_key) = users?;
+        let found = by_key.find(&g, |slot| users[slot].ids.join_key() == g)?;
+        users[found].ids.has(Ids::GUID).then_some(found)
+    };
+    let spans = mailboxes.spans();
+    let (mut hashes, mut joined) = (vec![0; mailboxes.len()], vec![None; mailboxes.len()]);
+    // The output split as the spans split the mailboxes, to fill side by side.
+    let mut parts = Vec::with_capacity(spans.len());
+    let (mut h, mut j) = (&mut hashes[..], &mut joined[..]);
+    for span in &spans {
+        let (h0, h1) = std::mem::take(&mut h).split_at_mut(span.len());
+        let (j0, j1) = std::mem::take(&mut j).split_at_mut(span.len());
+        parts.push((span.clone(), h0, j0));
+        (h, j) = (h1, j1);
+    }
+    let unjoined: Vec<Vec<(usize, Unjoined)>> = parts
+        .into_par_iter()
+        .map(|(span, hashes, joined)| {
+            let rows = mailboxes.rows(&span);
+            let mut unjoined = Vec::new();
+            let each = hashes.iter_mut().zip(joined.iter_mut()).zip(rows.iter());
+            for (k, ((hash, user), m)) in each.enumerate() {
+                let i = span.start + k;
+                *hash = KeyIndex::hash(&m.ids.join_key());
+                *user = user_ref(m.ids.join_key_of(Ids::GUID).and_then(by_guid));
+                if user.is_none() && users.is_some() {
+                    let keys = |fields: &[usize]| {
+                        let keys = fields.iter().filter_map(|&f| m.ids.join_key_of(f));
+                        keys.map(JoinKey::into_owned).collect()
+                    };
+                    unjoined.push((i, [keys(&EDOID), keys(&ADDRESSES)]));
+                }
+            }
+            unjoined
+        })
+        .collect();
+    MailboxKeys { hashes, users: joined, unjoined: unjoined.into_iter().flatten().collect() }
+}
+
+/// [`dedup`] for the mailbox rows, which may be read again from their file, with
+/// the join finished for the mailboxes kept: a row is read a second time only
+/// when its key's hash is one an earlier row has (a duplicate, in practice).
+/// Returns the mailboxes kept and each one's user.
+fn dedup_mailboxes(
+    mailboxes: Mailboxes,
+    read: MailboxKeys,
+    rejected: &mut Vec<Rejection>,
+    users: Option<&[User]>,
+) -> (Mailboxes, Vec<UserRef>) {
+    let MailboxKeys { hashes, users: mut joined, mut unjoined } = read;
+    let (index, duplicates) = KeyIndex::build(hashes, |a, b| {
+        mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key()
+    });
+    for &(i, first) in &duplicates {
+        let (m, f) = (mailboxes.get(i), mailboxes.get(first));
+        rejected.push(duplicate("mailbox", &m.ids.join_key(), &m.source, &f.source));
+    }
+    drop(index);
+    let mailboxes = if duplicates.is_empty() {
+        mailboxes
+    } else {
+        let mut keep = vec![true; mailboxes.len()];
+        for &(i, _) in &duplicates {
+            keep[i] = false;
+        }
+        // Number the kept mailboxes' unjoined keys by their new places.
+        let mut at = 0;
+        let place: Vec<usize> = keep
+            .iter()
+            .map(|&k| {
+                at += usize::from(k);
+                at - 1
+            })
+            .collect();
+        unjoined.retain(|(i, _)| keep[*i]);
+        for (i, _) in &mut unjoined {
+            *i = place[*i];
+        }
+        joined = joined.into_iter().zip(&keep).filter_map(|(u, &k)| k.then_some(u)).collect();
+        mailboxes.retain(&keep)
+    };
+    if let Some(users) = users {
+        join_the_rest(users, &mut joined, unjoined);
+    }
+    (mailboxes, joined)
+}
+
+/// The rejection of a duplicate row.
+fn duplicate(
+    what: &str,
+    key: &JoinKey<'_>,
+    source: &crate::input::Source,
+    first: &crate::input::Source,
+) -> Rejection {
+    Rejection {
+        source: *source,
+        reason: format!(
+            "duplicate {what} {key:?}, already read at {first}; the export holds the same object twice (overlapping shards?)"
+        ),
+    }
+}
+
+/// The first index filed under each key. The table holds indices, and beside
+/// it each item's key hash: keys are compared (their items read again) only
+/// when the hashes agree, so indexing a million rows costs a few bytes a row,
+/// never a copy of every key, and never reads back the rows a probe passes.
 ///
-/// Slots are 32-bit, five bytes a row with the table's control byte. A slot past
-/// `u32::MAX` (over two billion users, over four billion rows: terabytes of
-/// export) is not filed, so such a row is never found as a duplicate or a match.
+/// Slots are 32-bit. A slot past `u32::MAX` (over four billion rows: terabytes
+/// of export) is not filed, so such a row is never found as a duplicate or a
+/// match.
 struct KeyIndex {
     table: hashbrown::HashTable<u32>,
+    hashes: Vec<u64>,
 }
 
 impl KeyIndex {
-    fn with_capacity(n: usize) -> KeyIndex {
-        KeyIndex { table: hashbrown::HashTable::with_capacity(n) }
-    }
-
     fn hash(key: &JoinKey<'_>) -> u64 {
         rustc_hash::FxBuildHasher.hash_one(key)
     }
 
-    /// Files `slot` under `key` unless a slot is filed there already: returns
-    /// that first slot. `key_of` makes a filed slot's key again.
-    fn first_or_insert<'k>(
-        &mut self,
-        key: &JoinKey<'_>,
-        slot: usize,
-        key_of: impl Fn(usize) -> JoinKey<'k>,
-    ) -> Option<usize> {
-        let slot = u32::try_from(slot).ok()?;
-        let hash = KeyIndex::hash(key);
-        let entry = self.table.entry(
-            hash,
-            |&filed| key_of(filed as usize) == *key,
-            |&filed| KeyIndex::hash(&key_of(filed as usize)),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(first) => Some(*first.get() as usize),
-            hashbrown::hash_table::Entry::Vacant(free) => {
-                free.insert(slot);
-                None
+    /// Files each item (by its key hash, in order) unless an earlier one has the
+    /// same key (`same(first, item)`); returns the index and each duplicate with
+    /// the first of its key.
+    fn build(
+        hashes: Vec<u64>,
+        same: impl Fn(usize, usize) -> bool,
+    ) -> (KeyIndex, Vec<(usize, usize)>) {
+        let mut table = hashbrown::HashTable::with_capacity(hashes.len());
+        let mut duplicates = Vec::new();
+        for (i, &hash) in hashes.iter().enumerate() {
+            let Ok(slot) = u32::try_from(i) else { break };
+            let entry = table.entry(
+                hash,
+                |&filed: &u32| hashes[filed as usize] == hash && same(filed as usize, i),
+                |&filed| hashes[filed as usize],
+            );
+            match entry {
+                hashbrown::hash_table::Entry::Occupied(first) => {
+                    duplicates.push((i, *first.get() as usize));
+                }
+                hashbrown::hash_table::Entry::Vacant(free) => {
+                    free.insert(slot);
+                }
             }
         }
+        (KeyIndex { table, hashes }, duplicates)
     }
 
-    /// The slot filed under `key`, if any.
-    fn find<'k>(&self, key: &JoinKey<'_>, key_of: impl Fn(usize) -> JoinKey<'k>) -> Option<usize> {
-        let found = self.table.find(KeyIndex::hash(key), |&filed| key_of(filed as usize) == *key);
+    /// Which of `n` items to keep: all but the duplicates.
+    fn keep(&self, n: usize, duplicates: &[(usize, usize)]) -> Vec<bool> {
+        let mut keep = vec![true; n];
+        for &(i, _) in duplicates {
+            keep[i] = false;
+        }
+        keep
+    }
+
+    /// The index of the kept items (the slots moved; no duplicates are left).
+    fn without(self, keep: &[bool]) -> KeyIndex {
+        let hashes: Vec<u64> =
+            self.hashes.into_iter().zip(keep).filter_map(|(h, &k)| k.then_some(h)).collect();
+        let mut table = hashbrown::HashTable::with_capacity(hashes.len());
+        for (i, &hash) in hashes.iter().enumerate() {
+            let Ok(slot) = u32::try_from(i) else { break };
+            table.insert_unique(hash, slot, |&filed| hashes[filed as usize]);
+        }
+        KeyIndex { table, hashes }
+    }
+
+    /// The slot filed under `key`, if any; `is(slot)` says whether a slot whose
+    /// hash agrees has that key.
+    fn find(&self, key: &JoinKey<'_>, is: impl Fn(usize) -> bool) -> Option<usize> {
+        let hash = KeyIndex::hash(key);
+        let found = self
+            .table
+            .find(hash, |&filed| self.hashes[filed as usize] == hash && is(filed as usize));
         found.map(|&slot| slot as usize)
     }
 }
@@ -480,49 +629,23 @@ fn user_index(user: UserRef) -> Option<usize> {
     user.map(|u| u.get() as usize - 1)
 }
 
-/// For each mailbox, its user: by Guid, then ExternalDirectoryObjectId, then UPN
-/// or primary SMTP address against the user's UPN or mail address.
-///
-/// Each fallback index is built only when some mailbox is still without a user
-/// (in an export of a whole tenant every mailbox has its Get-User row and the
-/// Guid finds it), and looked up only for those mailboxes.
-///
-/// `by_key` is the users' index by [`Ids::key`](super::Ids::key) from
-/// deduplicating them: a user's key is its Guid when it has one, so a hit on a
-/// user with a Guid is a hit on that Guid.
-fn join<'m>(mailboxes: &'m [CasMailbox], users: &'m [User], by_key: &KeyIndex) -> Vec<UserRef> {
-    let by_guid = |g: JoinKey<'_>| {
-        let key_of = |slot: usize| users[slot].ids.join_key();
-        let found = by_key.find(&g, key_of)?;
-        users[found].ids.has(Ids::GUID).then_some(found)
-    };
-    let mut out: Vec<UserRef> = mailboxes
-        .par_iter()
-        .map(|m| user_ref(m.ids.join_key_of(Ids::GUID).and_then(by_guid)))
-        .collect();
-    const EDOID: [usize; 1] = [Ids::EXTERNAL_DIRECTORY_OBJECT_ID];
-    // Addresses are the last resort.
-    const ADDRESSES: [usize; 2] = [Ids::USER_PRINCIPAL_NAME, Ids::PRIMARY_SMTP_ADDRESS];
-    for fields in [&EDOID[..], &ADDRESSES[..]] {
-        let keys = |m: &'m CasMailbox| fields.iter().filter_map(|&f| m.ids.join_key_of(f));
-        let unjoined = || out.iter().zip(mailboxes).filter(|(u, _)| u.is_none());
-        let first = first_users(users, fields, unjoined().flat_map(|(_, m)| keys(m)));
-        if !first.is_empty() {
-            fill(&mut out, mailboxes, |m| keys(m).find_map(|k| first.get(&k).copied()));
+/// Joins the mailboxes the Guid did not join: by ExternalDirectoryObjectId,
+/// then UPN or primary SMTP address against the user's UPN or mail address.
+/// Only their keys are looked for among the users' other identifiers (in an
+/// export of a whole tenant every mailbox has its Get-User row and the Guid
+/// finds it).
+fn join_the_rest(users: &[User], joined: &mut [UserRef], mut unjoined: Vec<(usize, Unjoined)>) {
+    for (pass, fields) in [&EDOID[..], &ADDRESSES[..]].into_iter().enumerate() {
+        unjoined.retain(|(i, _)| joined[*i].is_none());
+        let wanted = unjoined.iter().flat_map(|(_, keys)| keys[pass].iter().cloned());
+        let first = first_users(users, fields, wanted);
+        if first.is_empty() {
+            continue;
+        }
+        for (i, keys) in &unjoined {
+            joined[*i] = user_ref(keys[pass].iter().find_map(|k| first.get(k).copied()));
         }
     }
-    out
-}
-
-/// Looks up, for each mailbox still without a user, its user with `find`.
-fn fill<'m>(
-    out: &mut [UserRef],
-    mailboxes: &'m [CasMailbox],
-    find: impl Fn(&'m CasMailbox) -> Option<usize> + Sync,
-) {
-    out.par_iter_mut().zip(mailboxes).filter(|(slot, _)| slot.is_none()).for_each(|(slot, m)| {
-        *slot = user_ref(find(m));
-    });
 }
 
 #[cfg(test)]
@@ -553,8 +676,12 @@ mod tests {
         mailboxes: Vec<CasMailbox>,
     ) -> (Snapshot, Vec<Rejection>) {
         let mut rejected = Vec::new();
-        let parts =
-            Parts { policies: Some(policies), users: Some(users), mailboxes, ..Parts::default() };
+        let parts = Parts {
+            policies: Some(policies),
+            users: Some(users),
+            mailboxes: mailboxes.into(),
+            ..Parts::default()
+        };
         let s = Snapshot::build(parts, &mut rejected, &mut Vec::new());
         (s, rejected)
     }
@@ -593,7 +720,6 @@ mod tests {
             authentication_policy: None,
             recipient_type_details: Some("UserMailbox".into()),
             account_disabled: Setting::Value(false),
-            sts_refresh_tokens_valid_from: None,
             source: src(line),
         }
     }

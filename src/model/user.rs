@@ -22,8 +22,6 @@ pub struct User {
     pub recipient_type_details: Option<super::Text>,
     /// `AccountDisabled`.
     pub account_disabled: Setting,
-    /// `STSRefreshTokensValidFrom`, as exported (culture-formatted date text).
-    pub sts_refresh_tokens_valid_from: Option<Box<str>>,
     /// Where the row came from.
     pub source: Source,
 }
@@ -32,12 +30,8 @@ pub struct User {
 pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<User> {
     let c = |n: &str| table.column(n);
     let id_columns = IdColumns::new(table, "WindowsEmailAddress");
-    let (policy, rtd, disabled, sts) = (
-        c("AuthenticationPolicy"),
-        c("RecipientTypeDetails"),
-        c("AccountDisabled"),
-        c("STSRefreshTokensValidFrom"),
-    );
+    let (policy, rtd, disabled) =
+        (c("AuthenticationPolicy"), c("RecipientTypeDetails"), c("AccountDisabled"));
     map_rows(file, table, |row| {
         let ids = id_columns.read(row)?;
         if ![Ids::GUID, Ids::EXTERNAL_DIRECTORY_OBJECT_ID, Ids::USER_PRINCIPAL_NAME]
@@ -54,7 +48,6 @@ pub fn map(file: &Arc<str>, table: &mut dyn Records) -> Mapped<User> {
             authentication_policy: row.str(policy)?.map(super::intern),
             recipient_type_details: row.str(rtd)?.map(super::intern),
             account_disabled: row.setting(disabled)?,
-            sts_refresh_tokens_valid_from: row.str(sts)?.map(Box::from),
             source: row.source,
         })
     })

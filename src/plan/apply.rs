@@ -88,7 +88,7 @@ fn apply_one(parts: &mut Parts, action: &Action) {
         }
         Action::SetMailbox { mailbox, setting, to, .. } => {
             let key = JoinKey::of(&mailbox.identity);
-            for m in parts.mailboxes.iter_mut().filter(|m| m.ids.join_key() == key) {
+            for m in parts.mailboxes.rows_mut().iter_mut().filter(|m| m.ids.join_key() == key) {
                 match setting {
                     MailboxSetting::PopEnabled => m.pop_enabled = *to,
                     MailboxSetting::ImapEnabled => m.imap_enabled = *to,

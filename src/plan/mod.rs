@@ -370,7 +370,7 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
 
     for f in audit.flagged() {
         let f = &f;
-        let mailbox = &snapshot.mailboxes[f.mailbox];
+        let mailbox = &*snapshot.mailbox(f.mailbox);
         let user = snapshot.user_of(f.mailbox);
         let mbx = target(&mailbox.ids, &mailbox.source);
         manual.note_finding(f, &mbx.label, want);
@@ -528,7 +528,7 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
     }
     if !tenant_smtp.is_empty() {
         let inheriting = snapshot
-            .mailboxes
+            .mailboxes()
             .iter()
             .filter(|m| m.smtp_client_auth_disabled == Setting::Null)
             .count();
@@ -680,9 +680,9 @@ fn smtp_exception(mailbox: &Target, from: Setting) -> Action {
 /// have no assigned policy (reached by a change of the org default).
 fn effective_policy_counts(snapshot: &Snapshot) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for (i, mailbox) in snapshot.mailboxes.iter().enumerate() {
+    for (i, mailbox) in snapshot.mailboxes().iter().enumerate() {
         let user = snapshot.user_of(i);
-        if let Effective::Policy { policy, .. } = effective_policy(snapshot, mailbox, user) {
+        if let Effective::Policy { policy, .. } = effective_policy(snapshot, &mailbox, user) {
             *counts.entry(policy.name.to_lowercase()).or_insert(0) += 1;
         }
         if user.is_some_and(|u| u.authentication_policy.is_none()) {

@@ -54,7 +54,8 @@ impl Renderer for Csv {
         w.write_record(&header)?;
         w.flush()?;
         drop(w);
-        super::write_chunked(out, r.audit.entries(), |_, chunk, buf| {
+        let (entries, chunks) = (r.audit.entries(), r.audit.entry_chunks());
+        super::write_chunked(out, entries, &chunks, |_, chunk, buf| {
             let mut w = ::csv::WriterBuilder::new().from_writer(buf);
             for &e in chunk {
                 row(r, &r.audit.finding(e), &mut w)?;
@@ -71,11 +72,13 @@ fn row(
     w: &mut ::csv::Writer<&mut Vec<u8>>,
 ) -> io::Result<()> {
     let v = r.view(f);
+    let (identity, name) = (v.identity(), v.display_name());
+    let (upn, smtp) = (v.user_principal_name(), v.primary_smtp_address());
     let mut row: Vec<Cow<'_, str>> = [
-        Some(&*v.identity),
-        v.display_name.as_deref(),
-        v.user_principal_name.as_deref(),
-        v.primary_smtp_address.as_deref(),
+        Some(&*identity),
+        name.as_deref(),
+        upn.as_deref(),
+        smtp.as_deref(),
         f.recipient_type.as_deref(),
         f.effective_policy.as_deref(),
         Some(f.policy_source.as_str()),

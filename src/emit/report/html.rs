@@ -375,7 +375,7 @@ fn readiness_section(r: &Report<'_>) -> Markup {
                             tr {
                                 td data-sort=(x.label.to_lowercase()) {
                                     strong { (x.label) }
-                                    @if let Some(d) = x.display_name { span.id { (d) } }
+                                    @if let Some(d) = &x.display_name { span.id { (d) } }
                                 }
                                 td { (x.protocol.as_str()) }
                                 td data-sort=(x.readiness.as_str()) { strong { (x.readiness.as_str()) } span.id { (x.likely()) } }
@@ -494,9 +494,9 @@ fn mailbox_data(r: &Report<'_>, groups: &super::groups::Groups) -> String {
             |a: Option<Id<'_>>| a.filter(|a| **a != *label).as_deref().unwrap_or("").to_owned();
         rows.push(serde_json::json!([
             label,
-            other(v.display_name),
-            other(v.user_principal_name),
-            other(v.primary_smtp_address),
+            other(v.display_name()),
+            other(v.user_principal_name()),
+            other(v.primary_smtp_address()),
             policy,
             f.policy_source.as_str(),
             verdict_letters(&f),
@@ -568,11 +568,11 @@ fn flagged_section(r: &Report<'_>, groups: &super::groups::Groups, what: &str) -
                         @for f in &shown {
                             @let v = r.view(f);
                             @let group = groups.of(f.mailbox);
-                            tr data-identity=(v.identity) {
+                            tr data-identity=(v.identity()) {
                                 td {
                                     strong { (v.label()) }
-                                    @if let Some(name) = v.display_name.filter(|d| *d != v.label()) { span.id { (name) } }
-                                    @if let Some(smtp) = v.primary_smtp_address.filter(|a| *a != v.label()) { span.id { (smtp) } }
+                                    @if let Some(name) = v.display_name().filter(|d| *d != v.label()) { span.id { (name) } }
+                                    @if let Some(smtp) = v.primary_smtp_address().filter(|a| *a != v.label()) { span.id { (smtp) } }
                                 }
                                 td {
                                     @if let Some(p) = &f.effective_policy { (p) " " }

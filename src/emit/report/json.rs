@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::model::Id;
 
-use super::{Renderer, Report};
+use super::{MailboxView, Renderer, Report};
 use crate::audit::{Blocker, Finding};
 use crate::input::Source;
 use crate::model::exceptions::Exception;
@@ -263,8 +263,7 @@ fn setting(s: Option<Setting>) -> Option<bool> {
     }
 }
 
-fn mailbox<'a>(r: &Report<'a>, f: &'a Finding) -> Mailbox<'a> {
-    let v = r.view(f);
+fn mailbox<'a>(r: &Report<'a>, f: &'a Finding, v: &'a MailboxView<'_>) -> Mailbox<'a> {
     let s = &r.loaded.snapshot;
     // Of the exceptions that cover the mailbox, the one that runs out first.
     let exception = s
@@ -272,10 +271,10 @@ fn mailbox<'a>(r: &Report<'a>, f: &'a Finding) -> Mailbox<'a> {
         .as_ref()
         .and_then(|x| f.excepted.iter().map(|&k| &x.rows[k as usize]).min_by_key(|e| e.until));
     Mailbox {
-        identity: v.identity,
-        external_directory_object_id: v.external_directory_object_id,
-        user_principal_name: v.user_principal_name,
-        primary_smtp_address: v.primary_smtp_address,
+        identity: v.identity(),
+        external_directory_object_id: v.external_directory_object_id(),
+        user_principal_name: v.user_principal_name(),
+        primary_smtp_address: v.primary_smtp_address(),
         recipient_type: f.recipient_type.as_deref(),
         effective_policy: f.effective_policy.as_deref(),
         policy_source: f.policy_source.as_str(),
@@ -394,8 +393,9 @@ impl Renderer for Json {
             }
         }
         key(out, &mut first, "mailboxes")?;
-        lines(out, r.audit.entries(), |&e, buf| {
-            serde_json::to_writer(buf, &mailbox(r, &r.audit.finding(e)))
+        lines(out, r.audit.entries(), &r.audit.entry_chunks(), |&e, buf| {
+            let f = r.audit.finding(e);
+            serde_json::to_writer(buf, &mailbox(r, &f, &r.view(&f)))
         })?;
         let evidence = s.usage.as_ref().map(|u| {
             let e = &u.summary;
@@ -425,7 +425,8 @@ impl Renderer for Json {
             .iter()
             .map(|x| Rejected { source: x.source.to_string(), reason: &x.reason })
             .collect();
-        lines(out, &rejected, |x, buf| serde_json::to_writer(buf, x))?;
+        let chunks = super::even_chunks(rejected.len(), 2048);
+        lines(out, &rejected, &chunks, |x, buf| serde_json::to_writer(buf, x))?;
         if let Some(plan) = plan {
             member(out, &mut first, "plan", &serde_json::to_value(plan)?)?;
         }
@@ -457,13 +458,14 @@ fn member(
 fn lines<T: Sync>(
     out: &mut dyn io::Write,
     items: &[T],
+    chunks: &[std::ops::Range<usize>],
     write: impl Fn(&T, &mut Vec<u8>) -> serde_json::Result<()> + Sync,
 ) -> io::Result<()> {
     if items.is_empty() {
         return out.write_all(b"[]");
     }
     out.write_all(b"[")?;
-    super::write_chunked(out, items, |offset, chunk, buf| {
+    super::write_chunked(out, items, chunks, |offset, chunk, buf| {
         for (i, item) in chunk.iter().enumerate() {
             buf.extend_from_slice(if offset + i == 0 { b"\n    " } else { b",\n    " });
             write(item, buf)?;

@@ -206,7 +206,7 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
                 Some(p) => format!("{} ({})", escape(p), f.policy_source.as_str()),
                 None => format!("({})", f.policy_source.as_str()),
             };
-            let mut cells = vec![escape(&v.label()), escape(&v.identity), policy];
+            let mut cells = vec![escape(&v.label()), escape(&v.identity()), policy];
             cells.extend(f.verdicts().map(|(p, pv)| {
                 let verdict = match pv.verdict {
                     Verdict::Allowed => "allowed".to_owned(),
@@ -427,8 +427,8 @@ fn readiness_section(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
         &[false, false, false, false, true, true],
     );
     for x in &rows {
-        let name = match x.display_name {
-            Some(d) => format!("{} ({})", escape(&x.label), escape(&d)),
+        let name = match &x.display_name {
+            Some(d) => format!("{} ({})", escape(&x.label), escape(d)),
             None => escape(&x.label),
         };
         row(

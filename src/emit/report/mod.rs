@@ -12,12 +12,13 @@ pub mod readiness;
 pub mod text;
 
 use std::io;
+use std::ops::Range;
 use std::path::Path;
 
 use crate::audit::{Advisory, Audit, Blocker, Code, Finding, Options, Verdict, Want};
 use crate::load::Loaded;
 use crate::model::entra::CaState;
-use crate::model::{CasMailbox, Environment, Id, Ids, Protocol, Setting};
+use crate::model::{CasMailbox, Environment, Id, Ids, MailboxRef, Protocol, Setting};
 use crate::plan::Plan;
 
 /// Everything a report shows.
@@ -70,78 +71,96 @@ impl Format {
 }
 
 /// A mailbox's identifiers for display, merged from its mailbox and user rows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct MailboxView<'a> {
-    /// The unique identifier (Guid, else object id, else SMTP address).
-    pub identity: Id<'a>,
-    /// Entra object id.
-    pub external_directory_object_id: Option<Id<'a>>,
-    /// UPN (from the user row, Get-EXOCasMailbox has none).
-    pub user_principal_name: Option<Id<'a>>,
-    /// Primary SMTP address.
-    pub primary_smtp_address: Option<Id<'a>>,
-    /// Display name, else name.
-    pub display_name: Option<Id<'a>>,
     /// The mailbox row.
-    pub mailbox: &'a CasMailbox,
+    row: MailboxRef<'a>,
+    /// Its user's identity columns.
+    user: Option<&'a Ids>,
 }
 
 impl<'a> Report<'a> {
     /// The display identifiers of a finding's mailbox.
     pub fn view(&self, f: &Finding) -> MailboxView<'a> {
         let s = &self.loaded.snapshot;
-        let m = &s.mailboxes[f.mailbox];
-        let u = s.user_of(f.mailbox).map(|u| &u.ids);
-        let pick = |field: usize| m.ids.get(field).or_else(|| u.and_then(|u| u.get(field)));
-        MailboxView {
-            identity: m.ids.key(),
-            external_directory_object_id: pick(Ids::EXTERNAL_DIRECTORY_OBJECT_ID),
-            user_principal_name: pick(Ids::USER_PRINCIPAL_NAME),
-            primary_smtp_address: pick(Ids::PRIMARY_SMTP_ADDRESS),
-            display_name: pick(Ids::DISPLAY_NAME).or(m.ids.name()),
-            mailbox: m,
-        }
+        MailboxView { row: s.mailbox(f.mailbox), user: s.user_of(f.mailbox).map(|u| &u.ids) }
     }
 }
 
 impl MailboxView<'_> {
+    /// The mailbox row.
+    pub fn mailbox(&self) -> &CasMailbox {
+        &self.row
+    }
+
+    /// The mailbox's identifier `field`, else its user's.
+    fn pick(&self, field: usize) -> Option<Id<'_>> {
+        self.row.ids.get(field).or_else(|| self.user.and_then(|u| u.get(field)))
+    }
+
+    /// The unique identifier (Guid, else object id, else SMTP address).
+    pub fn identity(&self) -> Id<'_> {
+        self.row.ids.key()
+    }
+
+    /// Entra object id.
+    pub fn external_directory_object_id(&self) -> Option<Id<'_>> {
+        self.pick(Ids::EXTERNAL_DIRECTORY_OBJECT_ID)
+    }
+
+    /// UPN (from the user row, Get-EXOCasMailbox has none).
+    pub fn user_principal_name(&self) -> Option<Id<'_>> {
+        self.pick(Ids::USER_PRINCIPAL_NAME)
+    }
+
+    /// Primary SMTP address.
+    pub fn primary_smtp_address(&self) -> Option<Id<'_>> {
+        self.pick(Ids::PRIMARY_SMTP_ADDRESS)
+    }
+
+    /// Display name, else name.
+    pub fn display_name(&self) -> Option<Id<'_>> {
+        self.pick(Ids::DISPLAY_NAME).or(self.row.ids.name())
+    }
+
     /// The best human label: UPN, SMTP address, display name, or identity.
     pub fn label(&self) -> Id<'_> {
-        self.user_principal_name
-            .or(self.primary_smtp_address)
-            .or(self.display_name)
-            .unwrap_or(self.identity)
+        self.user_principal_name()
+            .or(self.primary_smtp_address())
+            .or(self.display_name())
+            .unwrap_or(self.identity())
     }
 }
 
-/// Renders `items` in chunks on every core and writes the chunks in order:
-/// `render(offset, chunk, buffer)` appends the text of `chunk`, whose first item
-/// is `items[offset]`. Items are rendered a batch at a time, the next batch while
-/// this thread writes the last one; one written, one queued and one rendering
-/// are all that is held at once.
+/// Renders `items` in `chunks` (consecutive ranges that cover them) on every
+/// core and writes the chunks in order: `render(offset, chunk, buffer)` appends
+/// the text of `chunk`, whose first item is `items[offset]`. Chunks are rendered
+/// a batch at a time, the next batch while this thread writes the last one;
+/// one written, one queued and one rendering are all that is held at once.
 pub(crate) fn write_chunked<T: Sync>(
     out: &mut dyn io::Write,
     items: &[T],
+    chunks: &[Range<usize>],
     render: impl Fn(usize, &[T], &mut Vec<u8>) -> io::Result<()> + Sync,
 ) -> io::Result<()> {
     use rayon::prelude::*;
-    const BATCH: usize = 1 << 13;
-    const CHUNK: usize = 1 << 11;
+    // Chunks per batch: a few per core, so that no core waits on one chunk.
+    let batch = 2 * rayon::current_num_threads().max(1);
     let render = &render;
     // Bytes per item seen so far, so that each buffer is sized once.
     let per_item = &std::sync::atomic::AtomicUsize::new(256);
     std::thread::scope(|scope| {
         let (batches, rendered) = std::sync::mpsc::sync_channel::<io::Result<Vec<Vec<u8>>>>(1);
         scope.spawn(move || {
-            for (b, batch) in items.chunks(BATCH).enumerate() {
-                let buffers: io::Result<Vec<Vec<u8>>> = batch
-                    .par_chunks(CHUNK)
-                    .enumerate()
-                    .map(|(c, chunk)| {
+            for group in chunks.chunks(batch) {
+                let buffers: io::Result<Vec<Vec<u8>>> = group
+                    .par_iter()
+                    .map(|range| {
                         use std::sync::atomic::Ordering::Relaxed;
+                        let chunk = &items[range.clone()];
                         let mut buf = Vec::with_capacity(chunk.len() * per_item.load(Relaxed));
-                        render(b * BATCH + c * CHUNK, chunk, &mut buf)?;
-                        per_item.store(buf.len() / chunk.len() + 32, Relaxed);
+                        render(range.start, chunk, &mut buf)?;
+                        per_item.store(buf.len() / chunk.len().max(1) + 32, Relaxed);
                         Ok(buf)
                     })
                     .collect();
@@ -159,6 +178,11 @@ pub(crate) fn write_chunked<T: Sync>(
         }
         Ok(())
     })
+}
+
+/// `0..n` in consecutive ranges of `size` items (the last may be shorter).
+pub(crate) fn even_chunks(n: usize, size: usize) -> Vec<Range<usize>> {
+    (0..n.div_ceil(size)).map(|c| c * size..((c + 1) * size).min(n)).collect()
 }
 
 /// `pop: a, b; smtp: c` — the blockers of a finding in one cell.
@@ -411,7 +435,7 @@ mod tests {
     fn chunks_are_written_in_order_across_batches() {
         let items: Vec<u32> = (0..70_000).map(|n| n * 7).collect();
         let mut out = Vec::new();
-        write_chunked(&mut out, &items, lines).unwrap();
+        write_chunked(&mut out, &items, &even_chunks(items.len(), 2048), lines).unwrap();
         let mut expected = Vec::new();
         lines(0, &items, &mut expected).unwrap();
         assert!(out == expected);
@@ -421,9 +445,10 @@ mod tests {
     fn a_failing_writer_or_renderer_stops_the_rendering_with_its_error() {
         let items: Vec<u32> = (0..200_000).collect();
         let mut out = Full { room: 100_000, got: Vec::new() };
-        let e = write_chunked(&mut out, &items, lines).unwrap_err();
+        let chunks = even_chunks(items.len(), 2048);
+        let e = write_chunked(&mut out, &items, &chunks, lines).unwrap_err();
         assert_eq!(e.to_string(), "disk full");
-        let e = write_chunked(&mut Vec::new(), &items, |offset, chunk, buf| {
+        let e = write_chunked(&mut Vec::new(), &items, &chunks, |offset, chunk, buf| {
             if offset > 40_000 {
                 return Err(io::Error::other("cannot render"));
             }

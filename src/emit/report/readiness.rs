@@ -7,7 +7,7 @@ use crate::audit::advisory::SMTP_DEFAULT_OFF;
 use crate::audit::{Verdict, Want};
 use crate::model::exceptions::Exception;
 use crate::model::usage::{EvidenceSummary, ProtocolUsage, Readiness, TOP_CLIENTS, format_time};
-use crate::model::{Environment, Id, Protocol};
+use crate::model::{Environment, Protocol};
 
 use super::Report;
 
@@ -181,7 +181,7 @@ pub struct UsageRow<'a> {
     /// The mailbox's label (UPN, address, name).
     pub label: String,
     /// Its display name, when known and different from the label.
-    pub display_name: Option<Id<'a>>,
+    pub display_name: Option<String>,
     /// The protocol.
     pub protocol: Protocol,
     /// What the evidence says.
@@ -254,7 +254,7 @@ pub fn usage_rows<'a>(r: &Report<'a>, limit: usize) -> (Vec<UsageRow<'a>>, usize
             }
             let label = v.label().to_string();
             rows.push(UsageRow {
-                display_name: v.display_name.filter(|d| **d != *label),
+                display_name: v.display_name().filter(|d| **d != *label).map(|d| d.to_string()),
                 label,
                 protocol: p,
                 readiness,
@@ -317,7 +317,7 @@ pub fn exception_state(r: &Report<'_>, k: usize, e: &Exception) -> (String, Stri
         return (String::new(), "names no mailbox".into());
     };
     let s = &r.loaded.snapshot;
-    let label = s.mailboxes[i].ids.label().to_string();
+    let label = s.mailbox(i).ids.label().to_string();
     if e.expired(r.options.as_of) {
         return (label, format!("expired on {}", e.until_text()));
     }

@@ -1,0 +1,491 @@
+//! The mailbox rows of a snapshot: held in memory, or read again from their
+//! CSV export a chunk at a time.
+//!
+//! A million-mailbox `CasMailbox.csv` is about 150 MiB of rows once parsed. A
+//! plain UTF-8 CSV export is therefore not kept: the first read (the loader's
+//! stream) notes where each block of records starts, and a mailbox is parsed
+//! again from its block when it is asked for. Every reader goes through the rows
+//! in order, a range at a time (the join, the audit, each report), so each block
+//! is parsed once per pass and dropped when no one holds it; a few recent ones
+//! are kept for the readers working side by side.
+//!
+//! Other inputs (other forms, UTF-16, the built-in sample, rows made by tests
+//! and by the what-if check) are held as they are.
+//!
+//! A block is parsed again with the reader and the mapper that read it the
+//! first time ([`crate::input::csv::read_block`], [`super::cas::map`]), so it
+//! gives the same rows. Should the file change or fail to read in between, the
+//! rows asked for are blank and [`Mailboxes::failure`] says what happened:
+//! whoever writes output checks it first.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::time::SystemTime;
+
+use super::{CasMailbox, Ids, Setting, Text};
+use crate::input::csv::{Block, Read as Found, read_block};
+use crate::input::{Cells, Records, Source};
+
+/// The mailbox rows of a snapshot, in file order.
+#[derive(Default)]
+pub struct Mailboxes {
+    /// The rows, when they are held.
+    held: Vec<CasMailbox>,
+    /// Where they are read from again, when they are not.
+    file: Option<Arc<FileRows>>,
+}
+
+impl Clone for Mailboxes {
+    /// The same rows; a copy of rows read from a file reads the same file, with
+    /// a cache of its own.
+    fn clone(&self) -> Mailboxes {
+        Mailboxes {
+            held: self.held.clone(),
+            file: self.file.as_ref().map(|file| Arc::new(FileRows::clone(file))),
+        }
+    }
+}
+
+impl fmt::Debug for Mailboxes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries((0..self.len()).map(|i| self.get(i))).finish()
+    }
+}
+
+impl PartialEq for Mailboxes {
+    fn eq(&self, other: &Mailboxes) -> bool {
+        self.len() == other.len() && (0..self.len()).all(|i| *self.get(i) == *other.get(i))
+    }
+}
+
+impl From<Vec<CasMailbox>> for Mailboxes {
+    fn from(rows: Vec<CasMailbox>) -> Mailboxes {
+        Mailboxes { held: rows, file: None }
+    }
+}
+
+/// One mailbox row: borrowed from the held rows, or from a parsed block that it
+/// keeps alive.
+pub enum MailboxRef<'a> {
+    /// A held row.
+    Held(&'a CasMailbox),
+    /// A row of a block read again from the file.
+    Block(Arc<Vec<CasMailbox>>, usize),
+}
+
+impl std::ops::Deref for MailboxRef<'_> {
+    type Target = CasMailbox;
+
+    fn deref(&self) -> &CasMailbox {
+        match self {
+            MailboxRef::Held(m) => m,
+            MailboxRef::Block(rows, k) => &rows[*k],
+        }
+    }
+}
+
+/// The rows of a span ([`Mailboxes::rows`]).
+pub enum Rows<'a> {
+    /// Held rows.
+    Held(&'a [CasMailbox]),
+    /// A block read again from the file.
+    Block(Arc<Vec<CasMailbox>>),
+}
+
+impl std::ops::Deref for Rows<'_> {
+    type Target = [CasMailbox];
+
+    fn deref(&self) -> &[CasMailbox] {
+        match self {
+            Rows::Held(rows) => rows,
+            Rows::Block(rows) => rows,
+        }
+    }
+}
+
+impl fmt::Debug for MailboxRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl Mailboxes {
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.file.as_ref().map_or(self.held.len(), |file| file.len)
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i`. Panics when `i` is out of range, as indexing a slice does.
+    pub fn get(&self, i: usize) -> MailboxRef<'_> {
+        match &self.file {
+            None => MailboxRef::Held(&self.held[i]),
+            Some(file) => {
+                let k = file.blocks.partition_point(|b| b.first + b.kept() <= i);
+                let first = file.blocks[k].first;
+                MailboxRef::Block(file.block(k), i - first)
+            }
+        }
+    }
+
+    /// The rows in consecutive spans that cover them all, each read at once by
+    /// [`Mailboxes::rows`]: the file's blocks, or a few thousand held rows.
+    pub fn spans(&self) -> Vec<Range<usize>> {
+        const HELD: usize = 1 << 12;
+        match &self.file {
+            None => (0..self.held.len().div_ceil(HELD))
+                .map(|c| c * HELD..((c + 1) * HELD).min(self.held.len()))
+                .collect(),
+            Some(file) => file.blocks.iter().map(|b| b.first..b.first + b.kept()).collect(),
+        }
+    }
+
+    /// The rows of `span`, one of [`Mailboxes::spans`] (else only its first
+    /// block's).
+    pub fn rows(&self, span: &Range<usize>) -> Rows<'_> {
+        match &self.file {
+            None => Rows::Held(&self.held[span.clone()]),
+            Some(file) => {
+                let k = file.blocks.partition_point(|b| b.first + b.kept() <= span.start);
+                Rows::Block(file.block(k))
+            }
+        }
+    }
+
+    /// Every row, in order.
+    pub fn iter(&self) -> impl Iterator<Item = MailboxRef<'_>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The rows as a vector of their own (for changing them).
+    pub fn into_vec(self) -> Vec<CasMailbox> {
+        match self.file {
+            None => self.held,
+            Some(_) => self.iter().map(|m| (*m).clone()).collect(),
+        }
+    }
+
+    /// The rows, held (read from the file first if need be), to change them.
+    pub fn rows_mut(&mut self) -> &mut Vec<CasMailbox> {
+        if self.file.is_some() {
+            self.held = std::mem::take(self).into_vec();
+        }
+        &mut self.held
+    }
+
+    /// Keeps only the rows `keep` says yes to (by index); `keep` is asked about
+    /// every row once, in order.
+    pub(super) fn retain(self, keep: &[bool]) -> Mailboxes {
+        match self.file {
+            None => {
+                let kept = self.held.into_iter().zip(keep).filter(|(_, k)| **k).map(|(m, _)| m);
+                Mailboxes::from(kept.collect::<Vec<_>>())
+            }
+            Some(file) => {
+                let mut file = Arc::unwrap_or_clone(file);
+                file.retain(keep);
+                Mailboxes { held: Vec::new(), file: Some(Arc::new(file)) }
+            }
+        }
+    }
+
+    /// What went wrong reading the file again, if anything: the rows asked for
+    /// since then are blank, so nothing read from them may be written out.
+    pub fn failure(&self) -> Option<&str> {
+        self.file.as_ref().and_then(|file| file.failed.get()).map(String::as_str)
+    }
+
+    /// How many blocks a file is read again in (0 for held rows), for tests.
+    pub fn blocks(&self) -> usize {
+        self.file.as_ref().map_or(0, |file| file.blocks.len())
+    }
+}
+
+/// Where one block of records is in the file.
+#[derive(Debug, Clone)]
+pub struct BlockAt {
+    /// Its first byte.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub len: usize,
+    /// The line it starts on.
+    pub first_line: usize,
+}
+
+/// Rows parsed again, block by block, from a UTF-8 CSV file.
+struct FileRows {
+    path: PathBuf,
+    name: Arc<str>,
+    input: Arc<Mutex<std::fs::File>>,
+    /// The file's length and modification time at the first read.
+    stamp: (u64, Option<SystemTime>),
+    columns: Vec<String>,
+    delimiter: u8,
+    blocks: Vec<FileBlock>,
+    len: usize,
+    slots: Vec<Mutex<Weak<Vec<CasMailbox>>>>,
+    recent: Mutex<VecDeque<Arc<Vec<CasMailbox>>>>,
+    failed: OnceLock<String>,
+}
+
+impl Clone for FileRows {
+    /// The same file and blocks, with a cache of its own.
+    fn clone(&self) -> FileRows {
+        FileRows {
+            path: self.path.clone(),
+            name: self.name.clone(),
+            input: self.input.clone(),
+            stamp: self.stamp,
+            columns: self.columns.clone(),
+            delimiter: self.delimiter,
+            blocks: self.blocks.clone(),
+            len: self.len,
+            slots: self.blocks.iter().map(|_| Mutex::new(Weak::new())).collect(),
+            recent: Mutex::new(VecDeque::new()),
+            failed: self.failed.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FileBlock {
+    at: BlockAt,
+    /// Rows the mapper made of it.
+    rows: usize,
+    /// Index of its first kept row among all kept rows.
+    first: usize,
+    /// Its rows (by position among `rows`) that were dropped, ascending.
+    dropped: Vec<u32>,
+}
+
+impl FileBlock {
+    fn kept(&self) -> usize {
+        self.rows - self.dropped.len()
+    }
+}
+
+/// Blocks parsed at once are at most this many per worker kept beyond their use.
+const RECENT: usize = 8;
+
+impl FileRows {
+    fn block(&self, k: usize) -> Arc<Vec<CasMailbox>> {
+        let mut slot = self.slots[k].lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(rows) = slot.upgrade() {
+            return rows;
+        }
+        let rows = Arc::new(self.parse(k));
+        *slot = Arc::downgrade(&rows);
+        drop(slot);
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        recent.push_back(rows.clone());
+        if recent.len() > RECENT {
+            recent.pop_front();
+        }
+        rows
+    }
+
+    /// Block `k`'s kept rows, parsed again; blank rows (and a failure noted)
+    /// when the file cannot be read or no longer holds them.
+    fn parse(&self, k: usize) -> Vec<CasMailbox> {
+        let block = &self.blocks[k];
+        match self.read(block) {
+            Ok(rows) => {
+                let mut dropped = block.dropped.iter().peekable();
+                let mut out = Vec::with_capacity(block.kept());
+                for (j, row) in rows.into_iter().enumerate() {
+                    if dropped.peek().is_some_and(|&&d| d as usize == j) {
+                        dropped.next();
+                    } else {
+                        out.push(row);
+                    }
+                }
+                out
+            }
+            Err(why) => {
+                let _ = self.failed.set(format!(
+                    "{}: {why} since it was first read (line {} on); run again on an export that is not being changed",
+                    self.path.display(),
+                    block.at.first_line
+                ));
+                let source = Source { file: Text::new(&self.name), line: block.at.first_line };
+                vec![blank(source); block.kept()]
+            }
+        }
+    }
+
+    fn read(&self, block: &FileBlock) -> Result<Vec<CasMailbox>, String> {
+        let mut bytes = vec![0; block.at.len];
+        {
+            let mut input = self.input.lock().unwrap_or_else(PoisonError::into_inner);
+            let meta = input.metadata().map_err(|e| format!("cannot be read again ({e})"))?;
+            if (meta.len(), meta.modified().ok()) != self.stamp {
+                return Err("the file has changed".into());
+            }
+            input
+                .seek(SeekFrom::Start(block.at.offset))
+                .and_then(|_| input.read_exact(&mut bytes))
+                .map_err(|e| format!("cannot be read again ({e})"))?;
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| "the file has changed".to_owned())?;
+        let mut records = BlockRecords {
+            columns: &self.columns,
+            text,
+            first_line: block.at.first_line,
+            delimiter: self.delimiter,
+        };
+        let mapped = super::cas::map(&self.name, &mut records);
+        if mapped.rows.len() != block.rows {
+            return Err("the file has changed".into());
+        }
+        Ok(mapped.rows)
+    }
+
+    fn retain(&mut self, keep: &[bool]) {
+        let mut at = 0;
+        let mut first = 0;
+        for b in &mut self.blocks {
+            b.dropped = (0..b.rows).filter(|j| !keep[at + j]).map(|j| j as u32).collect();
+            at += b.rows;
+            b.first = first;
+            first += b.kept();
+        }
+        self.len = first;
+        self.slots = self.blocks.iter().map(|_| Mutex::new(Weak::new())).collect();
+        self.recent = Mutex::new(VecDeque::new());
+    }
+}
+
+/// A row with nothing in it, standing in for one that could not be read again.
+fn blank(source: Source) -> CasMailbox {
+    CasMailbox {
+        ids: Ids::default(),
+        pop_enabled: Setting::NotExported,
+        imap_enabled: Setting::NotExported,
+        smtp_client_auth_disabled: Setting::NotExported,
+        recipient_type_details: None,
+        source,
+    }
+}
+
+/// One block's records, read with the export's header.
+struct BlockRecords<'t> {
+    columns: &'t [String],
+    text: &'t str,
+    first_line: usize,
+    delimiter: u8,
+}
+
+impl Records for BlockRecords<'_> {
+    fn columns(&self) -> &[String] {
+        self.columns
+    }
+
+    fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        let block = Block { text: self.text, from: 0, first_line: self.first_line, last: true };
+        read_block(block, self.delimiter, self.columns.len(), &mut |r| {
+            if let Found::Record(line, cells) = r {
+                f(line, cells);
+            }
+        });
+    }
+}
+
+/// What the loader's first read of a plain UTF-8 CSV export gives to read it
+/// again: its header and the blocks its records are in, with how many rows the
+/// mapper made of each.
+pub struct FileLayout {
+    /// The file.
+    pub path: PathBuf,
+    /// Its name as shown in reports.
+    pub name: Arc<str>,
+    /// The header's column names.
+    pub columns: Vec<String>,
+    /// The delimiter.
+    pub delimiter: u8,
+    /// The blocks and the rows mapped from each.
+    pub blocks: Vec<(BlockAt, usize)>,
+}
+
+impl Mailboxes {
+    /// Rows read again from a file as `layout` describes. Fails when the file
+    /// cannot be opened again.
+    pub fn from_file(layout: FileLayout) -> std::io::Result<Mailboxes> {
+        let input = std::fs::File::open(&layout.path)?;
+        let meta = input.metadata()?;
+        let mut first = 0;
+        let blocks: Vec<FileBlock> = layout
+            .blocks
+            .into_iter()
+            .filter(|(_, rows)| *rows > 0)
+            .map(|(at, rows)| {
+                let b = FileBlock { at, rows, first, dropped: Vec::new() };
+                first += rows;
+                b
+            })
+            .collect();
+        let file = FileRows {
+            path: layout.path,
+            name: layout.name,
+            input: Arc::new(Mutex::new(input)),
+            stamp: (meta.len(), meta.modified().ok()),
+            columns: layout.columns,
+            delimiter: layout.delimiter,
+            slots: blocks.iter().map(|_| Mutex::new(Weak::new())).collect(),
+            blocks,
+            len: first,
+            recent: Mutex::new(VecDeque::new()),
+            failed: OnceLock::new(),
+        };
+        Ok(Mailboxes { held: Vec::new(), file: Some(Arc::new(file)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file changed after its first read is never read as something else:
+    /// the rows asked for are blank and the failure names the file.
+    #[test]
+    fn a_file_changed_since_its_first_read_is_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("CasMailbox.csv");
+        let header = "Guid,PopEnabled,ImapEnabled\r\n";
+        let rows = "4e45b331-e772-455d-9d3e-cdb3db85df23,True,False\r\n";
+        std::fs::write(&path, format!("{header}{rows}")).unwrap();
+        let layout = FileLayout {
+            path: path.clone(),
+            name: "CasMailbox.csv".into(),
+            columns: ["Guid", "PopEnabled", "ImapEnabled"].map(String::from).to_vec(),
+            delimiter: b',',
+            blocks: vec![(
+                BlockAt { offset: header.len() as u64, len: rows.len(), first_line: 2 },
+                1,
+            )],
+        };
+        let mailboxes = Mailboxes::from_file(layout).unwrap();
+        assert_eq!(mailboxes.len(), 1);
+        let m = mailboxes.get(0);
+        assert_eq!((m.pop_enabled, m.imap_enabled), (Setting::Value(true), Setting::Value(false)));
+        assert_eq!(m.source.line, 2);
+        assert_eq!(m.ids.guid().as_deref(), Some("4e45b331-e772-455d-9d3e-cdb3db85df23"));
+        assert!(mailboxes.failure().is_none());
+
+        std::fs::write(&path, format!("{header}{rows}{rows}")).unwrap();
+        // A copy shares the file but not the blocks already read.
+        let again = mailboxes.clone();
+        let m = again.get(0);
+        assert_eq!(m.pop_enabled, Setting::NotExported);
+        assert!(m.ids.guid().is_none());
+        let failure = again.failure().unwrap();
+        assert!(failure.contains("CasMailbox.csv: the file has changed"), "{failure}");
+    }
+}
