@@ -860,3 +860,60 @@ fn generate_lists_what_it_wrote_and_keeps_out_of_a_folder_in_use() {
         .success();
     assert_ne!(std::fs::read(dir.path().join("CasMailbox.csv")).unwrap(), before);
 }
+
+/// The mailboxes of a large CasMailbox.csv are not kept but parsed again, a
+/// block at a time, by whoever asks (DESIGN.md §5): the join, the audit, each
+/// report. Reading them out of order would parse a block again for every
+/// mailbox. Every report format, with sign-in evidence and a script, must read
+/// each block a few times at most.
+#[test]
+fn every_report_reads_the_mailbox_blocks_in_order() {
+    use exoauth::audit::{self, Options, Scope, Want};
+    use exoauth::emit::report::{Format, Report};
+    use exoauth::load;
+    use exoauth::model::{Environment, Protocol};
+    use exoauth::plan::{self, Strategy};
+    use exoauth::progress::Silent;
+
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = dir.path().join("t");
+    exoauth()
+        .args(["generate", "--mailboxes", "60000", "--sign-ins", "30000", "--seed", "9", "-o"])
+        .arg(&tenant)
+        .assert()
+        .success();
+    let mut loaded = load::load(&tenant, Environment::Online).unwrap();
+    load::add_evidence(&mut loaded, &[tenant.join("signins")], None, &Silent).unwrap();
+    let mailboxes = loaded.snapshot.mailboxes();
+    let blocks = mailboxes.blocks();
+    assert!(blocks > 8, "more blocks than are kept at once: {blocks}");
+    for want in [Want::Allow, Want::Block] {
+        let options = Options {
+            want,
+            protocols: Protocol::ALL.to_vec(),
+            environment: Environment::Online,
+            as_of: time::macros::date!(2026 - 11 - 29),
+            scope: Scope::default(),
+            include_in_use: false,
+        };
+        let before = mailboxes.blocks_read();
+        let audit = audit::audit(&loaded.snapshot, &options);
+        let plan = plan::plan(&audit, Strategy::LeastPrivilege);
+        let passes = (mailboxes.blocks_read() - before) as f64 / blocks as f64;
+        assert!(passes <= 3.0, "{want:?}: the audit and plan read {passes:.1} times the blocks");
+        for format in [Format::Text, Format::Csv, Format::Json, Format::Markdown, Format::Html] {
+            let report = Report {
+                dir: &tenant,
+                options: &options,
+                loaded: &loaded,
+                audit: &audit,
+                plan: Some(&plan),
+            };
+            let before = mailboxes.blocks_read();
+            format.renderer().render(&report, &mut std::io::sink()).unwrap();
+            let passes = (mailboxes.blocks_read() - before) as f64 / blocks as f64;
+            assert!(passes <= 3.0, "{want:?} {format:?}: read {passes:.1} times the blocks");
+        }
+    }
+    assert!(mailboxes.failure().is_none());
+}

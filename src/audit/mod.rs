@@ -287,16 +287,19 @@ impl<'s> Audit<'s> {
         &self.entries
     }
 
-    /// The entries in consecutive ranges, each within one span of mailboxes
-    /// ([`crate::model::Mailboxes::spans`]), so that whoever goes through a
-    /// range reads its mailboxes at once.
-    pub fn entry_chunks(&self) -> Vec<std::ops::Range<usize>> {
+    /// The entries in consecutive ranges of at most `most`, each within one
+    /// span of mailboxes ([`crate::model::Mailboxes::spans`]), so that whoever
+    /// goes through a range reads its mailboxes at once.
+    pub fn entry_chunks(&self, most: usize) -> Vec<std::ops::Range<usize>> {
         let mut chunks = Vec::new();
         let mut start = 0;
         for span in self.snapshot.mailboxes().spans() {
             let end = start + self.entries[start..].partition_point(|e| e.mailbox < span.end);
-            if end > start {
-                chunks.push(start..end);
+            let mut from = start;
+            while from < end {
+                let to = (from + most.max(1)).min(end);
+                chunks.push(from..to);
+                from = to;
             }
             start = end;
         }

@@ -23,6 +23,7 @@ use std::fmt;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::SystemTime;
 
@@ -203,9 +204,16 @@ impl Mailboxes {
         self.file.as_ref().and_then(|file| file.failed.get()).map(String::as_str)
     }
 
-    /// How many blocks a file is read again in (0 for held rows), for tests.
+    /// How many blocks a file is read again in (0 for held rows).
     pub fn blocks(&self) -> usize {
         self.file.as_ref().map_or(0, |file| file.blocks.len())
+    }
+
+    /// How many times a block has been parsed again so far: every reader goes
+    /// through the rows in order, so this grows by about [`Mailboxes::blocks`]
+    /// a pass (tests check that nothing reads them out of order).
+    pub fn blocks_read(&self) -> usize {
+        self.file.as_ref().map_or(0, |file| file.reads.load(Ordering::Relaxed))
     }
 }
 
@@ -234,6 +242,8 @@ struct FileRows {
     slots: Vec<Mutex<Weak<Vec<CasMailbox>>>>,
     recent: Mutex<VecDeque<Arc<Vec<CasMailbox>>>>,
     failed: OnceLock<String>,
+    /// Blocks parsed again so far.
+    reads: AtomicUsize,
 }
 
 impl Clone for FileRows {
@@ -251,6 +261,7 @@ impl Clone for FileRows {
             slots: self.blocks.iter().map(|_| Mutex::new(Weak::new())).collect(),
             recent: Mutex::new(VecDeque::new()),
             failed: self.failed.clone(),
+            reads: AtomicUsize::new(0),
         }
     }
 }
@@ -282,6 +293,7 @@ impl FileRows {
             return rows;
         }
         let rows = Arc::new(self.parse(k));
+        self.reads.fetch_add(1, Ordering::Relaxed);
         *slot = Arc::downgrade(&rows);
         drop(slot);
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
@@ -443,6 +455,7 @@ impl Mailboxes {
             len: first,
             recent: Mutex::new(VecDeque::new()),
             failed: OnceLock::new(),
+            reads: AtomicUsize::new(0),
         };
         Ok(Mailboxes { held: Vec::new(), file: Some(Arc::new(file)) })
     }

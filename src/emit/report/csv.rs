@@ -54,7 +54,7 @@ impl Renderer for Csv {
         w.write_record(&header)?;
         w.flush()?;
         drop(w);
-        let (entries, chunks) = (r.audit.entries(), r.audit.entry_chunks());
+        let (entries, chunks) = (r.audit.entries(), r.audit.entry_chunks(1 << 13));
         super::write_chunked(out, entries, &chunks, |_, chunk, buf| {
             let mut w = ::csv::WriterBuilder::new().from_writer(buf);
             for &e in chunk {

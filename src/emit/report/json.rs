@@ -393,7 +393,8 @@ impl Renderer for Json {
             }
         }
         key(out, &mut first, "mailboxes")?;
-        lines(out, r.audit.entries(), &r.audit.entry_chunks(), |&e, buf| {
+        // About a kilobyte a mailbox: chunks of a few megabytes.
+        lines(out, r.audit.entries(), &r.audit.entry_chunks(1 << 11), |&e, buf| {
             let f = r.audit.finding(e);
             serde_json::to_writer(buf, &mailbox(r, &f, &r.view(&f)))
         })?;

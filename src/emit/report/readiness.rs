@@ -113,11 +113,11 @@ pub fn headlines(r: &Report<'_>) -> Vec<Headline> {
     let Some(usage) = &s.usage else { return Vec::new() };
     let mut order: Vec<Protocol> = r.options.protocols.clone();
     order.sort_by_key(|p| *p != Protocol::Smtp);
-    order
+    let mut headlines: Vec<Headline> = order
         .into_iter()
         .filter_map(|p| {
             let c = r.audit.summary.readiness[p]?;
-            let mut h = Headline {
+            Some(Headline {
                 protocol: p,
                 in_use: c.in_use,
                 in_use_blocked: 0,
@@ -125,29 +125,29 @@ pub fn headlines(r: &Report<'_>) -> Vec<Headline> {
                 allowed_unused: c.allowed_unused,
                 attempted: c.attempted,
                 spraying: 0,
-            };
-            for (i, per) in &usage.mailboxes {
-                let Some(u) = per[p].as_ref() else { continue };
-                let i = *i as usize;
-                if !r.audit.in_scope(i) {
-                    continue;
-                }
-                h.spraying += usize::from(u.looks_like_spraying());
-                if u.readiness() == Readiness::InUse {
-                    match r
-                        .audit
-                        .finding_of(i)
-                        .and_then(|f| f.protocols[p].as_ref().map(|v| v.verdict))
-                    {
-                        Some(Verdict::Blocked) => h.in_use_blocked += 1,
-                        Some(Verdict::Unknown) => h.in_use_unknown += 1,
-                        _ => {}
-                    }
+            })
+        })
+        .collect();
+    // The mailboxes with evidence in file order, so that their findings are
+    // worked out from the export's rows in one pass.
+    let mut with_evidence: Vec<u32> = usage.mailboxes.keys().copied().collect();
+    with_evidence.sort_unstable();
+    for i in with_evidence {
+        let Some(f) = r.audit.finding_of(i as usize) else { continue };
+        let per = &usage.mailboxes[&i];
+        for h in &mut headlines {
+            let Some(u) = per[h.protocol].as_ref() else { continue };
+            h.spraying += usize::from(u.looks_like_spraying());
+            if u.readiness() == Readiness::InUse {
+                match f.protocols[h.protocol].as_ref().map(|v| v.verdict) {
+                    Some(Verdict::Blocked) => h.in_use_blocked += 1,
+                    Some(Verdict::Unknown) => h.in_use_unknown += 1,
+                    _ => {}
                 }
             }
-            Some(h)
-        })
-        .collect()
+        }
+    }
+    headlines
 }
 
 /// Said in the block direction when no evidence was given, so that nobody takes
