@@ -352,35 +352,46 @@ pub fn audit_with<'s>(
     let n = snapshot.mailbox_count();
     progress.start("auditing", Some(n as u64), crate::progress::Unit::Mailboxes);
     let mailboxes = snapshot.mailboxes();
-    let chunks: Vec<(Vec<Entry>, Summary)> = mailboxes
-        .spans()
+    // A byte per mailbox, filled side by side a span at a time (in scope,
+    // flagged, excepted), then the entries made from it once their number is
+    // known: never the entries twice over.
+    const IN_SCOPE: u8 = 1;
+    const FLAGGED: u8 = 2;
+    const EXCEPTED: u8 = 4;
+    let spans = mailboxes.spans();
+    let mut marks = vec![0u8; n];
+    let mut parts = Vec::with_capacity(spans.len());
+    let mut rest = &mut marks[..];
+    for span in spans {
+        let (these, after) = std::mem::take(&mut rest).split_at_mut(span.len());
+        parts.push((span, these));
+        rest = after;
+    }
+    let summary = parts
         .into_par_iter()
-        .map(|span| {
+        .map(|(span, marks)| {
             let rows = mailboxes.rows(&span);
             let mut summary = Summary::new(0, options);
-            let entries: Vec<Entry> = span
-                .clone()
-                .zip(rows.iter())
-                .filter(|&(i, mailbox)| {
-                    let recipient_type = scope::recipient_type(snapshot, i, mailbox);
-                    options.scope.includes(snapshot, i, recipient_type)
-                })
-                .map(|(i, mailbox)| {
-                    let f = rules::evaluate_row(snapshot, i, mailbox, options);
-                    summary.add(&f);
-                    Entry { mailbox: i, flagged: f.flagged, excepted: !f.excepted.is_empty() }
-                })
-                .collect();
+            for ((i, mailbox), mark) in span.clone().zip(rows.iter()).zip(marks.iter_mut()) {
+                let recipient_type = scope::recipient_type(snapshot, i, mailbox);
+                if !options.scope.includes(snapshot, i, recipient_type) {
+                    continue;
+                }
+                let f = rules::evaluate_row(snapshot, i, mailbox, options);
+                summary.add(&f);
+                *mark = IN_SCOPE
+                    | if f.flagged { FLAGGED } else { 0 }
+                    | if f.excepted.is_empty() { 0 } else { EXCEPTED };
+            }
             progress.advance(span.len() as u64);
-            (entries, summary)
+            summary
         })
-        .collect();
+        .reduce(|| Summary::new(0, options), Summary::merge);
     progress.finish();
-    let mut summary = Summary::new(n, options);
-    let mut entries = Vec::with_capacity(chunks.iter().map(|(e, _)| e.len()).sum());
-    for (e, s) in chunks {
-        entries.extend(e);
-        summary = summary.merge(s);
+    let summary = Summary::new(n, options).merge(summary);
+    let mut entries = Vec::with_capacity(marks.iter().filter(|&&m| m & IN_SCOPE != 0).count());
+    for (i, &m) in marks.iter().enumerate().filter(|(_, m)| **m & IN_SCOPE != 0) {
+        entries.push(Entry { mailbox: i, flagged: m & FLAGGED != 0, excepted: m & EXCEPTED != 0 });
     }
     let out_of_scope = n - entries.len();
     let advisories = advisory::advisories(snapshot, options);

@@ -356,19 +356,32 @@ fn dedup<T: Sync>(
     source: impl Fn(&T) -> &crate::input::Source,
     rejected: &mut Vec<Rejection>,
 ) -> (Vec<T>, KeyIndex) {
-    let (index, duplicates) = KeyIndex::build(
-        items.par_iter().map(|item| KeyIndex::hash(&key(item))).collect(),
-        |a, b| key(&items[a]) == key(&items[b]),
-    );
+    // The items are held: a hash is made again from its item when compared.
+    let hash_of = |i: usize| KeyIndex::hash(&key(&items[i]));
+    let (index, duplicates) =
+        KeyIndex::build(items.len(), hash_of, |a, b| key(&items[a]) == key(&items[b]));
     for &(i, first) in &duplicates {
         rejected.push(duplicate(what, &key(&items[i]), source(&items[i]), source(&items[first])));
     }
     if duplicates.is_empty() {
         return (items, index);
     }
-    let keep = index.keep(items.len(), &duplicates);
-    let kept = items.into_iter().zip(&keep).filter_map(|(item, &k)| k.then_some(item)).collect();
-    (kept, index.without(&keep))
+    drop(index);
+    let keep = keep(items.len(), &duplicates);
+    let kept: Vec<T> =
+        items.into_iter().zip(&keep).filter_map(|(item, &k)| k.then_some(item)).collect();
+    // The slots moved: index the kept items again (they hold no duplicate now).
+    let (index, _) = KeyIndex::build(kept.len(), |i| KeyIndex::hash(&key(&kept[i])), |_, _| false);
+    (kept, index)
+}
+
+/// Which of `n` items to keep: all but the duplicates.
+fn keep(n: usize, duplicates: &[(usize, usize)]) -> Vec<bool> {
+    let mut keep = vec![true; n];
+    for &(i, _) in duplicates {
+        keep[i] = false;
+    }
+    keep
 }
 
 /// What one read of the mailboxes finds ([`read_mailboxes`]).
@@ -445,9 +458,13 @@ fn dedup_mailboxes(
     users: Option<&[User]>,
 ) -> (Mailboxes, Vec<UserRef>) {
     let MailboxKeys { hashes, users: mut joined, mut unjoined } = read;
-    let (index, duplicates) = KeyIndex::build(hashes, |a, b| {
-        mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key()
-    });
+    // The rows are read again only when two hashes agree.
+    let (index, duplicates) = KeyIndex::build(
+        hashes.len(),
+        |i| hashes[i],
+        |a, b| mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key(),
+    );
+    drop(hashes);
     for &(i, first) in &duplicates {
         let (m, f) = (mailboxes.get(i), mailboxes.get(first));
         rejected.push(duplicate("mailbox", &m.ids.join_key(), &m.source, &f.source));
@@ -456,10 +473,7 @@ fn dedup_mailboxes(
     let mailboxes = if duplicates.is_empty() {
         mailboxes
     } else {
-        let mut keep = vec![true; mailboxes.len()];
-        for &(i, _) in &duplicates {
-            keep[i] = false;
-        }
+        let keep = keep(mailboxes.len(), &duplicates);
         // Number the kept mailboxes' unjoined keys by their new places.
         let mut at = 0;
         let place: Vec<usize> = keep
@@ -497,17 +511,18 @@ fn duplicate(
     }
 }
 
-/// The first index filed under each key. The table holds indices, and beside
-/// it each item's key hash: keys are compared (their items read again) only
-/// when the hashes agree, so indexing a million rows costs a few bytes a row,
-/// never a copy of every key, and never reads back the rows a probe passes.
+/// The first index filed under each key. The table holds indices only; an
+/// item's key hash comes from `hash_of` (made again from a held item, or kept
+/// beside the table by whoever cannot), and keys are compared (items read
+/// again) only when the hashes agree. So indexing a million rows costs a few
+/// bytes a row, never a copy of every key, and never reads back the rows a
+/// probe passes.
 ///
 /// Slots are 32-bit. A slot past `u32::MAX` (over four billion rows: terabytes
 /// of export) is not filed, so such a row is never found as a duplicate or a
 /// match.
 struct KeyIndex {
     table: hashbrown::HashTable<u32>,
-    hashes: Vec<u64>,
 }
 
 impl KeyIndex {
@@ -515,21 +530,23 @@ impl KeyIndex {
         rustc_hash::FxBuildHasher.hash_one(key)
     }
 
-    /// Files each item (by its key hash, in order) unless an earlier one has the
-    /// same key (`same(first, item)`); returns the index and each duplicate with
-    /// the first of its key.
+    /// Files items `0..n` (in order) unless an earlier one has the same key
+    /// (`same(first, item)`); returns the index and each duplicate with the
+    /// first of its key.
     fn build(
-        hashes: Vec<u64>,
+        n: usize,
+        hash_of: impl Fn(usize) -> u64,
         same: impl Fn(usize, usize) -> bool,
     ) -> (KeyIndex, Vec<(usize, usize)>) {
-        let mut table = hashbrown::HashTable::with_capacity(hashes.len());
+        let mut table = hashbrown::HashTable::with_capacity(n);
         let mut duplicates = Vec::new();
-        for (i, &hash) in hashes.iter().enumerate() {
+        for i in 0..n {
             let Ok(slot) = u32::try_from(i) else { break };
+            let hash = hash_of(i);
             let entry = table.entry(
                 hash,
-                |&filed: &u32| hashes[filed as usize] == hash && same(filed as usize, i),
-                |&filed| hashes[filed as usize],
+                |&filed: &u32| hash_of(filed as usize) == hash && same(filed as usize, i),
+                |&filed| hash_of(filed as usize),
             );
             match entry {
                 hashbrown::hash_table::Entry::Occupied(first) => {
@@ -540,37 +557,13 @@ impl KeyIndex {
                 }
             }
         }
-        (KeyIndex { table, hashes }, duplicates)
+        (KeyIndex { table }, duplicates)
     }
 
-    /// Which of `n` items to keep: all but the duplicates.
-    fn keep(&self, n: usize, duplicates: &[(usize, usize)]) -> Vec<bool> {
-        let mut keep = vec![true; n];
-        for &(i, _) in duplicates {
-            keep[i] = false;
-        }
-        keep
-    }
-
-    /// The index of the kept items (the slots moved; no duplicates are left).
-    fn without(self, keep: &[bool]) -> KeyIndex {
-        let hashes: Vec<u64> =
-            self.hashes.into_iter().zip(keep).filter_map(|(h, &k)| k.then_some(h)).collect();
-        let mut table = hashbrown::HashTable::with_capacity(hashes.len());
-        for (i, &hash) in hashes.iter().enumerate() {
-            let Ok(slot) = u32::try_from(i) else { break };
-            table.insert_unique(hash, slot, |&filed| hashes[filed as usize]);
-        }
-        KeyIndex { table, hashes }
-    }
-
-    /// The slot filed under `key`, if any; `is(slot)` says whether a slot whose
-    /// hash agrees has that key.
+    /// The slot filed under `key`, if any; `is(slot)` says whether a slot has
+    /// that key.
     fn find(&self, key: &JoinKey<'_>, is: impl Fn(usize) -> bool) -> Option<usize> {
-        let hash = KeyIndex::hash(key);
-        let found = self
-            .table
-            .find(hash, |&filed| self.hashes[filed as usize] == hash && is(filed as usize));
+        let found = self.table.find(KeyIndex::hash(key), |&filed| is(filed as usize));
         found.map(|&slot| slot as usize)
     }
 }

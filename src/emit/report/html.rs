@@ -803,8 +803,7 @@ fn page(r: &Report<'_>) -> Markup {
                             table #exceptions-table {
                                 thead { tr { th { "identity" } th { "mailbox" } th { "protocols" } th { "until" } th { "state" } th { "owner" } th { "reason" } th { "source" } } }
                                 tbody {
-                                    @for (k, e) in x.rows.iter().enumerate() {
-                                        @let (mailbox, state) = readiness::exception_state(r, k, e);
+                                    @for (e, (mailbox, state)) in x.rows.iter().zip(readiness::exception_states(r, &x.rows)) {
                                         tr {
                                             td { (e.identity) }
                                             td { (mailbox) }

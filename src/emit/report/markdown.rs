@@ -321,8 +321,8 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
             &["identity", "mailbox", "protocols", "until", "state", "owner", "reason", "source"],
             &[],
         );
-        for (k, e) in x.rows.iter().enumerate() {
-            let (mailbox, state) = readiness::exception_state(r, k, e);
+        let states = readiness::exception_states(r, &x.rows);
+        for (e, (mailbox, state)) in x.rows.iter().zip(states) {
             row(
                 md,
                 &[

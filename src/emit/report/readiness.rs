@@ -310,9 +310,21 @@ pub fn evidence_lines(s: &EvidenceSummary) -> Vec<String> {
     out
 }
 
-/// What an exception of the register does in this audit, in words, with the
-/// mailbox it names (its label).
-pub fn exception_state(r: &Report<'_>, k: usize, e: &Exception) -> (String, String) {
+/// What each exception of the register does in this audit, in words, with the
+/// mailbox it names (its label), in register order. The mailboxes are read in
+/// file order (a register may name thousands of them).
+pub fn exception_states(r: &Report<'_>, rows: &[Exception]) -> Vec<(String, String)> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&k| rows[k].mailbox);
+    let mut states = vec![(String::new(), String::new()); rows.len()];
+    for k in order {
+        states[k] = exception_state(r, k, &rows[k]);
+    }
+    states
+}
+
+/// What exception `k` of the register does in this audit.
+fn exception_state(r: &Report<'_>, k: usize, e: &Exception) -> (String, String) {
     let Some(i) = e.mailbox.map(|i| i as usize) else {
         return (String::new(), "names no mailbox".into());
     };

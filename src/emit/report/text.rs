@@ -317,8 +317,8 @@ impl Renderer for Text {
                     .map(String::from)
                     .to_vec(),
             ];
-            for (k, e) in x.rows.iter().enumerate() {
-                let (mailbox, state) = readiness::exception_state(r, k, e);
+            let states = readiness::exception_states(r, &x.rows);
+            for (e, (mailbox, state)) in x.rows.iter().zip(states) {
                 rows.push(vec![
                     e.identity.clone(),
                     mailbox,
