@@ -36,8 +36,18 @@ pub fn is_null(raw: &str) -> bool {
 /// The trimmed text of a value, or `None` when it is null (blank, or the
 /// literal `$null`). Trimmed once: every cell of a million-row export passes here.
 pub fn text(raw: &str) -> Option<&str> {
-    let t = raw.trim();
+    let t = trim(raw);
     (!t.is_empty() && !t.eq_ignore_ascii_case("$null")).then_some(t)
+}
+
+/// `raw` without white space at either end, as [`str::trim`] gives it. Nearly
+/// every cell of an export starts and ends with a printable ASCII character,
+/// which is never white space: such a cell is returned as it is, without
+/// decoding characters from both ends (a million-row export has millions).
+fn trim(raw: &str) -> &str {
+    let printable = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    let bytes = raw.as_bytes();
+    if printable(bytes.first()) && printable(bytes.last()) { raw } else { raw.trim() }
 }
 
 /// Reads a boolean: `Ok(None)` for null, an error for anything else unreadable.
@@ -55,7 +65,7 @@ pub fn parse_bool(raw: &str) -> Result<Option<bool>, ValueError> {
 
 /// True when the value is the type name `Export-Csv` writes for a collection.
 pub fn is_type_name(raw: &str) -> bool {
-    let t = raw.trim();
+    let t = trim(raw);
     (t.starts_with("System.Collections.")
         || t.starts_with("Microsoft.Exchange.Data.MultiValuedProperty")
         || t.starts_with("Deserialized.")
@@ -124,6 +134,35 @@ pub fn is_truncated_collection(raw: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\r",
+            "\u{a0}x\u{3000}",
+            "Å",
+            "x\u{2028}",
+            "\u{1c}x\u{1f}",
+            "\u{7f}",
+            "~a~",
+            "!",
+            " \u{85}",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn trim_is_str_trim_on_any_text(s in "\\PC*[ \\t\\u{a0}\\u{2000}]?\\PC*") {
+            proptest::prop_assert_eq!(trim(&s), s.trim());
+        }
+    }
 
     #[test]
     fn booleans() {
