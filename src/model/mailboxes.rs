@@ -182,8 +182,7 @@ impl Mailboxes {
         &mut self.held
     }
 
-    /// Keeps only the rows `keep` says yes to (by index); `keep` is asked about
-    /// every row once, in order.
+    /// Keeps only the rows whose flag in `keep` (one per row, in order) is set.
     pub(super) fn retain(self, keep: &[bool]) -> Mailboxes {
         match self.file {
             None => {

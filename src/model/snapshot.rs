@@ -246,7 +246,10 @@ impl Snapshot {
         let hashers = (RandomState::new(), RandomState::new());
         // Each mailbox's own fingerprints (an identifier may repeat within
         // a mailbox and its user), worked out side by side, filed in order.
-        let own: Vec<Vec<Vec<[u64; 2]>>> = (self.mailboxes.spans().into_par_iter())
+        let own: Vec<Vec<Vec<[u64; 2]>>> = self
+            .mailboxes
+            .spans()
+            .into_par_iter()
             .map(|span| {
                 let rows = self.mailboxes.rows(&span);
                 let each = span.zip(rows.iter()).map(|(i, mailbox)| {
