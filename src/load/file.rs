@@ -250,8 +250,9 @@ pub(super) fn load_streamed(
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let file = display_name(path);
     let input = std::fs::File::open(path).map_err(io)?;
-    let len = input.metadata().map_err(io)?.len();
-    let Some(mut stream) = CsvFile::open(&file, input, len, progress).map_err(io)? else {
+    let opened = input.metadata().map_err(io)?;
+    let again = input.try_clone().map_err(io)?;
+    let Some(mut stream) = CsvFile::open(&file, input, opened.len(), progress).map_err(io)? else {
         return Ok(None);
     };
     let header = input::Table { columns: stream.columns().to_vec(), rows: Vec::new() };
@@ -260,9 +261,9 @@ pub(super) fn load_streamed(
     let mut warnings = Vec::new();
     // The mailboxes of a UTF-8 export are not kept: they are read again from
     // the file when asked for ([`Mailboxes`]).
-    let again = cmdlet == Cmdlet::CasMailbox
+    let read_again = cmdlet == Cmdlet::CasMailbox
         && matches!(stream.encoding(), Encoding::Utf8 | Encoding::Utf8Bom);
-    let (typed, mapped) = if again {
+    let (typed, mapped) = if read_again {
         stream.note_blocks();
         let mut rows = 0;
         let m = cas::map_into(&file, &mut stream, &mut |_| rows += 1);
@@ -270,12 +271,14 @@ pub(super) fn load_streamed(
         let (_, n) = take(m, &mut rejected, &mut warnings);
         let layout = FileLayout {
             path: path.to_owned(),
+            input: again,
+            opened,
             name: file.clone(),
             columns: stream.header().to_vec(),
             delimiter: stream.delimiter(),
             blocks: rows_per_block(stream.blocks(), &map_rejected),
         };
-        (Typed::Mailboxes(Mailboxes::from_file(layout).map_err(io)?), n + rows)
+        (Typed::Mailboxes(Mailboxes::from_file(layout)), n + rows)
     } else {
         map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings)
     };
@@ -303,7 +306,8 @@ fn rows_per_block(blocks: Vec<(BlockAt, usize)>, rejected: &[usize]) -> Vec<(Blo
         while rejected.next_if(|&&line| line < next).is_some() {
             lost += 1;
         }
-        out.push((at, records - lost));
+        // (A block holds the records the mapper rejected: never more.)
+        out.push((at, records.saturating_sub(lost)));
     }
     out
 }

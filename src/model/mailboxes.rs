@@ -57,12 +57,6 @@ impl fmt::Debug for Mailboxes {
     }
 }
 
-impl PartialEq for Mailboxes {
-    fn eq(&self, other: &Mailboxes) -> bool {
-        self.len() == other.len() && (0..self.len()).all(|i| *self.get(i) == *other.get(i))
-    }
-}
-
 impl From<Vec<CasMailbox>> for Mailboxes {
     fn from(rows: Vec<CasMailbox>) -> Mailboxes {
         Mailboxes { held: rows, file: None }
@@ -415,6 +409,12 @@ impl Records for BlockRecords<'_> {
 pub struct FileLayout {
     /// The file.
     pub path: PathBuf,
+    /// The file as it was opened for the first read (another handle to it), so
+    /// that it is read again even if the path is given another file since.
+    pub input: std::fs::File,
+    /// Its metadata when it was opened, before the first read: a change during
+    /// or after that read makes every later read fail.
+    pub opened: std::fs::Metadata,
     /// Its name as shown in reports.
     pub name: Arc<str>,
     /// The header's column names.
@@ -426,11 +426,9 @@ pub struct FileLayout {
 }
 
 impl Mailboxes {
-    /// Rows read again from a file as `layout` describes. Fails when the file
-    /// cannot be opened again.
-    pub fn from_file(layout: FileLayout) -> std::io::Result<Mailboxes> {
-        let input = std::fs::File::open(&layout.path)?;
-        let meta = input.metadata()?;
+    /// Rows read again from a file as `layout` describes.
+    pub fn from_file(layout: FileLayout) -> Mailboxes {
+        let (input, meta) = (layout.input, layout.opened);
         let mut first = 0;
         let blocks: Vec<FileBlock> = layout
             .blocks
@@ -456,7 +454,7 @@ impl Mailboxes {
             failed: OnceLock::new(),
             reads: AtomicUsize::new(0),
         };
-        Ok(Mailboxes { held: Vec::new(), file: Some(Arc::new(file)) })
+        Mailboxes { held: Vec::new(), file: Some(Arc::new(file)) }
     }
 }
 
@@ -473,7 +471,10 @@ mod tests {
         let header = "Guid,PopEnabled,ImapEnabled\r\n";
         let rows = "4e45b331-e772-455d-9d3e-cdb3db85df23,True,False\r\n";
         std::fs::write(&path, format!("{header}{rows}")).unwrap();
+        let input = std::fs::File::open(&path).unwrap();
         let layout = FileLayout {
+            opened: input.metadata().unwrap(),
+            input,
             path: path.clone(),
             name: "CasMailbox.csv".into(),
             columns: ["Guid", "PopEnabled", "ImapEnabled"].map(String::from).to_vec(),
@@ -483,7 +484,7 @@ mod tests {
                 1,
             )],
         };
-        let mailboxes = Mailboxes::from_file(layout).unwrap();
+        let mailboxes = Mailboxes::from_file(layout);
         assert_eq!(mailboxes.len(), 1);
         let m = mailboxes.get(0);
         assert_eq!((m.pop_enabled, m.imap_enabled), (Setting::Value(true), Setting::Value(false)));
