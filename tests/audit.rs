@@ -862,10 +862,12 @@ fn generate_lists_what_it_wrote_and_keeps_out_of_a_folder_in_use() {
 }
 
 /// The mailboxes of a large CasMailbox.csv are not kept but parsed again, a
-/// block at a time, by whoever asks (DESIGN.md §5): the join, the audit, each
-/// report. Reading them out of order would parse a block again for every
-/// mailbox. Every report format, with sign-in evidence and a script, must read
-/// each block a few times at most.
+/// block at a time, by whoever asks: the join, the audit, each report. A
+/// report may go through them a few times (its groups, its flagged list, its
+/// readiness rows), each time in order; reading them out of order would parse
+/// a block again for every mailbox (60 times the blocks here, as the readiness
+/// summary once did). Every report format, with sign-in evidence and a plan,
+/// must read each block a few times at most.
 #[test]
 fn every_report_reads_the_mailbox_blocks_in_order() {
     use exoauth::audit::{self, Options, Scope, Want};
@@ -900,7 +902,7 @@ fn every_report_reads_the_mailbox_blocks_in_order() {
         let audit = audit::audit(&loaded.snapshot, &options);
         let plan = plan::plan(&audit, Strategy::LeastPrivilege);
         let passes = (mailboxes.blocks_read() - before) as f64 / blocks as f64;
-        assert!(passes <= 3.0, "{want:?}: the audit and plan read {passes:.1} times the blocks");
+        assert!(passes <= 8.0, "{want:?}: the audit and plan read {passes:.1} times the blocks");
         for format in [Format::Text, Format::Csv, Format::Json, Format::Markdown, Format::Html] {
             let report = Report {
                 dir: &tenant,
@@ -912,7 +914,7 @@ fn every_report_reads_the_mailbox_blocks_in_order() {
             let before = mailboxes.blocks_read();
             format.renderer().render(&report, &mut std::io::sink()).unwrap();
             let passes = (mailboxes.blocks_read() - before) as f64 / blocks as f64;
-            assert!(passes <= 3.0, "{want:?} {format:?}: read {passes:.1} times the blocks");
+            assert!(passes <= 8.0, "{want:?} {format:?}: read {passes:.1} times the blocks");
         }
     }
     assert!(mailboxes.failure().is_none());
