@@ -1,5 +1,5 @@
 //! The mailbox rows of a snapshot: held in memory, or read again from their
-//! CSV export a chunk at a time.
+//! CSV export a block at a time.
 //!
 //! A million-mailbox `CasMailbox.csv` is about 150 MiB of rows once parsed. A
 //! plain UTF-8 CSV export is therefore not kept: the first read (the loader's
@@ -226,7 +226,8 @@ struct FileRows {
     path: PathBuf,
     name: Arc<str>,
     input: Arc<Mutex<std::fs::File>>,
-    /// The file's length and modification time at the first read.
+    /// The file's length and modification time when it was opened for the
+    /// first read.
     stamp: (u64, Option<SystemTime>),
     columns: Vec<String>,
     delimiter: u8,
@@ -276,7 +277,11 @@ impl FileBlock {
     }
 }
 
-/// Blocks parsed at once are at most this many per worker kept beyond their use.
+/// Why a block cannot be read again when the file is not what was first read.
+const CHANGED: &str = "the file has changed since it was first read";
+
+/// How many of the blocks parsed last are kept alive beyond their use, for the
+/// readers working side by side (about 1 MiB of rows each).
 const RECENT: usize = 8;
 
 impl FileRows {
@@ -316,7 +321,7 @@ impl FileRows {
             }
             Err(why) => {
                 let _ = self.failed.set(format!(
-                    "{}: {why} since it was first read (line {} on); run again on an export that is not being changed",
+                    "{}: {why} (the block from line {}); run again on an export that is not being changed",
                     self.path.display(),
                     block.at.first_line
                 ));
@@ -330,16 +335,17 @@ impl FileRows {
         let mut bytes = vec![0; block.at.len];
         {
             let mut input = self.input.lock().unwrap_or_else(PoisonError::into_inner);
-            let meta = input.metadata().map_err(|e| format!("cannot be read again ({e})"))?;
+            let meta =
+                input.metadata().map_err(|e| format!("the file cannot be read again: {e}"))?;
             if (meta.len(), meta.modified().ok()) != self.stamp {
-                return Err("the file has changed".into());
+                return Err(CHANGED.into());
             }
             input
                 .seek(SeekFrom::Start(block.at.offset))
                 .and_then(|_| input.read_exact(&mut bytes))
-                .map_err(|e| format!("cannot be read again ({e})"))?;
+                .map_err(|e| format!("the file cannot be read again: {e}"))?;
         }
-        let text = std::str::from_utf8(&bytes).map_err(|_| "the file has changed".to_owned())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| CHANGED.to_owned())?;
         let mut records = BlockRecords {
             columns: &self.columns,
             text,
@@ -348,7 +354,7 @@ impl FileRows {
         };
         let mapped = super::cas::map(&self.name, &mut records);
         if mapped.rows.len() != block.rows {
-            return Err("the file has changed".into());
+            return Err(CHANGED.into());
         }
         Ok(mapped.rows)
     }
@@ -499,6 +505,11 @@ mod tests {
         assert_eq!(m.pop_enabled, Setting::NotExported);
         assert!(m.ids.guid().is_none());
         let failure = again.failure().unwrap();
-        assert!(failure.contains("CasMailbox.csv: the file has changed"), "{failure}");
+        assert!(
+            failure.ends_with(
+                "CasMailbox.csv: the file has changed since it was first read (the block from line 2); run again on an export that is not being changed"
+            ),
+            "{failure}"
+        );
     }
 }
