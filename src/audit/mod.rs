@@ -11,6 +11,7 @@ use std::fmt;
 use rayon::prelude::*;
 
 use crate::input::Source;
+use crate::model::mailboxes::split_by_spans;
 use crate::model::usage::Readiness;
 use crate::model::{Environment, PerProtocol, Protocol, Snapshot};
 
@@ -360,15 +361,10 @@ pub fn audit_with<'s>(
     const EXCEPTED: u8 = 4;
     let spans = mailboxes.spans();
     let mut marks = vec![0u8; n];
-    let mut parts = Vec::with_capacity(spans.len());
-    let mut rest = &mut marks[..];
-    for span in spans {
-        let (these, after) = std::mem::take(&mut rest).split_at_mut(span.len());
-        parts.push((span, these));
-        rest = after;
-    }
-    let summary = parts
+    let parts = split_by_spans(&mut marks, &spans);
+    let summary = spans
         .into_par_iter()
+        .zip(parts)
         .map(|(span, marks)| {
             let rows = mailboxes.rows(&span);
             let mut summary = Summary::new(0, options);

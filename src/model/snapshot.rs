@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::exceptions::Exceptions;
+use super::mailboxes::split_by_spans;
 use super::usage::Usage;
 use super::{
     AuthPolicy, CaPolicy, CasMailbox, Environment, Ids, JoinKey, MailboxRef, Mailboxes, OrgConfig,
@@ -417,16 +418,15 @@ fn read_mailboxes(mailboxes: &Mailboxes, users: Option<(&[User], &KeyIndex)>) ->
     };
     let spans = mailboxes.spans();
     let (mut hashes, mut joined) = (vec![0; mailboxes.len()], vec![None; mailboxes.len()]);
-    // The output split as the spans split the mailboxes, to fill side by side.
-    let mut parts = Vec::with_capacity(spans.len());
-    let (mut h, mut j) = (&mut hashes[..], &mut joined[..]);
-    for span in &spans {
-        let (h0, h1) = std::mem::take(&mut h).split_at_mut(span.len());
-        let (j0, j1) = std::mem::take(&mut j).split_at_mut(span.len());
-        parts.push((span.clone(), h0, j0));
-        (h, j) = (h1, j1);
-    }
+    // The output cut as the spans cut the mailboxes, to fill side by side.
+    let parts = spans
+        .iter()
+        .cloned()
+        .zip(split_by_spans(&mut hashes, &spans))
+        .zip(split_by_spans(&mut joined, &spans))
+        .map(|((span, h), j)| (span, h, j));
     let unjoined: Vec<Vec<(usize, Unjoined)>> = parts
+        .collect::<Vec<_>>()
         .into_par_iter()
         .map(|(span, hashes, joined)| {
             let rows = mailboxes.rows(&span);
