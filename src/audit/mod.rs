@@ -11,7 +11,7 @@ use std::fmt;
 use rayon::prelude::*;
 
 use crate::input::Source;
-use crate::model::mailboxes::split_by_spans;
+use crate::model::mailboxes::{MailboxRef, split_by_spans};
 use crate::model::usage::Readiness;
 use crate::model::{Environment, PerProtocol, Protocol, Snapshot};
 
@@ -327,14 +327,26 @@ impl<'s> Audit<'s> {
         self.entries.binary_search_by_key(&i, |e| e.mailbox).ok().map(|k| self.entries[k])
     }
 
+    /// The findings of `entries` (in input order), each with its mailbox row;
+    /// the rows are read a span at a time ([`crate::model::Mailboxes::refs`]).
+    pub fn findings_of<'a, E: IntoIterator<Item = &'a Entry>>(
+        &'a self,
+        entries: E,
+    ) -> impl Iterator<Item = (Finding, MailboxRef<'s>)> + use<'a, 's, E> {
+        let mailboxes = self.snapshot.mailboxes().refs(entries.into_iter().map(|e| e.mailbox));
+        mailboxes.map(|(i, mailbox)| {
+            (rules::evaluate_row(self.snapshot, i, &mailbox, &self.options), mailbox)
+        })
+    }
+
     /// Every in-scope mailbox's finding, in input order.
     pub fn findings(&self) -> impl Iterator<Item = Finding> + '_ {
-        self.entries.iter().map(|&e| self.finding(e))
+        self.findings_of(&self.entries).map(|(f, _)| f)
     }
 
     /// The flagged mailboxes' findings, in input order.
     pub fn flagged(&self) -> impl Iterator<Item = Finding> + '_ {
-        self.entries.iter().filter(|e| e.flagged).map(|&e| self.finding(e))
+        self.findings_of(self.entries.iter().filter(|e| e.flagged)).map(|(f, _)| f)
     }
 }
 

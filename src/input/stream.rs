@@ -321,7 +321,7 @@ fn checked_text(unread: &[u8], eof: bool) -> Result<&str, Unread> {
         Some(k) => k + 1,
         None => return Err(Unread::NoLineEnd),
     };
-    let text = std::str::from_utf8(&unread[..end]).map_err(|_| Unread::NotPlain)?;
+    let text = decode::text(&unread[..end]).map_err(|_| Unread::NotPlain)?;
     // Noise is looked for from the start of a line (a block starts on one),
     // so a block-wise check finds whatever a whole-text check finds.
     // (`may_need_cleaning_within` looks for transcript noise too.)

@@ -344,7 +344,7 @@ fn each_record_sized(
         let data = &buf[..filled];
         // The block's text up to its first byte that is not UTF-8 (or a
         // character the block's end cuts): fields within it need no check.
-        let valid = match std::str::from_utf8(data) {
+        let valid = match crate::decode::text(data) {
             Ok(text) => text,
             Err(e) => std::str::from_utf8(&data[..e.valid_up_to()]).unwrap_or_default(),
         };

@@ -136,9 +136,8 @@ impl Mailboxes {
         match &self.file {
             None => MailboxRef::Held(&self.held[i]),
             Some(file) => {
-                let k = file.blocks.partition_point(|b| b.first + b.kept() <= i);
-                let first = file.blocks[k].first;
-                MailboxRef::Block(file.block(k), i - first)
+                let k = file.block_of(i);
+                MailboxRef::Block(file.block(k), i - file.blocks[k].first)
             }
         }
     }
@@ -160,16 +159,39 @@ impl Mailboxes {
     pub fn rows(&self, span: &Range<usize>) -> Rows<'_> {
         match &self.file {
             None => Rows::Held(&self.held[span.clone()]),
-            Some(file) => {
-                let k = file.blocks.partition_point(|b| b.first + b.kept() <= span.start);
-                Rows::Block(file.block(k))
-            }
+            Some(file) => Rows::Block(file.block(file.block_of(span.start))),
         }
     }
 
     /// Every row, in order.
     pub fn iter(&self) -> impl Iterator<Item = MailboxRef<'_>> + '_ {
-        (0..self.len()).map(|i| self.get(i))
+        self.refs(0..self.len()).map(|(_, row)| row)
+    }
+
+    /// Rows `indices` (ascending, else each is found again), with their
+    /// indices, each with the
+    /// rows of its span read at once: a row of the span just read costs no
+    /// lookup, where [`Mailboxes::get`] finds and locks its block every time.
+    pub fn refs<I: IntoIterator<Item = usize>>(
+        &self,
+        indices: I,
+    ) -> impl Iterator<Item = (usize, MailboxRef<'_>)> + use<'_, I> {
+        let mut at: Option<(Arc<Vec<CasMailbox>>, Range<usize>)> = None;
+        indices.into_iter().map(move |i| {
+            let Some(file) = &self.file else { return (i, MailboxRef::Held(&self.held[i])) };
+            let row = match &at {
+                Some((rows, span)) if span.contains(&i) => {
+                    MailboxRef::Block(rows.clone(), i - span.start)
+                }
+                _ => {
+                    let k = file.block_of(i);
+                    let (rows, first) = (file.block(k), file.blocks[k].first);
+                    at = Some((rows.clone(), first..first + file.blocks[k].kept()));
+                    MailboxRef::Block(rows, i - first)
+                }
+            };
+            (i, row)
+        })
     }
 
     /// The rows as a vector of their own (for changing them).
@@ -297,6 +319,11 @@ const CHANGED: &str = "the file has changed since it was first read";
 const RECENT: usize = 8;
 
 impl FileRows {
+    /// The block that holds kept row `i`.
+    fn block_of(&self, i: usize) -> usize {
+        self.blocks.partition_point(|b| b.first + b.kept() <= i)
+    }
+
     fn block(&self, k: usize) -> Arc<Vec<CasMailbox>> {
         let mut slot = self.slots[k].lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(rows) = slot.upgrade() {
@@ -357,7 +384,7 @@ impl FileRows {
                 .and_then(|_| input.read_exact(&mut bytes))
                 .map_err(|e| format!("the file cannot be read again: {e}"))?;
         }
-        let text = std::str::from_utf8(&bytes).map_err(|_| CHANGED.to_owned())?;
+        let text = crate::decode::text(&bytes).map_err(|_| CHANGED.to_owned())?;
         let mut records = BlockRecords {
             columns: &self.columns,
             text,

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::io;
 
-use super::{Renderer, Report, blockers_cell};
+use super::{Renderer, Report, write_blockers_cell};
 use crate::model::exceptions::format_date;
 use crate::model::usage::format_time;
 
@@ -57,24 +57,26 @@ impl Renderer for Csv {
         let (entries, chunks) = (r.audit.entries(), r.audit.entry_chunks(1 << 13));
         super::write_chunked(out, entries, &chunks, |_, chunk, buf| {
             let mut w = ::csv::WriterBuilder::new().from_writer(buf);
-            for &e in chunk {
-                row(r, &r.audit.finding(e), &mut w)?;
+            let mut cell = String::new();
+            for (f, mailbox) in r.audit.findings_of(chunk) {
+                row(r, &f, &r.view_row(&f, mailbox), &mut cell, &mut w)?;
             }
             w.flush()
         })
     }
 }
 
-/// Writes one mailbox's row.
+/// Writes one mailbox's row; `cell` is a buffer for the cells made here.
 fn row(
     r: &Report<'_>,
     f: &crate::audit::Finding,
+    v: &super::MailboxView<'_>,
+    cell: &mut String,
     w: &mut ::csv::Writer<&mut Vec<u8>>,
 ) -> io::Result<()> {
-    let v = r.view(f);
     let (identity, name) = (v.identity(), v.display_name());
     let (upn, smtp) = (v.user_principal_name(), v.primary_smtp_address());
-    let mut row: Vec<Cow<'_, str>> = [
+    for c in [
         Some(&*identity),
         name.as_deref(),
         upn.as_deref(),
@@ -83,26 +85,29 @@ fn row(
         f.effective_policy.as_deref(),
         Some(f.policy_source.as_str()),
         Some(if f.flagged { "true" } else { "false" }),
-    ]
-    .into_iter()
-    .map(|c| neutralise(c.unwrap_or("")))
-    .collect();
-    row.extend(f.verdicts().map(|(_, pv)| Cow::Borrowed(pv.verdict.as_str())));
-    row.push(Cow::Owned(blockers_cell(f)));
+    ] {
+        w.write_field(&*neutralise(c.unwrap_or("")))?;
+    }
+    for (_, pv) in f.verdicts() {
+        w.write_field(pv.verdict.as_str())?;
+    }
+    cell.clear();
+    write_blockers_cell(f, cell);
+    w.write_field(&*cell)?;
     let s = &r.loaded.snapshot;
     if let Some(u) = &s.usage {
         for (p, _) in f.verdicts() {
             let pu = u.get(f.mailbox, p);
-            row.push(Cow::Borrowed(pu.readiness().as_str()));
-            row.push(Cow::Owned(pu.last_success.map(format_time).unwrap_or_default()));
+            w.write_field(pu.readiness().as_str())?;
+            w.write_field(pu.last_success.map(format_time).unwrap_or_default())?;
         }
     }
     if let Some(x) = &s.exceptions {
         let until = f.excepted.iter().map(|&k| x.rows[k as usize].until).min();
-        row.push(Cow::Borrowed(if f.excepted.is_empty() { "false" } else { "true" }));
-        row.push(Cow::Owned(until.map(format_date).unwrap_or_default()));
+        w.write_field(if f.excepted.is_empty() { "false" } else { "true" })?;
+        w.write_field(until.map(format_date).unwrap_or_default())?;
     }
-    w.write_record(row.iter().map(|c| c.as_bytes()))?;
+    w.write_record(None::<&[u8]>)?;
     Ok(())
 }
 

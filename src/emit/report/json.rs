@@ -394,9 +394,11 @@ impl Renderer for Json {
         }
         key(out, &mut first, "mailboxes")?;
         // About a kilobyte a mailbox: chunks of a few megabytes.
-        lines(out, r.audit.entries(), &r.audit.entry_chunks(1 << 11), |&e, buf| {
-            let f = r.audit.finding(e);
-            serde_json::to_writer(buf, &mailbox(r, &f, &r.view(&f)))
+        lines(out, r.audit.entries(), &r.audit.entry_chunks(1 << 11), |chunk, put| {
+            for (f, row) in r.audit.findings_of(chunk) {
+                put.put(&mailbox(r, &f, &r.view_row(&f, row)))?;
+            }
+            Ok(())
         })?;
         let evidence = s.usage.as_ref().map(|u| {
             let e = &u.summary;
@@ -427,7 +429,7 @@ impl Renderer for Json {
             .map(|x| Rejected { source: x.source.to_string(), reason: &x.reason })
             .collect();
         let chunks = super::even_chunks(rejected.len(), 2048);
-        lines(out, &rejected, &chunks, |x, buf| serde_json::to_writer(buf, x))?;
+        lines(out, &rejected, &chunks, |chunk, put| chunk.iter().try_for_each(|x| put.put(x)))?;
         if let Some(plan) = plan {
             member(out, &mut first, "plan", &serde_json::to_value(plan)?)?;
         }
@@ -455,23 +457,36 @@ fn member(
     out.write_all(text.replace('\n', "\n  ").as_bytes())
 }
 
-/// Writes an array with one compact element per line, serialised on every core.
+/// Writes an array with one compact element per line, serialised on every core:
+/// `write` puts the elements of each chunk of `items`, in order.
 fn lines<T: Sync>(
     out: &mut dyn io::Write,
     items: &[T],
     chunks: &[std::ops::Range<usize>],
-    write: impl Fn(&T, &mut Vec<u8>) -> serde_json::Result<()> + Sync,
+    write: impl Fn(&[T], &mut Elements<'_>) -> serde_json::Result<()> + Sync,
 ) -> io::Result<()> {
     if items.is_empty() {
         return out.write_all(b"[]");
     }
     out.write_all(b"[")?;
     super::write_chunked(out, items, chunks, |offset, chunk, buf| {
-        for (i, item) in chunk.iter().enumerate() {
-            buf.extend_from_slice(if offset + i == 0 { b"\n    " } else { b",\n    " });
-            write(item, buf)?;
-        }
-        Ok(())
+        Ok(write(chunk, &mut Elements { buf, first: offset == 0 })?)
     })?;
     out.write_all(b"\n  ]")
+}
+
+/// Where [`lines`] puts a chunk's elements.
+struct Elements<'b> {
+    buf: &'b mut Vec<u8>,
+    /// The next element is the array's first.
+    first: bool,
+}
+
+impl Elements<'_> {
+    /// Puts one element on a line of its own.
+    fn put<S: Serialize>(&mut self, element: &S) -> serde_json::Result<()> {
+        self.buf.extend_from_slice(if self.first { b"\n    " } else { b",\n    " });
+        self.first = false;
+        serde_json::to_writer(&mut *self.buf, element)
+    }
 }

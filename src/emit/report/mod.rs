@@ -15,7 +15,9 @@ use std::io;
 use std::ops::Range;
 use std::path::Path;
 
-use crate::audit::{Advisory, Audit, Blocker, Code, Finding, Options, Verdict, Want};
+use crate::audit::{
+    Advisory, Audit, Blocker, Code, Finding, Options, ProtocolVerdict, Verdict, Want,
+};
 use crate::load::Loaded;
 use crate::model::entra::CaState;
 use crate::model::{CasMailbox, Environment, Id, Ids, MailboxRef, Protocol, Setting};
@@ -82,8 +84,13 @@ pub struct MailboxView<'a> {
 impl<'a> Report<'a> {
     /// The display identifiers of a finding's mailbox.
     pub fn view(&self, f: &Finding) -> MailboxView<'a> {
-        let s = &self.loaded.snapshot;
-        MailboxView { row: s.mailbox(f.mailbox), user: s.user_of(f.mailbox).map(|u| &u.ids) }
+        self.view_row(f, self.loaded.snapshot.mailbox(f.mailbox))
+    }
+
+    /// [`Report::view`] of a finding whose row was read with it
+    /// ([`crate::audit::Audit::findings_of`]).
+    pub fn view_row(&self, f: &Finding, row: MailboxRef<'a>) -> MailboxView<'a> {
+        MailboxView { row, user: self.loaded.snapshot.user_of(f.mailbox).map(|u| &u.ids) }
     }
 }
 
@@ -187,17 +194,36 @@ pub(crate) fn even_chunks(n: usize, size: usize) -> Vec<Range<usize>> {
 
 /// `pop: a, b; smtp: c` — the blockers of a finding in one cell.
 pub fn blockers_cell(f: &Finding) -> String {
-    f.verdicts()
-        .filter(|(_, v)| !v.blockers.is_empty())
-        .map(|(p, v)| {
-            // Each code once: two missing facts are one `input-missing` here (the
-            // JSON report names each setting).
-            let mut codes: Vec<&str> = v.blockers.iter().map(|b| b.code.as_str()).collect();
-            codes.dedup();
-            format!("{p}: {}", codes.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    let mut cell = String::new();
+    write_blockers_cell(f, &mut cell);
+    cell
+}
+
+/// [`blockers_cell`] appended to `cell` (a buffer used row after row).
+pub fn write_blockers_cell(f: &Finding, cell: &mut String) {
+    let mut protocols = f.verdicts().filter(|(_, v)| !v.blockers.is_empty());
+    if let Some((p, v)) = protocols.next() {
+        write_codes(p, v, cell);
+        for (p, v) in protocols {
+            cell.push_str("; ");
+            write_codes(p, v, cell);
+        }
+    }
+}
+
+/// `pop: a, b` for one protocol's blockers: each code once, so two missing
+/// facts are one `input-missing` here (the JSON report names each setting).
+fn write_codes(p: Protocol, v: &ProtocolVerdict, cell: &mut String) {
+    cell.push_str(p.as_str());
+    cell.push(':');
+    let mut last = None;
+    for code in v.blockers.iter().map(|b| b.code) {
+        if last != Some(code) {
+            cell.push_str(if last.is_none() { " " } else { ", " });
+            cell.push_str(code.as_str());
+            last = Some(code);
+        }
+    }
 }
 
 /// True for the service timeline advisories (`service-retired`,
