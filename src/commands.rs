@@ -14,6 +14,7 @@ use crate::cli::{AuditArgs, Cli, Command, DiffArgs, DiffFailOn, FailOn, ParseArg
 use crate::{output, term};
 use exoauth::audit;
 use exoauth::emit::powershell::{self, Header};
+use exoauth::emit::report::csv;
 use exoauth::emit::report::text::Text;
 use exoauth::emit::report::{Format, Renderer, Report};
 use exoauth::progress::{Progress, Silent, Unit};
@@ -259,12 +260,27 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         ));
     }
     let stage = Instant::now();
-    let audit = audit::audit_with(&loaded.snapshot, &options, &out.bars);
+    let to_file = output::file(args.output.as_deref());
+    let bom = if args.format() == Format::Csv { args.csv_bom.bytes() } else { b"" };
+    // A CSV report is written while auditing: its rows need no pass of their own.
+    let written_early = args.format() == Format::Csv;
+    let audit = if written_early {
+        let mut audit = None;
+        output::write(to_file, false, &Silent, |w| {
+            w.write_all(bom)?;
+            audit = Some(csv::audit_and_write(&loaded.snapshot, &options, &out.bars, w)?);
+            still_read(&loaded.snapshot)
+        })?;
+        audit.context("the audit did not run")?
+    } else {
+        audit::audit_with(&loaded.snapshot, &options, &out.bars)
+    };
     out.detail(format_args!(
-        "audited {} mailboxes ({} in scope, {} flagged) in {:.2?}",
+        "audited {} mailboxes ({} in scope, {} flagged){} in {:.2?}",
         audit.summary.mailboxes,
         audit.summary.in_scope,
         audit.summary.flagged,
+        if written_early { " and wrote the report" } else { "" },
         stage.elapsed()
     ));
     let unmatched = options.scope.unmatched(&loaded.snapshot);
@@ -318,7 +334,6 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         audit: &audit,
         plan: plan.as_ref(),
     };
-    let to_file = output::file(args.output.as_deref());
     let color = args.format() == Format::Text
         && to_file.is_none()
         && output::use_color(
@@ -328,19 +343,20 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         );
     let colored = Text { color: true };
     let renderer: &dyn Renderer = if color { &colored } else { args.format().renderer() };
-    let stage = Instant::now();
-    if to_file.is_some() {
-        out.bars.start("writing", Some(audit.entries().len() as u64), Unit::Lines);
+    if !written_early {
+        let stage = Instant::now();
+        if to_file.is_some() {
+            out.bars.start("writing", Some(audit.entries().len() as u64), Unit::Lines);
+        }
+        let written = output::write(to_file, color, &out.bars, |w| {
+            w.write_all(bom)?;
+            renderer.render(&report, w)?;
+            still_read(&loaded.snapshot)
+        });
+        out.bars.finish();
+        written?;
+        out.detail(format_args!("wrote the report in {:.2?}", stage.elapsed()));
     }
-    let bom = if args.format() == Format::Csv { args.csv_bom.bytes() } else { b"" };
-    let written = output::write(to_file, color, &out.bars, |w| {
-        w.write_all(bom)?;
-        renderer.render(&report, w)?;
-        still_read(&loaded.snapshot)
-    });
-    out.bars.finish();
-    written?;
-    out.detail(format_args!("wrote the report in {:.2?}", stage.elapsed()));
     out.detail(format_args!("done in {:.2?}", started.elapsed()));
     for w in loaded.warnings.iter().filter(|w| w.code == "files-missing") {
         out.note(format_args!("warning: {}", w.message));

@@ -20,6 +20,7 @@ pub mod generate;
 pub mod input;
 pub mod load;
 pub mod model;
+mod ordered;
 pub mod plan;
 pub mod progress;
 pub mod sample;

@@ -202,7 +202,7 @@ fn plans_fix_what_they_claim_change_nothing_else_and_roll_back() {
                 //    their declared blast radius.
                 let (e0, e1) = (everything(&s0), everything(&s1));
                 let flagged: Vec<usize> =
-                    a0.entries().iter().filter(|e| e.flagged).map(|e| e.mailbox).collect();
+                    a0.entries().iter().filter(|e| e.flagged()).map(|e| e.mailbox()).collect();
                 let mut changed_outside = 0usize; // unflagged mailboxes with a changed verdict
                 for (i, (m0, m1)) in e0.iter().zip(&e1).enumerate() {
                     let is_flagged = flagged.contains(&i);
@@ -337,7 +337,7 @@ fn audit_counts_and_entries_match_its_findings() {
             assert!(a.summary.in_scope > 5_000 && a.summary.flagged > 0, "{:?}", a.summary);
             assert_eq!(a.out_of_scope, s.mailbox_count() - a.summary.in_scope);
             let entries: Vec<(usize, bool)> =
-                a.entries().iter().map(|e| (e.mailbox, e.flagged)).collect();
+                a.entries().iter().map(|e| (e.mailbox(), e.flagged())).collect();
             let findings: Vec<(usize, bool)> =
                 a.findings().map(|f| (f.mailbox, f.flagged)).collect();
             assert_eq!(entries, findings);

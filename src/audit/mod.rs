@@ -7,11 +7,11 @@ pub mod scope;
 pub mod summary;
 
 use std::fmt;
-
-use rayon::prelude::*;
+use std::io;
+use std::sync::OnceLock;
 
 use crate::input::Source;
-use crate::model::mailboxes::{MailboxRef, split_by_spans};
+use crate::model::mailboxes::MailboxRef;
 use crate::model::usage::Readiness;
 use crate::model::{Environment, PerProtocol, Protocol, Snapshot};
 
@@ -242,15 +242,50 @@ impl Finding {
     }
 }
 
-/// One in-scope mailbox of an audit: which, and whether it is flagged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
-    /// Index into `Snapshot::mailboxes`.
-    pub mailbox: usize,
+/// One in-scope mailbox of an audit: which, and whether it is flagged or
+/// excepted, in eight bytes (a million mailboxes hold a million of them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Entry(u64);
+
+impl Entry {
+    const FLAGGED: u64 = 1 << 63;
+    const EXCEPTED: u64 = 1 << 62;
+
+    /// The entry of mailbox `mailbox` (an index into the snapshot's mailboxes,
+    /// far below 2^62).
+    pub fn new(mailbox: usize, flagged: bool, excepted: bool) -> Entry {
+        let index = mailbox as u64 & !(Entry::FLAGGED | Entry::EXCEPTED);
+        Entry(
+            index
+                | if flagged { Entry::FLAGGED } else { 0 }
+                | if excepted { Entry::EXCEPTED } else { 0 },
+        )
+    }
+
+    /// Index into the snapshot's mailboxes ([`Snapshot::mailbox`]).
+    pub fn mailbox(self) -> usize {
+        (self.0 & !(Entry::FLAGGED | Entry::EXCEPTED)) as usize
+    }
+
     /// Flagged for the chosen direction.
-    pub flagged: bool,
+    pub fn flagged(self) -> bool {
+        self.0 & Entry::FLAGGED != 0
+    }
+
     /// Excepted by the register (block direction).
-    pub excepted: bool,
+    pub fn excepted(self) -> bool {
+        self.0 & Entry::EXCEPTED != 0
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("mailbox", &self.mailbox())
+            .field("flagged", &self.flagged())
+            .field("excepted", &self.excepted())
+            .finish()
+    }
 }
 
 /// The audit of a whole tenant.
@@ -295,7 +330,7 @@ impl<'s> Audit<'s> {
         let mut chunks = Vec::new();
         let mut start = 0;
         for span in self.snapshot.mailboxes().spans() {
-            let end = start + self.entries[start..].partition_point(|e| e.mailbox < span.end);
+            let end = start + self.entries[start..].partition_point(|e| e.mailbox() < span.end);
             let mut from = start;
             while from < end {
                 let to = (from + most.max(1)).min(end);
@@ -309,7 +344,7 @@ impl<'s> Audit<'s> {
 
     /// The finding of one in-scope mailbox.
     pub fn finding(&self, entry: Entry) -> Finding {
-        rules::evaluate(self.snapshot, entry.mailbox, &self.options)
+        rules::evaluate(self.snapshot, entry.mailbox(), &self.options)
     }
 
     /// True when mailbox `i` (an index into `Snapshot::mailboxes`) is in scope.
@@ -324,7 +359,7 @@ impl<'s> Audit<'s> {
 
     fn entry_of(&self, i: usize) -> Option<Entry> {
         // Entries are in input (index) order.
-        self.entries.binary_search_by_key(&i, |e| e.mailbox).ok().map(|k| self.entries[k])
+        self.entries.binary_search_by_key(&i, |e| e.mailbox()).ok().map(|k| self.entries[k])
     }
 
     /// The findings of `entries` (in input order), each with its mailbox row;
@@ -333,7 +368,7 @@ impl<'s> Audit<'s> {
         &'a self,
         entries: E,
     ) -> impl Iterator<Item = (Finding, MailboxRef<'s>)> + use<'a, 's, E> {
-        let mailboxes = self.snapshot.mailboxes().refs(entries.into_iter().map(|e| e.mailbox));
+        let mailboxes = self.snapshot.mailboxes().refs(entries.into_iter().map(|e| e.mailbox()));
         mailboxes.map(|(i, mailbox)| {
             (rules::evaluate_row(self.snapshot, i, &mailbox, &self.options), mailbox)
         })
@@ -346,7 +381,7 @@ impl<'s> Audit<'s> {
 
     /// The flagged mailboxes' findings, in input order.
     pub fn flagged(&self) -> impl Iterator<Item = Finding> + '_ {
-        self.findings_of(self.entries.iter().filter(|e| e.flagged)).map(|(f, _)| f)
+        self.findings_of(self.entries.iter().filter(|e| e.flagged())).map(|(f, _)| f)
     }
 }
 
@@ -362,46 +397,85 @@ pub fn audit_with<'s>(
     options: &Options,
     progress: &dyn crate::progress::Progress,
 ) -> Audit<'s> {
+    match audit_writing(snapshot, options, progress, &mut io::sink(), None) {
+        Ok(audit) => audit,
+        // Nothing is rendered, and the sink takes every write.
+        Err(_) => unreachable!("an audit that writes nothing cannot fail to write"),
+    }
+}
+
+/// How a report written during the audit renders the in-scope mailboxes of a
+/// span ([`audit_writing`]): each one's finding and row, in order, appended to
+/// the span's buffer.
+pub type WriteRows<'w> = dyn for<'r> Fn(&mut dyn Iterator<Item = (Finding, MailboxRef<'r>)>, &mut Vec<u8>) -> io::Result<()>
+    + Sync
+    + 'w;
+
+/// [`audit_with`], writing a row per in-scope mailbox to `out` as the audit
+/// reaches it, in mailbox order, when `write_rows` is given: a report of the
+/// mailboxes alone (CSV) needs no other pass over them.
+///
+/// The mailboxes are audited a span at a time on every core
+/// ([`crate::ordered::write_chunked`]); each span's counts and marks are kept
+/// until all are in, and its rows are written in turn.
+pub fn audit_writing<'s>(
+    snapshot: &'s Snapshot,
+    options: &Options,
+    progress: &dyn crate::progress::Progress,
+    out: &mut dyn io::Write,
+    write_rows: Option<&WriteRows<'_>>,
+) -> io::Result<Audit<'s>> {
     let n = snapshot.mailbox_count();
     progress.start("auditing", Some(n as u64), crate::progress::Unit::Mailboxes);
     let mailboxes = snapshot.mailboxes();
-    // A byte per mailbox, filled side by side a span at a time (in scope,
-    // flagged, excepted), then the entries made from it once their number is
-    // known: never the entries twice over.
+    // A byte per mailbox (in scope, flagged, excepted), then the entries made
+    // from them once their number is known: never the entries twice over.
     const IN_SCOPE: u8 = 1;
     const FLAGGED: u8 = 2;
     const EXCEPTED: u8 = 4;
     let spans = mailboxes.spans();
-    let mut marks = vec![0u8; n];
-    let parts = split_by_spans(&mut marks, &spans);
-    let summary = spans
-        .into_par_iter()
-        .zip(parts)
-        .map(|(span, marks)| {
-            let rows = mailboxes.rows(&span);
-            let mut summary = Summary::new(0, options);
-            for ((i, mailbox), mark) in span.clone().zip(rows.iter()).zip(marks.iter_mut()) {
+    let done: Vec<OnceLock<(Summary, Vec<u8>)>> = spans.iter().map(|_| OnceLock::new()).collect();
+    let each = crate::ordered::even_chunks(spans.len(), 1);
+    crate::ordered::write_chunked(out, &spans, &each, |k, span, buf| {
+        let Some(span) = span.first() else { return Ok(()) };
+        let rows = mailboxes.rows(span);
+        let mut summary = Summary::new(0, options);
+        let mut marks = vec![0u8; span.len()];
+        let mut found = span.clone().zip(rows.iter()).zip(marks.iter_mut()).filter_map(
+            |((i, mailbox), mark)| {
                 let recipient_type = scope::recipient_type(snapshot, i, mailbox);
                 if !options.scope.includes(snapshot, i, recipient_type) {
-                    continue;
+                    return None;
                 }
                 let f = rules::evaluate_row(snapshot, i, mailbox, options);
                 summary.add(&f);
                 *mark = IN_SCOPE
                     | if f.flagged { FLAGGED } else { 0 }
                     | if f.excepted.is_empty() { 0 } else { EXCEPTED };
-            }
-            progress.advance(span.len() as u64);
-            summary
-        })
-        .reduce(|| Summary::new(0, options), Summary::merge);
+                Some((f, MailboxRef::Held(mailbox)))
+            },
+        );
+        if let Some(write) = write_rows {
+            write(&mut found, buf)?;
+        }
+        // Whatever the writer left is audited all the same.
+        found.for_each(drop);
+        progress.advance(span.len() as u64);
+        let _ = done[k].set((summary, marks));
+        Ok(())
+    })?;
     progress.finish();
-    let summary = Summary::new(n, options).merge(summary);
-    let mut entries = Vec::with_capacity(marks.iter().filter(|&&m| m & IN_SCOPE != 0).count());
-    for (i, &m) in marks.iter().enumerate().filter(|(_, m)| **m & IN_SCOPE != 0) {
-        entries.push(Entry { mailbox: i, flagged: m & FLAGGED != 0, excepted: m & EXCEPTED != 0 });
+    let done: Vec<(Summary, Vec<u8>)> = done.into_iter().filter_map(OnceLock::into_inner).collect();
+    let in_scope = done.iter().flat_map(|(_, marks)| marks).filter(|&&m| m & IN_SCOPE != 0).count();
+    let mut entries = Vec::with_capacity(in_scope);
+    let mut summary = Summary::new(n, options);
+    for (span, (part, marks)) in spans.iter().zip(done) {
+        summary = summary.merge(part);
+        for (i, &m) in span.clone().zip(&marks).filter(|(_, m)| **m & IN_SCOPE != 0) {
+            entries.push(Entry::new(i, m & FLAGGED != 0, m & EXCEPTED != 0));
+        }
     }
     let out_of_scope = n - entries.len();
     let advisories = advisory::advisories(snapshot, options);
-    Audit { snapshot, options: options.clone(), entries, out_of_scope, summary, advisories }
+    Ok(Audit { snapshot, options: options.clone(), entries, out_of_scope, summary, advisories })
 }

@@ -316,7 +316,7 @@ const CHANGED: &str = "the file has changed since it was first read";
 
 /// How many of the blocks parsed last are kept alive beyond their use, for the
 /// readers working side by side (about 1 MiB of rows each).
-const RECENT: usize = 8;
+const RECENT: usize = 4;
 
 impl FileRows {
     /// The block that holds kept row `i`.

@@ -8,9 +8,12 @@
 use std::borrow::Cow;
 use std::io;
 
-use super::{Renderer, Report, write_blockers_cell};
+use super::{MailboxView, Renderer, Report, write_blockers_cell};
+use crate::audit::{self, Audit, Finding, Options};
+use crate::model::Snapshot;
 use crate::model::exceptions::format_date;
 use crate::model::usage::format_time;
+use crate::progress::{Progress, Silent};
 
 /// The CSV renderer.
 #[derive(Debug, Clone, Copy)]
@@ -25,52 +28,76 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 }
 
 impl Renderer for Csv {
+    /// The rows come from an audit of their own ([`audit_and_write`]), the same
+    /// pass that `exoauth audit` writes a CSV report in.
     fn render(&self, r: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
-        let mut w = ::csv::WriterBuilder::new().from_writer(&mut *out);
-        let header = vec![
-            "identity",
-            "display_name",
-            "user_principal_name",
-            "primary_smtp_address",
-            "recipient_type",
-            "effective_policy",
-            "policy_source",
-            "flagged",
-        ];
-        let mut header: Vec<String> = header.into_iter().map(String::from).collect();
-        header.extend(r.options.protocols.iter().map(|p| p.as_str().to_owned()));
-        header.push("blockers".into());
-        // Readiness and exception columns only when there is evidence or a register.
-        if r.loaded.snapshot.usage.is_some() {
-            for p in &r.options.protocols {
-                header.push(format!("{p}_readiness"));
-                header.push(format!("{p}_last_success"));
-            }
-        }
-        if r.loaded.snapshot.exceptions.is_some() {
-            header.push("excepted".into());
-            header.push("exception_until".into());
-        }
-        w.write_record(&header)?;
-        w.flush()?;
-        drop(w);
-        let (entries, chunks) = (r.audit.entries(), r.audit.entry_chunks(1 << 13));
-        super::write_chunked(out, entries, &chunks, |_, chunk, buf| {
+        audit_and_write(&r.loaded.snapshot, r.options, &Silent, out).map(drop)
+    }
+}
+
+/// Audits `snapshot` and writes its CSV report while doing so: the header, then
+/// each in-scope mailbox's row as the audit reaches it, so that the report costs
+/// no pass over the mailboxes of its own. Returns the audit.
+pub fn audit_and_write<'s>(
+    snapshot: &'s Snapshot,
+    options: &Options,
+    progress: &dyn Progress,
+    out: &mut dyn io::Write,
+) -> io::Result<Audit<'s>> {
+    header(snapshot, options, out)?;
+    audit::audit_writing(
+        snapshot,
+        options,
+        progress,
+        out,
+        Some(&|found, buf| {
             let mut w = ::csv::WriterBuilder::new().from_writer(buf);
             let mut cell = String::new();
-            for (f, mailbox) in r.audit.findings_of(chunk) {
-                row(r, &f, &r.view_row(&f, mailbox), &mut cell, &mut w)?;
+            for (f, mailbox) in found {
+                row(snapshot, &f, &MailboxView::new(snapshot, &f, mailbox), &mut cell, &mut w)?;
             }
             w.flush()
-        })
+        }),
+    )
+}
+
+/// The header: the identifiers, the verdicts and blockers, then readiness and
+/// exception columns when there is evidence or a register.
+fn header(s: &Snapshot, options: &Options, out: &mut dyn io::Write) -> io::Result<()> {
+    let mut header: Vec<String> = [
+        "identity",
+        "display_name",
+        "user_principal_name",
+        "primary_smtp_address",
+        "recipient_type",
+        "effective_policy",
+        "policy_source",
+        "flagged",
+    ]
+    .map(String::from)
+    .into();
+    header.extend(options.protocols.iter().map(|p| p.as_str().to_owned()));
+    header.push("blockers".into());
+    if s.usage.is_some() {
+        for p in &options.protocols {
+            header.push(format!("{p}_readiness"));
+            header.push(format!("{p}_last_success"));
+        }
     }
+    if s.exceptions.is_some() {
+        header.push("excepted".into());
+        header.push("exception_until".into());
+    }
+    let mut w = ::csv::WriterBuilder::new().from_writer(out);
+    w.write_record(&header)?;
+    w.flush()
 }
 
 /// Writes one mailbox's row; `cell` is a buffer for the cells made here.
 fn row(
-    r: &Report<'_>,
-    f: &crate::audit::Finding,
-    v: &super::MailboxView<'_>,
+    s: &Snapshot,
+    f: &Finding,
+    v: &MailboxView<'_>,
     cell: &mut String,
     w: &mut ::csv::Writer<&mut Vec<u8>>,
 ) -> io::Result<()> {
@@ -94,7 +121,6 @@ fn row(
     cell.clear();
     write_blockers_cell(f, cell);
     w.write_field(&*cell)?;
-    let s = &r.loaded.snapshot;
     if let Some(u) = &s.usage {
         for (p, _) in f.verdicts() {
             let pu = u.get(f.mailbox, p);

@@ -428,7 +428,7 @@ impl Renderer for Json {
             .iter()
             .map(|x| Rejected { source: x.source.to_string(), reason: &x.reason })
             .collect();
-        let chunks = super::even_chunks(rejected.len(), 2048);
+        let chunks = crate::ordered::even_chunks(rejected.len(), 2048);
         lines(out, &rejected, &chunks, |chunk, put| chunk.iter().try_for_each(|x| put.put(x)))?;
         if let Some(plan) = plan {
             member(out, &mut first, "plan", &serde_json::to_value(plan)?)?;
@@ -469,7 +469,7 @@ fn lines<T: Sync>(
         return out.write_all(b"[]");
     }
     out.write_all(b"[")?;
-    super::write_chunked(out, items, chunks, |offset, chunk, buf| {
+    crate::ordered::write_chunked(out, items, chunks, |offset, chunk, buf| {
         Ok(write(chunk, &mut Elements { buf, first: offset == 0 })?)
     })?;
     out.write_all(b"\n  ]")
