@@ -353,17 +353,19 @@ fn dn_common_name(dn: &str) -> Option<String> {
 
 /// Keeps the first of each key; later duplicates become rejections. Returns
 /// the items kept and their index by key.
-fn dedup<T: Sync>(
+fn dedup<T: Send + Sync>(
     items: Vec<T>,
     key: impl Fn(&T) -> JoinKey<'_> + Sync,
     what: &str,
     source: impl Fn(&T) -> &crate::input::Source,
     rejected: &mut Vec<Rejection>,
 ) -> (Vec<T>, KeyIndex) {
-    // The items are held: a hash is made again from its item when compared.
-    let hash_of = |i: usize| KeyIndex::hash(&key(&items[i]));
+    // The hashes are made on every core and kept beside the table while it is
+    // built (eight bytes an item), so that filing an item never makes another's
+    // hash again; keys are compared only when the hashes agree.
+    let hashes: Vec<u64> = items.par_iter().map(|item| KeyIndex::hash(&key(item))).collect();
     let (index, duplicates) =
-        KeyIndex::build(items.len(), hash_of, |a, b| key(&items[a]) == key(&items[b]));
+        KeyIndex::build(items.len(), |i| hashes[i], |a, b| key(&items[a]) == key(&items[b]));
     for &(i, first) in &duplicates {
         rejected.push(duplicate(what, &key(&items[i]), source(&items[i]), source(&items[first])));
     }
@@ -374,8 +376,10 @@ fn dedup<T: Sync>(
     let keep = keep(items.len(), &duplicates);
     let kept: Vec<T> =
         items.into_iter().zip(&keep).filter_map(|(item, &k)| k.then_some(item)).collect();
+    let hashes: Vec<u64> =
+        hashes.into_iter().zip(&keep).filter_map(|(h, &k)| k.then_some(h)).collect();
     // The slots moved: index the kept items again (they hold no duplicate now).
-    let (index, _) = KeyIndex::build(kept.len(), |i| KeyIndex::hash(&key(&kept[i])), |_, _| false);
+    let (index, _) = KeyIndex::build(kept.len(), |i| hashes[i], |_, _| false);
     (kept, index)
 }
 
