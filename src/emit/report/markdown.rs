@@ -44,7 +44,7 @@ pub fn escape(s: &str) -> String {
 }
 
 /// A table row: `| a | b |`.
-fn row(out: &mut String, cells: &[String]) {
+fn row(out: &mut Md<'_>, cells: &[String]) {
     out.push('|');
     for c in cells {
         if !c.is_empty() {
@@ -54,16 +54,66 @@ fn row(out: &mut String, cells: &[String]) {
         out.push_str(" |");
     }
     out.push('\n');
+    out.pass_on_if_large();
 }
 
 /// A table header with its alignment row (`right`: numeric columns).
-fn header(out: &mut String, cells: &[&str], right: &[bool]) {
+fn header(out: &mut Md<'_>, cells: &[&str], right: &[bool]) {
     row(out, &cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>());
     out.push('|');
     for i in 0..cells.len() {
         out.push_str(if right.get(i).copied().unwrap_or(false) { "---:|" } else { "---|" });
     }
     out.push('\n');
+}
+
+/// The report's text, passed on to the output a megabyte at a time: a million
+/// flagged mailboxes make about a gigabyte of tables, which is never held.
+struct Md<'o> {
+    text: String,
+    out: &'o mut dyn io::Write,
+    /// Why the output stopped taking the text; nothing is written after it.
+    failed: Option<io::Error>,
+}
+
+impl Md<'_> {
+    /// Passes on what has been written so far.
+    fn pass_on(&mut self) -> std::fmt::Result {
+        if self.failed.is_none() {
+            match self.out.write_all(self.text.as_bytes()) {
+                Ok(()) => self.text.clear(),
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        if self.failed.is_some() { Err(std::fmt::Error) } else { Ok(()) }
+    }
+
+    /// [`Md::pass_on`] once a megabyte has gathered (a failure is kept in
+    /// `failed` and stops the rendering at its next `writeln!`).
+    fn pass_on_if_large(&mut self) {
+        if self.text.len() >= 1 << 20 {
+            let _ = self.pass_on();
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        self.text.push(c);
+    }
+
+    fn push_str(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+}
+
+impl std::fmt::Write for Md<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.failed.is_some() {
+            return Err(std::fmt::Error);
+        }
+        self.text.push_str(s);
+        self.pass_on_if_large();
+        Ok(())
+    }
 }
 
 /// `` `code` `` for a code or switch we wrote ourselves (never tenant text).
@@ -73,14 +123,17 @@ fn code(s: &str) -> String {
 
 impl Renderer for Markdown {
     fn render(&self, r: &Report<'_>, out: &mut dyn io::Write) -> io::Result<()> {
-        let mut md = String::new();
-        // Writing to a String cannot fail.
-        let _ = render(r, &mut md);
-        out.write_all(md.as_bytes())
+        let mut md = Md { text: String::with_capacity(1 << 21), out, failed: None };
+        let rendered = render(r, &mut md).and_then(|()| md.pass_on());
+        match (rendered, md.failed) {
+            (_, Some(e)) => Err(e),
+            (Err(e), None) => Err(io::Error::other(e)),
+            (Ok(()), None) => Ok(()),
+        }
     }
 }
 
-fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
+fn render(r: &Report<'_>, md: &mut Md<'_>) -> std::fmt::Result {
     let o = r.options;
     let sum = &r.audit.summary;
     let protocols: Vec<&str> = o.protocols.iter().map(|p| p.as_str()).collect();
@@ -384,7 +437,7 @@ fn render(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
 
 /// The readiness answer, first after the service timeline: who uses basic auth,
 /// who is safe to block, who only fails; then the mailboxes with evidence.
-fn readiness_section(r: &Report<'_>, md: &mut String) -> std::fmt::Result {
+fn readiness_section(r: &Report<'_>, md: &mut Md<'_>) -> std::fmt::Result {
     if let Some(note) = readiness::no_evidence(r) {
         writeln!(md, "> [!NOTE]\n> {note}\n")?;
     }
@@ -463,6 +516,49 @@ const LIST_LIMIT: usize = 500;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Takes `room` bytes, then fails like a full disk.
+    struct Full {
+        room: usize,
+        got: Vec<u8>,
+    }
+
+    impl io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.got.len() + buf.len() > self.room {
+                return Err(io::Error::other("disk full"));
+            }
+            self.got.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_large_table_is_passed_on_as_it_grows_and_a_failed_write_stops_it() {
+        let cells = vec!["alex".to_owned(), "blocked".to_owned()];
+        let mut out = Vec::new();
+        let mut md = Md { text: String::new(), out: &mut out, failed: None };
+        for _ in 0..100_000 {
+            row(&mut md, &cells);
+        }
+        // Never more than a megabyte and a row is held.
+        assert!(md.text.len() < (1 << 20) + 64, "{}", md.text.len());
+        md.pass_on().unwrap();
+        assert_eq!(out, "| alex | blocked |\n".repeat(100_000).into_bytes());
+
+        let mut full = Full { room: 3 << 20, got: Vec::new() };
+        let mut md = Md { text: String::new(), out: &mut full, failed: None };
+        let mut rows = 0;
+        while writeln!(md, "| alex | blocked |").is_ok() {
+            rows += 1;
+        }
+        assert!(rows < 200_000, "the writer failed at 3 MiB, yet {rows} rows were taken");
+        assert_eq!(md.failed.map(|e| e.to_string()).as_deref(), Some("disk full"));
+    }
 
     #[test]
     fn escape_neutralises_markdown_structure() {
