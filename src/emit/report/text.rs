@@ -61,12 +61,37 @@ fn table(
     right: &[bool],
     paint: Paint,
 ) -> io::Result<()> {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in rows {
-        let mut line = String::from(indent);
+    table_of(out, indent, &|each| rows.iter().try_for_each(|row| each(row)), right, paint)
+}
+
+/// Something that calls `each` with every row of a table, in turn.
+type EachRow<'a> = dyn Fn(&mut dyn FnMut(&[String]) -> io::Result<()>) -> io::Result<()> + 'a;
+
+/// [`table`] for rows made by `rows` (which calls `each` with every row in
+/// turn), twice: once to measure the columns, once to write them. So a table
+/// of a million flagged mailboxes is never held, at the price of making its
+/// rows twice.
+fn table_of(
+    out: &mut dyn Write,
+    indent: &str,
+    rows: &EachRow<'_>,
+    right: &[bool],
+    paint: Paint,
+) -> io::Result<()> {
+    let mut widths: Vec<usize> = Vec::new();
+    rows(&mut |row| {
+        if widths.len() < row.len() {
+            widths.resize(row.len(), 0);
+        }
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+        Ok(())
+    })?;
+    let mut line = String::new();
+    rows(&mut |row| {
+        line.clear();
+        line.push_str(indent);
         for (c, cell) in row.iter().enumerate() {
             let pad = widths[c].saturating_sub(cell.chars().count());
             let last = c + 1 == row.len();
@@ -83,9 +108,8 @@ fn table(
                 line.push_str("  ");
             }
         }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
+        writeln!(out, "{}", line.trim_end())
+    })
 }
 
 impl Renderer for Text {
@@ -277,25 +301,30 @@ impl Renderer for Text {
             let mut header = vec!["mailbox".to_owned(), "policy (source)".to_owned()];
             header.extend(protocols.iter().map(|p| p.to_string()));
             header.push("blockers".into());
-            let mut rows = vec![header];
-            for f in r.audit.flagged() {
-                let f = &f;
-                let v = r.view(f);
-                let policy = match &f.effective_policy {
-                    Some(p) => format!("{p} ({})", f.policy_source.as_str()),
-                    None => format!("({})", f.policy_source.as_str()),
-                };
-                let mut row = vec![v.label().to_string(), policy];
-                row.extend(f.verdicts().map(|(p, pv)| match f.readiness[p] {
-                    Some(rd) if rd != Readiness::Unused => {
-                        format!("{}, {}", pv.verdict.as_str(), rd.as_str())
-                    }
-                    _ => pv.verdict.as_str().to_owned(),
-                }));
-                row.push(blockers_cell(f));
-                rows.push(row);
-            }
-            table(out, "  ", &rows, &[], paint)?;
+            // One row per flagged mailbox: made twice (measured, then written)
+            // rather than held.
+            let rows = |each: &mut dyn FnMut(&[String]) -> io::Result<()>| {
+                each(&header)?;
+                for f in r.audit.flagged() {
+                    let f = &f;
+                    let v = r.view(f);
+                    let policy = match &f.effective_policy {
+                        Some(p) => format!("{p} ({})", f.policy_source.as_str()),
+                        None => format!("({})", f.policy_source.as_str()),
+                    };
+                    let mut row = vec![v.label().to_string(), policy];
+                    row.extend(f.verdicts().map(|(p, pv)| match f.readiness[p] {
+                        Some(rd) if rd != Readiness::Unused => {
+                            format!("{}, {}", pv.verdict.as_str(), rd.as_str())
+                        }
+                        _ => pv.verdict.as_str().to_owned(),
+                    }));
+                    row.push(blockers_cell(f));
+                    each(&row)?;
+                }
+                Ok(())
+            };
+            table_of(out, "  ", &rows, &[], paint)?;
             writeln!(
                 out,
                 "  (each blocker's exact setting, value and source line is in --format json)"
