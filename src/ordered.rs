@@ -57,31 +57,34 @@ pub fn even_chunks(n: usize, size: usize) -> Vec<Range<usize>> {
     (0..n.div_ceil(size)).map(|c| c * size..((c + 1) * size).min(n)).collect()
 }
 
+/// For tests of writers: an output that takes `room` bytes, then fails like a
+/// full disk.
+#[cfg(test)]
+pub(crate) struct Full {
+    pub(crate) room: usize,
+    pub(crate) got: Vec<u8>,
+}
+
+#[cfg(test)]
+impl io::Write for Full {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.got.len() + buf.len() > self.room {
+            return Err(io::Error::other("disk full"));
+        }
+        self.got.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write as _;
 
     use super::*;
-
-    /// Accepts `room` bytes, then fails like a full disk.
-    struct Full {
-        room: usize,
-        got: Vec<u8>,
-    }
-
-    impl io::Write for Full {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.got.len() + buf.len() > self.room {
-                return Err(io::Error::other("disk full"));
-            }
-            self.got.extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn lines(offset: usize, chunk: &[u32], buf: &mut Vec<u8>) -> io::Result<()> {
         for (k, n) in chunk.iter().enumerate() {

@@ -516,26 +516,7 @@ const LIST_LIMIT: usize = 500;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Takes `room` bytes, then fails like a full disk.
-    struct Full {
-        room: usize,
-        got: Vec<u8>,
-    }
-
-    impl io::Write for Full {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.got.len() + buf.len() > self.room {
-                return Err(io::Error::other("disk full"));
-            }
-            self.got.extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::ordered::Full;
 
     #[test]
     fn a_large_table_is_passed_on_as_it_grows_and_a_failed_write_stops_it() {
