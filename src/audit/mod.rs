@@ -254,6 +254,7 @@ impl Entry {
     /// The entry of mailbox `mailbox` (an index into the snapshot's mailboxes,
     /// far below 2^62).
     pub fn new(mailbox: usize, flagged: bool, excepted: bool) -> Entry {
+        debug_assert!((mailbox as u64) < Entry::EXCEPTED, "mailbox index {mailbox}");
         let index = mailbox as u64 & !(Entry::FLAGGED | Entry::EXCEPTED);
         Entry(
             index

@@ -66,7 +66,7 @@ impl From<Vec<CasMailbox>> for Mailboxes {
 /// One mailbox row: borrowed from the held rows, or from a parsed block that it
 /// keeps alive.
 pub enum MailboxRef<'a> {
-    /// A held row.
+    /// A held row, or a row of a block its reader holds.
     Held(&'a CasMailbox),
     /// A row of a block read again from the file.
     Block(Arc<Vec<CasMailbox>>, usize),
@@ -168,10 +168,10 @@ impl Mailboxes {
         self.refs(0..self.len()).map(|(_, row)| row)
     }
 
-    /// Rows `indices` (ascending, else each is found again), with their
-    /// indices, each with the
-    /// rows of its span read at once: a row of the span just read costs no
-    /// lookup, where [`Mailboxes::get`] finds and locks its block every time.
+    /// Rows `indices` (ascending), each with its index. A span's rows are read
+    /// at once, so a row of the span just read costs no lookup, where
+    /// [`Mailboxes::get`] finds and locks its block every time (indices out of
+    /// order are still right, only slower).
     pub fn refs<I: IntoIterator<Item = usize>>(
         &self,
         indices: I,
