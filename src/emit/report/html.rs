@@ -477,8 +477,11 @@ fn readiness_letters(f: &crate::audit::Finding) -> String {
 /// so that no tenant value can end the element.
 fn mailbox_data(r: &Report<'_>, groups: &super::groups::Groups) -> String {
     let mut policies: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
-    for f in r.audit.flagged().take(PAGE_CAP) {
+    // The rows as JSON text, one array each, written as they are made: a
+    // page of a hundred thousand rows is a few megabytes of text, where a
+    // tree of JSON values would be tens.
+    let mut rows = b"[".to_vec();
+    for (k, f) in r.audit.flagged().take(PAGE_CAP).enumerate() {
         let v = r.view(&f);
         let label = v.label();
         let policy = f.effective_policy.as_deref().map_or(-1, |p| {
@@ -492,8 +495,11 @@ fn mailbox_data(r: &Report<'_>, groups: &super::groups::Groups) -> String {
         });
         let other =
             |a: Option<Id<'_>>| a.filter(|a| **a != *label).as_deref().unwrap_or("").to_owned();
-        rows.push(serde_json::json!([
-            label,
+        if k > 0 {
+            rows.push(b',');
+        }
+        let row = (
+            &*label,
             other(v.display_name()),
             other(v.user_principal_name()),
             other(v.primary_smtp_address()),
@@ -503,16 +509,40 @@ fn mailbox_data(r: &Report<'_>, groups: &super::groups::Groups) -> String {
             readiness_letters(&f),
             groups.of(f.mailbox).map_or(0, |g| g.id),
             u8::from(!f.excepted.is_empty()),
-        ]));
+        );
+        // Writing to a vector cannot fail, nor can serialising these values.
+        let _ = serde_json::to_writer(&mut rows, &row);
     }
-    let doc = serde_json::json!({
-        "protocols": r.options.protocols.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-        "policies": policies,
-        "groups": groups.groups.len(),
-        "evidence": r.loaded.snapshot.usage.is_some(),
-        "rows": rows,
-    });
-    doc.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+    rows.push(b']');
+    #[derive(serde::Serialize)]
+    struct Data<'a> {
+        protocols: Vec<&'static str>,
+        policies: &'a [String],
+        groups: usize,
+        evidence: bool,
+        rows: &'a serde_json::value::RawValue,
+    }
+    // serde_json writes UTF-8 and valid JSON, so neither step can fail.
+    let rows = String::from_utf8(rows).unwrap_or_default();
+    let rows = serde_json::value::RawValue::from_string(rows).unwrap_or_default();
+    let doc = serde_json::to_string(&Data {
+        protocols: r.options.protocols.iter().map(|p| p.as_str()).collect(),
+        policies: &policies,
+        groups: groups.groups.len(),
+        evidence: r.loaded.snapshot.usage.is_some(),
+        rows: &rows,
+    })
+    .unwrap_or_default();
+    let mut escaped = String::with_capacity(doc.len() + doc.len() / 16);
+    for c in doc.chars() {
+        match c {
+            '<' => escaped.push_str("\\u003c"),
+            '>' => escaped.push_str("\\u003e"),
+            '&' => escaped.push_str("\\u0026"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 fn flagged_section(r: &Report<'_>, groups: &super::groups::Groups, what: &str) -> Markup {
