@@ -689,9 +689,6 @@ fn generated_tenant_reads_the_same_in_every_form() {
 /// mailboxes are not kept but read again from their blocks, and read the same.
 #[test]
 fn streamed_files_read_exactly_as_whole_files() {
-    use exoauth::load::{self, SourceFile};
-    use exoauth::model::{Environment, columns::Cmdlet};
-
     let dir = tempfile::tempdir().unwrap();
     let tenant = dir.path().join("t");
     exoauth()
@@ -716,11 +713,41 @@ fn streamed_files_read_exactly_as_whole_files() {
     let later = around + 8000;
     assert!(lines[later].contains(",\"True\","), "{}", lines[later]);
     lines[later] = lines[later].replacen(",\"True\",", ",\"Maybe\",", 1);
+    // Characters beyond the BMP (a surrogate pair in UTF-16) before and after
+    // the first block's end: a block's place in a UTF-16 file counts them.
+    for k in [100, around + 100] {
+        let mut fields: Vec<String> = lines[k].split("\",\"").map(str::to_owned).collect();
+        fields[5].push_str(" \u{1D518}"); // DisplayName
+        lines[k] = fields.join("\",\"");
+    }
     let last = lines.pop().unwrap();
     let mut damaged = lines.join("\r\n");
     damaged.push_str("\r\n");
     damaged.push_str(&last[..last.len() / 2]);
-    std::fs::write(&cas, &damaged).unwrap();
+    // As PowerShell 7 writes it, and as Windows PowerShell 5.1 does with
+    // `-Encoding Unicode` (and big-endian, `-Encoding BigEndianUnicode`).
+    let utf16 = |big: bool| -> Vec<u8> {
+        let mark: [u8; 2] = if big { [0xFE, 0xFF] } else { [0xFF, 0xFE] };
+        let units = damaged.encode_utf16();
+        mark.into_iter()
+            .chain(units.flat_map(|u| if big { u.to_be_bytes() } else { u.to_le_bytes() }))
+            .collect()
+    };
+    for (encoding, bytes) in [
+        ("utf-8", damaged.clone().into_bytes()),
+        ("utf-16le", utf16(false)),
+        ("utf-16be", utf16(true)),
+    ] {
+        std::fs::write(&cas, &bytes).unwrap();
+        streamed_as_whole(&tenant, encoding);
+    }
+}
+
+/// [`streamed_files_read_exactly_as_whole_files`] for one encoding of the
+/// damaged `CasMailbox.csv`.
+fn streamed_as_whole(tenant: &std::path::Path, encoding: &str) {
+    use exoauth::load::{self, SourceFile};
+    use exoauth::model::{Environment, columns::Cmdlet};
 
     // Bytes reported read: all of them only if no file gave up streaming and was
     // read again whole (which reports nothing more).
@@ -733,15 +760,19 @@ fn streamed_files_read_exactly_as_whole_files() {
         fn finish(&self) {}
     }
     let bytes = Bytes(0.into());
-    let streamed = load::load_with(&tenant, Environment::Online, &bytes).unwrap();
-    let total: u64 = std::fs::read_dir(&tenant)
+    let streamed = load::load_with(tenant, Environment::Online, &bytes).unwrap();
+    let total: u64 = std::fs::read_dir(tenant)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "csv"))
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
-    assert_eq!(bytes.0.into_inner(), total, "every file was streamed, none read again whole");
-    let sources: Vec<SourceFile> = std::fs::read_dir(&tenant)
+    assert_eq!(
+        bytes.0.into_inner(),
+        total,
+        "{encoding}: every file was streamed, none read again whole"
+    );
+    let sources: Vec<SourceFile> = std::fs::read_dir(tenant)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "csv"))
@@ -758,7 +789,7 @@ fn streamed_files_read_exactly_as_whole_files() {
     let without_why = |l: &load::Loaded| -> Vec<load::InputFile> {
         l.inputs.iter().map(|i| load::InputFile { why: String::new(), ..i.clone() }).collect()
     };
-    assert_eq!(without_why(&streamed), without_why(&whole));
+    assert_eq!(without_why(&streamed), without_why(&whole), "{encoding}");
     for i in streamed.inputs.iter().chain(&whole.inputs) {
         assert!(i.why.starts_with("CSV: line 1 looks like a CSV header"), "{}", i.why);
     }
@@ -776,11 +807,12 @@ fn streamed_files_read_exactly_as_whole_files() {
         l.warnings.iter().map(|w| format!("{} {}", w.code, w.message)).collect()
     };
     assert_eq!(warnings(&streamed), warnings(&whole));
-    assert!(streamed.snapshot.mailboxes().blocks() > 2, "CasMailbox.csv is read again by blocks");
+    assert!(streamed.snapshot.mailboxes().blocks() > 2, "{encoding}: read again by blocks");
     assert_eq!(whole.snapshot.mailboxes().blocks(), 0, "bytes given whole are held");
     assert_eq!(
         format!("{:?}", streamed.snapshot.mailboxes()),
-        format!("{:?}", whole.snapshot.mailboxes())
+        format!("{:?}", whole.snapshot.mailboxes()),
+        "{encoding}"
     );
     assert!(streamed.snapshot.mailboxes().failure().is_none());
     assert_eq!(format!("{:?}", streamed.snapshot.users), format!("{:?}", whole.snapshot.users));

@@ -47,6 +47,10 @@ pub struct CsvFile<'p, R> {
     filled: usize,
     /// Where `buf[0]` is in the text (in the file, for UTF-8).
     base: u64,
+    /// Where `buf[start]` is in the file, kept while the header is read and
+    /// while blocks are noted ([`CsvFile::note_blocks`]): for UTF-16, past the
+    /// byte-order mark, two bytes for each code unit of the text before it.
+    raw_start: u64,
     line: usize,
     eof: bool,
     size_hint: usize,
@@ -160,6 +164,11 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             start: if encoding == Encoding::Utf8Bom { 3 } else { 0 },
             filled,
             base: 0,
+            raw_start: match encoding {
+                Encoding::Utf8Bom => 3,
+                Encoding::Utf16Le | Encoding::Utf16Be => 2,
+                _ => 0,
+            },
             line: 1,
             eof,
             size_hint: 0,
@@ -216,6 +225,7 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         let size_hint = (per_byte * text_len as f64 * 1.05) as usize + 16;
         // The records start past the `#TYPE` line and the header.
         let type_line = text.len() - body.len();
+        s.raw_start += raw_len(encoding, &s.buf[s.start..s.start + type_line + span.end]);
         s.start += type_line + span.end;
         s.line += skipped + memchr_count(&body.as_bytes()[..span.end]);
         s.delimiter = delimiter;
@@ -284,8 +294,8 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         self.encoding
     }
 
-    /// Notes where each block of records is (in the text: the file's bytes
-    /// for UTF-8), for [`CsvFile::blocks`].
+    /// Notes where each block of records is in the file, for
+    /// [`CsvFile::blocks`].
     pub fn note_blocks(&mut self) {
         self.blocks = Some(Vec::new());
     }
@@ -299,6 +309,30 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
     /// Why the file was read as CSV (the detector's evidence on its first lines).
     pub fn why(&self) -> &str {
         &self.why
+    }
+}
+
+/// How many bytes of a file in `encoding` `text` (whole characters of the text
+/// read) came from: as many for UTF-8, two per UTF-16 code unit for UTF-16 (a
+/// character of four UTF-8 bytes is a surrogate pair, any other one unit).
+fn raw_len(encoding: Encoding, text: &[u8]) -> u64 {
+    match encoding {
+        Encoding::Utf16Le | Encoding::Utf16Be => {
+            // A unit per byte that starts a character, and one more per byte
+            // that starts a four-byte one; counted in runs whose count fits a
+            // byte, which the compiler turns into vector adds.
+            let units: u64 = text
+                .chunks(64)
+                .map(|run| {
+                    let n = run
+                        .iter()
+                        .fold(0u8, |n, &b| n + u8::from((b as i8) >= -64) + u8::from(b >= 0xF0));
+                    u64::from(n)
+                })
+                .sum();
+            2 * units
+        }
+        _ => text.len() as u64,
     }
 }
 
@@ -374,14 +408,25 @@ impl<R: io::Read> Records for CsvFile<'_, R> {
             });
             let text_len = text.len();
             if let Some(blocks) = &mut self.blocks {
-                let len = match read {
-                    None if last => text_len,
-                    Some((at, _)) => at,
-                    None => 0,
+                // The block's records, and the text read past (the same text
+                // when both are some).
+                let (len, past) = match read {
+                    None if last => (text_len, 0),
+                    Some((at, _)) => (at, at),
+                    None => (0, text_len),
                 };
+                let text = &self.buf[self.start..self.start + len.max(past)];
+                let raw = raw_len(self.encoding, text);
                 if len > 0 {
-                    let offset = self.base + self.start as u64;
-                    blocks.push((BlockAt { offset, len, first_line: self.line }, records));
+                    let at = BlockAt {
+                        offset: self.raw_start,
+                        len: raw as usize,
+                        first_line: self.line,
+                    };
+                    blocks.push((at, records));
+                }
+                if past > 0 {
+                    self.raw_start += raw;
                 }
             }
             match read {

@@ -259,10 +259,9 @@ pub(super) fn load_streamed(
     columns::check(cmdlet, environment, &file, &header)?;
     let mut rejected = Vec::new();
     let mut warnings = Vec::new();
-    // The mailboxes of a UTF-8 export are not kept: they are read again from
-    // the file when asked for ([`Mailboxes`]).
-    let read_again = cmdlet == Cmdlet::CasMailbox
-        && matches!(stream.encoding(), Encoding::Utf8 | Encoding::Utf8Bom);
+    // The mailboxes are not kept: they are read again from the file when
+    // asked for ([`Mailboxes`]).
+    let read_again = cmdlet == Cmdlet::CasMailbox;
     let (typed, mapped) = if read_again {
         stream.note_blocks();
         let mut rows = 0;
@@ -276,6 +275,7 @@ pub(super) fn load_streamed(
             name: file.clone(),
             columns: stream.header().to_vec(),
             delimiter: stream.delimiter(),
+            encoding: stream.encoding(),
             blocks: rows_per_block(stream.blocks(), &map_rejected),
         };
         (Typed::Mailboxes(Mailboxes::from_file(layout)), n + rows)

@@ -2,15 +2,16 @@
 //! CSV export a block at a time.
 //!
 //! A million-mailbox `CasMailbox.csv` is about 150 MiB of rows once parsed. A
-//! plain UTF-8 CSV export is therefore not kept: the first read (the loader's
-//! stream) notes where each block of records starts, and a mailbox is parsed
+//! plain CSV export (UTF-8, or UTF-16 with its byte-order mark) is therefore
+//! not kept: the first read (the loader's stream) notes where each block of
+//! records starts in the file, and a mailbox is parsed
 //! again from its block when it is asked for. Every reader goes through the rows
 //! in order, a range at a time (the join, the audit, each report), so each block
 //! is parsed once per pass and dropped when no one holds it; a few recent ones
 //! are kept for the readers working side by side.
 //!
-//! Other inputs (other forms, UTF-16, the built-in sample, rows made by tests
-//! and by the what-if check) are held as they are.
+//! Other inputs (other forms, the built-in sample, rows made by tests and by
+//! the what-if check) are held as they are.
 //!
 //! A block is parsed again with the reader and the mapper that read it the
 //! first time ([`crate::input::csv::read_block`], [`super::cas::map`]), so it
@@ -28,6 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::SystemTime;
 
 use super::{CasMailbox, Ids, Setting, Text};
+use crate::decode::Encoding;
 use crate::input::csv::{Block, Read as Found, read_block};
 use crate::input::{Cells, Records, Source};
 
@@ -265,6 +267,7 @@ struct FileRows {
     stamp: (u64, Option<SystemTime>),
     columns: Vec<String>,
     delimiter: u8,
+    encoding: Encoding,
     blocks: Vec<FileBlock>,
     len: usize,
     slots: Vec<Mutex<Weak<Vec<CasMailbox>>>>,
@@ -284,6 +287,7 @@ impl Clone for FileRows {
             stamp: self.stamp,
             columns: self.columns.clone(),
             delimiter: self.delimiter,
+            encoding: self.encoding,
             blocks: self.blocks.clone(),
             len: self.len,
             slots: self.blocks.iter().map(|_| Mutex::new(Weak::new())).collect(),
@@ -384,10 +388,20 @@ impl FileRows {
                 .and_then(|_| input.read_exact(&mut bytes))
                 .map_err(|e| format!("the file cannot be read again: {e}"))?;
         }
-        let text = crate::decode::text(&bytes).map_err(|_| CHANGED.to_owned())?;
+        // The first read decoded UTF-16 with the same decoder, which takes
+        // nothing but whole, paired code units.
+        let text = match self.encoding {
+            Encoding::Utf16Le => encoding_rs::UTF_16LE
+                .decode_without_bom_handling_and_without_replacement(&bytes)
+                .ok_or(CHANGED)?,
+            Encoding::Utf16Be => encoding_rs::UTF_16BE
+                .decode_without_bom_handling_and_without_replacement(&bytes)
+                .ok_or(CHANGED)?,
+            _ => crate::decode::text(&bytes).map_err(|_| CHANGED)?.into(),
+        };
         let mut records = BlockRecords {
             columns: &self.columns,
-            text,
+            text: &text,
             first_line: block.at.first_line,
             delimiter: self.delimiter,
         };
@@ -448,7 +462,7 @@ impl Records for BlockRecords<'_> {
     }
 }
 
-/// What the loader's first read of a plain UTF-8 CSV export gives to read it
+/// What the loader's first read of a plain CSV export gives to read it
 /// again: its header and the blocks its records are in, with how many rows the
 /// mapper made of each.
 pub struct FileLayout {
@@ -466,6 +480,8 @@ pub struct FileLayout {
     pub columns: Vec<String>,
     /// The delimiter.
     pub delimiter: u8,
+    /// The file's encoding: UTF-8 (with a byte-order mark or without) or UTF-16.
+    pub encoding: Encoding,
     /// The blocks and the rows mapped from each.
     pub blocks: Vec<(BlockAt, usize)>,
 }
@@ -492,6 +508,7 @@ impl Mailboxes {
             stamp: (meta.len(), meta.modified().ok()),
             columns: layout.columns,
             delimiter: layout.delimiter,
+            encoding: layout.encoding,
             slots: blocks.iter().map(|_| Mutex::new(Weak::new())).collect(),
             blocks,
             len: first,
@@ -524,6 +541,7 @@ mod tests {
             name: "CasMailbox.csv".into(),
             columns: ["Guid", "PopEnabled", "ImapEnabled"].map(String::from).to_vec(),
             delimiter: b',',
+            encoding: Encoding::Utf8,
             blocks: vec![(
                 BlockAt { offset: header.len() as u64, len: rows.len(), first_line: 2 },
                 1,
