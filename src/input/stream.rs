@@ -45,8 +45,6 @@ pub struct CsvFile<'p, R> {
     buf: Vec<u8>,
     start: usize,
     filled: usize,
-    /// Where `buf[0]` is in the text (in the file, for UTF-8).
-    base: u64,
     /// Where `buf[start]` is in the file, kept while the header is read and
     /// while blocks are noted ([`CsvFile::note_blocks`]): for UTF-16, past the
     /// byte-order mark, two bytes for each code unit of the text before it.
@@ -163,7 +161,6 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             buf,
             start: if encoding == Encoding::Utf8Bom { 3 } else { 0 },
             filled,
-            base: 0,
             raw_start: match encoding {
                 Encoding::Utf8Bom => 3,
                 Encoding::Utf16Le | Encoding::Utf16Be => 2,
@@ -255,7 +252,6 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.filled, 0);
             self.filled -= self.start;
-            self.base += self.start as u64;
             self.start = 0;
         }
         // Room for at least one character (a decoded one takes up to four bytes).
