@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{Event, EvidenceError, Names, Needed, Sink, is};
+use super::{Event, EvidenceError, Lookups, Names, Needed, Sink, is};
 use crate::decode::{Utf16Reader, read_full};
 use crate::input::tokenize::{Ends, Reached, Record, Tokenizer, each_record_until};
 use crate::progress::Progress;
@@ -158,18 +158,25 @@ fn read_path_in(
     let mut stopped: Option<u64> = None;
     let (mut lines_before, mut counted_to) = (header.lines_after, start);
     let mut k = 0;
+    // Each part's lookups, handed on to a part of the next batch.
+    let mut lookups: Vec<Lookups> = Vec::new();
     'parts: while k < starts.len() {
         let end = (k + batch).min(starts.len());
-        let parts: Vec<(Sink<'_>, Reached)> = (k..end)
+        let given: Vec<Lookups> = (k..end).map(|_| lookups.pop().unwrap_or_default()).collect();
+        let mut parts: Vec<(Sink<'_>, Reached)> = (k..end)
             .into_par_iter()
-            .map(|j| {
+            .zip(given)
+            .map(|(j, known)| {
                 let mut part = sink.part();
+                part.remember(known);
                 let reached = read_from(path, starts[j], ends[j], &header, &mut part, progress)?;
-                part.forget_lookups();
                 Ok((part, reached))
             })
             .collect::<io::Result<_>>()
             .map_err(io)?;
+        for (part, _) in &mut parts {
+            lookups.push(part.take_lookups());
+        }
         for ((mut part, reached), &from) in parts.into_iter().zip(&starts[k..end]) {
             let first = from + reached.first.unwrap_or(reached.stop);
             let mut at = from;

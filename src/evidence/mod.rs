@@ -185,6 +185,10 @@ pub(crate) struct Sink<'i> {
     found: FxHashMap<Box<str>, Option<u32>>,
 }
 
+/// What a [`Sink`] has resolved: user ids and names to their mailboxes.
+#[derive(Default)]
+pub(crate) struct Lookups(FxHashMap<Box<str>, Option<u32>>);
+
 /// Distinct unmatched sign-in names counted by name, per file.
 const MAX_UNMATCHED_NAMES: usize = 100_000;
 
@@ -244,9 +248,16 @@ impl<'i> Sink<'i> {
         self.events += events;
     }
 
-    /// Drops what [`Sink::find`] remembers: a part read to its end needs it no more.
-    pub(crate) fn forget_lookups(&mut self) {
-        self.found = FxHashMap::default();
+    /// Takes what [`Sink::find`] remembers, for [`Sink::remember`] in the next
+    /// part: the same accounts sign in all month, so each part would otherwise
+    /// resolve (and allocate a copy of) every user id again.
+    pub(crate) fn take_lookups(&mut self) -> Lookups {
+        Lookups(std::mem::take(&mut self.found))
+    }
+
+    /// Starts from lookups another part of the same file made.
+    pub(crate) fn remember(&mut self, lookups: Lookups) {
+        self.found = lookups.0;
     }
 
     /// The mailbox an event's user id or name names, as [`IdentityIndex::find`].
