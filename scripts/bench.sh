@@ -18,7 +18,8 @@
 # A second section times the readiness job: SIGNIN_N mailboxes (100,000) with
 # EVENTS sign-in events (2,000,000) as the Entra portal's CSV downloads, against
 # DuckDB counting successes and failures per user and protocol, and checks that
-# both count the same.
+# both count the same, and then times it as the events grow from 100,000 to
+# 10,000,000 (EVENT_GROWTH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_N:-1000000}
@@ -157,3 +158,22 @@ for n in 10000 100000 1000000; do
   LAST_N=$n LAST_M=$M
 done
 [ -n "$FIRST_M" ] && echo "peak memory from 10000 to $LAST_N mailboxes: $FIRST_M -> $LAST_M MiB ($(ratio "$LAST_M" "$FIRST_M")x)"
+
+echo
+# The readiness job as the logs grow: SIGNIN_N mailboxes with EVENT_GROWTH
+# events (100,000, 1,000,000 and 10,000,000 by default; the last is about
+# 8 GB of CSV, generated once into target/bench).
+echo "== growth with sign-in events (exoauth --sign-ins, CSV report, $SIGNIN_N mailboxes)"
+printf '%-10s %9s %10s %14s\n' "events" "wall s" "peak MiB" "us/event"
+FIRST_E= FIRST_S=
+for e in ${EVENT_GROWTH:-100000 1000000 10000000}; do
+  d="$WORK/signins-$SIGNIN_N-$e"
+  [ -d "$d/signins" ] || "$EXO" generate --mailboxes "$SIGNIN_N" --sign-ins "$e" --seed 7 -o "$d" -q
+  cat "$d"/signins/*.csv >/dev/null
+  read -r S M < <(measure "$EXO" audit "$d" --sign-ins "$d/signins" --all-recipient-types --format csv -o "$WORK/growth-signins.csv" --as-of 2026-11-29 --progress never)
+  printf '%-10s %9s %10s %14s\n' "$e" "$S" "$M" "$(awk -v s="$S" -v n="$e" 'BEGIN { printf "%.2f", s * 1e6 / n }')"
+  FIRST_E=${FIRST_E:-$e} FIRST_S=${FIRST_S:-$S}
+  LAST_E=$e LAST_S=$S
+done
+# What each event costs beyond the smallest run (whose time is mostly reading the mailboxes).
+[ -n "$FIRST_E" ] && [ "$LAST_E" != "$FIRST_E" ] && echo "from $FIRST_E to $LAST_E events: $(awk -v a="$FIRST_S" -v b="$LAST_S" -v m="$FIRST_E" -v n="$LAST_E" 'BEGIN { printf "%.2f", (b - a) * 1e6 / (n - m) }') us per further event"
