@@ -5,7 +5,7 @@
 //! Data flows one way (DESIGN.md §1):
 //! [`decode`] bytes to text → [`input`] text to records → [`model`] records to
 //! typed rows and the joined [`model::Snapshot`] → [`audit`] the pure rules →
-//! [`emit`] reports. [`export`] drives the first stages over an export folder;
+//! [`emit`] reports. [`load`] drives the first stages over an export folder;
 //! [`diff`] compares two JSON reports.
 
 #![deny(missing_docs)]

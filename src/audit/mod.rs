@@ -417,7 +417,7 @@ pub type WriteRows<'w> = dyn for<'r> Fn(&mut dyn Iterator<Item = (Finding, Mailb
 /// mailboxes alone (CSV) needs no other pass over them.
 ///
 /// The mailboxes are audited a span at a time on every core
-/// ([`crate::ordered::write_chunked`]); each span's counts and marks are kept
+/// (`ordered::write_chunked`); each span's counts and marks are kept
 /// until all are in, and its rows are written in turn.
 pub fn audit_writing<'s>(
     snapshot: &'s Snapshot,

@@ -103,10 +103,11 @@ const PART: u64 = 64 << 20;
 /// (the record after its share), which the tokenizer checks from the file's
 /// own bytes; when a cut fell inside a quoted value, the rest of the file is
 /// read again from the true record start, in one pass. The sinks are then
-/// merged in order, as the files of one download split by dates are: counts,
-/// times and rejected rows are those of one pass; only which clients are told
-/// apart, for a mailbox with more than [`MAX_CLIENTS`](crate::model::usage::MAX_CLIENTS)
-/// of them, is decided per part.
+/// absorbed in order: a part keeps its basic-auth events and the file's sink
+/// adds them after the part before's, so counts, times, rejected rows and
+/// which clients are told apart (for a mailbox with more than
+/// [`MAX_CLIENTS`](crate::model::usage::MAX_CLIENTS) of them) are those of one
+/// pass, and no part builds counters of its own to merge.
 pub(super) fn read_path(
     path: &Path,
     sink: &mut Sink<'_>,
@@ -425,10 +426,37 @@ mod tests {
                 i % 13
             ));
         }
+        // One mailbox's POP3 from more clients than are told apart: which
+        // ones are is decided as one pass decides it.
+        let many = crate::model::usage::MAX_CLIENTS + 60;
+        for i in 0..many {
+            text.push_str(&format!(
+                "\"2026-11-02T10:{:02}:00Z\",\"id0\",\"user0@contoso.com\",\"agent {}\",\"POP3\",\"Success\"\r\n",
+                i % 60,
+                i % (many - 20)
+            ));
+        }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("InteractiveSignIns_2026-11-01_2026-11-28.csv");
         std::fs::write(&path, &text).unwrap();
-        let snapshot = crate::model::Snapshot::default();
+        // Mailboxes for users 0 to 9 (10 to 12 stay unmatched).
+        let mailboxes: Vec<crate::model::CasMailbox> = (0..10)
+            .map(|n| {
+                let smtp = format!("user{n}@contoso.com");
+                let ids = crate::model::Ids::new([None, None, None, Some(&smtp), None, None, None]);
+                crate::model::CasMailbox {
+                    ids: ids.unwrap(),
+                    pop_enabled: crate::model::Setting::Value(true),
+                    imap_enabled: crate::model::Setting::Value(true),
+                    smtp_client_auth_disabled: crate::model::Setting::Value(false),
+                    recipient_type_details: None,
+                    source: crate::input::Source { file: "m".into(), line: n + 2 },
+                }
+            })
+            .collect();
+        let parts =
+            crate::model::snapshot::Parts { mailboxes: mailboxes.into(), ..Default::default() };
+        let snapshot = crate::model::Snapshot::build(parts, &mut Vec::new(), &mut Vec::new());
         let index = snapshot.identity_index();
         let file: std::sync::Arc<str> = std::sync::Arc::from("s.csv");
         let read = |part: u64| {
@@ -439,12 +467,16 @@ mod tests {
             unmatched.sort();
             let rejected: Vec<_> =
                 sink.rejected.iter().map(|r| (r.source.line, r.reason.clone())).collect();
-            (sink.events, format!("{:?}", sink.usage.summary), unmatched, rejected)
+            (sink.events, sink.usage.clone(), unmatched, rejected)
         };
         let whole = read(u64::MAX / 4);
         // 11 rows cut short, 9 bad dates (row 0 is cut short only).
         assert_eq!(whole.3.len(), 20, "{:?}", whole.3);
-        assert!(whole.0 > 350, "{}", whole.0);
+        assert!(whole.0 > 350 + many as u64, "{}", whole.0);
+        assert_eq!(whole.1.mailboxes.len(), 10);
+        let pop = whole.1.get(0, crate::model::Protocol::Pop);
+        assert_eq!(pop.clients.len(), crate::model::usage::MAX_CLIENTS);
+        assert!(pop.other_clients > 0);
         for part in [150, 333, 1000, 4096] {
             assert_eq!(read(part), whole, "parts of {part} bytes");
         }

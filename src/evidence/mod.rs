@@ -13,7 +13,10 @@
 //! details"); every other client app is modern auth or another legacy protocol
 //! and is only counted as read. It belongs to the mailbox whose identifiers
 //! include the event's object id, else its UPN ([`Snapshot::identity_index`]).
-//! Nothing is held per event: each is counted as it is read.
+//! Events are counted as they are read; a basic-auth event is kept (its
+//! mailbox, protocol, outcome, time and client) only until it is added to its
+//! mailbox's counters, at most 131,072 of them, so that the parts of a
+//! large download add theirs in file order.
 
 mod csv;
 mod json;
@@ -174,6 +177,10 @@ pub(crate) struct Sink<'i> {
     since: Option<i64>,
     interactive: Option<bool>,
     usage: Usage,
+    /// Basic-auth events counted and not yet added to `usage`, in order
+    /// ([`Sink::settle`]); their client keys in `clients`.
+    pending: Vec<Pending>,
+    clients: String,
     unmatched: FxHashMap<String, u64>,
     rejected: Vec<Rejection>,
     warnings: Vec<Warning>,
@@ -184,6 +191,25 @@ pub(crate) struct Sink<'i> {
     /// again and again, and resolving checks the mailbox's own identifiers.
     found: FxHashMap<Box<str>, Option<u32>>,
 }
+
+/// A basic-auth event counted for a mailbox, kept as it is until it is added
+/// to the counters ([`Sink::settle`]).
+struct Pending {
+    mailbox: u32,
+    protocol: Protocol,
+    success: bool,
+    at: i64,
+    /// Its client key in [`Sink::clients`].
+    client: std::ops::Range<usize>,
+}
+
+/// Events a sink keeps before it adds them to its own counters, and the bytes
+/// of their client keys (a user agent is whatever the client sent): a part of
+/// a download (64 MiB, about 16,000 basic-auth events) never has this many, so
+/// its events reach the file's counters in file order, as one pass would add
+/// them, without a part's counters being built and merged.
+const MAX_PENDING: usize = 1 << 17;
+const MAX_PENDING_BYTES: usize = 16 << 20;
 
 /// What a [`Sink`] has resolved: user ids and names to their mailboxes.
 #[derive(Default)]
@@ -209,6 +235,8 @@ impl<'i> Sink<'i> {
             since,
             interactive,
             usage: Usage::default(),
+            pending: Vec::new(),
+            clients: String::new(),
             unmatched: FxHashMap::default(),
             rejected: Vec::new(),
             warnings: Vec::new(),
@@ -227,9 +255,13 @@ impl<'i> Sink<'i> {
     /// were numbered from 1 at the part's start, `lines_before` lines into
     /// the file.
     pub(crate) fn absorb(&mut self, part: Sink<'i>, lines_before: usize) {
-        let Sink { usage, unmatched, rejected, warnings, events, .. } = part;
+        self.settle();
+        let Sink { usage, pending, clients, unmatched, rejected, warnings, events, .. } = part;
         self.usage.summary.add(&usage.summary);
+        // The part's own counters hold its earlier events (when it kept too
+        // many), the pending ones its later.
         self.usage.merge(usage);
+        add_pending(&mut self.usage, &pending, &clients);
         for (who, n) in unmatched {
             let room = self.unmatched.len() < MAX_UNMATCHED_NAMES;
             match self.unmatched.get_mut(&who) {
@@ -246,6 +278,13 @@ impl<'i> Sink<'i> {
         }));
         self.warnings.extend(warnings);
         self.events += events;
+    }
+
+    /// Adds the pending events to the counters.
+    pub(crate) fn settle(&mut self) {
+        add_pending(&mut self.usage, &self.pending, &self.clients);
+        self.pending.clear();
+        self.clients.clear();
     }
 
     /// Takes what [`Sink::find`] remembers, for [`Sink::remember`] in the next
@@ -330,7 +369,15 @@ impl<'i> Sink<'i> {
             Some(i) => {
                 self.usage.summary.counted += 1;
                 client_key(&mut self.key, &printable(e.ip), &printable(e.user_agent));
-                self.usage.add(i, p, success, at, &self.key);
+                if self.pending.len() >= MAX_PENDING
+                    || self.clients.len() + self.key.len() > MAX_PENDING_BYTES
+                {
+                    self.settle();
+                }
+                let from = self.clients.len();
+                self.clients.push_str(&self.key);
+                let client = from..self.clients.len();
+                self.pending.push(Pending { mailbox: i, protocol: p, success, at, client });
             }
             None => {
                 self.usage.summary.unmatched += 1;
@@ -348,6 +395,14 @@ impl<'i> Sink<'i> {
                 }
             }
         }
+    }
+}
+
+/// Adds `pending` events, whose client keys are in `clients`, to `usage` in order.
+fn add_pending(usage: &mut Usage, pending: &[Pending], clients: &str) {
+    for e in pending {
+        let client = clients.get(e.client.clone()).unwrap_or_default();
+        usage.add(e.mailbox, e.protocol, e.success, e.at, client);
     }
 }
 
@@ -676,6 +731,7 @@ fn read_file<'i>(
         sha256: String::new(),
         events: sink.events,
     };
+    sink.settle();
     let names = std::mem::take(&mut sink.unmatched);
     Ok((source, sink, names))
 }
