@@ -951,3 +951,86 @@ fn every_report_reads_the_mailbox_blocks_in_order() {
     }
     assert!(mailboxes.failure().is_none());
 }
+
+/// Root causes are found a chunk of mailboxes at a time on every core and
+/// merged: on a tenant of many chunks, every flagged mailbox is in the group
+/// whose causes are its own fix lines, the counts add up, groups come largest
+/// first (ties by first appearance), and each group's examples are its first
+/// members in input order, as one pass in order finds them.
+#[test]
+fn root_causes_of_many_chunks_are_those_of_one_pass() {
+    use exoauth::audit::{self, Options, Scope, Want};
+    use exoauth::emit::report::{Report, fix_rows, groups::groups};
+    use exoauth::load;
+    use exoauth::model::{Environment, Protocol};
+
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = dir.path().join("t");
+    exoauth()
+        .args(["generate", "--mailboxes", "20000", "--seed", "5", "-o"])
+        .arg(&tenant)
+        .assert()
+        .success();
+    let loaded = load::load(&tenant, Environment::Online).unwrap();
+    for want in [Want::Allow, Want::Block] {
+        let options = Options {
+            want,
+            protocols: Protocol::ALL.to_vec(),
+            environment: Environment::Online,
+            as_of: time::macros::date!(2026 - 11 - 29),
+            scope: Scope::default(),
+            include_in_use: false,
+        };
+        let audit = audit::audit(&loaded.snapshot, &options);
+        let report =
+            Report { dir: &tenant, options: &options, loaded: &loaded, audit: &audit, plan: None };
+        let g = groups(&report);
+        let flagged: Vec<_> = audit.flagged().collect();
+        assert!(flagged.len() > 3 * 2048, "{want:?}: {} flagged", flagged.len());
+        assert!(g.groups.len() > 5, "{want:?}: {} groups", g.groups.len());
+        assert_eq!(g.groups.iter().map(|x| x.count).sum::<usize>(), flagged.len());
+        // One pass in order: each group's members, first appearances, examples.
+        let mut members = vec![0; g.groups.len()];
+        let mut first = vec![usize::MAX; g.groups.len()];
+        let mut examples: Vec<Vec<String>> = vec![Vec::new(); g.groups.len()];
+        for (n, f) in flagged.iter().enumerate() {
+            let group = g.of(f.mailbox).expect("every flagged mailbox has a group");
+            let own: Vec<_> = fix_rows(&report, f)
+                .into_iter()
+                .map(|r| (r.protocols, r.verdict, r.blocker.map(|b| (b.code, b.setting, b.value))))
+                .collect();
+            let causes: Vec<_> = group
+                .causes
+                .iter()
+                .map(|c| {
+                    (
+                        c.protocols.clone(),
+                        c.verdict,
+                        c.code.zip(c.setting).map(|(k, (s, v))| (k, s, v)),
+                    )
+                })
+                .collect();
+            assert_eq!(causes, own, "{want:?}: mailbox {} in group {}", f.mailbox, group.id);
+            let k = group.id - 1;
+            members[k] += 1;
+            first[k] = first[k].min(n);
+            if examples[k].len() < 3 {
+                examples[k].push(report.view(f).label().to_string());
+            }
+        }
+        for (k, x) in g.groups.iter().enumerate() {
+            assert_eq!(x.id, k + 1);
+            assert_eq!(x.count, members[k], "{want:?}: group {}", x.id);
+            assert_eq!(x.examples, examples[k], "{want:?}: group {}", x.id);
+        }
+        for pair in g.groups.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            assert!(
+                a.count > b.count || (a.count == b.count && first[a.id - 1] < first[b.id - 1]),
+                "{want:?}: groups {} and {} out of order",
+                a.id,
+                b.id
+            );
+        }
+    }
+}

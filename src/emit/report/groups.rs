@@ -7,6 +7,7 @@
 //! Groups come largest first, so that the page opens on the fix that turns
 //! around the most mailboxes.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::{FixRow, Report, fix_rows};
@@ -53,14 +54,15 @@ pub struct Group {
 pub struct Groups {
     /// Largest first.
     pub groups: Vec<Group>,
-    /// Mailbox index to position in `groups`.
-    of_mailbox: FxHashMap<usize, usize>,
+    /// Each flagged mailbox's position in `groups`, by mailbox index (ascending).
+    of_mailbox: Vec<(usize, usize)>,
 }
 
 impl Groups {
     /// The group of a flagged mailbox.
     pub fn of(&self, mailbox: usize) -> Option<&Group> {
-        self.of_mailbox.get(&mailbox).map(|&k| &self.groups[k])
+        let at = self.of_mailbox.binary_search_by_key(&mailbox, |&(m, _)| m).ok()?;
+        Some(&self.groups[self.of_mailbox[at].1])
     }
 }
 
@@ -95,60 +97,93 @@ fn key(row: &FixRow<'_>) -> String {
     }
 }
 
-/// Groups the flagged mailboxes of a report.
+/// Groups the flagged mailboxes of a report. Both passes go through the
+/// mailboxes a chunk at a time on every core; the chunks' groups are merged in
+/// order, so that groups are numbered by where they first appear, as one pass
+/// would number them.
 pub fn groups(r: &Report<'_>) -> Groups {
+    let entries = r.audit.entries();
+    let chunks = r.audit.entry_chunks(CHUNK);
     // What each shared setting blocks, over every in-scope mailbox.
-    let mut reach: FxHashMap<(Code, Text, Text), usize> = FxHashMap::default();
-    for f in r.audit.findings() {
-        let mut seen: Vec<(Code, Text, Text)> = Vec::new();
-        for (_, v) in f.verdicts() {
-            for b in v.blockers.iter().filter(|b| is_shared(&b.setting)) {
-                let k = (b.code, b.setting, b.value);
-                if !seen.contains(&k) {
-                    seen.push(k);
+    let reach = chunks
+        .par_iter()
+        .map(|range| {
+            let mut reach: Reach = FxHashMap::default();
+            for (f, _) in r.audit.findings_of(&entries[range.clone()]) {
+                let mut seen: Vec<(Code, Text, Text)> = Vec::new();
+                for (_, v) in f.verdicts() {
+                    for b in v.blockers.iter().filter(|b| is_shared(&b.setting)) {
+                        let k = (b.code, b.setting, b.value);
+                        if !seen.contains(&k) {
+                            seen.push(k);
+                        }
+                    }
+                }
+                for k in seen {
+                    *reach.entry(k).or_insert(0) += 1;
                 }
             }
+            reach
+        })
+        .reduce(FxHashMap::default, |mut all, part| {
+            for (k, n) in part {
+                *all.entry(k).or_insert(0) += n;
+            }
+            all
+        });
+    let group = |range: &std::ops::Range<usize>| {
+        let flagged = entries[range.clone()].iter().filter(|e| e.flagged());
+        let mut part = Part::default();
+        for (f, row) in r.audit.findings_of(flagged) {
+            let rows = fix_rows(r, &f);
+            let signature: Vec<String> = rows.iter().map(key).collect();
+            let signature = signature.join("\n");
+            let k = match part.by_key.get(&signature) {
+                Some(&k) => k,
+                None => {
+                    part.by_key.insert(signature.clone(), part.groups.len());
+                    part.groups.push((signature, group_of(&rows, &reach)));
+                    part.groups.len() - 1
+                }
+            };
+            let g = &mut part.groups[k].1;
+            g.count += 1;
+            if g.examples.len() < EXAMPLES {
+                g.examples.push(r.view_row(&f, row).label().to_string());
+            }
+            part.members.push((f.mailbox, k));
         }
-        for k in seen {
-            *reach.entry(k).or_insert(0) += 1;
-        }
-    }
+        part
+    };
     let mut by_key: FxHashMap<String, usize> = FxHashMap::default();
     let mut groups: Vec<Group> = Vec::new();
-    let mut member: Vec<(usize, usize)> = Vec::new();
-    for f in r.audit.flagged() {
-        let rows = fix_rows(r, &f);
-        let signature: Vec<String> = rows.iter().map(key).collect();
-        let k = *by_key.entry(signature.join("\n")).or_insert_with(|| {
-            groups.push(Group {
-                id: 0,
-                causes: rows
-                    .iter()
-                    .map(|row| {
-                        let shared = row.blocker.filter(|b| is_shared(&b.setting));
-                        Cause {
-                            protocols: row.protocols.clone(),
-                            verdict: row.verdict,
-                            code: row.blocker.map(|b| b.code),
-                            setting: row.blocker.map(|b| (b.setting, b.value)),
-                            shared_source: shared.map(|b| b.source),
-                            fix: row.fix.clone(),
-                            reach: shared
-                                .and_then(|b| reach.get(&(b.code, b.setting, b.value)).copied()),
-                        }
-                    })
-                    .collect(),
-                count: 0,
-                examples: Vec::new(),
-            });
-            groups.len() - 1
-        });
-        let g = &mut groups[k];
-        g.count += 1;
-        if g.examples.len() < EXAMPLES {
-            g.examples.push(r.view(&f).label().to_string());
+    let mut member: Vec<(usize, usize)> =
+        Vec::with_capacity(entries.iter().filter(|e| e.flagged()).count());
+    // A batch of chunks at a time, merged before the next: a chunk's groups
+    // repeat the other chunks' (a hundred groups, each in every chunk).
+    for batch in chunks.chunks(8 * rayon::current_num_threads().max(1)) {
+        let parts: Vec<Part> = batch.par_iter().map(group).collect();
+        for part in parts {
+            let global: Vec<usize> = part
+                .groups
+                .into_iter()
+                .map(|(signature, group)| match by_key.get(&signature) {
+                    Some(&k) => {
+                        let g = &mut groups[k];
+                        g.count += group.count;
+                        let room = EXAMPLES.saturating_sub(g.examples.len());
+                        g.examples.extend(group.examples.into_iter().take(room));
+                        k
+                    }
+                    None => {
+                        by_key.insert(signature, groups.len());
+                        groups.push(group);
+                        groups.len() - 1
+                    }
+                })
+                .collect();
+            member.extend(part.members.into_iter().map(|(m, k)| (m, global[k])));
         }
-        member.push((f.mailbox, k));
     }
     // Largest first; equal sizes in order of first appearance.
     let mut ranked: Vec<(usize, Group)> = groups.into_iter().enumerate().collect();
@@ -159,8 +194,48 @@ pub fn groups(r: &Report<'_>) -> Groups {
     }
     let groups: Vec<Group> =
         ranked.into_iter().enumerate().map(|(at, (_, g))| Group { id: at + 1, ..g }).collect();
+    // In mailbox order already (the chunks and their entries are in order).
     let of_mailbox = member.into_iter().map(|(m, k)| (m, position[k])).collect();
     Groups { groups, of_mailbox }
+}
+
+/// Mailboxes a task groups at a time.
+const CHUNK: usize = 1 << 11;
+
+/// How many in-scope mailboxes each shared setting (code, setting, value) blocks.
+type Reach = FxHashMap<(Code, Text, Text), usize>;
+
+/// One chunk's groups, in the order they first appear in it, by signature,
+/// and its flagged mailboxes' groups.
+#[derive(Default)]
+struct Part {
+    groups: Vec<(String, Group)>,
+    by_key: FxHashMap<String, usize>,
+    members: Vec<(usize, usize)>,
+}
+
+/// A new group (no members yet) for a mailbox's fix rows.
+fn group_of(rows: &[FixRow<'_>], reach: &Reach) -> Group {
+    Group {
+        id: 0,
+        causes: rows
+            .iter()
+            .map(|row| {
+                let shared = row.blocker.filter(|b| is_shared(&b.setting));
+                Cause {
+                    protocols: row.protocols.clone(),
+                    verdict: row.verdict,
+                    code: row.blocker.map(|b| b.code),
+                    setting: row.blocker.map(|b| (b.setting, b.value)),
+                    shared_source: shared.map(|b| b.source),
+                    fix: row.fix.clone(),
+                    reach: shared.and_then(|b| reach.get(&(b.code, b.setting, b.value)).copied()),
+                }
+            })
+            .collect(),
+        count: 0,
+        examples: Vec::new(),
+    }
 }
 
 impl Group {
