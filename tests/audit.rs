@@ -1034,3 +1034,69 @@ fn root_causes_of_many_chunks_are_those_of_one_pass() {
         }
     }
 }
+
+/// The Markdown report's flagged tables are written a chunk of mailboxes at
+/// a time on every core: a write that fails anywhere (a full disk) ends the
+/// report with that error after the report's start, and a disk with just
+/// enough room takes the whole report.
+#[test]
+fn a_markdown_report_that_cannot_be_written_says_why() {
+    use exoauth::audit::{self, Options, Scope, Want};
+    use exoauth::emit::report::{Format, Report};
+    use exoauth::load;
+    use exoauth::model::{Environment, Protocol};
+
+    /// Takes `room` bytes, then fails like a full disk.
+    struct Full {
+        room: usize,
+        got: Vec<u8>,
+    }
+    impl std::io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.got.len() + buf.len() > self.room {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.got.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = dir.path().join("t");
+    exoauth()
+        .args(["generate", "--mailboxes", "20000", "--seed", "5", "-o"])
+        .arg(&tenant)
+        .assert()
+        .success();
+    let loaded = load::load(&tenant, Environment::Online).unwrap();
+    let options = Options {
+        want: Want::Allow,
+        protocols: Protocol::ALL.to_vec(),
+        environment: Environment::Online,
+        as_of: time::macros::date!(2026 - 11 - 29),
+        scope: Scope::default(),
+        include_in_use: false,
+    };
+    let audit = audit::audit(&loaded.snapshot, &options);
+    let report =
+        Report { dir: &tenant, options: &options, loaded: &loaded, audit: &audit, plan: None };
+    let mut whole = Vec::new();
+    Format::Markdown.renderer().render(&report, &mut whole).unwrap();
+    assert!(whole.len() > 4 << 20, "{} bytes", whole.len());
+    // Full within the first table, within the second, and just before the end.
+    for room in [whole.len() / 4, whole.len() * 3 / 4, whole.len() - 1] {
+        let mut full = Full { room, got: Vec::new() };
+        let e = Format::Markdown.renderer().render(&report, &mut full).unwrap_err();
+        assert_eq!(e.to_string(), "disk full", "room {room}");
+        assert!(
+            whole.starts_with(&full.got),
+            "room {room}: what was written is the report's start"
+        );
+    }
+    let mut full = Full { room: whole.len(), got: Vec::new() };
+    Format::Markdown.renderer().render(&report, &mut full).unwrap();
+    assert!(full.got == whole);
+}

@@ -13,10 +13,10 @@ use std::fmt::Write as _;
 use std::io;
 
 use super::{
-    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, readiness,
-    top_blockers,
+    MailboxView, Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list,
+    readiness, top_blockers,
 };
-use crate::audit::{Verdict, Want};
+use crate::audit::{Finding, Verdict, Want};
 use crate::model::usage::Readiness;
 
 /// The Markdown renderer.
@@ -45,6 +45,12 @@ pub fn escape(s: &str) -> String {
 
 /// A table row: `| a | b |`.
 fn row(out: &mut Md<'_>, cells: &[String]) {
+    row_into(&mut out.text, cells);
+    out.pass_on_if_large();
+}
+
+/// [`row`] appended to a text.
+fn row_into(out: &mut String, cells: &[String]) {
     out.push('|');
     for c in cells {
         if !c.is_empty() {
@@ -54,7 +60,6 @@ fn row(out: &mut Md<'_>, cells: &[String]) {
         out.push_str(" |");
     }
     out.push('\n');
-    out.pass_on_if_large();
 }
 
 /// A table header with its alignment row (`right`: numeric columns).
@@ -98,6 +103,30 @@ impl Md<'_> {
 
     fn push(&mut self, c: char) {
         self.text.push(c);
+    }
+
+    /// Passes on what has been written, then the rows `each` writes for the
+    /// flagged mailboxes: a chunk of them at a time on every core, in order.
+    fn flagged_rows(
+        &mut self,
+        r: &Report<'_>,
+        each: impl Fn(&Finding, MailboxView<'_>, &mut String) + Sync,
+    ) -> std::fmt::Result {
+        self.pass_on()?;
+        let entries = r.audit.entries();
+        let chunks = r.audit.entry_chunks(1 << 11);
+        let written = crate::ordered::write_chunked(self.out, entries, &chunks, |_, chunk, buf| {
+            let mut text = String::new();
+            for (f, row) in r.audit.findings_of(chunk.iter().filter(|e| e.flagged())) {
+                each(&f, r.view_row(&f, row), &mut text);
+            }
+            buf.extend_from_slice(text.as_bytes());
+            Ok(())
+        });
+        written.map_err(|e| {
+            self.failed = Some(e);
+            std::fmt::Error
+        })
     }
 
     fn push_str(&mut self, s: &str) {
@@ -252,9 +281,7 @@ fn render(r: &Report<'_>, md: &mut Md<'_>) -> std::fmt::Result {
         cols.extend(protocols.iter().copied());
         cols.push("blockers");
         header(md, &cols, &[]);
-        for f in r.audit.flagged() {
-            let f = &f;
-            let v = r.view(f);
+        md.flagged_rows(r, |f, v, text| {
             let policy = match &f.effective_policy {
                 Some(p) => format!("{} ({})", escape(p), f.policy_source.as_str()),
                 None => format!("({})", f.policy_source.as_str()),
@@ -271,15 +298,14 @@ fn render(r: &Report<'_>, md: &mut Md<'_>) -> std::fmt::Result {
                 }
             }));
             cells.push(escape(&blockers_cell(f)));
-            row(md, &cells);
-        }
+            row_into(text, &cells);
+        })?;
         writeln!(md)?;
 
         writeln!(md, "### Blockers and fixes\n")?;
         header(md, &["mailbox", "protocols", "blocker", "setting", "value", "source", "fix"], &[]);
-        for f in r.audit.flagged() {
-            let f = &f;
-            let label = escape(&r.view(f).label());
+        md.flagged_rows(r, |f, v, text| {
+            let label = escape(&v.label());
             for fr in fix_rows(r, f) {
                 let (blocker, setting, value, source) = match fr.blocker {
                     Some(b) => (
@@ -295,8 +321,8 @@ fn render(r: &Report<'_>, md: &mut Md<'_>) -> std::fmt::Result {
                         String::new(),
                     ),
                 };
-                row(
-                    md,
+                row_into(
+                    text,
                     &[
                         label.clone(),
                         protocol_list(&fr.protocols),
@@ -308,7 +334,7 @@ fn render(r: &Report<'_>, md: &mut Md<'_>) -> std::fmt::Result {
                     ],
                 );
             }
-        }
+        })?;
         writeln!(md)?;
     }
 
