@@ -1100,3 +1100,43 @@ fn a_markdown_report_that_cannot_be_written_says_why() {
     Format::Markdown.renderer().render(&report, &mut full).unwrap();
     assert!(full.got == whole);
 }
+
+/// The text report's flagged table is measured and written a chunk of
+/// mailboxes at a time on every core: on a tenant of many chunks it still has
+/// a row per flagged mailbox, and its columns line up across all of them at
+/// the widest cell's width.
+#[test]
+fn the_text_table_of_many_chunks_lines_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = dir.path().join("t");
+    exoauth()
+        .args(["generate", "--mailboxes", "20000", "--seed", "5", "-o"])
+        .arg(&tenant)
+        .assert()
+        .success();
+    let out = exoauth()
+        .args(["audit", "--format", "text", "--progress", "never", "-q", "--as-of", "2026-11-29"])
+        .arg(&tenant)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let flagged: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Flagged mailboxes ("))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a flagged count");
+    assert!(flagged > 3 * 2048, "{flagged} flagged");
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("  mailbox  "));
+    let header = lines.next().expect("the flagged table's header");
+    // The header is ASCII (names and padding): its byte offsets are columns.
+    let at = header.find("policy (source)").unwrap();
+    let rows: Vec<&str> =
+        lines.take_while(|l| l.starts_with("  ") && !l.starts_with("  (")).collect();
+    assert_eq!(rows.len(), flagged);
+    let chars: Vec<Vec<char>> = rows.iter().map(|r| r.chars().collect()).collect();
+    for (row, c) in rows.iter().zip(&chars) {
+        assert!(c[at - 2] == ' ' && c[at - 1] == ' ' && c[at] != ' ', "misaligned: {row:?}");
+    }
+    assert!(chars.iter().any(|c| c[at - 3] != ' '), "no label fills the column: too wide");
+}

@@ -11,8 +11,8 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{Renderer, Report, blockers_cell, is_service, readiness};
-use crate::audit::Want;
+use super::{MailboxView, Renderer, Report, blockers_cell, is_service, readiness};
+use crate::audit::{Finding, Want};
 use crate::model::usage::Readiness;
 
 /// How many mailbox rows the readiness list shows before pointing to CSV/JSON.
@@ -80,36 +80,116 @@ fn table_of(
 ) -> io::Result<()> {
     let mut widths: Vec<usize> = Vec::new();
     rows(&mut |row| {
-        if widths.len() < row.len() {
-            widths.resize(row.len(), 0);
-        }
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
+        measure(&mut widths, row);
         Ok(())
     })?;
     let mut line = String::new();
     rows(&mut |row| {
         line.clear();
-        line.push_str(indent);
-        for (c, cell) in row.iter().enumerate() {
-            let pad = widths[c].saturating_sub(cell.chars().count());
-            let last = c + 1 == row.len();
-            if right.get(c).copied().unwrap_or(false) {
-                line.extend(std::iter::repeat_n(' ', pad));
-                line.push_str(&paint.cell(cell));
-            } else {
-                line.push_str(&paint.cell(cell));
-                if !last {
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
+        write_line(&mut line, indent, &widths, row, right, paint);
+        out.write_all(line.as_bytes())
+    })
+}
+
+/// Widens `widths` to fit `row`.
+fn measure(widths: &mut Vec<usize>, row: &[String]) {
+    if widths.len() < row.len() {
+        widths.resize(row.len(), 0);
+    }
+    for (width, cell) in widths.iter_mut().zip(row) {
+        *width = (*width).max(cell.chars().count());
+    }
+}
+
+/// Appends `row` as a line of a table whose columns are `widths` wide.
+fn write_line(
+    line: &mut String,
+    indent: &str,
+    widths: &[usize],
+    row: &[String],
+    right: &[bool],
+    paint: Paint,
+) {
+    let from = line.len();
+    line.push_str(indent);
+    for (c, cell) in row.iter().enumerate() {
+        let pad = widths[c].saturating_sub(cell.chars().count());
+        let last = c + 1 == row.len();
+        if right.get(c).copied().unwrap_or(false) {
+            line.extend(std::iter::repeat_n(' ', pad));
+            line.push_str(&paint.cell(cell));
+        } else {
+            line.push_str(&paint.cell(cell));
             if !last {
-                line.push_str("  ");
+                line.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        writeln!(out, "{}", line.trim_end())
+        if !last {
+            line.push_str("  ");
+        }
+    }
+    let end = from + line[from..].trim_end().len();
+    line.truncate(end);
+    line.push('\n');
+}
+
+/// The flagged mailboxes' table: measured, then written, a chunk of mailboxes
+/// at a time on every core (a million of them are never held).
+fn flagged_table(
+    out: &mut dyn Write,
+    r: &Report<'_>,
+    header: &[String],
+    paint: Paint,
+) -> io::Result<()> {
+    use rayon::prelude::*;
+    let entries = r.audit.entries();
+    let chunks = r.audit.entry_chunks(1 << 11);
+    let rows_of = |chunk: &[crate::audit::Entry], each: &mut dyn FnMut(&[String])| {
+        for (f, row) in r.audit.findings_of(chunk.iter().filter(|e| e.flagged())) {
+            each(&flagged_row(&f, &r.view_row(&f, row)));
+        }
+    };
+    let mut widths = chunks
+        .par_iter()
+        .map(|range| {
+            let mut widths = Vec::new();
+            rows_of(&entries[range.clone()], &mut |row| measure(&mut widths, row));
+            widths
+        })
+        .reduce(Vec::new, |mut a, b| {
+            if a.len() < b.len() {
+                a.resize(b.len(), 0);
+            }
+            for (x, y) in a.iter_mut().zip(b) {
+                *x = (*x).max(y);
+            }
+            a
+        });
+    measure(&mut widths, header);
+    let mut line = String::new();
+    write_line(&mut line, "  ", &widths, header, &[], paint);
+    out.write_all(line.as_bytes())?;
+    crate::ordered::write_chunked(out, entries, &chunks, |_, chunk, buf| {
+        let mut text = String::new();
+        rows_of(chunk, &mut |row| write_line(&mut text, "  ", &widths, row, &[], paint));
+        buf.extend_from_slice(text.as_bytes());
+        Ok(())
     })
+}
+
+/// A flagged mailbox's row: label, policy, each protocol's verdict, blockers.
+fn flagged_row(f: &Finding, v: &MailboxView<'_>) -> Vec<String> {
+    let policy = match &f.effective_policy {
+        Some(p) => format!("{p} ({})", f.policy_source.as_str()),
+        None => format!("({})", f.policy_source.as_str()),
+    };
+    let mut row = vec![v.label().to_string(), policy];
+    row.extend(f.verdicts().map(|(p, pv)| match f.readiness[p] {
+        Some(rd) if rd != Readiness::Unused => format!("{}, {}", pv.verdict.as_str(), rd.as_str()),
+        _ => pv.verdict.as_str().to_owned(),
+    }));
+    row.push(blockers_cell(f));
+    row
 }
 
 impl Renderer for Text {
@@ -303,28 +383,7 @@ impl Renderer for Text {
             header.push("blockers".into());
             // One row per flagged mailbox: made twice (measured, then written)
             // rather than held.
-            let rows = |each: &mut dyn FnMut(&[String]) -> io::Result<()>| {
-                each(&header)?;
-                for f in r.audit.flagged() {
-                    let f = &f;
-                    let v = r.view(f);
-                    let policy = match &f.effective_policy {
-                        Some(p) => format!("{p} ({})", f.policy_source.as_str()),
-                        None => format!("({})", f.policy_source.as_str()),
-                    };
-                    let mut row = vec![v.label().to_string(), policy];
-                    row.extend(f.verdicts().map(|(p, pv)| match f.readiness[p] {
-                        Some(rd) if rd != Readiness::Unused => {
-                            format!("{}, {}", pv.verdict.as_str(), rd.as_str())
-                        }
-                        _ => pv.verdict.as_str().to_owned(),
-                    }));
-                    row.push(blockers_cell(f));
-                    each(&row)?;
-                }
-                Ok(())
-            };
-            table_of(out, "  ", &rows, &[], paint)?;
+            flagged_table(out, r, &header, paint)?;
             writeln!(
                 out,
                 "  (each blocker's exact setting, value and source line is in --format json)"
