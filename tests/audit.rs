@@ -689,13 +689,7 @@ fn generated_tenant_reads_the_same_in_every_form() {
 /// mailboxes are not kept but read again from their blocks, and read the same.
 #[test]
 fn streamed_files_read_exactly_as_whole_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = dir.path().join("t");
-    exoauth()
-        .args(["generate", "--mailboxes", "20000", "--seed", "5", "-o"])
-        .arg(&tenant)
-        .assert()
-        .success();
+    let (_dir, tenant) = generated(20_000, 5);
     // Damage CasMailbox.csv: rows around the first block's end, and its last row.
     let cas = tenant.join("CasMailbox.csv");
     let text = std::fs::read_to_string(&cas).unwrap();
@@ -902,10 +896,10 @@ fn generate_lists_what_it_wrote_and_keeps_out_of_a_folder_in_use() {
 /// must read each block a few times at most.
 #[test]
 fn every_report_reads_the_mailbox_blocks_in_order() {
-    use exoauth::audit::{self, Options, Scope, Want};
+    use exoauth::audit::{self, Want};
     use exoauth::emit::report::{Format, Report};
     use exoauth::load;
-    use exoauth::model::{Environment, Protocol};
+    use exoauth::model::Environment;
     use exoauth::plan::{self, Strategy};
     use exoauth::progress::Silent;
 
@@ -922,14 +916,7 @@ fn every_report_reads_the_mailbox_blocks_in_order() {
     let blocks = mailboxes.blocks();
     assert!(blocks > 8, "more blocks than are kept at once: {blocks}");
     for want in [Want::Allow, Want::Block] {
-        let options = Options {
-            want,
-            protocols: Protocol::ALL.to_vec(),
-            environment: Environment::Online,
-            as_of: time::macros::date!(2026 - 11 - 29),
-            scope: Scope::default(),
-            include_in_use: false,
-        };
+        let options = every_protocol(want);
         let before = mailboxes.blocks_read();
         let audit = audit::audit(&loaded.snapshot, &options);
         let plan = plan::plan(&audit, Strategy::LeastPrivilege);
@@ -959,28 +946,15 @@ fn every_report_reads_the_mailbox_blocks_in_order() {
 /// members in input order, as one pass in order finds them.
 #[test]
 fn root_causes_of_many_chunks_are_those_of_one_pass() {
-    use exoauth::audit::{self, Options, Scope, Want};
+    use exoauth::audit::{self, Want};
     use exoauth::emit::report::{Report, fix_rows, groups::groups};
     use exoauth::load;
-    use exoauth::model::{Environment, Protocol};
+    use exoauth::model::Environment;
 
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = dir.path().join("t");
-    exoauth()
-        .args(["generate", "--mailboxes", "20000", "--seed", "5", "-o"])
-        .arg(&tenant)
-        .assert()
-        .success();
+    let (_dir, tenant) = generated(20_000, 5);
     let loaded = load::load(&tenant, Environment::Online).unwrap();
     for want in [Want::Allow, Want::Block] {
-        let options = Options {
-            want,
-            protocols: Protocol::ALL.to_vec(),
-            environment: Environment::Online,
-            as_of: time::macros::date!(2026 - 11 - 29),
-            scope: Scope::default(),
-            include_in_use: false,
-        };
+        let options = every_protocol(want);
         let audit = audit::audit(&loaded.snapshot, &options);
         let report =
             Report { dir: &tenant, options: &options, loaded: &loaded, audit: &audit, plan: None };
@@ -1041,10 +1015,10 @@ fn root_causes_of_many_chunks_are_those_of_one_pass() {
 /// enough room takes the whole report.
 #[test]
 fn a_markdown_report_that_cannot_be_written_says_why() {
-    use exoauth::audit::{self, Options, Scope, Want};
+    use exoauth::audit::{self, Want};
     use exoauth::emit::report::{Format, Report};
     use exoauth::load;
-    use exoauth::model::{Environment, Protocol};
+    use exoauth::model::Environment;
 
     /// Takes `room` bytes, then fails like a full disk.
     struct Full {
@@ -1064,22 +1038,9 @@ fn a_markdown_report_that_cannot_be_written_says_why() {
         }
     }
 
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = dir.path().join("t");
-    exoauth()
-        .args(["generate", "--mailboxes", "20000", "--seed", "5", "-o"])
-        .arg(&tenant)
-        .assert()
-        .success();
+    let (_dir, tenant) = generated(20_000, 5);
     let loaded = load::load(&tenant, Environment::Online).unwrap();
-    let options = Options {
-        want: Want::Allow,
-        protocols: Protocol::ALL.to_vec(),
-        environment: Environment::Online,
-        as_of: time::macros::date!(2026 - 11 - 29),
-        scope: Scope::default(),
-        include_in_use: false,
-    };
+    let options = every_protocol(Want::Allow);
     let audit = audit::audit(&loaded.snapshot, &options);
     let report =
         Report { dir: &tenant, options: &options, loaded: &loaded, audit: &audit, plan: None };
@@ -1107,13 +1068,7 @@ fn a_markdown_report_that_cannot_be_written_says_why() {
 /// the widest cell's width.
 #[test]
 fn the_text_table_of_many_chunks_lines_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = dir.path().join("t");
-    exoauth()
-        .args(["generate", "--mailboxes", "20000", "--seed", "5", "-o"])
-        .arg(&tenant)
-        .assert()
-        .success();
+    let (_dir, tenant) = generated(20_000, 5);
     let out = exoauth()
         .args(["audit", "--format", "text", "--progress", "never", "-q", "--as-of", "2026-11-29"])
         .arg(&tenant)
@@ -1139,4 +1094,31 @@ fn the_text_table_of_many_chunks_lines_up() {
         assert!(c[at - 2] == ' ' && c[at - 1] == ' ' && c[at] != ' ', "misaligned: {row:?}");
     }
     assert!(chars.iter().any(|c| c[at - 3] != ' '), "no label fills the column: too wide");
+}
+
+/// A tenant of `mailboxes` made by `exoauth generate` in a temporary folder
+/// (gone with the folder).
+fn generated(mailboxes: usize, seed: u64) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = dir.path().join("t");
+    exoauth()
+        .args(["generate", "--mailboxes", &mailboxes.to_string(), "--seed", &seed.to_string()])
+        .arg("-o")
+        .arg(&tenant)
+        .assert()
+        .success();
+    (dir, tenant)
+}
+
+/// Audit options for every protocol online, in direction `want`, as of the
+/// day the fixtures' expectations were written.
+fn every_protocol(want: exoauth::audit::Want) -> exoauth::audit::Options {
+    exoauth::audit::Options {
+        want,
+        protocols: exoauth::model::Protocol::ALL.to_vec(),
+        environment: exoauth::model::Environment::Online,
+        as_of: time::macros::date!(2026 - 11 - 29),
+        scope: exoauth::audit::Scope::default(),
+        include_in_use: false,
+    }
 }
