@@ -1,6 +1,13 @@
-"""Runs a command RUNS times (default 3) and prints `SECONDS PEAK_MIB`: the best
-wall time and the largest peak resident memory of the runs.
-python measure.py [--runs N] -- CMD ARGS..."""
+"""Runs commands RUNS times each (default 3) and prints `SECONDS PEAK_MIB` for
+each, a line a command: the best wall time and the largest peak resident
+memory of its runs.
+
+    python measure.py [--runs N] -- CMD ARGS... [::: CMD ARGS...]...
+
+Commands given together are run in turns (the first, the second, ..., then
+the first again), so that each round meets the machine in the same state: on
+a shared virtual machine, speed drifts over minutes, and timing one tool's
+runs after another's would hand the slower minutes to one of them."""
 import os
 import subprocess
 import sys
@@ -10,15 +17,24 @@ args = sys.argv[1:]
 runs = 3
 if args[:1] == ["--runs"]:
     runs, args = int(args[1]), args[2:]
-cmd = args[args.index("--") + 1:]
-best, peak_kib = float("inf"), 0
+rest = args[args.index("--") + 1:]
+cmds = [[]]
+for a in rest:
+    if a == ":::":
+        cmds.append([])
+    else:
+        cmds[-1].append(a)
+best = [float("inf")] * len(cmds)
+peak_kib = [0] * len(cmds)
 for _ in range(runs):
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    best = min(best, time.perf_counter() - start)
-    peak_kib = max(peak_kib, usage.ru_maxrss)
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        sys.exit(f"{cmd[0]} failed with {code}")
-print(f"{best:.3f} {peak_kib / 1024:.0f}")
+    for i, cmd in enumerate(cmds):
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        best[i] = min(best[i], time.perf_counter() - start)
+        peak_kib[i] = max(peak_kib[i], usage.ru_maxrss)
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):
+            sys.exit(f"{cmd[0]} failed with {code}")
+for b, p in zip(best, peak_kib):
+    print(f"{b:.3f} {p / 1024:.0f}")
