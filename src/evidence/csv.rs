@@ -107,7 +107,11 @@ const PART: u64 = 64 << 20;
 /// adds them after the part before's, so counts, times, rejected rows and
 /// which clients are told apart (for a mailbox with more than
 /// [`MAX_CLIENTS`](crate::model::usage::MAX_CLIENTS) of them) are those of one
-/// pass, and no part builds counters of its own to merge.
+/// pass, and no part builds counters of its own to merge. (A part with more
+/// basic-auth events than a sink keeps, 131,072, such as the rest of a file
+/// read again after a cut fell in a quoted value, adds its earlier ones to
+/// counters of its own, merged in turn: there the choice of clients is made
+/// per part, as it was for every part before.)
 pub(super) fn read_path(
     path: &Path,
     sink: &mut Sink<'_>,
