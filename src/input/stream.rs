@@ -11,7 +11,7 @@
 //! bytes that are not UTF-8 (or not UTF-16, after its mark) or not text, anything that
 //! may be a prompt or transcript banner, a form other than CSV. The caller then
 //! reads the file whole and gets that path's exact errors and warnings. Both
-//! read records with the same function ([`super::csv::read_block`]) and the
+//! read records with the same function (`input::csv::read_block`) and the
 //! same tokenizer ([`super::tokenize`]).
 //!
 //! Blocks end at record boundaries found by the tokenizer itself, never

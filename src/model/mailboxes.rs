@@ -14,7 +14,7 @@
 //! the what-if check) are held as they are.
 //!
 //! A block is parsed again with the reader and the mapper that read it the
-//! first time ([`crate::input::csv::read_block`], [`super::cas::map`]), so it
+//! first time (`input::csv::read_block`, [`super::cas::map`]), so it
 //! gives the same rows. Should the file change or fail to read in between, the
 //! rows asked for are blank and [`Mailboxes::failure`] says what happened:
 //! whoever writes output checks it first.
