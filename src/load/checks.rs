@@ -15,8 +15,12 @@ pub(super) fn missing_files(s: &Snapshot) -> Option<Warning> {
     let needs_policies = users.is_none_or(|u| u.iter().any(|u| u.authentication_policy.is_some()))
         || s.org.as_ref().is_some_and(|o| o.default_policy.is_some());
     let needs_org = users.is_none_or(|u| u.iter().any(|u| u.authentication_policy.is_none()));
-    let needs_transport = s.environment == Environment::Online
-        && s.mailboxes().iter().any(|m| m.smtp_client_auth_disabled == model::Setting::Null);
+    // Only asked when the file is missing: it reads the mailboxes (again, for a
+    // streamed CasMailbox.csv) until one inherits the tenant switch.
+    let needs_transport = || {
+        s.environment == Environment::Online
+            && s.mailboxes().iter().any(|m| m.smtp_client_auth_disabled == model::Setting::Null)
+    };
     let mut missing = Vec::new();
     if users.is_none() {
         missing.push("User (each user's assigned authentication policy, mailbox type and disabled state: without it every mailbox's policy is unknown)");
@@ -27,7 +31,7 @@ pub(super) fn missing_files(s: &Snapshot) -> Option<Warning> {
     if s.org.is_none() && needs_org {
         missing.push("OrganizationConfig (the org default policy, for users without one)");
     }
-    if s.transport.is_none() && needs_transport {
+    if s.transport.is_none() && needs_transport() {
         missing
             .push("TransportConfig (the tenant SMTP AUTH switch, for mailboxes that inherit it)");
     }
