@@ -18,6 +18,7 @@ use crate::input::stream::{CsvFile, Finished};
 use crate::input::{self, Form, Records, Rejection, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::mailboxes::{BlockAt, FileLayout};
+use crate::model::notes::JoinNotes;
 use crate::model::{
     self, AuthPolicy, CaPolicy, Environment, Mailboxes, OrgConfig, SecurityDefaults,
     TransportConfig, User, cas, entra, org, policy, user,
@@ -260,12 +261,15 @@ pub(super) fn load_streamed(
     let mut rejected = Vec::new();
     let mut warnings = Vec::new();
     // The mailboxes are not kept: they are read again from the file when
-    // asked for ([`Mailboxes`]).
+    // asked for ([`Mailboxes`]). What the join needs of them is noted now.
     let read_again = cmdlet == Cmdlet::CasMailbox;
     let (typed, mapped) = if read_again {
         stream.note_blocks();
-        let mut rows = 0;
-        let m = cas::map_into(&file, &mut stream, &mut |_| rows += 1);
+        let (mut rows, mut notes) = (0, JoinNotes::with_capacity(stream.size_hint()));
+        let m = cas::map_into(&file, &mut stream, &mut |m| {
+            notes.note(&m);
+            rows += 1;
+        });
         let map_rejected: Vec<usize> = m.rejected.iter().map(|r| r.source.line).collect();
         let (_, n) = take(m, &mut rejected, &mut warnings);
         let layout = FileLayout {
@@ -278,7 +282,7 @@ pub(super) fn load_streamed(
             encoding: stream.encoding(),
             blocks: rows_per_block(stream.blocks(), &map_rejected),
         };
-        (Typed::Mailboxes(Mailboxes::from_file(layout)), n + rows)
+        (Typed::Mailboxes(Mailboxes::from_file(layout, notes)), n + rows)
     } else {
         map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings)
     };

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::SystemTime;
 
+use super::notes::JoinNotes;
 use super::{CasMailbox, Ids, Setting, Text};
 use crate::decode::Encoding;
 use crate::input::csv::{Block, Read as Found, read_block};
@@ -40,6 +41,8 @@ pub struct Mailboxes {
     held: Vec<CasMailbox>,
     /// Where they are read from again, when they are not.
     file: Option<Arc<FileRows>>,
+    /// What the join needs of them, when it was noted as they were first read.
+    notes: Option<JoinNotes>,
 }
 
 impl Clone for Mailboxes {
@@ -49,6 +52,7 @@ impl Clone for Mailboxes {
         Mailboxes {
             held: self.held.clone(),
             file: self.file.as_ref().map(|file| Arc::new(FileRows::clone(file))),
+            notes: self.notes.clone(),
         }
     }
 }
@@ -61,7 +65,7 @@ impl fmt::Debug for Mailboxes {
 
 impl From<Vec<CasMailbox>> for Mailboxes {
     fn from(rows: Vec<CasMailbox>) -> Mailboxes {
-        Mailboxes { held: rows, file: None }
+        Mailboxes { held: rows, file: None, notes: None }
     }
 }
 
@@ -209,6 +213,8 @@ impl Mailboxes {
         if self.file.is_some() {
             self.held = std::mem::take(self).into_vec();
         }
+        // The rows may change: what was noted of them may no longer hold.
+        self.notes = None;
         &mut self.held
     }
 
@@ -222,9 +228,16 @@ impl Mailboxes {
             Some(file) => {
                 let mut file = Arc::unwrap_or_clone(file);
                 file.retain(keep);
-                Mailboxes { held: Vec::new(), file: Some(Arc::new(file)) }
+                Mailboxes { held: Vec::new(), file: Some(Arc::new(file)), notes: None }
             }
         }
+    }
+
+    /// What the join needs of each row: as noted when they were first read,
+    /// else read from them now ([`JoinNotes::of`]).
+    pub(super) fn take_notes(&mut self) -> JoinNotes {
+        let noted = self.notes.take().filter(|notes| notes.len() == self.len());
+        noted.unwrap_or_else(|| JoinNotes::of(self))
     }
 
     /// What went wrong reading the file again, if anything: the rows asked for
@@ -487,8 +500,9 @@ pub struct FileLayout {
 }
 
 impl Mailboxes {
-    /// Rows read again from a file as `layout` describes.
-    pub fn from_file(layout: FileLayout) -> Mailboxes {
+    /// Rows read again from a file as `layout` describes; `notes` is what
+    /// the join needs of them, noted as they were first read.
+    pub fn from_file(layout: FileLayout, notes: JoinNotes) -> Mailboxes {
         let (input, meta) = (layout.input, layout.opened);
         let mut first = 0;
         let blocks: Vec<FileBlock> = layout
@@ -516,7 +530,7 @@ impl Mailboxes {
             failed: OnceLock::new(),
             reads: AtomicUsize::new(0),
         };
-        Mailboxes { held: Vec::new(), file: Some(Arc::new(file)) }
+        Mailboxes { held: Vec::new(), file: Some(Arc::new(file)), notes: Some(notes) }
     }
 }
 
@@ -547,7 +561,7 @@ mod tests {
                 1,
             )],
         };
-        let mailboxes = Mailboxes::from_file(layout);
+        let mailboxes = Mailboxes::from_file(layout, JoinNotes::default());
         assert_eq!(mailboxes.len(), 1);
         let m = mailboxes.get(0);
         assert_eq!((m.pop_enabled, m.imap_enabled), (Setting::Value(true), Setting::Value(false)));

@@ -10,6 +10,7 @@ pub mod entra;
 pub mod exceptions;
 pub mod ids;
 pub mod mailboxes;
+pub mod notes;
 pub mod org;
 pub mod policy;
 pub mod snapshot;

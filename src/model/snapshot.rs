@@ -15,10 +15,10 @@ use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroU32;
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::exceptions::Exceptions;
-use super::mailboxes::split_by_spans;
+use super::notes::{FALLBACK, JoinNotes, fallback_hash, key_hash};
 use super::usage::Usage;
 use super::{
     AuthPolicy, CaPolicy, CasMailbox, Environment, Ids, JoinKey, MailboxRef, Mailboxes, OrgConfig,
@@ -111,10 +111,11 @@ impl Snapshot {
         // The users' index by key is their index by Guid too (a key is the Guid
         // when there is one): the join looks mailboxes up in it.
         let (users, by_key) = users.unzip();
-        // One read of the mailboxes finds each one's key and its user by Guid;
-        // duplicates are then dropped, and the few mailboxes the Guid did not
-        // join are looked for by their other keys.
-        let read = read_mailboxes(&mailboxes, users.as_deref().zip(by_key.as_ref()));
+        // What was noted of each mailbox as it was first read joins it to its
+        // user by Guid; duplicates are then dropped, and the few mailboxes the
+        // Guid did not join are looked for by their other keys.
+        let mut mailboxes = mailboxes;
+        let read = read_mailboxes(&mut mailboxes, users.as_deref().zip(by_key.as_ref()));
         drop(by_key);
         let (mailboxes, mailbox_user) =
             dedup_mailboxes(mailboxes, read, rejected, users.as_deref());
@@ -392,13 +393,14 @@ fn keep(n: usize, duplicates: &[(usize, usize)]) -> Vec<bool> {
     keep
 }
 
-/// What one read of the mailboxes finds ([`read_mailboxes`]).
+/// What the join finds of the mailboxes from their notes ([`read_mailboxes`]).
 struct MailboxKeys {
-    /// Each mailbox's key hash ([`KeyIndex::hash`] of [`Ids::join_key`]).
-    hashes: Vec<u64>,
+    /// What was noted of each mailbox as it was first read.
+    notes: JoinNotes,
     /// Each mailbox's user, by Guid.
     users: Vec<UserRef>,
-    /// The mailboxes the Guid did not join, with their other keys.
+    /// The mailboxes the Guid did not join and some user may have by their
+    /// other keys, with those keys.
     unjoined: Vec<(usize, Unjoined)>,
 }
 
@@ -410,48 +412,76 @@ const EDOID: [usize; 1] = [Ids::EXTERNAL_DIRECTORY_OBJECT_ID];
 // Addresses are the last resort.
 const ADDRESSES: [usize; 2] = [Ids::USER_PRINCIPAL_NAME, Ids::PRIMARY_SMTP_ADDRESS];
 
-/// Reads every mailbox once, side by side: its key hash and its user by Guid.
-/// `by_key` is the users' index by [`Ids::join_key`] from deduplicating them: a
-/// user's key is its Guid when it has one, so a hit on a user with a Guid is a
-/// hit on that Guid.
-fn read_mailboxes(mailboxes: &Mailboxes, users: Option<(&[User], &KeyIndex)>) -> MailboxKeys {
-    let by_guid = |g: JoinKey<'_>| {
+/// Joins each mailbox to its user by Guid from what was noted of it
+/// ([`JoinNotes`]), without reading the mailboxes again. `by_key` is the users'
+/// index by [`Ids::join_key`] from deduplicating them: a user's key is its
+/// Guid when it has one, so a hit on a user with a Guid is a hit on that Guid.
+/// Only the mailboxes the Guid did not join and whose other keys a user may
+/// have ([`fallback_candidates`]) are read again, for those keys.
+fn read_mailboxes(mailboxes: &mut Mailboxes, users: Option<(&[User], &KeyIndex)>) -> MailboxKeys {
+    let mut notes = mailboxes.take_notes();
+    let by_guid = |g: &JoinKey<'_>| {
         let (users, by_key) = users?;
-        let found = by_key.find(&g, |slot| users[slot].ids.join_key() == g)?;
+        let found = by_key.find(g, |slot| users[slot].ids.join_key() == *g)?;
         users[found].ids.has(Ids::GUID).then_some(found)
     };
-    let spans = mailboxes.spans();
-    let (mut hashes, mut joined) = (vec![0; mailboxes.len()], vec![None; mailboxes.len()]);
-    // The output cut as the spans cut the mailboxes, to fill side by side.
-    let parts = spans
-        .iter()
-        .cloned()
-        .zip(split_by_spans(&mut hashes, &spans))
-        .zip(split_by_spans(&mut joined, &spans))
-        .map(|((span, h), j)| (span, h, j));
-    let unjoined: Vec<Vec<(usize, Unjoined)>> = parts
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|(span, hashes, joined)| {
-            let rows = mailboxes.rows(&span);
-            let mut unjoined = Vec::new();
-            let each = hashes.iter_mut().zip(joined.iter_mut()).zip(rows.iter());
-            for (k, ((hash, user), m)) in each.enumerate() {
-                let i = span.start + k;
-                *hash = KeyIndex::hash(&m.ids.join_key());
-                *user = user_ref(m.ids.join_key_of(Ids::GUID).and_then(by_guid));
-                if user.is_none() && users.is_some() {
-                    let keys = |fields: &[usize]| {
-                        let keys = fields.iter().filter_map(|&f| m.ids.join_key_of(f));
-                        keys.map(JoinKey::into_owned).collect()
-                    };
-                    unjoined.push((i, [keys(&EDOID), keys(&ADDRESSES)]));
-                }
+    const CHUNK: usize = 1 << 14;
+    let mut joined = vec![None; notes.len()];
+    joined.par_chunks_mut(CHUNK).enumerate().for_each(|(c, part)| {
+        for (k, user) in part.iter_mut().enumerate() {
+            *user = user_ref(notes.guid(c * CHUNK + k).and_then(|g| by_guid(&g)));
+        }
+    });
+    let Some((user_rows, _)) = users else {
+        notes.forget_fallback();
+        return MailboxKeys { notes, users: joined, unjoined: Vec::new() };
+    };
+    let not_joined: Vec<usize> = (0..joined.len()).filter(|&i| joined[i].is_none()).collect();
+    let candidates = fallback_candidates(&notes, &not_joined, user_rows);
+    drop(not_joined);
+    notes.forget_fallback();
+    let mut unjoined = Vec::new();
+    for (i, m) in mailboxes.refs(candidates) {
+        if notes.read_again(i) {
+            joined[i] = user_ref(m.ids.join_key_of(Ids::GUID).and_then(|g| by_guid(&g)));
+            if joined[i].is_some() {
+                continue;
             }
-            unjoined
-        })
-        .collect();
-    MailboxKeys { hashes, users: joined, unjoined: unjoined.into_iter().flatten().collect() }
+        }
+        let keys = |fields: &[usize]| {
+            let keys = fields.iter().filter_map(|&f| m.ids.join_key_of(f));
+            keys.map(JoinKey::into_owned).collect()
+        };
+        unjoined.push((i, [keys(&EDOID), keys(&ADDRESSES)]));
+    }
+    MailboxKeys { notes, users: joined, unjoined }
+}
+
+/// Of the mailboxes `not_joined` by a noted Guid (ascending), those that must
+/// be read again: whose Guid was not noted ([`JoinNotes::read_again`]), or one
+/// of whose ExternalDirectoryObjectId and addresses hashes as one of some
+/// user's does. The others have no identifier any user has, so no fallback
+/// join could find their user.
+fn fallback_candidates(notes: &JoinNotes, not_joined: &[usize], users: &[User]) -> Vec<usize> {
+    let wanted: FxHashSet<u64> =
+        not_joined.iter().flat_map(|&i| notes.fallback(i)).filter(|&h| h != 0).collect();
+    let hit = if wanted.is_empty() {
+        FxHashSet::default()
+    } else {
+        users
+            .par_chunks(1 << 14)
+            .map(|part| {
+                let hashes = part.iter().flat_map(|u| FALLBACK.map(|f| fallback_hash(&u.ids, f)));
+                hashes.filter(|h| wanted.contains(h)).collect::<FxHashSet<u64>>()
+            })
+            .reduce(FxHashSet::default, |mut a, b| {
+                a.extend(b);
+                a
+            })
+    };
+    let maybe =
+        |i: &usize| notes.read_again(*i) || notes.fallback(*i).iter().any(|h| hit.contains(h));
+    not_joined.iter().copied().filter(maybe).collect()
 }
 
 /// [`dedup`] for the mailbox rows, which may be read again from their file, with
@@ -464,14 +494,14 @@ fn dedup_mailboxes(
     rejected: &mut Vec<Rejection>,
     users: Option<&[User]>,
 ) -> (Mailboxes, Vec<UserRef>) {
-    let MailboxKeys { hashes, users: mut joined, mut unjoined } = read;
+    let MailboxKeys { notes, users: mut joined, mut unjoined } = read;
     // The rows are read again only when two hashes agree.
     let (index, duplicates) = KeyIndex::build(
-        hashes.len(),
-        |i| hashes[i],
+        notes.len(),
+        |i| notes.key_hash(i),
         |a, b| mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key(),
     );
-    drop(hashes);
+    drop(notes);
     for &(i, first) in &duplicates {
         let (m, f) = (mailboxes.get(i), mailboxes.get(first));
         rejected.push(duplicate("mailbox", &m.ids.join_key(), &m.source, &f.source));
@@ -534,7 +564,7 @@ struct KeyIndex {
 
 impl KeyIndex {
     fn hash(key: &JoinKey<'_>) -> u64 {
-        rustc_hash::FxBuildHasher.hash_one(key)
+        key_hash(key)
     }
 
     /// Files items `0..n` (in order) unless an earlier one has the same key
