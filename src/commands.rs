@@ -240,6 +240,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
             i.why
         ));
     }
+    crate::release_freed_memory();
     out.detail(format_args!("read and joined the export in {:.2?}", started.elapsed()));
     let stage = Instant::now();
     if let Some(path) = args.exceptions.clone().or_else(|| loaded.register.clone()) {
@@ -258,6 +259,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
             u.summary.events,
             stage.elapsed()
         ));
+        crate::release_freed_memory();
     }
     let stage = Instant::now();
     let to_file = output::file(args.output.as_deref());
