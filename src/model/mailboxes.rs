@@ -89,18 +89,6 @@ impl std::ops::Deref for MailboxRef<'_> {
     }
 }
 
-/// `items` (one per mailbox) cut as `spans` ([`Mailboxes::spans`]) cut the
-/// mailboxes, so that each span's items can be filled side by side.
-pub fn split_by_spans<'a, T>(mut items: &'a mut [T], spans: &[Range<usize>]) -> Vec<&'a mut [T]> {
-    let mut parts = Vec::with_capacity(spans.len());
-    for span in spans {
-        let (these, rest) = std::mem::take(&mut items).split_at_mut(span.len());
-        parts.push(these);
-        items = rest;
-    }
-    parts
-}
-
 /// The rows of a span ([`Mailboxes::rows`]).
 pub enum Rows<'a> {
     /// Held rows.
