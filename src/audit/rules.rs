@@ -121,7 +121,11 @@ pub fn effective_policy<'a>(
             source: *source,
         };
     }
-    match s.policies.as_deref().zip(s.policy_position(reference)) {
+    let position = match (from, user.authentication_policy) {
+        (PolicySource::User, Some(r)) => s.user_policy_position(r),
+        _ => s.default_policy_position(reference),
+    };
+    match s.policies.as_deref().zip(position) {
         Some((policies, index)) => Effective::Policy { policy: &policies[index], index, from },
         None => Effective::NotFound { reference, from, source: *source },
     }

@@ -74,6 +74,12 @@ pub struct Snapshot {
     /// For each mailbox, its user's index in `users` (see [`UserRef`]).
     mailbox_user: Vec<UserRef>,
     policy_index: HashMap<String, usize>,
+    /// The policy each policy reference the users hold resolves to, by the
+    /// reference's [`Text::address`]: resolving a reference lowercases it, and
+    /// a tenant has a handful of references and a million users.
+    user_policies: FxHashMap<usize, Option<usize>>,
+    /// The organisation default's reference and the policy it resolves to.
+    default_policy: Option<(String, Option<usize>)>,
     /// Per policy: its name and, per protocol, the setting path blockers cite
     /// (`AuthenticationPolicy[Name].AllowBasicAuthPop`), made once, shared by every finding.
     policy_texts: Vec<(Text, [Text; 3])>,
@@ -131,7 +137,40 @@ impl Snapshot {
             }
         }
 
-        let policy_texts = policies
+        let mut snapshot = Snapshot {
+            environment,
+            policies,
+            org,
+            transport,
+            security_defaults,
+            conditional_access,
+            users,
+            mailboxes,
+            usage: None,
+            exceptions: None,
+            mailbox_user,
+            policy_index,
+            user_policies: FxHashMap::default(),
+            default_policy: None,
+            policy_texts: Vec::new(),
+        };
+        let mut user_policies = FxHashMap::default();
+        let mut last = None;
+        for r in snapshot.users.iter().flatten().filter_map(|u| u.authentication_policy) {
+            // Users come in runs that share a reference.
+            if last != Some(r.address()) {
+                last = Some(r.address());
+                user_policies.entry(r.address()).or_insert_with(|| snapshot.policy_position(&r));
+            }
+        }
+        snapshot.user_policies = user_policies;
+        snapshot.default_policy =
+            snapshot.org.as_ref().and_then(|o| o.default_policy.clone()).map(|r| {
+                let position = snapshot.policy_position(&r);
+                (r, position)
+            });
+        snapshot.policy_texts = snapshot
+            .policies
             .iter()
             .flatten()
             .map(|p| {
@@ -141,9 +180,9 @@ impl Snapshot {
                 (Text::new(&p.name), Protocol::ALL.map(setting))
             })
             .collect();
-        if let Some(users) = &users {
+        if let Some(users) = &snapshot.users {
             let mut joined = vec![false; users.len()];
-            for u in mailbox_user.iter().filter_map(|&u| user_index(u)) {
+            for u in snapshot.mailbox_user.iter().filter_map(|&u| user_index(u)) {
                 joined[u] = true;
             }
             let without = joined.iter().filter(|j| !**j).count();
@@ -157,21 +196,7 @@ impl Snapshot {
                 });
             }
         }
-        Snapshot {
-            environment,
-            policies,
-            org,
-            transport,
-            security_defaults,
-            conditional_access,
-            users,
-            mailboxes,
-            usage: None,
-            exceptions: None,
-            mailbox_user,
-            policy_index,
-            policy_texts,
-        }
+        snapshot
     }
 
     /// The unjoined parts again (for changing and rebuilding the tenant).
@@ -289,6 +314,22 @@ impl Snapshot {
     /// Resolves a policy reference (name in any case, DN, or GUID).
     pub fn resolve_policy(&self, reference: &str) -> Option<&AuthPolicy> {
         self.policy_position(reference).and_then(|i| self.policies.as_ref()?.get(i))
+    }
+
+    /// [`Snapshot::policy_position`] of a user's policy reference.
+    pub fn user_policy_position(&self, reference: Text) -> Option<usize> {
+        match self.user_policies.get(&reference.address()) {
+            Some(&position) => position,
+            None => self.policy_position(&reference),
+        }
+    }
+
+    /// [`Snapshot::policy_position`] of the organisation default's reference.
+    pub fn default_policy_position(&self, reference: &str) -> Option<usize> {
+        match &self.default_policy {
+            Some((known, position)) if known == reference => *position,
+            _ => self.policy_position(reference),
+        }
     }
 
     /// The index in `policies` of a policy reference (name in any case, DN, or GUID).

@@ -69,6 +69,12 @@ impl Text {
     pub fn as_str(self) -> &'static str {
         self.0
     }
+
+    /// Where the interned string is: equal addresses are equal texts (two
+    /// equal texts have one address, except a [`Text::from_static`] one).
+    pub fn address(self) -> usize {
+        std::ptr::from_ref(self.0).addr()
+    }
 }
 
 impl Deref for Text {
