@@ -28,7 +28,6 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use sha2::{Digest, Sha256};
 
 use crate::input::{Rejection, Source, Warning};
 use crate::model::snapshot::IdentityIndex;
@@ -507,19 +506,6 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
-/// SHA-256 of a file, lowercase hex.
-fn sha256_of(path: &Path) -> io::Result<String> {
-    let mut input = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        match crate::decode::read_some(&mut input, &mut buf)? {
-            0 => return Ok(format!("{:x}", hasher.finalize())),
-            n => hasher.update(&buf[..n]),
-        }
-    }
-}
-
 /// Reads every file (side by side) and counts its events per mailbox of `snapshot`.
 pub fn read(
     paths: &[PathBuf],
@@ -545,7 +531,8 @@ pub fn read(
             paths
                 .par_iter()
                 .map(|path| {
-                    sha256_of(path).map_err(|error| EvidenceError::Io { path: path.clone(), error })
+                    crate::input::stream::sha256_of(path)
+                        .map_err(|error| EvidenceError::Io { path: path.clone(), error })
                 })
                 .collect::<Result<Vec<String>, _>>()
         },

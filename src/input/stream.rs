@@ -1,5 +1,5 @@
 //! A CSV export read straight from its file, block by block, so that a
-//! million-row export is never held in memory: each block is hashed, decoded
+//! million-row export is never held in memory: each block is decoded
 //! (UTF-8 as it is; UTF-16 with a byte-order mark, as Windows PowerShell 5.1's
 //! `-Encoding Unicode` writes, to UTF-8), checked and parsed as it arrives, and
 //! its records are mapped as they are read.
@@ -17,9 +17,16 @@
 //! Blocks end at record boundaries found by the tokenizer itself, never
 //! guessed from quotes: each block's last record may be cut by the block's end,
 //! so it is not read there but carried into the next block, which starts with it.
+//!
+//! The file's SHA-256 is made by [`sha256_of`], from a read of its own, in a
+//! task beside the stream: hashing is a sixth of reading an export, and the
+//! other core takes it up when it is free (the second read comes from the page
+//! cache).
 
 use std::io;
 use std::sync::Arc;
+
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -60,27 +67,38 @@ pub struct CsvFile<'p, R> {
     blocks: Option<Vec<(BlockAt, usize)>>,
 }
 
-/// The file's bytes, hashed and counted as they are read.
-struct Hashed<'p, R> {
+/// The file's bytes, counted as they are read.
+struct Counted<'p, R> {
     inner: R,
-    hasher: Sha256,
     progress: &'p dyn Progress,
 }
 
-impl<R: io::Read> io::Read for Hashed<'_, R> {
+impl<R: io::Read> io::Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
         self.progress.advance(n as u64);
         Ok(n)
+    }
+}
+
+/// SHA-256 of a file, lowercase hex.
+pub fn sha256_of(path: &Path) -> io::Result<String> {
+    let mut input = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; BLOCK];
+    loop {
+        match read_some(&mut input, &mut buf)? {
+            0 => return Ok(format!("{:x}", hasher.finalize())),
+            n => hasher.update(&buf[..n]),
+        }
     }
 }
 
 /// Where a [`CsvFile`]'s text comes from: the file's bytes as they are
 /// (UTF-8), or decoded from UTF-16.
 enum Input<'p, R> {
-    Utf8(Hashed<'p, R>),
-    Utf16(Utf16Reader<Hashed<'p, R>>),
+    Utf8(Counted<'p, R>),
+    Utf16(Utf16Reader<Counted<'p, R>>),
 }
 
 impl<R: io::Read> io::Read for Input<'_, R> {
@@ -92,19 +110,10 @@ impl<R: io::Read> io::Read for Input<'_, R> {
     }
 }
 
-impl<'p, R: io::Read> Input<'p, R> {
-    fn hashed(self) -> Hashed<'p, R> {
-        match self {
-            Input::Utf8(r) => r,
-            Input::Utf16(r) => r.into_inner(),
-        }
-    }
-}
-
 /// How reading a file as a stream ended.
 pub enum Finished {
-    /// Read: the rejected rows, the SHA-256 of the file and its encoding.
-    Read(Vec<Rejection>, String, Encoding),
+    /// Read: the rejected rows and the file's encoding.
+    Read(Vec<Rejection>, Encoding),
     /// The stream gave up; read the file whole instead.
     ReadWhole,
 }
@@ -132,9 +141,9 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         // The first bytes decide the encoding: UTF-16 by its byte-order mark
         // is decoded from there on; anything else is read as it is (and left
         // to the whole-file reader below unless it is UTF-8).
-        let mut hashed = Hashed { inner: input, hasher: Sha256::new(), progress };
+        let mut counted = Counted { inner: input, progress };
         let mut first = vec![0; block.max(4)];
-        let n = read_full(&mut hashed, &mut first)?;
+        let n = read_full(&mut counted, &mut first)?;
         let head = &first[..n];
         let utf16 = match head {
             [0xFF, 0xFE, ..] => Some((false, Encoding::Utf16Le)),
@@ -143,13 +152,13 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         };
         let (input, encoding, buf, filled, eof) = match utf16 {
             Some((big_endian, encoding)) => {
-                let reader = Utf16Reader::new(hashed, big_endian, &first[2..n]);
+                let reader = Utf16Reader::new(counted, big_endian, &first[2..n]);
                 (Input::Utf16(reader), encoding, vec![0; block.max(4)], 0, false)
             }
             None if head.starts_with(b"\xEF\xBB\xBF") => {
-                (Input::Utf8(hashed), Encoding::Utf8Bom, first, n, n < block.max(4))
+                (Input::Utf8(counted), Encoding::Utf8Bom, first, n, n < block.max(4))
             }
-            None => (Input::Utf8(hashed), Encoding::Utf8, first, n, n < block.max(4)),
+            None => (Input::Utf8(counted), Encoding::Utf8, first, n, n < block.max(4)),
         };
         let mut s = CsvFile {
             file: file.clone(),
@@ -231,23 +240,16 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         Ok(Some(s))
     }
 
-    /// How the stream ended: the rejected rows and the file's hash, or that it
-    /// gave up. Reads what is left, so that the hash covers the whole file.
-    pub fn finish(mut self) -> io::Result<Finished> {
+    /// How the stream ended: the rejected rows, or that it gave up.
+    pub fn finish(self) -> Finished {
         if self.give_up || !self.done {
-            return Ok(Finished::ReadWhole);
+            return Finished::ReadWhole;
         }
-        while !self.eof {
-            self.filled = 0;
-            self.start = 0;
-            self.fill()?;
-        }
-        let sha256 = format!("{:x}", self.input.hashed().hasher.finalize());
-        Ok(Finished::Read(self.rejected, sha256, self.encoding))
+        Finished::Read(self.rejected, self.encoding)
     }
 
     /// Tops the buffer up with the next bytes (growing it when one unread record
-    /// fills it), hashing them and reporting progress.
+    /// fills it), reporting progress.
     fn fill(&mut self) -> io::Result<()> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.filled, 0);
@@ -492,9 +494,8 @@ mod tests {
         s.each(&mut |line, cells| {
             records.push((line, (0..3).filter_map(|c| cells.get(c).map(str::to_owned)).collect()))
         });
-        match s.finish().unwrap() {
-            Finished::Read(rejected, sha, _) => {
-                assert_eq!(sha, format!("{:x}", Sha256::digest(bytes)));
+        match s.finish() {
+            Finished::Read(rejected, _) => {
                 Some((records, rejected.into_iter().map(|r| (r.source.line, r.reason)).collect()))
             }
             Finished::ReadWhole => None,
@@ -619,7 +620,7 @@ mod tests {
                 None => true,
                 Some(mut s) => {
                     s.each(&mut |_, _| {});
-                    matches!(s.finish().unwrap(), Finished::ReadWhole)
+                    matches!(s.finish(), Finished::ReadWhole)
                 }
             };
             assert!(gave_up, "case {case}: {:?}", String::from_utf8_lossy(&bytes[cut..cut + 30]));

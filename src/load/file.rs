@@ -240,14 +240,32 @@ pub(super) fn outcome(
     })
 }
 
-/// Reads a file named after a cmdlet as a stream ([`input::stream`]); `None`
-/// when it is not plain CSV and must be read whole.
+/// Reads a file named after a cmdlet as a stream ([`input::stream`]), hashing
+/// it in a task beside; `None` when it is not plain CSV and must be read whole.
 pub(super) fn load_streamed(
     cmdlet: Cmdlet,
     environment: Environment,
     path: &Path,
     progress: &dyn Progress,
 ) -> Result<Option<Outcome>, LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let (mapped, sha256) = rayon::join(
+        || stream_and_map(cmdlet, environment, path, progress),
+        || input::stream::sha256_of(path),
+    );
+    match mapped? {
+        Some(mapped) => outcome(cmdlet, path, sha256.map_err(io)?, mapped).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The streamed read of [`load_streamed`].
+fn stream_and_map(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let file = display_name(path);
     let input = std::fs::File::open(path).map_err(io)?;
@@ -288,14 +306,13 @@ pub(super) fn load_streamed(
     };
     let form = Form::Csv { delimiter: stream.delimiter() };
     let why = format!("{} (read as a stream)", stream.why());
-    let Finished::Read(parse_rejected, sha256, encoding) = stream.finish().map_err(io)? else {
+    let Finished::Read(parse_rejected, encoding) = stream.finish() else {
         return Ok(None);
     };
     let rows = mapped + parse_rejected.len();
     rejected.extend(parse_rejected);
     file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
-    let mapped = Mapped { typed, rows, form, why, encoding, rejected, warnings };
-    outcome(cmdlet, path, sha256, mapped).map(Some)
+    Ok(Some(Mapped { typed, rows, form, why, encoding, rejected, warnings }))
 }
 
 /// The rows the mapper made of each block: the block's records less those it
