@@ -32,7 +32,10 @@ pub fn write_chunked<T: Sync>(
                         let chunk = &items[range.clone()];
                         let mut buf = Vec::with_capacity(chunk.len() * per_item.load(Relaxed));
                         render(range.start, chunk, &mut buf)?;
-                        per_item.store(buf.len() / chunk.len().max(1) + 32, Relaxed);
+                        // An eighth more than the last chunk took: growing a
+                        // buffer of megabytes copies it.
+                        let per = buf.len() / chunk.len().max(1);
+                        per_item.store(per + per / 8 + 32, Relaxed);
                         Ok(buf)
                     })
                     .collect();
