@@ -113,30 +113,18 @@ impl Snapshot {
             )
             .0
         });
-        // The mailboxes' duplicates are found from what was noted of them as
-        // they were first read, while the users are deduplicated: each is a
-        // pass on one core.
-        let mut mailboxes = mailboxes;
-        let notes = mailboxes.take_notes();
-        let mut users_rejected = Vec::new();
-        let (users, duplicates) = rayon::join(
-            || {
-                let rejected = &mut users_rejected;
-                users.map(|u| dedup(u, |u| u.ids.join_key(), "user", |u| &u.source, rejected))
-            },
-            || mailbox_duplicates(&mailboxes, &notes),
-        );
-        rejected.append(&mut users_rejected);
+        let users = users.map(|u| dedup(u, |u| u.ids.join_key(), "user", |u| &u.source, rejected));
         // The users' index by key is their index by Guid too (a key is the Guid
         // when there is one): the join looks mailboxes up in it.
         let (users, by_key) = users.unzip();
-        // The notes join each mailbox to its user by Guid; duplicates are then
-        // dropped, and the few mailboxes the Guid did not join are looked for
-        // by their other keys.
-        let read = read_mailboxes(&mailboxes, notes, users.as_deref().zip(by_key.as_ref()));
+        // What was noted of each mailbox as it was first read joins it to its
+        // user by Guid; duplicates are then dropped, and the few mailboxes the
+        // Guid did not join are looked for by their other keys.
+        let mut mailboxes = mailboxes;
+        let read = read_mailboxes(&mut mailboxes, users.as_deref().zip(by_key.as_ref()));
         drop(by_key);
         let (mailboxes, mailbox_user) =
-            dedup_mailboxes(mailboxes, read, &duplicates, rejected, users.as_deref());
+            dedup_mailboxes(mailboxes, read, rejected, users.as_deref());
 
         let mut policy_index = HashMap::new();
         for (i, p) in policies.iter().flatten().enumerate() {
@@ -471,11 +459,8 @@ const ADDRESSES: [usize; 2] = [Ids::USER_PRINCIPAL_NAME, Ids::PRIMARY_SMTP_ADDRE
 /// Guid when it has one, so a hit on a user with a Guid is a hit on that Guid.
 /// Only the mailboxes the Guid did not join and whose other keys a user may
 /// have ([`fallback_candidates`]) are read again, for those keys.
-fn read_mailboxes(
-    mailboxes: &Mailboxes,
-    mut notes: JoinNotes,
-    users: Option<(&[User], &KeyIndex)>,
-) -> MailboxKeys {
+fn read_mailboxes(mailboxes: &mut Mailboxes, users: Option<(&[User], &KeyIndex)>) -> MailboxKeys {
+    let mut notes = mailboxes.take_notes();
     let by_guid = |g: &JoinKey<'_>| {
         let (users, by_key) = users?;
         let found = by_key.find(g, |slot| users[slot].ids.join_key() == *g)?;
@@ -540,38 +525,33 @@ fn fallback_candidates(notes: &JoinNotes, not_joined: &[usize], users: &[User]) 
     not_joined.iter().copied().filter(maybe).collect()
 }
 
-/// [`dedup`]'s duplicates for the mailbox rows, which may be read again from
-/// their file, found from their noted key hashes: a row is read a second time
-/// only when its key's hash is one an earlier row has (a duplicate, in
-/// practice). Each duplicate comes with the first of its key.
-fn mailbox_duplicates(mailboxes: &Mailboxes, notes: &JoinNotes) -> Vec<(usize, usize)> {
-    KeyIndex::build(
-        notes.len(),
-        |i| notes.key_hash(i),
-        |a, b| mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key(),
-    )
-    .1
-}
-
-/// Rejects the `duplicates` ([`mailbox_duplicates`]) and finishes the join for
-/// the mailboxes kept. Returns the mailboxes kept and each one's user.
+/// [`dedup`] for the mailbox rows, which may be read again from their file, with
+/// the join finished for the mailboxes kept: a row is read a second time only
+/// when its key's hash is one an earlier row has (a duplicate, in practice).
+/// Returns the mailboxes kept and each one's user.
 fn dedup_mailboxes(
     mailboxes: Mailboxes,
     read: MailboxKeys,
-    duplicates: &[(usize, usize)],
     rejected: &mut Vec<Rejection>,
     users: Option<&[User]>,
 ) -> (Mailboxes, Vec<UserRef>) {
     let MailboxKeys { notes, users: mut joined, mut unjoined } = read;
+    // The rows are read again only when two hashes agree.
+    let (index, duplicates) = KeyIndex::build(
+        notes.len(),
+        |i| notes.key_hash(i),
+        |a, b| mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key(),
+    );
     drop(notes);
-    for &(i, first) in duplicates {
+    for &(i, first) in &duplicates {
         let (m, f) = (mailboxes.get(i), mailboxes.get(first));
         rejected.push(duplicate("mailbox", &m.ids.join_key(), &m.source, &f.source));
     }
+    drop(index);
     let mailboxes = if duplicates.is_empty() {
         mailboxes
     } else {
-        let keep = keep(mailboxes.len(), duplicates);
+        let keep = keep(mailboxes.len(), &duplicates);
         // Number the kept mailboxes' unjoined keys by their new places.
         let mut at = 0;
         let place: Vec<usize> = keep
