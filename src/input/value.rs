@@ -66,6 +66,10 @@ pub fn parse_bool(raw: &str) -> Result<Option<bool>, ValueError> {
 /// True when the value is the type name `Export-Csv` writes for a collection.
 pub fn is_type_name(raw: &str) -> bool {
     let t = trim(raw);
+    // Every name below starts with one of these (most cells start otherwise).
+    if !matches!(t.as_bytes().first(), Some(b'S' | b'M' | b'D')) {
+        return false;
+    }
     (t.starts_with("System.Collections.")
         || t.starts_with("Microsoft.Exchange.Data.MultiValuedProperty")
         || t.starts_with("Deserialized.")
@@ -206,6 +210,10 @@ mod tests {
         assert!(is_type_name("System.Collections.Generic.List`1[System.String]"));
         assert!(!is_type_name("Block Basic Auth"));
         assert!(!is_type_name("System Policy"));
+        for name in ["System.Object[]", " System.String[]", "Deserialized.System.Object[]\t"] {
+            assert!(is_type_name(name), "{name:?}");
+        }
+        assert!(!is_type_name("Dana.Smith@contoso.com System.Object[]"));
     }
 
     #[test]
