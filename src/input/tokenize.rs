@@ -18,8 +18,9 @@
 //! sign-ins is gigabytes. Reading the first 40 bytes a word at a time took
 //! tokenizing alone (in memory, best of six) from 0.47 to 0.36 s on that file
 //! and from 0.20 to 0.09 s on a million-mailbox `CasMailbox.csv`. The crate is
-//! still what writes CSV, and the oracle in the tests; `simd-csv` was measured
-//! too and is not measurably faster on this always-quoted shape.
+//! the oracle in the tests, and writes every CSV but the report's rows (which
+//! quote as it does, `emit::report::csv`); `simd-csv` was measured too and is
+//! not measurably faster on this always-quoted shape.
 //!
 //! The semantics, as the csv crate's: a field that starts with `"` is quoted
 //! until a `"` not followed by another (`""` is one `"`); bytes after that
