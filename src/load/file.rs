@@ -249,13 +249,38 @@ pub(super) fn load_streamed(
     progress: &dyn Progress,
 ) -> Result<Option<Outcome>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let before = Stamp::of(path).map_err(io)?;
     let (mapped, sha256) = rayon::join(
         || stream_and_map(cmdlet, environment, path, progress),
         || input::stream::sha256_of(path),
     );
-    match mapped? {
-        Some(mapped) => outcome(cmdlet, path, sha256.map_err(io)?, mapped).map(Some),
-        None => Ok(None),
+    let Some(mapped) = mapped? else { return Ok(None) };
+    let sha256 = sha256.map_err(io)?;
+    // The hash is of what was parsed only if the file stayed as it was.
+    before.unchanged(path)?;
+    outcome(cmdlet, path, sha256, mapped).map(Some)
+}
+
+/// A file's length and modification time, to tell whether it changed while
+/// it was read twice (parsed, and hashed).
+#[derive(Debug, PartialEq)]
+struct Stamp(u64, Option<std::time::SystemTime>);
+
+impl Stamp {
+    fn of(path: &Path) -> std::io::Result<Stamp> {
+        let meta = std::fs::metadata(path)?;
+        Ok(Stamp(meta.len(), meta.modified().ok()))
+    }
+
+    /// An error naming the file when it is no longer as it was.
+    fn unchanged(&self, path: &Path) -> Result<(), LoadError> {
+        let io = |error| LoadError::Io { path: path.to_owned(), error };
+        match Stamp::of(path).map_err(io)? == *self {
+            true => Ok(()),
+            false => Err(io(std::io::Error::other(
+                "the file changed while it was read (its size or modification time); run again on an export that is not being written",
+            ))),
+        }
     }
 }
 
@@ -331,4 +356,22 @@ fn rows_per_block(blocks: Vec<(BlockAt, usize)>, rejected: &[usize]) -> Vec<(Blo
         out.push((at, records.saturating_sub(lost)));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_changes_between_its_two_reads_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("User.csv");
+        std::fs::write(&path, "Guid,UserPrincipalName\n").unwrap();
+        let stamp = Stamp::of(&path).unwrap();
+        assert!(stamp.unchanged(&path).is_ok());
+        std::fs::write(&path, "Guid,UserPrincipalName\na,b@contoso.com\n").unwrap();
+        let e = stamp.unchanged(&path).unwrap_err().to_string();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains("changed while it was read"), "{e}");
+    }
 }
