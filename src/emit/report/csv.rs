@@ -122,9 +122,9 @@ fn needs_quotes(cell: &[u8]) -> bool {
 /// One record being written: cells quoted as the `csv` crate's writer (its
 /// defaults) quotes them, straight into the report's buffer. The report writes
 /// twelve million cells at a million mailboxes; going through `csv::Writer`
-/// cost a buffer copy and a call per cell (about a third of the audit's time,
-/// `perf`), and most cells are exoauth's own words, which need no scan for
-/// quotes. A test holds the two byte-identical.
+/// cost a buffer copy and a call per cell, and most cells are exoauth's own
+/// words, which need no scan for quotes (`perf`: writing the rows went from
+/// about 13% of the run's CPU to 8%). A test holds the two byte-identical.
 struct Line<'b> {
     out: &'b mut Vec<u8>,
     first: bool,
