@@ -265,11 +265,6 @@ impl<R: io::Read> Utf16Reader<R> {
             spilled: 0..0,
         }
     }
-
-    /// The reader it reads from.
-    pub fn into_inner(self) -> R {
-        self.inner
-    }
 }
 
 impl<R: io::Read> io::Read for Utf16Reader<R> {

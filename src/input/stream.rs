@@ -24,9 +24,8 @@
 //! cache).
 
 use std::io;
-use std::sync::Arc;
-
 use std::path::Path;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -78,6 +77,23 @@ impl<R: io::Read> io::Read for Counted<'_, R> {
         let n = self.inner.read(buf)?;
         self.progress.advance(n as u64);
         Ok(n)
+    }
+}
+
+/// A file's length and modification time: when they differ from those taken
+/// before a read, the file changed under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp(u64, Option<std::time::SystemTime>);
+
+impl Stamp {
+    /// The stamp of a file's metadata.
+    pub fn of(meta: &std::fs::Metadata) -> Stamp {
+        Stamp(meta.len(), meta.modified().ok())
+    }
+
+    /// The stamp of the file at `path`.
+    pub fn of_path(path: &Path) -> io::Result<Stamp> {
+        std::fs::metadata(path).map(|meta| Stamp::of(&meta))
     }
 }
 

@@ -301,9 +301,10 @@ impl Tokenizer {
 const SHORT_WORDS: usize = 5;
 
 /// The byte lanes of `word` that equal `b`, as their high bits; the lowest
-/// one set is exact (a borrow only runs upwards from a true match).
+/// one set is exact (a borrow only runs upwards from a true match), so the
+/// result is 0 exactly when no lane equals `b`.
 #[inline(always)]
-fn lanes_eq(word: u64, b: u8) -> u64 {
+pub(crate) fn lanes_eq(word: u64, b: u8) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     let x = word ^ (LO * u64::from(b));
     x.wrapping_sub(LO) & !x & (LO << 7)

@@ -14,7 +14,7 @@ use super::text::{clean_text, decode_file, display_name, then};
 use super::{InputFile, LoadError};
 use crate::decode::Encoding;
 use crate::input::csv::CsvStream;
-use crate::input::stream::{CsvFile, Finished};
+use crate::input::stream::{CsvFile, Finished, Stamp};
 use crate::input::{self, Form, Records, Rejection, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::mailboxes::{BlockAt, FileLayout};
@@ -249,7 +249,7 @@ pub(super) fn load_streamed(
     progress: &dyn Progress,
 ) -> Result<Option<Outcome>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
-    let before = Stamp::of(path).map_err(io)?;
+    let before = Stamp::of_path(path).map_err(io)?;
     let (mapped, sha256) = rayon::join(
         || stream_and_map(cmdlet, environment, path, progress),
         || input::stream::sha256_of(path),
@@ -257,30 +257,18 @@ pub(super) fn load_streamed(
     let Some(mapped) = mapped? else { return Ok(None) };
     let sha256 = sha256.map_err(io)?;
     // The hash is of what was parsed only if the file stayed as it was.
-    before.unchanged(path)?;
+    unchanged(before, path)?;
     outcome(cmdlet, path, sha256, mapped).map(Some)
 }
 
-/// A file's length and modification time, to tell whether it changed while
-/// it was read twice (parsed, and hashed).
-#[derive(Debug, PartialEq)]
-struct Stamp(u64, Option<std::time::SystemTime>);
-
-impl Stamp {
-    fn of(path: &Path) -> std::io::Result<Stamp> {
-        let meta = std::fs::metadata(path)?;
-        Ok(Stamp(meta.len(), meta.modified().ok()))
-    }
-
-    /// An error naming the file when it is no longer as it was.
-    fn unchanged(&self, path: &Path) -> Result<(), LoadError> {
-        let io = |error| LoadError::Io { path: path.to_owned(), error };
-        match Stamp::of(path).map_err(io)? == *self {
-            true => Ok(()),
-            false => Err(io(std::io::Error::other(
-                "the file changed while it was read (its size or modification time); run again on an export that is not being written",
-            ))),
-        }
+/// An error naming the file when it is no longer as `before` found it.
+fn unchanged(before: Stamp, path: &Path) -> Result<(), LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    match Stamp::of_path(path).map_err(io)? == before {
+        true => Ok(()),
+        false => Err(io(std::io::Error::other(
+            "the file changed while it was read (its size or modification time); run again on an export that is not being written",
+        ))),
     }
 }
 
@@ -367,10 +355,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("User.csv");
         std::fs::write(&path, "Guid,UserPrincipalName\n").unwrap();
-        let stamp = Stamp::of(&path).unwrap();
-        assert!(stamp.unchanged(&path).is_ok());
+        let stamp = Stamp::of_path(&path).unwrap();
+        assert!(unchanged(stamp, &path).is_ok());
         std::fs::write(&path, "Guid,UserPrincipalName\na,b@contoso.com\n").unwrap();
-        let e = stamp.unchanged(&path).unwrap_err().to_string();
+        let e = unchanged(stamp, &path).unwrap_err().to_string();
         assert!(e.starts_with(&path.display().to_string()), "{e}");
         assert!(e.contains("changed while it was read"), "{e}");
     }

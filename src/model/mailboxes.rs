@@ -26,12 +26,12 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
-use std::time::SystemTime;
 
 use super::notes::JoinNotes;
 use super::{CasMailbox, Ids, Setting, Text};
 use crate::decode::Encoding;
 use crate::input::csv::{Block, Read as Found, read_block};
+use crate::input::stream::Stamp;
 use crate::input::{Cells, Records, Source};
 
 /// The mailbox rows of a snapshot, in file order.
@@ -265,7 +265,7 @@ struct FileRows {
     input: Arc<Mutex<std::fs::File>>,
     /// The file's length and modification time when it was opened for the
     /// first read.
-    stamp: (u64, Option<SystemTime>),
+    stamp: Stamp,
     columns: Vec<String>,
     delimiter: u8,
     encoding: Encoding,
@@ -381,7 +381,7 @@ impl FileRows {
             let mut input = self.input.lock().unwrap_or_else(PoisonError::into_inner);
             let meta =
                 input.metadata().map_err(|e| format!("the file cannot be read again: {e}"))?;
-            if (meta.len(), meta.modified().ok()) != self.stamp {
+            if Stamp::of(&meta) != self.stamp {
                 return Err(CHANGED.into());
             }
             input
@@ -507,7 +507,7 @@ impl Mailboxes {
             path: layout.path,
             name: layout.name,
             input: Arc::new(Mutex::new(input)),
-            stamp: (meta.len(), meta.modified().ok()),
+            stamp: Stamp::of(&meta),
             columns: layout.columns,
             delimiter: layout.delimiter,
             encoding: layout.encoding,

@@ -104,19 +104,12 @@ fn header(s: &Snapshot, options: &Options, out: &mut dyn io::Write) -> io::Resul
 /// Whether a cell holds a comma, a quote or a line break: eight bytes at a
 /// time (the cells are names and addresses, a few dozen bytes each).
 fn needs_quotes(cell: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    // The lanes of `w` equal to `b` have their high bit set (and, past a lane
-    // that is, maybe others: enough to say whether there is one).
-    let lanes = |w: u64, b: u8| {
-        let x = w ^ (LO * u64::from(b));
-        x.wrapping_sub(LO) & !x & (LO << 7)
-    };
+    use crate::input::tokenize::lanes_eq;
     let words = cell.chunks_exact(8);
     let rest = words.remainder();
-    words
-        .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
-        .any(|w| (lanes(w, b',') | lanes(w, b'"') | lanes(w, b'\r') | lanes(w, b'\n')) != 0)
-        || rest.iter().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    words.map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default())).any(|w| {
+        (lanes_eq(w, b',') | lanes_eq(w, b'"') | lanes_eq(w, b'\r') | lanes_eq(w, b'\n')) != 0
+    }) || rest.iter().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 
 /// One record being written: cells quoted as the `csv` crate's writer (its
