@@ -331,37 +331,49 @@ const DIGITS: [usize; 32] = [
 
 /// The 16 bytes of a GUID written in canonical form (`8-4-4-4-12` lowercase hex
 /// digits, no braces, no spaces); `None` for any other text, which is then kept
-/// as it is.
+/// as it is. Every Guid and ExternalDirectoryObjectId of every row comes
+/// through here, so the digits are read eight at a time ([`hex_word`]).
 fn canonical_guid(text: &str) -> Option<[u8; 16]> {
-    /// Each byte's value as a lowercase hex digit, or 0xFF.
-    const VALUE: [u8; 256] = {
-        let mut table = [0xFF; 256];
-        let mut c = 0;
-        while c < 10 {
-            table[b'0' as usize + c] = c as u8;
-            c += 1;
-        }
-        let mut c = 0;
-        while c < 6 {
-            table[b'a' as usize + c] = 10 + c as u8;
-            c += 1;
-        }
-        table
-    };
     let b: &[u8; 36] = text.as_bytes().try_into().ok()?;
     if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
+    let word = |at: usize| u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]));
+    let words = [
+        word(0) | word(4) << 32,
+        word(9) | word(14) << 32,
+        word(19) | word(24) << 32,
+        word(28) | word(32) << 32,
+    ];
     let mut out = [0u8; 16];
-    let mut invalid = 0u8;
-    for (k, byte) in out.iter_mut().enumerate() {
-        let (hi, lo) =
-            (VALUE[usize::from(b[DIGITS[2 * k]])], VALUE[usize::from(b[DIGITS[2 * k + 1]])]);
-        invalid |= hi | lo;
-        *byte = hi << 4 | lo;
+    for (k, w) in words.into_iter().enumerate() {
+        out[4 * k..4 * k + 4].copy_from_slice(&hex_word(w)?.to_le_bytes());
     }
-    // A digit's value fits in four bits; 0xFF does not.
-    (invalid < 16).then_some(out)
+    Some(out)
+}
+
+/// Eight lowercase hex digits (the first in the lowest byte) as the four
+/// bytes they spell, first digit highest; `None` when one is not such a digit.
+fn hex_word(w: u64) -> Option<u32> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = LO << 7;
+    if w & HI != 0 {
+        return None;
+    }
+    // With every byte under 0x80, adding `0x80 - c` to a byte sets its high
+    // bit exactly when it is at least `c`, and never carries into the next.
+    let at_least = |c: u8| (w + LO * u64::from(0x80 - c)) & HI;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if digit | letter != HI {
+        return None;
+    }
+    // A digit's value is its low four bits; a letter's, its low four bits + 9.
+    let v = (w & (LO * 0x0F)) + (letter >> 7) * 9;
+    // Each even byte takes its digit and the next: then keep the even bytes.
+    let t = ((v << 4) | (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let t = (t | t >> 8) & 0x0000_FFFF_0000_FFFF;
+    u32::try_from((t | t >> 16) & 0xFFFF_FFFF).ok()
 }
 
 /// A join key: a GUID as its 16 bytes, any other identifier as its
@@ -435,7 +447,47 @@ mod tests {
         }
     }
 
+    /// The GUID's bytes as read one digit at a time: the oracle for
+    /// [`canonical_guid`].
+    fn guid_digit_by_digit(text: &str) -> Option<[u8; 16]> {
+        let b = text.as_bytes();
+        if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+            return None;
+        }
+        let value = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut out = [0u8; 16];
+        for (k, byte) in out.iter_mut().enumerate() {
+            *byte = value(b[DIGITS[2 * k]])? << 4 | value(b[DIGITS[2 * k + 1]])?;
+        }
+        Some(out)
+    }
+
     proptest! {
+        /// GUID text is read as the digit-by-digit reading reads it, whatever
+        /// the characters around the hex digits' ranges (`/`, `:`, `` ` ``,
+        /// `g`, capitals, non-ASCII) and wherever the hyphens are.
+        #[test]
+        fn guids_are_read_as_digit_by_digit(
+            guid in "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            at in 0..36usize,
+            other in proptest::sample::select(
+                &['/', '0', '9', ':', '@', '`', 'a', 'f', 'g', 'A', 'F', '-', '{', 'é', '\u{b0}'][..],
+            ),
+            dashes in "[0-9a-f-]{36}",
+        ) {
+            prop_assert_eq!(canonical_guid(&guid), guid_digit_by_digit(&guid));
+            prop_assert!(canonical_guid(&guid).is_some());
+            // One character changed, next to the digits' ranges or not.
+            let mut changed = guid.clone();
+            changed.replace_range(at..=at, other.encode_utf8(&mut [0; 4]));
+            prop_assert_eq!(canonical_guid(&changed), guid_digit_by_digit(&changed));
+            prop_assert_eq!(canonical_guid(&dashes), guid_digit_by_digit(&dashes));
+        }
+
         /// Whatever the columns hold, every field reads back as it was given,
         /// and the key's join key is the join key of its text.
         #[test]
