@@ -11,13 +11,10 @@ use std::io;
 
 use serde::Serialize;
 
-use crate::model::Id;
-
 use super::{MailboxView, Renderer, Report};
-use crate::audit::{Blocker, Finding};
-use crate::input::Source;
+use crate::audit::Finding;
 use crate::model::exceptions::Exception;
-use crate::model::usage::{ProtocolUsage, TOP_CLIENTS, Usage, format_time};
+use crate::model::usage::{ProtocolUsage, TOP_CLIENTS, format_time};
 use crate::model::{Protocol, Setting};
 
 /// The schema identifier.
@@ -107,21 +104,6 @@ struct Counts {
 }
 
 #[derive(Serialize)]
-struct Mailbox<'a> {
-    identity: Id<'a>,
-    external_directory_object_id: Option<Id<'a>>,
-    user_principal_name: Option<Id<'a>>,
-    primary_smtp_address: Option<Id<'a>>,
-    recipient_type: Option<&'a str>,
-    effective_policy: Option<&'a str>,
-    policy_source: &'static str,
-    flagged: bool,
-    excepted: bool,
-    exception: Option<ExceptionOut<'a>>,
-    protocols: Protocols<'a>,
-}
-
-#[derive(Serialize)]
 struct ExceptionOut<'a> {
     protocols: Vec<&'static str>,
     until: String,
@@ -140,35 +122,6 @@ impl<'a> ExceptionOut<'a> {
             source: e.source.to_string(),
         }
     }
-}
-
-/// A finding's verdicts as a JSON object keyed by protocol, in report order,
-/// serialised straight from the finding (a million of them are written).
-struct Protocols<'a>(&'a Finding, Option<&'a Usage>);
-
-impl Serialize for Protocols<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(None)?;
-        for (p, pv) in self.0.verdicts() {
-            map.serialize_entry(
-                p.as_str(),
-                &ProtocolOut {
-                    basic_auth: pv.verdict.as_str(),
-                    blockers: Blockers(&pv.blockers),
-                    usage: self.1.map(|u| UsageOut::of(u.get(self.0.mailbox, p))),
-                },
-            )?;
-        }
-        map.end()
-    }
-}
-
-#[derive(Serialize)]
-struct ProtocolOut<'a> {
-    basic_auth: &'static str,
-    blockers: Blockers<'a>,
-    usage: Option<UsageOut<'a>>,
 }
 
 #[derive(Serialize)]
@@ -223,33 +176,6 @@ struct SourceOut<'a> {
     events: u64,
 }
 
-struct Blockers<'a>(&'a [Blocker]);
-
-impl Serialize for Blockers<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|b| BlockerOut {
-            code: b.code.as_str(),
-            setting: &b.setting,
-            value: &b.value,
-            source: &b.source,
-        }))
-    }
-}
-
-#[derive(Serialize)]
-struct BlockerOut<'a> {
-    code: &'static str,
-    setting: &'a str,
-    value: &'a str,
-    #[serde(serialize_with = "as_text")]
-    source: &'a Source,
-}
-
-/// A `File:LINE` source as a JSON string, without an intermediate `String`.
-fn as_text<S: serde::Serializer>(source: &&Source, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(source)
-}
-
 #[derive(Serialize)]
 struct Rejected<'a> {
     source: String,
@@ -263,26 +189,126 @@ fn setting(s: Option<Setting>) -> Option<bool> {
     }
 }
 
-fn mailbox<'a>(r: &Report<'a>, f: &'a Finding, v: &'a MailboxView<'_>) -> Mailbox<'a> {
+/// Writes one mailbox of the `mailboxes` array as a compact JSON object: the
+/// bytes serde_json writes for the object DESIGN.md §5 describes (these keys in
+/// this order, `null` for what is missing), with each key written as it is and
+/// each string copied whole when it holds nothing to escape ([`string`]). A
+/// million mailboxes are a gigabyte of JSON: through serde_json's derived
+/// serialisation, scanning every byte of every key and value for escapes was a
+/// fifth of writing them. The exception and the sign-in usage, which most
+/// mailboxes lack, go through serde_json. The golden reports hold every fixture's
+/// JSON byte for byte.
+fn write_mailbox(
+    r: &Report<'_>,
+    f: &Finding,
+    v: &MailboxView<'_>,
+    scratch: &mut String,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
     let s = &r.loaded.snapshot;
     // Of the exceptions that cover the mailbox, the one that runs out first.
     let exception = s
         .exceptions
         .as_ref()
         .and_then(|x| f.excepted.iter().map(|&k| &x.rows[k as usize]).min_by_key(|e| e.until));
-    Mailbox {
-        identity: v.identity(),
-        external_directory_object_id: v.external_directory_object_id(),
-        user_principal_name: v.user_principal_name(),
-        primary_smtp_address: v.primary_smtp_address(),
-        recipient_type: f.recipient_type.as_deref(),
-        effective_policy: f.effective_policy.as_deref(),
-        policy_source: f.policy_source.as_str(),
-        flagged: f.flagged,
-        excepted: !f.excepted.is_empty(),
-        exception: exception.map(ExceptionOut::of),
-        protocols: Protocols(f, s.usage.as_ref()),
+    out.extend_from_slice(b"{\"identity\":");
+    string(out, v.identity().as_str());
+    out.extend_from_slice(b",\"external_directory_object_id\":");
+    optional(out, v.external_directory_object_id().as_ref().map(|i| i.as_str()));
+    out.extend_from_slice(b",\"user_principal_name\":");
+    optional(out, v.user_principal_name().as_ref().map(|i| i.as_str()));
+    out.extend_from_slice(b",\"primary_smtp_address\":");
+    optional(out, v.primary_smtp_address().as_ref().map(|i| i.as_str()));
+    out.extend_from_slice(b",\"recipient_type\":");
+    optional(out, f.recipient_type.as_deref());
+    out.extend_from_slice(b",\"effective_policy\":");
+    optional(out, f.effective_policy.as_deref());
+    out.extend_from_slice(b",\"policy_source\":");
+    string(out, f.policy_source.as_str());
+    out.extend_from_slice(if f.flagged { b",\"flagged\":true" } else { b",\"flagged\":false" });
+    out.extend_from_slice(match f.excepted.is_empty() {
+        true => b",\"excepted\":false",
+        false => b",\"excepted\":true",
+    });
+    out.extend_from_slice(b",\"exception\":");
+    match exception {
+        Some(e) => serde_json::to_writer(&mut *out, &ExceptionOut::of(e))?,
+        None => out.extend_from_slice(b"null"),
     }
+    out.extend_from_slice(b",\"protocols\":{");
+    for (k, (p, pv)) in f.verdicts().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        string(out, p.as_str());
+        out.extend_from_slice(b":{\"basic_auth\":");
+        string(out, pv.verdict.as_str());
+        out.extend_from_slice(b",\"blockers\":[");
+        for (i, b) in pv.blockers.iter().enumerate() {
+            out.extend_from_slice(if i > 0 { b",{\"code\":" } else { b"{\"code\":" });
+            string(out, b.code.as_str());
+            out.extend_from_slice(b",\"setting\":");
+            string(out, &b.setting);
+            out.extend_from_slice(b",\"value\":");
+            string(out, &b.value);
+            out.extend_from_slice(b",\"source\":");
+            scratch.clear();
+            scratch.push_str(&b.source.file);
+            scratch.push(':');
+            scratch.push_str(itoa::Buffer::new().format(b.source.line));
+            string(out, scratch);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"usage\":");
+        match &s.usage {
+            Some(u) => serde_json::to_writer(&mut *out, &UsageOut::of(u.get(f.mailbox, p)))?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"}}");
+    Ok(())
+}
+
+/// Writes `text` as a JSON string, or `null`.
+fn optional(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(t) => string(out, t),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Writes `text` as a JSON string: copied between quotes when it holds no
+/// quote, backslash or control character (which is what serde_json escapes;
+/// it leaves `/`, DEL and every other character as they are), and written by
+/// serde_json otherwise. A test holds the two byte-identical.
+fn string(out: &mut Vec<u8>, text: &str) {
+    if needs_escape(text.as_bytes()) {
+        // Writing into a vector cannot fail, nor can serialising a string.
+        serde_json::to_writer(&mut *out, text).unwrap_or_default();
+        return;
+    }
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// Whether `text` holds a byte JSON escapes: a quote, a backslash or one below
+/// 0x20; eight bytes at a time.
+fn needs_escape(text: &[u8]) -> bool {
+    use crate::input::tokenize::lanes_eq;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    let words = text.chunks_exact(8);
+    let rest = words.remainder();
+    // As `lanes_eq`: a lane at or above 0x80 is masked by `!w`, and a borrow
+    // only runs upwards from a lane below 0x20, so the result is 0 exactly
+    // when no lane is below 0x20.
+    let below_space = |w: u64| w.wrapping_sub(LO * 0x20) & !w & (LO << 7);
+    words
+        .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+        .any(|w| (below_space(w) | lanes_eq(w, b'"') | lanes_eq(w, b'\\')) != 0)
+        || rest.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 impl Renderer for Json {
@@ -395,8 +421,9 @@ impl Renderer for Json {
         key(out, &mut first, "mailboxes")?;
         // About a kilobyte a mailbox: chunks of a few megabytes.
         lines(out, r.audit.entries(), &r.audit.entry_chunks(1 << 11), |chunk, put| {
+            let mut scratch = String::new();
             for (f, row) in r.audit.findings_of(chunk) {
-                put.put(&mailbox(r, &f, &r.view_row(&f, row)))?;
+                write_mailbox(r, &f, &r.view_row(&f, row), &mut scratch, put.next())?;
             }
             Ok(())
         })?;
@@ -485,8 +512,50 @@ struct Elements<'b> {
 impl Elements<'_> {
     /// Puts one element on a line of its own.
     fn put<S: Serialize>(&mut self, element: &S) -> serde_json::Result<()> {
+        serde_json::to_writer(self.next(), element)
+    }
+
+    /// Starts the next element's line: the buffer to write the element into.
+    fn next(&mut self) -> &mut Vec<u8> {
         self.buf.extend_from_slice(if self.first { b"\n    " } else { b",\n    " });
         self.first = false;
-        serde_json::to_writer(&mut *self.buf, element)
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_that_need_escaping_are_found() {
+        for (text, want) in [
+            ("user0@contoso.com", false),
+            ("AuthenticationPolicy[Policy Ü 1].AllowBasicAuthPop", false),
+            ("a/b\u{7f}\u{2028}", false),
+            ("a somewhat longer text with \"a quote\" in it", true),
+            ("C:\\path", true),
+            ("tab\there", true),
+            ("exactly8\n", true),
+            ("\u{1f}", true),
+        ] {
+            assert_eq!(needs_escape(text.as_bytes()), want, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Strings of the bytes that matter (quotes, backslashes, every
+        /// control character, DEL, `/`, non-ASCII, the line separators JSON
+        /// leaves alone) at every place in an eight-byte word are written
+        /// exactly as serde_json writes them.
+        #[test]
+        fn strings_are_what_serde_json_writes(
+            text in "[a\"\\\\/\\x00-\\x1f\\x7fé\u{2028}\u{1F600} ]{0,40}",
+        ) {
+            let mut out = Vec::new();
+            string(&mut out, &text);
+            let want = serde_json::to_vec(&text).unwrap();
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&want));
+        }
     }
 }
