@@ -2,7 +2,7 @@
 each, a line a command: the best wall time and the largest peak resident
 memory of its runs.
 
-    python measure.py [--runs N] -- CMD ARGS... [::: CMD ARGS...]...
+    python measure.py [--runs N] [--fresh FILE]... -- CMD ARGS... [::: CMD ARGS...]...
 
 Commands given together are run in turns (the first, the second, ..., then
 the first again), so that each round meets the machine in the same state: on
@@ -15,8 +15,13 @@ import time
 
 args = sys.argv[1:]
 runs = 3
-if args[:1] == ["--runs"]:
-    runs, args = int(args[1]), args[2:]
+fresh = []
+while args[:1] in (["--runs"], ["--fresh"]):
+    if args[0] == "--runs":
+        runs = int(args[1])
+    else:
+        fresh.append(args[1])
+    args = args[2:]
 rest = args[args.index("--") + 1:]
 cmds = [[]]
 for a in rest:
@@ -28,6 +33,9 @@ best = [float("inf")] * len(cmds)
 peak_kib = [0] * len(cmds)
 for _ in range(runs):
     for i, cmd in enumerate(cmds):
+        for f in fresh:
+            if os.path.exists(f):
+                os.remove(f)
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
