@@ -25,7 +25,7 @@ use crate::audit::rules::{Effective, effective_policy};
 use crate::audit::{Audit, Code, Finding, Options, Verdict, Want};
 use crate::input::Source;
 use crate::model::policy::settable;
-use crate::model::usage::{ProtocolUsage, Readiness, TOP_CLIENTS, format_time};
+use crate::model::usage::{Clients, ProtocolUsage, Readiness, TOP_CLIENTS, format_time};
 use crate::model::{Environment, Protocol, Setting, Snapshot};
 
 /// How the plan turns blockers around.
@@ -422,7 +422,8 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
                     }
                     if f.readiness[p] == Some(Readiness::InUse) && !options.include_in_use {
                         // A client depends on it: blocking now breaks it.
-                        let usage = snapshot.usage.as_ref().map(|u| u.get(f.mailbox, p));
+                        let usage =
+                            snapshot.usage.as_ref().map(|u| (u.get(f.mailbox, p), &u.clients));
                         manual.add("in-use", in_use_message(p, usage), p, &mbx.label);
                         continue;
                     }
@@ -694,17 +695,9 @@ fn effective_policy_counts(snapshot: &Snapshot) -> BTreeMap<String, usize> {
 
 /// The manual step for a protocol in use with basic auth: what uses it, and what
 /// to do before blocking it.
-fn in_use_message(p: Protocol, usage: Option<&ProtocolUsage>) -> String {
-    let Some(u) = usage else { return String::new() };
-    let clients: Vec<String> = u
-        .top_clients(TOP_CLIENTS)
-        .into_iter()
-        .map(|(ip, ua, n)| {
-            let ip = if ip.is_empty() { "(no IP)" } else { ip };
-            let ua = if ua.is_empty() { "(no user agent)" } else { ua };
-            format!("{ip} {ua} ×{n}")
-        })
-        .collect();
+fn in_use_message(p: Protocol, usage: Option<(&ProtocolUsage, &Clients)>) -> String {
+    let Some((u, of)) = usage else { return String::new() };
+    let clients = of.labels(u, TOP_CLIENTS);
     let next = match p {
         Protocol::Smtp => {
             "move this client to OAuth (or to High Volume Email / an SMTP relay connector) first"

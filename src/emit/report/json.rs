@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{MailboxView, Renderer, Report};
 use crate::audit::Finding;
 use crate::model::exceptions::Exception;
-use crate::model::usage::{ProtocolUsage, TOP_CLIENTS, format_time};
+use crate::model::usage::{Clients, ProtocolUsage, TOP_CLIENTS, format_time};
 use crate::model::{Protocol, Setting};
 
 /// The schema identifier.
@@ -135,15 +135,15 @@ struct UsageOut<'a> {
 }
 
 impl<'a> UsageOut<'a> {
-    fn of(u: &'a ProtocolUsage) -> Self {
+    fn of(u: &'a ProtocolUsage, of: &'a Clients) -> Self {
         UsageOut {
             readiness: u.readiness().as_str(),
             successes: u.successes,
             failures: u.failures,
             last_success: u.last_success.map(format_time),
             last_failure: u.last_failure.map(format_time),
-            clients: u
-                .top_clients(TOP_CLIENTS)
+            clients: of
+                .top(u, TOP_CLIENTS)
                 .into_iter()
                 .map(|(ip, user_agent, count)| ClientOut { ip, user_agent, count })
                 .collect(),
@@ -261,7 +261,9 @@ fn write_mailbox(
         }
         out.extend_from_slice(b"],\"usage\":");
         match &s.usage {
-            Some(u) => serde_json::to_writer(&mut *out, &UsageOut::of(u.get(f.mailbox, p)))?,
+            Some(u) => {
+                serde_json::to_writer(&mut *out, &UsageOut::of(u.get(f.mailbox, p), &u.clients))?
+            }
             None => out.extend_from_slice(b"null"),
         }
         out.push(b'}');

@@ -6,7 +6,9 @@
 use crate::audit::advisory::SMTP_DEFAULT_OFF;
 use crate::audit::{Verdict, Want};
 use crate::model::exceptions::Exception;
-use crate::model::usage::{EvidenceSummary, ProtocolUsage, Readiness, TOP_CLIENTS, format_time};
+use crate::model::usage::{
+    Clients, EvidenceSummary, ProtocolUsage, Readiness, TOP_CLIENTS, format_time,
+};
 use crate::model::{Environment, Protocol};
 
 use super::Report;
@@ -190,6 +192,8 @@ pub struct UsageRow<'a> {
     pub verdict: Verdict,
     /// The counters.
     pub usage: &'a ProtocolUsage,
+    /// The clients they number.
+    pub clients: &'a Clients,
 }
 
 impl UsageRow<'_> {
@@ -210,17 +214,7 @@ impl UsageRow<'_> {
 
     /// The top clients, one `203.0.113.7 BAV2ROPC ×41` each.
     pub fn client_list(&self) -> Vec<String> {
-        self.usage
-            .top_clients(TOP_CLIENTS)
-            .into_iter()
-            .map(|(ip, ua, n)| {
-                format!(
-                    "{} {} ×{n}",
-                    if ip.is_empty() { "(no IP)" } else { ip },
-                    if ua.is_empty() { "(no user agent)" } else { ua }
-                )
-            })
-            .collect()
+        self.clients.labels(self.usage, TOP_CLIENTS)
     }
 
     /// For failures only: which cause is likelier.
@@ -260,6 +254,7 @@ pub fn usage_rows<'a>(r: &Report<'a>, limit: usize) -> (Vec<UsageRow<'a>>, usize
                 readiness,
                 verdict: pv.verdict,
                 usage: u,
+                clients: &usage.clients,
             });
         }
     }
