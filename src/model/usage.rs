@@ -82,10 +82,31 @@ fn number(strings: &mut Strings, text: &str) -> u32 {
 }
 
 impl Clients {
-    /// The client of key `key` ([`client_key`]), numbered on first sight.
-    pub fn client(&mut self, key: &str) -> Client {
-        let (ip, agent) = key.split_once('\t').unwrap_or((key, ""));
+    /// The client with IP address `ip` and user agent `agent`, if numbered.
+    fn find(&self, ip: &str, agent: &str) -> Option<Client> {
+        let at = |strings: &Strings, text| u32::try_from(strings.get_index_of(text)?).ok();
+        Some(Client { ip: at(&self.ips, ip)?, agent: at(&self.agents, agent)? })
+    }
+
+    /// The client with IP address `ip` and user agent `agent`, numbered if new.
+    fn number(&mut self, ip: &str, agent: &str) -> Client {
         Client { ip: number(&mut self.ips, ip), agent: number(&mut self.agents, agent) }
+    }
+
+    /// Counts `n` events of the client with IP address `ip` and user agent
+    /// `agent` for `u`. A client is numbered only when `u` keeps it, so that
+    /// a spray from millions of addresses adds no more than the counters hold.
+    fn count(&mut self, u: &mut ProtocolUsage, ip: &str, agent: &str, n: u64) {
+        let search = |u: &ProtocolUsage, c: Client| u.clients.binary_search_by_key(&c, |&(c, _)| c);
+        if let Some(Ok(at)) = self.find(ip, agent).map(|c| search(u, c)) {
+            u.clients[at].1 += n;
+        } else if u.clients.len() < MAX_CLIENTS {
+            let c = self.number(ip, agent);
+            let at = search(u, c).unwrap_or_else(|at| at);
+            u.clients.insert(at, (c, n));
+        } else {
+            u.other_clients += n;
+        }
     }
 
     /// The IP address and user agent of `c`.
@@ -124,20 +145,6 @@ impl Clients {
                 )
             })
             .collect()
-    }
-
-    /// Adds `other`'s strings; returns, for each of `other`'s clients' numbers,
-    /// the numbers here.
-    fn absorb(&mut self, other: Clients) -> (Vec<u32>, Vec<u32>) {
-        let renumber = |to: &mut Strings, from: Strings| {
-            from.into_iter()
-                .map(|s| match to.get_index_of(&s) {
-                    Some(at) => u32::try_from(at).unwrap_or(u32::MAX),
-                    None => u32::try_from(to.insert_full(s).0).unwrap_or(u32::MAX),
-                })
-                .collect()
-        };
-        (renumber(&mut self.ips, other.ips), renumber(&mut self.agents, other.agents))
     }
 }
 
@@ -178,8 +185,8 @@ impl ProtocolUsage {
         }
     }
 
-    /// Counts one event of `client`.
-    pub fn add(&mut self, success: bool, at: i64, client: Client) {
+    /// Counts one event, without its client ([`Clients::count`]).
+    fn record(&mut self, success: bool, at: i64) {
         let (count, last) = if success {
             (&mut self.successes, &mut self.last_success)
         } else {
@@ -187,31 +194,6 @@ impl ProtocolUsage {
         };
         *count += 1;
         *last = Some(last.map_or(at, |l| l.max(at)));
-        self.count_client(client, 1);
-    }
-
-    fn count_client(&mut self, client: Client, n: u64) {
-        match self.clients.binary_search_by_key(&client, |&(c, _)| c) {
-            Ok(at) => self.clients[at].1 += n,
-            Err(at) if self.clients.len() < MAX_CLIENTS => self.clients.insert(at, (client, n)),
-            Err(_) => self.other_clients += n,
-        }
-    }
-
-    /// Adds another partial count of the same mailbox and protocol, whose
-    /// clients are already numbered as here. Its most frequent clients are
-    /// counted first, so that those are the ones kept when there is no room
-    /// for all.
-    fn merge(&mut self, mut other: ProtocolUsage) {
-        self.successes += other.successes;
-        self.failures += other.failures;
-        self.last_success = max_opt(self.last_success, other.last_success);
-        self.last_failure = max_opt(self.last_failure, other.last_failure);
-        self.other_clients += other.other_clients;
-        other.clients.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (client, n) in other.clients {
-            self.count_client(client, n);
-        }
     }
 
     /// Distinct client IP addresses (at least; beyond [`MAX_CLIENTS`] clients
@@ -336,31 +318,40 @@ impl Usage {
 
     /// Counts one event of mailbox `i` from `client` ([`client_key`]).
     pub fn add(&mut self, i: u32, p: Protocol, success: bool, at: i64, client: &str) {
-        let client = self.clients.client(client);
-        let entry = self.mailboxes.entry(i).or_default();
-        entry[p].get_or_insert_with(Default::default).add(success, at, client);
+        let u = self.mailboxes.entry(i).or_default()[p].get_or_insert_with(Default::default);
+        u.record(success, at);
+        let (ip, agent) = client.split_once('\t').unwrap_or((client, ""));
+        self.clients.count(u, ip, agent, 1);
     }
 
-    /// Adds another partial count (another file, or a later part of one).
+    /// Adds another partial count (another file, or a later part of one). A
+    /// counter only `other` has is moved here with its clients numbered anew;
+    /// into one both have, `other`'s most frequent clients are counted first,
+    /// so that those are the ones kept when there is no room for all.
     pub fn merge(&mut self, other: Usage) {
-        let (ips, agents) = self.clients.absorb(other.clients);
-        let renumber = |c: Client| Client {
-            ip: ips.get(c.ip as usize).copied().unwrap_or(c.ip),
-            agent: agents.get(c.agent as usize).copied().unwrap_or(c.agent),
-        };
-        for (i, per) in other.mailboxes {
+        let Usage { mailboxes, clients: theirs, .. } = other;
+        for (i, per) in mailboxes {
             let entry = self.mailboxes.entry(i).or_default();
             for (p, u) in Protocol::ALL.into_iter().zip(per.0) {
                 let Some(mut u) = u else { continue };
-                for (c, _) in &mut u.clients {
-                    *c = renumber(*c);
-                }
-                match &mut entry[p] {
-                    Some(e) => e.merge(u),
-                    slot => {
-                        u.clients.sort_unstable_by_key(|&(c, _)| c);
-                        *slot = Some(u);
+                let Some(e) = &mut entry[p] else {
+                    for (c, _) in &mut u.clients {
+                        let (ip, agent) = theirs.get(*c);
+                        *c = self.clients.number(ip, agent);
                     }
+                    u.clients.sort_unstable_by_key(|&(c, _)| c);
+                    entry[p] = Some(u);
+                    continue;
+                };
+                e.successes += u.successes;
+                e.failures += u.failures;
+                e.last_success = max_opt(e.last_success, u.last_success);
+                e.last_failure = max_opt(e.last_failure, u.last_failure);
+                e.other_clients += u.other_clients;
+                u.clients.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                for (c, n) in u.clients {
+                    let (ip, agent) = theirs.get(c);
+                    self.clients.count(e, ip, agent, n);
                 }
             }
         }
@@ -474,6 +465,8 @@ mod tests {
         assert_eq!(pop.failures, 10_001);
         assert_eq!(u.clients.top(pop, 1), [("10.0.0.0", "BAV2ROPC", 2)]);
         assert!(pop.looks_like_spraying());
+        // Only the addresses the counters keep are numbered.
+        assert_eq!(u.clients.ips.len(), MAX_CLIENTS);
     }
 
     #[test]
@@ -494,5 +487,6 @@ mod tests {
         assert_eq!(s.clients.len(), MAX_CLIENTS);
         assert_eq!(s.other_clients, 3, "the two less frequent clients are counted together");
         assert_eq!(a.clients.top(s, 1), [("10.0.3.233", "BAV2ROPC", 5)]);
+        assert_eq!(a.clients.ips.len(), MAX_CLIENTS, "the clients not kept are not numbered");
     }
 }
