@@ -51,7 +51,7 @@ pub const MAX_CLIENTS: usize = 256;
 
 /// A client of the evidence: its IP address and user agent, each by its
 /// number in the evidence's [`Clients`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Client {
     ip: u32,
     agent: u32,
@@ -73,7 +73,7 @@ type Strings = indexmap::IndexSet<Box<str>, rustc_hash::FxBuildHasher>;
 /// The number of `text` in `strings`, added if new. Past `u32::MAX` strings
 /// (some 60 GB of them, which the counters could not hold anyway), the last
 /// number stands for every further one.
-fn number(strings: &mut Strings, text: &str) -> u32 {
+fn number_in(strings: &mut Strings, text: &str) -> u32 {
     let at = match strings.get_index_of(text) {
         Some(at) => at,
         None => strings.insert_full(text.into()).0,
@@ -90,7 +90,7 @@ impl Clients {
 
     /// The client with IP address `ip` and user agent `agent`, numbered if new.
     fn number(&mut self, ip: &str, agent: &str) -> Client {
-        Client { ip: number(&mut self.ips, ip), agent: number(&mut self.agents, agent) }
+        Client { ip: number_in(&mut self.ips, ip), agent: number_in(&mut self.agents, agent) }
     }
 
     /// Counts `n` events of the client with IP address `ip` and user agent
@@ -194,6 +194,16 @@ impl ProtocolUsage {
         };
         *count += 1;
         *last = Some(last.map_or(at, |l| l.max(at)));
+    }
+
+    /// Adds `other`'s counts and times, and its events of clients not told
+    /// apart (not the clients it tells apart: [`Usage::merge`]).
+    fn add_counts(&mut self, other: &ProtocolUsage) {
+        self.successes += other.successes;
+        self.failures += other.failures;
+        self.last_success = max_opt(self.last_success, other.last_success);
+        self.last_failure = max_opt(self.last_failure, other.last_failure);
+        self.other_clients += other.other_clients;
     }
 
     /// Distinct client IP addresses (at least; beyond [`MAX_CLIENTS`] clients
@@ -343,11 +353,7 @@ impl Usage {
                     entry[p] = Some(u);
                     continue;
                 };
-                e.successes += u.successes;
-                e.failures += u.failures;
-                e.last_success = max_opt(e.last_success, u.last_success);
-                e.last_failure = max_opt(e.last_failure, u.last_failure);
-                e.other_clients += u.other_clients;
+                e.add_counts(&u);
                 u.clients.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
                 for (c, n) in u.clients {
                     let (ip, agent) = theirs.get(c);
