@@ -447,6 +447,15 @@ impl AuditArgs {
         }
     }
 
+    /// Whether the run makes its inputs' digests: when the report records them
+    /// or a script is written (its header names each input's SHA-256).
+    pub fn digests(&self) -> exoauth::load::Digests {
+        match self.format().records_digests() || self.script.is_some() {
+            true => exoauth::load::Digests::Made,
+            false => exoauth::load::Digests::Skipped,
+        }
+    }
+
     /// The forms given with `--form`.
     pub fn forms(&self) -> exoauth::load::Forms {
         let mut forms = exoauth::load::Forms::default();

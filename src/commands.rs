@@ -214,10 +214,11 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         return run_fleet(args, out);
     }
     let options = args.options()?;
+    let digests = args.digests();
     let started = Instant::now();
     let (loaded, dir) = match &args.dir {
         Some(dir) => (
-            load::load_with_forms(dir, options.environment, &args.forms(), &out.bars)
+            load::load_with_forms(dir, options.environment, &args.forms(), digests, &out.bars)
                 .with_context(|| format!("cannot audit {}", dir.display()))?,
             dir.clone(),
         ),
@@ -240,6 +241,11 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
             i.why
         ));
     }
+    if digests == load::Digests::Skipped {
+        out.detail(format_args!(
+            "hashed no input: this report records no SHA-256 (the JSON, HTML and Markdown reports and scripts do)"
+        ));
+    }
     crate::release_freed_memory();
     out.detail(format_args!("read and joined the export in {:.2?}", started.elapsed()));
     let stage = Instant::now();
@@ -247,7 +253,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         load::add_exceptions(&mut loaded, &path)
             .with_context(|| format!("cannot read the exceptions register {}", path.display()))?;
     }
-    load::add_evidence(&mut loaded, &args.sign_ins, args.since, &out.bars)
+    load::add_evidence(&mut loaded, &args.sign_ins, args.since, digests, &out.bars)
         .context("cannot read the sign-in evidence")?;
     if let Some(u) = &loaded.snapshot.usage {
         for s in &u.summary.sources {
@@ -305,7 +311,10 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
             inputs: loaded
                 .inputs
                 .iter()
-                .map(|i| (i.path.display().to_string(), i.sha256.clone()))
+                .map(|i| {
+                    let sha256 = exoauth::emit::report::digest(i.sha256.as_deref());
+                    (i.path.display().to_string(), sha256.to_owned())
+                })
                 .collect(),
             name: String::new(),
         };

@@ -156,13 +156,15 @@ fn audit_one(
     forms: &Forms,
     each: &(dyn Fn(&str, &Report<'_>) -> std::io::Result<()> + Sync),
 ) -> Result<TenantSummary, String> {
-    let mut loaded = load::load_with_forms(dir, options.environment, forms, &Silent)
-        .map_err(|e| e.to_string())?;
+    let mut loaded =
+        load::load_with_forms(dir, options.environment, forms, load::Digests::Made, &Silent)
+            .map_err(|e| e.to_string())?;
     if let Some(register) = loaded.register.clone() {
         load::add_exceptions(&mut loaded, &register)
             .map_err(|e| format!("cannot read the exceptions register: {e}"))?;
     }
-    load::add_evidence(&mut loaded, &[], None, &Silent).map_err(|e| e.to_string())?;
+    load::add_evidence(&mut loaded, &[], None, load::Digests::Made, &Silent)
+        .map_err(|e| e.to_string())?;
     let audit = audit::audit(&loaded.snapshot, options);
     let report = Report { dir, options, loaded: &loaded, audit: &audit, plan: None };
     each(name, &report).map_err(|e| format!("cannot write its report: {e}"))?;

@@ -479,7 +479,14 @@ fn options(include_in_use: bool) -> Options {
 fn loaded(evidence: bool) -> load::Loaded {
     let mut l = load::load(&fixture("contoso-signins/export"), Environment::Online).unwrap();
     if evidence {
-        load::add_evidence(&mut l, &[fixture("contoso-signins/graph")], None, &Silent).unwrap();
+        load::add_evidence(
+            &mut l,
+            &[fixture("contoso-signins/graph")],
+            None,
+            load::Digests::Made,
+            &Silent,
+        )
+        .unwrap();
     }
     l
 }
@@ -814,4 +821,90 @@ fn generated_sign_ins_read_back_whole() {
         !codes.contains(&"evidence-one-kind") && !codes.contains(&"evidence-window-short"),
         "{codes:?}"
     );
+}
+
+/// Every report that records its inputs' digests, and a script's header, gets
+/// them though the report is not JSON: each export file's and each sign-in
+/// log's SHA-256, computed here, is in the output (the JSON report's are
+/// checked in `evidence_from_every_shape…` and `tests/audit.rs`).
+#[test]
+fn every_output_that_records_digests_has_them() {
+    let export = fixture("contoso-signins/export");
+    let logs = fixture("contoso-signins/portal-csv");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for dir in [&export, &logs] {
+        files.extend(std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()));
+    }
+    let want: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            use sha2::Digest;
+            let bytes = std::fs::read(f).unwrap();
+            (f.display().to_string(), format!("{:x}", sha2::Sha256::digest(&bytes)))
+        })
+        .collect();
+    let out = tempfile::tempdir().unwrap();
+    let script = out.path().join("fix.ps1");
+    let runs: [(&str, &[&str], &Path); 3] = [
+        ("markdown", &[], &out.path().join("r.md")),
+        ("html", &[], &out.path().join("r.html")),
+        ("csv", &["--want", "block", "--script", script.to_str().unwrap()], &script),
+    ];
+    for (format, extra, written) in runs {
+        let report = out.path().join("report");
+        let run = exoauth()
+            .arg("audit")
+            .arg(&export)
+            .arg("--sign-ins")
+            .arg(&logs)
+            .args(["--format", format, "--as-of", "2026-11-25", "-o"])
+            .arg(if written == script.as_path() { &report } else { written })
+            .args(extra)
+            .output()
+            .unwrap();
+        // 2: the logs hold an unreadable event on purpose (listed as rejected).
+        assert_eq!(run.status.code(), Some(2), "{format}: {run:?}");
+        let text = std::fs::read_to_string(written).unwrap();
+        // A script names the exports it was made from; the reports name the logs too.
+        let named = |f: &&(String, String)| written != script.as_path() || !f.0.contains("SignIns");
+        for (file, sha256) in want.iter().filter(named) {
+            assert!(text.contains(sha256.as_str()), "{format}: no digest of {file}");
+        }
+        assert!(!text.contains("not made"), "{format}");
+    }
+}
+
+/// A run whose outputs record no digests (the text and CSV reports) hashes
+/// nothing, and reads everything else the same.
+#[test]
+fn a_load_without_digests_hashes_nothing_and_reads_the_same() {
+    let load = |digests| {
+        let export = fixture("contoso-signins/export");
+        let forms = load::Forms::default();
+        let mut l =
+            load::load_with_forms(&export, Environment::Online, &forms, digests, &Silent).unwrap();
+        let logs = [fixture("contoso-signins/portal-csv")];
+        load::add_evidence(&mut l, &logs, None, digests, &Silent).unwrap();
+        l
+    };
+    let (made, mut skipped) = (load(load::Digests::Made), load(load::Digests::Skipped));
+    let usage = |l: &load::Loaded| l.snapshot.usage.clone().unwrap();
+    assert!(made.inputs.iter().all(|i| i.sha256.as_ref().is_some_and(|h| h.len() == 64)));
+    assert!(usage(&made).summary.sources.iter().all(|s| s.sha256.is_some()));
+    assert!(skipped.inputs.iter().all(|i| i.sha256.is_none()));
+    assert!(usage(&skipped).summary.sources.iter().all(|s| s.sha256.is_none()));
+    for (s, m) in skipped.inputs.iter_mut().zip(&made.inputs) {
+        s.sha256.clone_from(&m.sha256);
+    }
+    assert_eq!(skipped.inputs, made.inputs);
+    let mut skipped_usage = usage(&skipped);
+    for (s, m) in skipped_usage.summary.sources.iter_mut().zip(&usage(&made).summary.sources) {
+        s.sha256.clone_from(&m.sha256);
+    }
+    assert_eq!(skipped_usage, usage(&made));
+    assert_eq!(
+        format!("{:?}", skipped.snapshot.mailboxes()),
+        format!("{:?}", made.snapshot.mailboxes())
+    );
+    assert_eq!((&skipped.rejected, &skipped.warnings), (&made.rejected, &made.warnings));
 }

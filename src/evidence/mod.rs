@@ -29,6 +29,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use crate::input::stream::Digests;
 use crate::input::{Rejection, Source, Warning};
 use crate::model::snapshot::IdentityIndex;
 use crate::model::usage::{EvidenceSource, EvidenceSummary, Usage, client_key, format_time};
@@ -506,11 +507,13 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
-/// Reads every file (side by side) and counts its events per mailbox of `snapshot`.
+/// Reads every file (side by side) and counts its events per mailbox of
+/// `snapshot`, hashing each when `digests` says so.
 pub fn read(
     paths: &[PathBuf],
     snapshot: &Snapshot,
     since: Option<::time::Date>,
+    digests: Digests,
     progress: &dyn Progress,
 ) -> Result<Evidence, EvidenceError> {
     let index = snapshot.identity_index();
@@ -531,10 +534,11 @@ pub fn read(
             paths
                 .par_iter()
                 .map(|path| {
-                    crate::input::stream::sha256_of(path)
+                    digests
+                        .of_file(path)
                         .map_err(|error| EvidenceError::Io { path: path.clone(), error })
                 })
-                .collect::<Result<Vec<String>, _>>()
+                .collect::<Result<Vec<Option<String>>, _>>()
         },
     );
     progress.finish();
@@ -715,7 +719,7 @@ fn read_file<'i>(
     let source = EvidenceSource {
         path: path.display().to_string(),
         kind,
-        sha256: String::new(),
+        sha256: None,
         events: sink.events,
     };
     sink.settle();

@@ -18,7 +18,7 @@
 //! guessed from quotes: each block's last record may be cut by the block's end,
 //! so it is not read there but carried into the next block, which starts with it.
 //!
-//! The file's SHA-256 is made by [`sha256_of`], from a read of its own, in a
+//! The file's SHA-256 is made by [`Digests::of_file`], from a read of its own, in a
 //! task beside the stream: hashing is a sixth of reading an export, and the
 //! other core takes it up when it is free (the second read comes from the page
 //! cache).
@@ -97,8 +97,36 @@ impl Stamp {
     }
 }
 
-/// SHA-256 of a file, lowercase hex.
-pub fn sha256_of(path: &Path) -> io::Result<String> {
+/// Whether a run makes its inputs' SHA-256 digests. The reports that record
+/// them (JSON, HTML, Markdown) and the scripts' headers need them; the text and
+/// CSV reports do not, and hashing costs a tenth of reading an export and a
+/// third of reading sign-in logs, so a run that writes neither skips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Digests {
+    /// Every input is hashed.
+    #[default]
+    Made,
+    /// No input is hashed: its digest is `None`.
+    Skipped,
+}
+
+impl Digests {
+    /// SHA-256 of `bytes`, lowercase hex, when digests are made.
+    pub fn of_bytes(self, bytes: &[u8]) -> Option<String> {
+        (self == Digests::Made).then(|| format!("{:x}", Sha256::digest(bytes)))
+    }
+
+    /// [`sha256_of`] the file at `path`, when digests are made.
+    pub fn of_file(self, path: &Path) -> io::Result<Option<String>> {
+        match self {
+            Digests::Made => sha256_of(path).map(Some),
+            Digests::Skipped => Ok(None),
+        }
+    }
+}
+
+/// SHA-256 of a file, lowercase hex, from a read of its own.
+fn sha256_of(path: &Path) -> io::Result<String> {
     let mut input = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0; BLOCK];

@@ -3,18 +3,20 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{LoadError, Loaded};
+use super::{Digests, LoadError, Loaded};
 use crate::decode::{self};
 use crate::model::{self};
 use crate::progress::Progress;
 
 /// Reads sign-in evidence (`--sign-ins` paths, files or folders, plus the sign-in
-/// logs found in the export folder) and joins it to the snapshot's mailboxes;
-/// unreadable events become rejected rows, data-quality notes warnings.
+/// logs found in the export folder) and joins it to the snapshot's mailboxes,
+/// hashing each file when `digests` says so; unreadable events become rejected
+/// rows, data-quality notes warnings.
 pub fn add_evidence(
     loaded: &mut Loaded,
     paths: &[PathBuf],
     since: Option<time::Date>,
+    digests: Digests,
     progress: &dyn Progress,
 ) -> Result<(), crate::evidence::EvidenceError> {
     let mut files = loaded.sign_ins.clone();
@@ -26,7 +28,7 @@ pub fn add_evidence(
     }
     let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
-    let evidence = crate::evidence::read(&files, &loaded.snapshot, since, progress)?;
+    let evidence = crate::evidence::read(&files, &loaded.snapshot, since, digests, progress)?;
     loaded.rejected.extend(evidence.rejected);
     loaded.warnings.extend(evidence.warnings);
     loaded.snapshot.usage = Some(evidence.usage);

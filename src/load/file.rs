@@ -6,15 +6,13 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::checks::{file_warnings, reject_truncated};
 use super::form::{FormName, decide};
 use super::text::{clean_text, decode_file, display_name, then};
 use super::{InputFile, LoadError};
 use crate::decode::Encoding;
 use crate::input::csv::CsvStream;
-use crate::input::stream::{CsvFile, Finished, Stamp};
+use crate::input::stream::{CsvFile, Digests, Finished, Stamp};
 use crate::input::{self, Form, Records, Rejection, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::mailboxes::{BlockAt, FileLayout};
@@ -209,17 +207,18 @@ pub(super) fn map_parsed(
     Ok(Mapped { typed, rows: parsed_rows, form, why, encoding, rejected, warnings })
 }
 
-/// Hashes one file while decoding, parsing and mapping it.
+/// Hashes one file (when digests are made) while decoding, parsing and mapping it.
 pub(super) fn load_one(
     cmdlet: Cmdlet,
     source: &SourceFile,
     environment: Environment,
     given: Option<FormName>,
+    digests: Digests,
 ) -> Result<Outcome, LoadError> {
     let SourceFile { path, bytes, .. } = source;
     let file = display_name(path);
     let (sha256, mapped) = rayon::join(
-        || format!("{:x}", Sha256::digest(bytes)),
+        || digests.of_bytes(bytes),
         || parse_and_map(cmdlet, environment, &file, bytes, given),
     );
     outcome(cmdlet, path, sha256, mapped?)
@@ -228,7 +227,7 @@ pub(super) fn load_one(
 pub(super) fn outcome(
     cmdlet: Cmdlet,
     path: &Path,
-    sha256: String,
+    sha256: Option<String>,
     mapped: Mapped,
 ) -> Result<Outcome, LoadError> {
     let Mapped { typed, rows, form, why, encoding, rejected, warnings } = mapped;
@@ -241,18 +240,20 @@ pub(super) fn outcome(
 }
 
 /// Reads a file named after a cmdlet as a stream ([`input::stream`]), hashing
-/// it in a task beside; `None` when it is not plain CSV and must be read whole.
+/// it in a task beside (when digests are made); `None` when it is not plain CSV
+/// and must be read whole.
 pub(super) fn load_streamed(
     cmdlet: Cmdlet,
     environment: Environment,
     path: &Path,
+    digests: Digests,
     progress: &dyn Progress,
 ) -> Result<Option<Outcome>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let before = Stamp::of_path(path).map_err(io)?;
     let (mapped, sha256) = rayon::join(
         || stream_and_map(cmdlet, environment, path, progress),
-        || input::stream::sha256_of(path),
+        || digests.of_file(path),
     );
     let Some(mapped) = mapped? else { return Ok(None) };
     let sha256 = sha256.map_err(io)?;

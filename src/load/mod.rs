@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::decode::{DecodeError, Encoding};
 use rayon::prelude::*;
 
+pub use crate::input::stream::Digests;
 use crate::input::{Form, Rejection, SyntaxError, Warning};
 use crate::model::columns::Cmdlet;
 use crate::model::{Environment, MapError, Parts, Snapshot};
@@ -119,8 +120,9 @@ pub struct InputFile {
     pub why: String,
     /// The detected encoding.
     pub encoding: Encoding,
-    /// SHA-256 of the raw bytes, lowercase hex.
-    pub sha256: String,
+    /// SHA-256 of the raw bytes, lowercase hex; `None` when the run makes no
+    /// digests ([`Digests::Skipped`]).
+    pub sha256: Option<String>,
     /// Data rows read (including rejected ones).
     pub rows: usize,
 }
@@ -155,15 +157,16 @@ pub fn load_with(
     environment: Environment,
     progress: &dyn Progress,
 ) -> Result<Loaded, LoadError> {
-    load_with_forms(dir, environment, &Forms::default(), progress)
+    load_with_forms(dir, environment, &Forms::default(), Digests::Made, progress)
 }
 
 /// [`load_with`], with forms given on the command line (`--form`) instead of
-/// detected, for the files they name.
+/// detected, for the files they name, making the inputs' digests or not.
 pub fn load_with_forms(
     dir: &Path,
     environment: Environment,
     forms: &Forms,
+    digests: Digests,
     progress: &dyn Progress,
 ) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
@@ -188,7 +191,7 @@ pub fn load_with_forms(
             let progress = part.as_deref().unwrap_or(progress);
             let given = forms.of(Some(cmdlet));
             let streamed = match given {
-                None => load_streamed(cmdlet, environment, &path, progress)?,
+                None => load_streamed(cmdlet, environment, &path, digests, progress)?,
                 Some(_) => None,
             };
             match streamed {
@@ -198,7 +201,7 @@ pub fn load_with_forms(
                         .map_err(|error| LoadError::Io { path: path.clone(), error })?;
                     let source =
                         SourceFile { cmdlet: Some(cmdlet), path, bytes: Cow::Owned(bytes) };
-                    load_one(cmdlet, &source, environment, given)
+                    load_one(cmdlet, &source, environment, given, digests)
                 }
             }
         })
@@ -213,7 +216,7 @@ pub fn load_with_forms(
         })
         .collect::<Result<Vec<SourceFile>, LoadError>>();
     progress.finish();
-    let loaded = assemble(outcomes?, &transcripts?, environment);
+    let loaded = assemble(outcomes?, &transcripts?, environment, digests);
     let mut loaded = loaded?;
     if !loaded.inputs.iter().any(|i| i.cmdlet == Cmdlet::CasMailbox) {
         return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
@@ -251,10 +254,12 @@ pub fn load_sources(
     sources.sort_by_key(|s| s.cmdlet);
     let outcomes: Vec<Outcome> = sources
         .par_iter()
-        .filter_map(|s| s.cmdlet.map(|cmdlet| load_one(cmdlet, s, environment, None)))
+        .filter_map(|s| {
+            s.cmdlet.map(|cmdlet| load_one(cmdlet, s, environment, None, Digests::Made))
+        })
         .collect::<Result<_, _>>()?;
     sources.retain(|s| s.cmdlet.is_none());
-    assemble(outcomes, &sources, environment)
+    assemble(outcomes, &sources, environment, Digests::Made)
 }
 
 /// Adds the transcripts' parts to the files' outcomes and builds the snapshot.
@@ -262,10 +267,12 @@ fn assemble(
     mut outcomes: Vec<Outcome>,
     transcripts: &[SourceFile],
     environment: Environment,
+    digests: Digests,
 ) -> Result<Loaded, LoadError> {
     let mut transcript_warnings = Vec::new();
     for SourceFile { path, bytes, .. } in transcripts {
-        for (cmdlet, part) in parse_transcript(path, bytes, environment, &mut transcript_warnings) {
+        let parts = parse_transcript(path, bytes, environment, digests, &mut transcript_warnings);
+        for (cmdlet, part) in parts {
             if let Some(first) = outcomes.iter().find(|o| o.input.cmdlet == cmdlet) {
                 transcript_warnings.push(Warning {
                     code: "transcript-part-ignored",

@@ -4,12 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::LoadError;
 use super::form::decide;
 use super::text::{clean_text, decode_file, display_name, then};
 use crate::decode::Encoding;
+use crate::input::stream::Digests;
 use crate::input::{self, Form, Warning, transcript};
 use crate::model::Environment;
 use crate::model::columns::{self, Cmdlet};
@@ -25,8 +24,8 @@ pub struct ParsedFile {
     pub form: Form,
     /// The detected encoding.
     pub encoding: Encoding,
-    /// SHA-256 of the bytes, lowercase hex.
-    pub sha256: String,
+    /// SHA-256 of the bytes, lowercase hex; `None` when digests are not made.
+    pub sha256: Option<String>,
 }
 
 /// Decodes and parses one file's bytes. Prompt lines (`PS C:\> Get-User | fl`)
@@ -34,7 +33,7 @@ pub struct ParsedFile {
 /// with the command that made it reads as that output.
 pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<ParsedFile, LoadError> {
     let file = display_name(path);
-    let sha256 = format!("{:x}", Sha256::digest(bytes));
+    let sha256 = Digests::Made.of_bytes(bytes);
     let mut warnings = Vec::new();
     let (text, encoding) = decode_file(&file, bytes, &mut warnings)?;
     let text = clean_text(&file, text, &mut warnings);
@@ -139,10 +138,11 @@ pub(super) fn parse_transcript(
     path: &Path,
     bytes: &[u8],
     environment: Environment,
+    digests: Digests,
     warnings: &mut Vec<Warning>,
 ) -> Vec<(Cmdlet, ParsedFile)> {
     let file = display_name(path);
-    let sha256 = format!("{:x}", Sha256::digest(bytes));
+    let sha256 = digests.of_bytes(bytes);
     let (text, encoding) = match decode_file(&file, bytes, warnings) {
         Ok(decoded) => decoded,
         Err(error) => {

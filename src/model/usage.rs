@@ -245,8 +245,9 @@ pub struct EvidenceSource {
     pub path: String,
     /// Which shape it is (`entra-portal-csv`, `graph-json`, ...).
     pub kind: &'static str,
-    /// SHA-256 of the raw bytes, lowercase hex.
-    pub sha256: String,
+    /// SHA-256 of the raw bytes, lowercase hex; `None` when the run makes no
+    /// digests.
+    pub sha256: Option<String>,
     /// Events read (rejected rows not included).
     pub events: u64,
 }

@@ -20,8 +20,8 @@ use crate::model::Id;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{
-    Renderer, Report, TenantFacts, blockers_cell, fix_rows, is_service, protocol_list, readiness,
-    top_blockers,
+    Renderer, Report, TenantFacts, blockers_cell, digest, fix_rows, is_service, protocol_list,
+    readiness, top_blockers,
 };
 use crate::audit::summary::Counts;
 use crate::audit::{Verdict, Want};
@@ -857,7 +857,7 @@ fn page(r: &Report<'_>) -> Markup {
                                 thead { tr { th { "file" } th { "kind" } th.num { "events" } th { "SHA-256" } } }
                                 tbody {
                                     @for x in &u.summary.sources {
-                                        tr { td { (x.path) } td { (x.kind) } td.num { (x.events) } td.mono { (x.sha256) } }
+                                        tr { td { (x.path) } td { (x.kind) } td.num { (x.events) } td.mono { (digest(x.sha256.as_deref())) } }
                                     }
                                 }
                             }
@@ -869,12 +869,13 @@ fn page(r: &Report<'_>) -> Markup {
                             thead { tr { th { "file" } th { "cmdlet" } th { "form" } th.num { "rows" } th { "SHA-256" } } }
                             tbody {
                                 @for i in &r.loaded.inputs {
+                                    @let sha256 = digest(i.sha256.as_deref());
                                     tr {
                                         td { (i.path.file_name().map_or_else(|| i.path.display().to_string(), |n| n.to_string_lossy().into_owned())) }
                                         td { (i.cmdlet.produced_by()) }
                                         td { (i.form.name()) " " (i.encoding.to_string()) }
                                         td.num { (i.rows) }
-                                        td.mono title=(i.sha256) { (i.sha256.get(..16).unwrap_or(&i.sha256)) "…" }
+                                        td.mono title=(sha256) { (sha256.get(..16).unwrap_or(sha256)) "…" }
                                     }
                                 }
                             }

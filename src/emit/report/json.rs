@@ -67,7 +67,7 @@ struct Input {
     path: String,
     cmdlet: &'static str,
     form: &'static str,
-    sha256: String,
+    sha256: Option<String>,
     rows: usize,
 }
 
@@ -172,7 +172,7 @@ struct EvidenceOut<'a> {
 struct SourceOut<'a> {
     path: &'a str,
     kind: &'static str,
-    sha256: &'a str,
+    sha256: Option<&'a str>,
     events: u64,
 }
 
@@ -440,7 +440,7 @@ impl Renderer for Json {
                     .map(|x| SourceOut {
                         path: &x.path,
                         kind: x.kind,
-                        sha256: &x.sha256,
+                        sha256: x.sha256.as_deref(),
                         events: x.events,
                     })
                     .collect(),

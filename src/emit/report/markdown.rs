@@ -427,7 +427,15 @@ fn render(r: &Report<'_>, md: &mut Md<'_>) -> std::fmt::Result {
         writeln!(md)?;
         header(md, &["file", "kind", "events", "SHA-256"], &[false, false, true, false]);
         for x in &u.summary.sources {
-            row(md, &[escape(&x.path), x.kind.to_owned(), x.events.to_string(), code(&x.sha256)]);
+            row(
+                md,
+                &[
+                    escape(&x.path),
+                    x.kind.to_owned(),
+                    x.events.to_string(),
+                    code(super::digest(x.sha256.as_deref())),
+                ],
+            );
         }
         writeln!(md)?;
     }
@@ -446,7 +454,7 @@ fn render(r: &Report<'_>, md: &mut Md<'_>) -> std::fmt::Result {
                 i.cmdlet.produced_by().to_owned(),
                 format!("{} {}", i.form.name(), i.encoding),
                 i.rows.to_string(),
-                code(&i.sha256),
+                code(super::digest(i.sha256.as_deref())),
             ],
         );
     }

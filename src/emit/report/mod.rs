@@ -69,6 +69,16 @@ impl Format {
             Format::Html => &html::Html,
         }
     }
+
+    /// True when the report records its inputs' SHA-256 digests (its list of
+    /// inputs, and of sign-in logs read); the text and CSV reports have no
+    /// place for them.
+    pub fn records_digests(self) -> bool {
+        match self {
+            Format::Text | Format::Csv => false,
+            Format::Json | Format::Markdown | Format::Html => true,
+        }
+    }
 }
 
 /// A mailbox's identifiers for display, merged from its mailbox and user rows.
@@ -141,6 +151,13 @@ impl<'a> MailboxView<'a> {
             .or(self.display_name())
             .unwrap_or(self.identity())
     }
+}
+
+/// An input's SHA-256 as the human reports show it. A run that writes one of
+/// them makes every digest, so "not made" only shows a caller that asked for
+/// none ([`crate::load::Digests::Skipped`]).
+pub fn digest(sha256: Option<&str>) -> &str {
+    sha256.unwrap_or("not made")
 }
 
 /// `pop: a, b; smtp: c` — the blockers of a finding in one cell.
