@@ -5,7 +5,7 @@
 //! `Out-File` and `>` write UTF-16LE with a BOM, PowerShell 7 writes UTF-8
 //! without one. The encoding is taken from the byte-order mark; without one
 //! the text must be valid UTF-8. Invalid sequences are an error naming the
-//! byte offset, never silently replaced: a replaced character in a policy name
+//! line, column and byte offset, never silently replaced: a replaced character in a policy name
 //! would change which policy a user resolves to.
 
 use std::borrow::Cow;
@@ -54,11 +54,14 @@ impl fmt::Display for Encoding {
 pub enum DecodeError {
     /// A byte sequence that is not valid in the detected encoding.
     #[error(
-        "byte {offset}: invalid {encoding} ({detail}); re-export with `Export-Csv -Encoding UTF8`"
+        "{}: invalid {encoding} ({detail}); re-export with `Export-Csv -Encoding UTF8`",
+        at(*offset, *place)
     )]
     Invalid {
         /// Byte offset in the file (BOM included).
         offset: usize,
+        /// Its line and column, when they can be told.
+        place: Option<Place>,
         /// The encoding being decoded.
         encoding: Encoding,
         /// What is wrong.
@@ -66,14 +69,47 @@ pub enum DecodeError {
     },
     /// The text holds NUL or other control bytes that no PowerShell export writes.
     #[error(
-        "byte {offset}: this is not text (byte 0x{byte:02X}); is it the right file? re-export with `Export-Csv -Encoding UTF8`"
+        "{}: this is not text (byte 0x{byte:02X}); is it the right file? re-export with `Export-Csv -Encoding UTF8`",
+        at(*offset, Some(*place))
     )]
     Binary {
         /// Byte offset in the decoded text.
         offset: usize,
+        /// Its line and column.
+        place: Place,
         /// The control byte.
         byte: u8,
     },
+}
+
+/// Where in a text an undecodable byte is: 1-based line (by `\n`, as
+/// PowerShell ends them) and column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// The line.
+    pub line: usize,
+    /// The column.
+    pub column: usize,
+}
+
+impl Place {
+    /// The place of byte `at` of `text` (the bytes as read, or the text as
+    /// decoded); the characters before it on its line are counted as UTF-8,
+    /// an undecodable byte as one.
+    pub fn of(text: &[u8], at: usize) -> Place {
+        let before = &text[..at.min(text.len())];
+        let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        Place { line: memchr::memchr_iter(b'\n', before).count() + 1, column }
+    }
+}
+
+/// `line L, column C (byte B)`, or `byte B` when the place is not known.
+fn at(offset: usize, place: Option<Place>) -> String {
+    match place {
+        Some(Place { line, column }) => format!("line {line}, column {column} (byte {offset})"),
+        None => format!("byte {offset}"),
+    }
 }
 
 /// Decodes a whole file, returning the text (without BOM) and the encoding found.
@@ -126,8 +162,9 @@ fn windows_1252(bytes: &[u8], utf8_error: DecodeError) -> Result<String, DecodeE
     let lossy = String::from_utf8_lossy(bytes);
     if lossy.chars().any(|c| !c.is_ascii() && c != char::REPLACEMENT_CHARACTER) {
         return Err(match utf8_error {
-            DecodeError::Invalid { offset, encoding, .. } => DecodeError::Invalid {
+            DecodeError::Invalid { offset, place, encoding, .. } => DecodeError::Invalid {
                 offset,
+                place,
                 encoding,
                 detail: "not a UTF-8 sequence, although the file holds UTF-8 elsewhere: it was saved in two encodings",
             },
@@ -159,14 +196,17 @@ fn utf8(bytes: &[u8], base: usize, encoding: Encoding) -> Result<&str, DecodeErr
             if let Some(pos) =
                 head.iter().position(|&b| b == 0 || (b < 0x20 && !b"\t\r\n\x1b".contains(&b)))
             {
-                return Err(DecodeError::Binary { offset: base + pos, byte: bytes[pos] });
+                let place = Place::of(bytes, pos);
+                return Err(DecodeError::Binary { offset: base + pos, place, byte: bytes[pos] });
             }
+            let place = Place::of(bytes, e.valid_up_to());
             // Mostly undecodable bytes: binary noise rather than one mis-encoded letter.
             let replaced = String::from_utf8_lossy(head).matches('\u{FFFD}').count();
             if replaced >= 8 && replaced * 20 > head.len() {
-                return Err(DecodeError::Binary { offset, byte: bytes[offset - base] });
+                return Err(DecodeError::Binary { offset, place, byte: bytes[offset - base] });
             }
-            Err(DecodeError::Invalid { offset, encoding, detail: "not a UTF-8 sequence" })
+            let detail = "not a UTF-8 sequence";
+            Err(DecodeError::Invalid { offset, place: Some(place), encoding, detail })
         }
     }
 }
@@ -180,6 +220,7 @@ fn utf16(
     if bytes.len() % 2 != 0 {
         return Err(DecodeError::Invalid {
             offset: base + bytes.len() - 1,
+            place: None,
             encoding,
             detail: "odd number of bytes; the file is truncated",
         });
@@ -196,6 +237,7 @@ fn utf16(
             Err(_) => {
                 return Err(DecodeError::Invalid {
                     offset,
+                    place: Some(Place::of(out.as_bytes(), out.len())),
                     encoding,
                     detail: "unpaired surrogate",
                 });
@@ -325,7 +367,8 @@ pub(crate) fn check_text(text: &str) -> Result<(), DecodeError> {
     for chunk in bytes.chunks(64) {
         if chunk.iter().fold(false, |any, &b| any | bad(b)) {
             let k = chunk.iter().position(|&b| bad(b)).unwrap_or(0);
-            return Err(DecodeError::Binary { offset: offset + k, byte: chunk[k] });
+            let place = Place::of(bytes, offset + k);
+            return Err(DecodeError::Binary { offset: offset + k, place, byte: chunk[k] });
         }
         offset += chunk.len();
     }
@@ -343,7 +386,11 @@ mod tests {
                 let mut text = "a,b\r\n\t".repeat(60).into_bytes();
                 text[at] = byte;
                 let text = String::from_utf8(text).unwrap();
-                assert_eq!(check_text(&text), Err(DecodeError::Binary { offset: at, byte }));
+                // Lines end at each unit's `\n` (byte 4 of 6).
+                let line = (at + 1) / 6 + 1;
+                let start = if line == 1 { 0 } else { 6 * (line - 1) - 1 };
+                let place = Place { line, column: at - start + 1 };
+                assert_eq!(check_text(&text), Err(DecodeError::Binary { offset: at, place, byte }));
             }
         }
         assert_eq!(check_text(&"Zoë\t\u{1b}[0m\r\n".repeat(40)), Ok(()));
@@ -412,6 +459,7 @@ mod tests {
             err,
             DecodeError::Invalid {
                 offset: 4,
+                place: None,
                 encoding: Encoding::Utf16Le,
                 detail: "odd number of bytes; the file is truncated"
             }
@@ -442,8 +490,33 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, DecodeError::Invalid { offset: 14, .. }), "{err:?}");
         assert!(err.to_string().contains("two encodings"), "{err}");
+        // The third line's third character ("Zo" are the first two).
+        assert!(err.to_string().starts_with("line 3, column 3 (byte 14): "), "{err}");
         // With a UTF-8 BOM the file says what it is: no guess.
         assert!(matches!(decode(b"\xEF\xBB\xBFZo\xEB").unwrap_err(), DecodeError::Invalid { .. }));
+    }
+
+    #[test]
+    fn a_bad_byte_is_placed_by_line_and_character() {
+        // Columns count characters: "Ñandú" is five, in seven bytes.
+        let text = "Name,Pop\r\n\"Ñandú\",True\r\n".as_bytes();
+        let mut bytes = text.to_vec();
+        bytes.extend_from_slice(b"\"Zo\xC3\",True\r\n");
+        let err = decode(&bytes).unwrap_err();
+        let place = Some(Place { line: 3, column: 4 });
+        assert!(matches!(err, DecodeError::Invalid { place: p, .. } if p == place), "{err:?}");
+        // The same in UTF-16: an unpaired surrogate after "Ñandú" on line 2.
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "Name\r\nÑandú".encode_utf16().chain([0xD800, u16::from(b'x')]) {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        let err = decode(&utf16).unwrap_err();
+        let place = Some(Place { line: 2, column: 6 });
+        assert!(matches!(err, DecodeError::Invalid { place: p, .. } if p == place), "{err:?}");
+        assert!(err.to_string().starts_with("line 2, column 6 (byte 24): "), "{err}");
+        // A control byte in the decoded text of a later line.
+        let err = decode("a,b\r\n\"Ñ\u{1}\"\r\n".as_bytes()).unwrap_err();
+        assert!(err.to_string().starts_with("line 2, column 3 (byte 8): "), "{err}");
     }
 
     #[test]

@@ -38,8 +38,37 @@ fn another_cmdlets_output_under_a_stem_is_named() {
 }
 
 #[test]
-fn binary_garbage_names_file_and_byte() {
-    fails_with("bad/binary", &["CasMailbox.csv: byte ", "this is not text"]);
+fn binary_garbage_names_file_line_column_and_byte() {
+    fails_with(
+        "bad/binary",
+        &["CasMailbox.csv: line 1, column 14 (byte 14): ", "this is not text"],
+    );
+}
+
+/// An export with one letter saved in another encoding is refused at that
+/// letter's line and column, not at a byte offset the admin must count to.
+#[test]
+fn a_letter_in_a_second_encoding_is_named_by_line_and_column() {
+    let tenant = crate::util::TempTenant::new(
+        "Block",
+        "True",
+        &["11111111-1111-1111-1111-111111111111,zoe@contoso.com,,UserMailbox,False"],
+        &["11111111-1111-1111-1111-111111111111,zoe@contoso.com,Zoë,True,True,"],
+    );
+    let path = tenant.dir.path().join("CasMailbox.csv");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let good = String::from_utf8(bytes.clone()).unwrap();
+    let lines = good.lines().count();
+    // A row whose display name was saved as Windows-1252 ("Zoë" with ë as 0xEB).
+    bytes.extend_from_slice(
+        b"22222222-2222-2222-2222-222222222222,zo@contoso.com,Zo\xEB,True,True,\r\n",
+    );
+    std::fs::write(&path, bytes).unwrap();
+    let out = crate::util::exoauth().arg("audit").arg(tenant.dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("CasMailbox.csv: line {}, column 55 (byte ", lines + 1);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&want) && stderr.contains("two encodings"), "{stderr}");
 }
 
 #[test]
