@@ -2,8 +2,8 @@
 //! `generate`. Only this binary edge touches files and the terminal; the library
 //! does the work.
 
-use std::io;
 use std::io::IsTerminal;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -369,15 +369,31 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         out.detail(format_args!("wrote the report in {:.2?}", stage.elapsed()));
     }
     out.detail(format_args!("done in {:.2?}", started.elapsed()));
-    for w in loaded.warnings.iter().filter(|w| w.code == "files-missing") {
-        out.note(format_args!("warning: {}", w.message));
+    // Every warning and rejected row is listed somewhere: in the report, or
+    // here when the report (CSV) has no place for them.
+    let listed = args.format().lists_input_problems();
+    let shown = |w: &&exoauth::input::Warning| !listed || w.code == "files-missing";
+    for w in loaded.warnings.iter().filter(shown) {
+        match &w.source {
+            Some(source) => out.note(format_args!("warning: {source}: {}", w.message)),
+            None => out.note(format_args!("warning: {}", w.message)),
+        }
     }
+    let where_listed = if listed { "listed in the report" } else { "listed above" };
     if !loaded.warnings.is_empty() {
         out.note(format_args!(
-            "{} warning{} about the input (listed in the report)",
+            "{} warning{} about the input ({where_listed})",
             loaded.warnings.len(),
             if loaded.warnings.len() == 1 { "" } else { "s" }
         ));
+    }
+    if !listed {
+        // Not silenced by --quiet: these rows were not audited, and exit 2 says so.
+        let mut stderr = io::BufWriter::new(io::stderr().lock());
+        for r in &loaded.rejected {
+            writeln!(stderr, "exoauth: rejected {}: {}", r.source, r.reason)?;
+        }
+        stderr.flush()?;
     }
     let (rejected, flagged) = (loaded.rejected.len(), audit.summary.flagged);
     // A million mailboxes are millions of small allocations: the process is about
@@ -386,7 +402,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     std::mem::forget(loaded);
     if rejected > 0 {
         eprintln!(
-            "exoauth: {rejected} input rows rejected (listed in the report); fix or re-export them: exiting with 2"
+            "exoauth: {rejected} input rows rejected ({where_listed}); fix or re-export them: exiting with 2"
         );
         return Ok(ExitCode::from(2));
     }

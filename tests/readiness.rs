@@ -12,7 +12,7 @@ use exoauth::model::usage::Readiness;
 use exoauth::model::{Environment, Protocol};
 use exoauth::plan::{self, Strategy, apply::apply};
 use exoauth::progress::Silent;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::util::{exoauth, fixture};
 
@@ -907,4 +907,66 @@ fn a_load_without_digests_hashes_nothing_and_reads_the_same() {
         format!("{:?}", made.snapshot.mailboxes())
     );
     assert_eq!((&skipped.rejected, &skipped.warnings), (&made.rejected, &made.warnings));
+}
+
+/// The CSV report, one row per mailbox, has no place for the input's warnings
+/// and rejected rows: the run lists each on standard error instead, the same
+/// ones the JSON report lists, so that no row goes unaccounted for.
+#[test]
+fn a_csv_run_lists_what_the_report_cannot_hold() {
+    let args = |format: &str| {
+        let mut cmd = exoauth();
+        cmd.args(["audit", "fixtures/contoso-signins/export", "--sign-ins"])
+            .args(["fixtures/contoso-signins/portal-csv", "--want", "block"])
+            .args(["--exceptions", "fixtures/contoso-signins/exceptions.csv"])
+            .args(["--as-of", "2026-11-29", "--format", format, "-q"]);
+        cmd.output().unwrap()
+    };
+    let json = args("json");
+    let r: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let want: Vec<String> = r["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            format!(
+                "exoauth: rejected {}: {}",
+                x["source"].as_str().unwrap(),
+                x["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(want.len(), 4, "the sample's damaged rows");
+    let csv = args("csv");
+    assert_eq!(csv.status.code(), Some(2));
+    let stderr = String::from_utf8(csv.stderr).unwrap();
+    let listed: Vec<&str> =
+        stderr.lines().filter(|l| l.starts_with("exoauth: rejected ")).collect();
+    assert_eq!(listed, want, "{stderr}");
+    assert!(stderr.contains("4 input rows rejected (listed above)"), "{stderr}");
+    // Without -q the warnings are listed too, each one the JSON report gives.
+    let mut cmd = exoauth();
+    let loud = cmd
+        .args(["audit", "fixtures/contoso-signins/export", "--sign-ins"])
+        .args(["fixtures/contoso-signins/portal-csv", "--format", "csv"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(loud.stderr).unwrap();
+    let (r, _) = crate::util::audit_json(
+        Path::new("fixtures/contoso-signins/export"),
+        &["--sign-ins", "fixtures/contoso-signins/portal-csv"],
+    );
+    // The input's warnings are the advisories that concern no protocol.
+    let warnings =
+        r["advisories"].as_array().unwrap().iter().filter(|a| a["protocols"] == json!([]));
+    let mut n = 0;
+    for w in warnings {
+        n += 1;
+        let message = w["message"].as_str().unwrap();
+        assert!(
+            stderr.contains(&format!("exoauth: warning: {message}\n")),
+            "{message} not in {stderr}"
+        );
+    }
+    assert!(n > 0 && stderr.contains(&format!("{n} warning")), "{n}: {stderr}");
 }

@@ -70,6 +70,12 @@ impl Format {
         }
     }
 
+    /// True when the report lists the input's warnings and rejected rows; the
+    /// CSV report, one row per mailbox, has no place for them.
+    pub fn lists_input_problems(self) -> bool {
+        self != Format::Csv
+    }
+
     /// True when the report records its inputs' SHA-256 digests (its list of
     /// inputs, and of sign-in logs read); the text and CSV reports have no
     /// place for them.
