@@ -316,6 +316,12 @@ impl GuidText {
         GuidText { text, bytes: *bytes }
     }
 
+    /// The text's 36 bytes (lowercase hex digits and hyphens), for writers
+    /// that copy bytes.
+    pub fn ascii(&self) -> &[u8; 36] {
+        &self.text
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         // Only ASCII hex digits and hyphens are ever written.

@@ -13,9 +13,10 @@ use serde::Serialize;
 
 use super::{MailboxView, Renderer, Report};
 use crate::audit::Finding;
+use crate::input::Source;
 use crate::model::exceptions::Exception;
 use crate::model::usage::{Clients, ProtocolUsage, TOP_CLIENTS, format_time};
-use crate::model::{Protocol, Setting};
+use crate::model::{Id, Protocol, Setting};
 
 /// The schema identifier.
 pub const SCHEMA: &str = "exoauth/audit-v2";
@@ -212,9 +213,12 @@ fn write_mailbox(
         .as_ref()
         .and_then(|x| f.excepted.iter().map(|&k| &x.rows[k as usize]).min_by_key(|e| e.until));
     out.extend_from_slice(b"{\"identity\":");
-    string(out, v.identity().as_str());
+    id(out, v.identity());
     out.extend_from_slice(b",\"external_directory_object_id\":");
-    optional(out, v.external_directory_object_id().as_ref().map(|i| i.as_str()));
+    match v.external_directory_object_id() {
+        Some(i) => id(out, i),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"user_principal_name\":");
     optional(out, v.user_principal_name().as_ref().map(|i| i.as_str()));
     out.extend_from_slice(b",\"primary_smtp_address\":");
@@ -224,7 +228,7 @@ fn write_mailbox(
     out.extend_from_slice(b",\"effective_policy\":");
     optional(out, f.effective_policy.as_deref());
     out.extend_from_slice(b",\"policy_source\":");
-    string(out, f.policy_source.as_str());
+    word(out, f.policy_source.as_str());
     out.extend_from_slice(if f.flagged { b",\"flagged\":true" } else { b",\"flagged\":false" });
     out.extend_from_slice(match f.excepted.is_empty() {
         true => b",\"excepted\":false",
@@ -240,23 +244,19 @@ fn write_mailbox(
         if k > 0 {
             out.push(b',');
         }
-        string(out, p.as_str());
+        word(out, p.as_str());
         out.extend_from_slice(b":{\"basic_auth\":");
-        string(out, pv.verdict.as_str());
+        word(out, pv.verdict.as_str());
         out.extend_from_slice(b",\"blockers\":[");
         for (i, b) in pv.blockers.iter().enumerate() {
             out.extend_from_slice(if i > 0 { b",{\"code\":" } else { b"{\"code\":" });
-            string(out, b.code.as_str());
+            word(out, b.code.as_str());
             out.extend_from_slice(b",\"setting\":");
             string(out, &b.setting);
             out.extend_from_slice(b",\"value\":");
             string(out, &b.value);
             out.extend_from_slice(b",\"source\":");
-            scratch.clear();
-            scratch.push_str(&b.source.file);
-            scratch.push(':');
-            scratch.push_str(itoa::Buffer::new().format(b.source.line));
-            string(out, scratch);
+            source(out, &b.source, scratch);
             out.push(b'}');
         }
         out.extend_from_slice(b"],\"usage\":");
@@ -270,6 +270,47 @@ fn write_mailbox(
     }
     out.extend_from_slice(b"}}");
     Ok(())
+}
+
+/// Writes one of exoauth's own words (a protocol, a verdict, a blocker code, a
+/// policy source): lowercase ASCII letters and hyphens, which JSON never
+/// escapes (a test checks every one), so they are copied without a look.
+fn word(out: &mut Vec<u8>, word: &'static str) {
+    debug_assert!(!needs_escape(word.as_bytes()), "{word}");
+    out.push(b'"');
+    out.extend_from_slice(word.as_bytes());
+    out.push(b'"');
+}
+
+/// Writes an identifier: a GUID's 36 ASCII bytes as they are, text as a string.
+fn id(out: &mut Vec<u8>, id: Id<'_>) {
+    match id {
+        Id::Guid(g) => {
+            out.push(b'"');
+            out.extend_from_slice(g.ascii());
+            out.push(b'"');
+        }
+        Id::Text(text) => string(out, text),
+    }
+}
+
+/// Writes a blocker's `File:LINE` as a string (`scratch` is used when the file
+/// name needs escaping).
+fn source(out: &mut Vec<u8>, source: &Source, scratch: &mut String) {
+    let mut digits = itoa::Buffer::new();
+    let line = digits.format(source.line);
+    if needs_escape(source.file.as_bytes()) {
+        scratch.clear();
+        scratch.push_str(&source.file);
+        scratch.push(':');
+        scratch.push_str(line);
+        return string(out, scratch);
+    }
+    out.push(b'"');
+    out.extend_from_slice(source.file.as_bytes());
+    out.push(b':');
+    out.extend_from_slice(line.as_bytes());
+    out.push(b'"');
 }
 
 /// Writes `text` as a JSON string, or `null`.
@@ -528,6 +569,44 @@ impl Elements<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::{Code, PolicySource, Verdict};
+
+    #[test]
+    fn exoauths_own_words_need_no_escaping() {
+        let protocols = Protocol::ALL.map(Protocol::as_str);
+        let verdicts = [Verdict::Allowed, Verdict::Blocked, Verdict::Unknown].map(Verdict::as_str);
+        let sources = [PolicySource::User, PolicySource::OrgDefault, PolicySource::None]
+            .into_iter()
+            .chain([PolicySource::Unknown])
+            .map(PolicySource::as_str);
+        let words = protocols.into_iter().chain(verdicts).chain(sources);
+        for word in words.chain(Code::ALL.map(Code::as_str)) {
+            let mut out = Vec::new();
+            super::word(&mut out, word);
+            assert_eq!(out, serde_json::to_vec(word).unwrap(), "{word}");
+        }
+    }
+
+    #[test]
+    fn guids_and_sources_are_what_serde_json_writes() {
+        // A GUID held as 16 bytes and one kept as exported text.
+        for guid in
+            ["6f9619ff-8b86-d011-b42d-00c04fc964ff", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"]
+        {
+            let ids = crate::model::Ids::new([Some(guid), None, None, None, None, None, None]);
+            let key = ids.as_ref().unwrap().key();
+            assert_eq!(matches!(key, Id::Guid(_)), !guid.starts_with('{'));
+            let mut out = Vec::new();
+            id(&mut out, key);
+            assert_eq!(out, serde_json::to_vec(guid).unwrap(), "{guid}");
+        }
+        for file in ["AuthenticationPolicy.csv", "we\"ird\\name.csv"] {
+            let at = Source { file: crate::model::Text::new(file), line: 1042 };
+            let (mut out, mut scratch) = (Vec::new(), String::new());
+            source(&mut out, &at, &mut scratch);
+            assert_eq!(out, serde_json::to_vec(&format!("{file}:1042")).unwrap(), "{file}");
+        }
+    }
 
     #[test]
     fn strings_that_need_escaping_are_found() {
