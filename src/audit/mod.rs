@@ -445,7 +445,7 @@ pub fn audit_writing<'s>(
         let mut found = span.clone().zip(rows.iter()).zip(marks.iter_mut()).filter_map(
             |((i, mailbox), mark)| {
                 let recipient_type = scope::recipient_type(snapshot, i, mailbox);
-                if !options.scope.includes(snapshot, i, recipient_type) {
+                if !options.scope.includes(snapshot, i, recipient_type.map(Text::as_str)) {
                     return None;
                 }
                 let f = rules::evaluate_row(snapshot, i, mailbox, options);

@@ -181,7 +181,7 @@ pub fn evaluate_row(s: &Snapshot, i: usize, mailbox: &CasMailbox, options: &Opti
         mailbox: i,
         effective_policy: effective.name(s),
         policy_source: effective.source_kind(),
-        recipient_type: super::scope::recipient_type(s, i, mailbox).map(intern),
+        recipient_type: super::scope::recipient_type(s, i, mailbox),
         protocols,
         readiness,
         flagged,

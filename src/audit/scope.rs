@@ -36,11 +36,8 @@ fn normalise(id: &str) -> String {
 
 /// The recipient type of mailbox `i` (whose row is `mailbox`): from its user
 /// row, else the mailbox row.
-pub fn recipient_type(s: &Snapshot, i: usize, mailbox: &CasMailbox) -> Option<&'static str> {
-    s.user_of(i)
-        .and_then(|u| u.recipient_type_details)
-        .or(mailbox.recipient_type_details)
-        .map(Text::as_str)
+pub fn recipient_type(s: &Snapshot, i: usize, mailbox: &CasMailbox) -> Option<Text> {
+    s.user_of(i).and_then(|u| u.recipient_type_details).or(mailbox.recipient_type_details)
 }
 
 impl Scope {
