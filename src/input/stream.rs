@@ -100,7 +100,7 @@ impl Stamp {
 /// Whether a run makes its inputs' SHA-256 digests. The reports that record
 /// them (JSON, HTML, Markdown) and the scripts' headers need them; the text and
 /// CSV reports do not, and hashing costs a tenth of reading an export and a
-/// third of reading sign-in logs, so a run that writes neither skips it.
+/// quarter of reading sign-in logs, so a run that writes only those skips it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Digests {
     /// Every input is hashed.
