@@ -5,8 +5,8 @@
 //! `Out-File` and `>` write UTF-16LE with a BOM, PowerShell 7 writes UTF-8
 //! without one. The encoding is taken from the byte-order mark; without one
 //! the text must be valid UTF-8. Invalid sequences are an error naming the
-//! line, column and byte offset, never silently replaced: a replaced character in a policy name
-//! would change which policy a user resolves to.
+//! line, column and byte offset, never silently replaced: a replaced character
+//! in a policy name would change which policy a user resolves to.
 
 use std::borrow::Cow;
 use std::fmt;
