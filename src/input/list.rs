@@ -128,7 +128,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
             }
         };
         match parsed_line {
-            Line::Blank => finish(&mut parsed.table, &mut current),
+            Line::Blank => push_record(&mut parsed.table, &mut current),
             Line::Property { label, value } => {
                 let column = *index.entry(label.to_owned()).or_insert_with(|| {
                     parsed.table.columns.push(label.to_owned());
@@ -139,7 +139,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
                     .as_ref()
                     .is_some_and(|(_, props)| props.iter().any(|(c, _)| *c == column))
                 {
-                    finish(&mut parsed.table, &mut current);
+                    push_record(&mut parsed.table, &mut current);
                 }
                 let (_, props) = current.get_or_insert_with(|| (lineno, Vec::new()));
                 props.push((column, value.to_owned()));
@@ -163,7 +163,13 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         }
         previous_len = cleaned.trim_end().chars().count();
     }
-    finish(&mut parsed.table, &mut current);
+    push_record(&mut parsed.table, &mut current);
+    // Earlier records get `None` (absent) for columns first seen later: once,
+    // here, for widening every row at every record is quadratic.
+    let width = parsed.table.columns.len();
+    for row in &mut parsed.table.rows {
+        row.values.resize(width, None);
+    }
 
     // Data loss: collections cut by $FormatEnumerationLimit.
     for record in &parsed.table.rows {
@@ -183,18 +189,14 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
     Ok(parsed)
 }
 
-fn finish(table: &mut Table, current: &mut Option<(usize, Vec<(usize, String)>)>) {
+/// Ends the record being built, if any, as a row as wide as the columns seen so far.
+fn push_record(table: &mut Table, current: &mut Option<(usize, Vec<(usize, String)>)>) {
     if let Some((line, props)) = current.take() {
         let mut values = vec![None; table.columns.len()];
         for (col, value) in props {
             values[col] = Some(value);
         }
         table.rows.push(Record { line, values });
-    }
-    // Earlier records get `None` (absent) for columns first seen later.
-    let width = table.columns.len();
-    for row in &mut table.rows {
-        row.values.resize(width, None);
     }
 }
 
