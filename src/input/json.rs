@@ -29,8 +29,15 @@ use super::{Parsed, Record, Source, SyntaxError, Table, Warning};
 /// A JSON object with the 1-based line it starts on.
 pub type LineObject = (usize, serde_json::Map<String, Value>);
 
-/// The objects of a JSON document with the 1-based line each starts on.
-pub fn objects(file: &Arc<str>, text: &str) -> Result<Vec<LineObject>, SyntaxError> {
+/// Hands each object of a JSON document to `f`, in order, with the 1-based line
+/// it starts on. The whole document is checked first, so a syntax error
+/// anywhere is reported before any object; then each object is built only when
+/// its turn comes, so that a million objects are never held at once.
+pub fn each_object(
+    file: &Arc<str>,
+    text: &str,
+    f: &mut dyn FnMut(LineObject),
+) -> Result<(), SyntaxError> {
     let syntax = |e: serde_json::Error| {
         SyntaxError::new(file, e.line(), e.column(), format!("invalid JSON ({e})"))
             .with_hint("re-export with `ConvertTo-Json -Depth 10`")
@@ -45,22 +52,23 @@ pub fn objects(file: &Arc<str>, text: &str) -> Result<Vec<LineObject>, SyntaxErr
     // The objects come in text order: each one's line is counted on from the
     // last one's, never from the start (that is quadratic).
     let (mut counted_to, mut line) = (0, 1);
-    raws.into_iter()
-        .map(|raw| {
-            let offset = raw.get().as_ptr() as usize - base;
-            line += super::csv::memchr_count(&text.as_bytes()[counted_to..offset]);
-            counted_to = offset;
-            match serde_json::from_str::<Value>(raw.get()).map_err(syntax)? {
-                Value::Object(map) => Ok((line, map)),
-                other => Err(SyntaxError::new(
+    for raw in raws {
+        let offset = raw.get().as_ptr() as usize - base;
+        line += super::csv::memchr_count(&text.as_bytes()[counted_to..offset]);
+        counted_to = offset;
+        match serde_json::from_str::<Value>(raw.get()).map_err(syntax)? {
+            Value::Object(map) => f((line, map)),
+            other => {
+                return Err(SyntaxError::new(
                     file,
                     line,
                     1,
                     format!("expected an object, found {}", kind(&other)),
-                )),
+                ));
             }
-        })
-        .collect()
+        }
+    }
+    Ok(())
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -161,8 +169,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
     let mut table = Table::default();
     let mut warnings = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut objects = objects(file, text)?;
-    for (line, map) in &mut objects {
+    each_object(file, text, &mut |(line, mut map)| {
         let mut paths = Vec::new();
         for (key, value) in map.iter_mut() {
             normalise_dates(value);
@@ -171,28 +178,30 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         if !paths.is_empty() {
             warnings.push(Warning {
                 code: "depth-truncated",
-                source: Some(Source { file: crate::model::Text::new(file), line: *line }),
+                source: Some(Source { file: crate::model::Text::new(file), line }),
                 message: format!(
                     "{} cut by ConvertTo-Json's -Depth (a type name where an object was): the values are lost; re-export with `ConvertTo-Json -Depth 10`",
                     paths.join(", ")
                 ),
             });
         }
-    }
-    for (_, map) in &objects {
-        for key in map.keys() {
-            index.entry(key.clone()).or_insert_with(|| {
+        let mut values = vec![None; table.columns.len()];
+        for (key, value) in &map {
+            let column = *index.entry(key.clone()).or_insert_with(|| {
                 table.columns.push(key.clone());
                 table.columns.len() - 1
             });
-        }
-    }
-    for (line, map) in objects {
-        let mut values = vec![None; table.columns.len()];
-        for (key, value) in &map {
-            values[index[key]] = Some(self::text(value));
+            if column >= values.len() {
+                values.resize(column + 1, None);
+            }
+            values[column] = Some(self::text(value));
         }
         table.rows.push(Record { line, values });
+    })?;
+    // Earlier objects get `None` (absent) for keys first seen later.
+    let width = table.columns.len();
+    for row in &mut table.rows {
+        row.values.resize(width, None);
     }
     Ok(Parsed { table, warnings, ..Parsed::default() })
 }
