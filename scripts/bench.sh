@@ -16,6 +16,9 @@
 # and measures exoauth at 10k, 100k and 1M mailboxes to show how time and memory
 # grow. With N = 1,000,000 and scripts/bench/reference.sha256 present, it checks
 # that the CSV and JSON reports are byte for byte those of the reference pipeline.
+# It then times the same tenant written as Format-List, Format-Table and
+# ConvertTo-Json text at 100,000 and 1,000,000 mailboxes (FORM_GROWTH), checking
+# that each gives the CSV export's report.
 # A second section times the readiness job: SIGNIN_N mailboxes (100,000) with
 # EVENTS sign-in events (2,000,000) as the Entra portal's CSV downloads, against
 # DuckDB counting successes and failures per user and protocol, and checks that
@@ -42,7 +45,7 @@ PY="$VENV/bin/python"
 RUNS=${BENCH_RUNS:-3}
 # Every output is deleted before each timed run (measure.py --fresh): replacing
 # the last run's gigabyte of JSON costs this machine's file system 0.7 to 1 s.
-OUTPUTS=(exoauth.csv exoauth.json duckdb.csv polars.csv exoauth-utf16.csv exoauth-signins.csv exoauth-signins.json duckdb-signins.csv growth.csv growth-signins.csv)
+OUTPUTS=(exoauth.csv exoauth.json duckdb.csv polars.csv exoauth-utf16.csv exoauth-signins.csv exoauth-signins.json duckdb-signins.csv growth.csv growth-signins.csv forms.csv forms-csv.csv)
 FRESH=()
 for f in "${OUTPUTS[@]}"; do FRESH+=(--fresh "$WORK/$f"); done
 measure() { "$PY" scripts/bench/measure.py --runs "$RUNS" "${FRESH[@]}" -- "$@"; }
@@ -137,6 +140,33 @@ cat "$U16"/*.csv >/dev/null
 read -r U_S U_M < <(measure "$EXO" "${AUDIT[@]}" "$U16" --format csv -o "$WORK/exoauth-utf16.csv")
 printf '%-32s %9s %10s\n' "exoauth, CSV report, UTF-16" "$U_S" "$U_M"
 cmp -s "$WORK/exoauth.csv" "$WORK/exoauth-utf16.csv" && echo "the same report as from the UTF-8 export: yes" || echo "the same report as from the UTF-8 export: NO"
+
+echo
+# Console text and JSON (`exoauth generate --form`, the same tenant): these
+# forms are read whole, not streamed, so time and memory grow with the file.
+# A quadratic step (there were two, in the Format-List and JSON readers) shows
+# as microseconds per mailbox growing with the tenant.
+echo "== the same tenant as Format-List, Format-Table and ConvertTo-Json text (read whole, not streamed)"
+printf '%-10s %-6s %9s %10s %14s %s\n' "mailboxes" "form" "wall s" "peak MiB" "us/mailbox" "same report as from CSV"
+for n in ${FORM_GROWTH:-100000 1000000}; do
+  [ "$n" -gt "$N" ] && break
+  d=$(tenant "$n")
+  if [ "$n" = "$N" ]; then
+    CSV_REPORT="$WORK/exoauth.csv"
+  else
+    CSV_REPORT="$WORK/forms-csv.csv"
+    rm -f "$CSV_REPORT"
+    "$EXO" "${AUDIT[@]}" "$d" --format csv -o "$CSV_REPORT" -q
+  fi
+  for form in list table json; do
+    fd="$WORK/tenant-$n-$form"
+    [ -f "$fd/manifest.json" ] || "$EXO" generate --mailboxes "$n" --seed 7 --form "$form" -o "$fd" -q
+    cat "$fd"/* >/dev/null
+    read -r S M < <(measure "$EXO" "${AUDIT[@]}" "$fd" --format csv -o "$WORK/forms.csv" -q)
+    cmp -s "$CSV_REPORT" "$WORK/forms.csv" && SAME=yes || SAME=NO
+    printf '%-10s %-6s %9s %10s %14s %s\n' "$n" "$form" "$S" "$M" "$(awk -v s="$S" -v n="$n" 'BEGIN { printf "%.2f", s * 1e6 / n }')" "$SAME"
+  done
+done
 
 echo
 echo "== sign-in evidence: ${SIGNIN_N:=100000} mailboxes and ${EVENTS:=2000000} sign-in events (portal CSV downloads)"
