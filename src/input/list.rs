@@ -130,10 +130,15 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         match parsed_line {
             Line::Blank => push_record(&mut parsed.table, &mut current),
             Line::Property { label, value } => {
-                let column = *index.entry(label.to_owned()).or_insert_with(|| {
-                    parsed.table.columns.push(label.to_owned());
-                    parsed.table.columns.len() - 1
-                });
+                // Looked up before it is copied: a label is new once per file.
+                let column = match index.get(label) {
+                    Some(&column) => column,
+                    None => {
+                        parsed.table.columns.push(label.to_owned());
+                        index.insert(label.to_owned(), parsed.table.columns.len() - 1);
+                        parsed.table.columns.len() - 1
+                    }
+                };
                 // A label seen twice means a new object began without a blank line.
                 if current
                     .as_ref()
