@@ -32,6 +32,7 @@
 //! - several tables (blocks separated by blank lines, each with its own header)
 //!   are read as one table whose columns are the union of theirs.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -50,6 +51,10 @@ use super::{Parsed, Record, Rejection, Source, SyntaxError, Warning};
 /// fullwidth characters, 1 otherwise (PowerShell's `DisplayCells`).
 pub fn cell_width(c: char) -> usize {
     let u = c as u32;
+    // Below the first wide range (every export's ASCII): one comparison.
+    if u < 0x1100 {
+        return 1;
+    }
     let wide = matches!(u,
         0x1100..=0x115F
         | 0x2E80..=0x303E
@@ -107,46 +112,66 @@ fn is_blank(line: &str) -> bool {
     blank(line).is_ok()
 }
 
-/// One line of a table block: its number, its text, and which display cells
-/// hold a visible character.
-struct Line {
+/// One line of a table block: its number and its text.
+struct Line<'t> {
     number: usize,
-    text: String,
-    occupied: Vec<bool>,
+    text: &'t str,
 }
 
-impl Line {
-    fn new(number: usize, text: String) -> Line {
-        let mut occupied = Vec::with_capacity(text.len());
-        for c in text.chars() {
-            let on = !c.is_whitespace();
-            occupied.extend(std::iter::repeat_n(on, cell_width(c)));
-        }
-        Line { number, text, occupied }
+impl<'t> Line<'t> {
+    /// Each visible character's display cells, `[start, end)`, in order.
+    fn visible(&self) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
+        let mut at = 0;
+        self.text.chars().filter_map(move |c| {
+            let cells = at..at + cell_width(c);
+            at = cells.end;
+            (!c.is_whitespace()).then_some(cells)
+        })
     }
 
-    fn occupied(&self, cell: usize) -> bool {
-        self.occupied.get(cell).copied().unwrap_or(false)
+    /// The first of `cells` (ascending) that holds a visible character.
+    fn first_occupied(&self, cells: &[usize]) -> Option<usize> {
+        let mut cells = cells.iter().copied().peekable();
+        for on in self.visible() {
+            while cells.next_if(|&e| e < on.start).is_some() {}
+            match cells.peek() {
+                Some(&e) if e < on.end => return Some(e),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        None
     }
 
-    /// The text of the cells in `[start, end)`, trimmed. A wide character belongs
-    /// to the span its first cell is in.
-    fn slice(&self, start: usize, end: usize) -> &str {
-        let (mut from, mut to, mut at) = (None, self.text.len(), 0);
-        for (byte, c) in self.text.char_indices() {
-            if from.is_none() && at >= start {
-                from = Some(byte);
+    /// The text of each column's cells, `[start, end)`, trimmed, in one walk
+    /// along the line (the columns are in order). A wide character belongs to
+    /// the column its first cell is in.
+    fn pieces(&self, cols: &[Column]) -> Vec<&'t str> {
+        let text: &'t str = self.text;
+        let mut chars = text.char_indices().peekable();
+        let mut at = 0;
+        // The byte where the first character at or past `cell` starts.
+        let mut byte_at = |cell: usize| {
+            while let Some(&(_, c)) = chars.peek() {
+                if at >= cell {
+                    break;
+                }
+                at += cell_width(c);
+                chars.next();
             }
-            if at >= end {
-                to = byte;
-                break;
-            }
-            at += cell_width(c);
-        }
-        match from {
-            Some(from) if from <= to => self.text[from..to].trim(),
-            _ => "",
-        }
+            chars.peek().map(|&(byte, _)| byte)
+        };
+        cols.iter()
+            .map(|c| {
+                debug_assert!(c.start <= c.end, "a column ends where it starts or later");
+                let from = byte_at(c.start);
+                let to = byte_at(c.end).unwrap_or(text.len());
+                match from {
+                    Some(from) if from <= to => text[from..to].trim(),
+                    _ => "",
+                }
+            })
+            .collect()
     }
 }
 
@@ -175,14 +200,19 @@ impl Column {
 
 /// Column spans from the dash runs and the lines of the block.
 fn columns(runs: &[(usize, usize)], lines: &[Line]) -> Vec<Column> {
-    let longest = lines.iter().map(|l| l.occupied.len()).max().unwrap_or(0);
+    let longest = lines.iter().map(|l| cells(l.text)).max().unwrap_or(0);
+    // The cells visible on some line of the block.
+    let mut used = vec![false; longest];
+    for cells in lines.iter().flat_map(Line::visible) {
+        used[cells].fill(true);
+    }
     let mut out = Vec::with_capacity(runs.len());
     let mut start = 0;
     for (k, &(_, run_end)) in runs.iter().enumerate() {
         let edge = match runs.get(k + 1) {
             Some(&(next_start, _)) => (run_end..next_start)
                 .rev()
-                .find(|&p| lines.iter().all(|l| !l.occupied(p)))
+                .find(|&p| !used.get(p).copied().unwrap_or(false))
                 .unwrap_or(next_start.saturating_sub(1)),
             None => longest.max(run_end),
         };
@@ -210,10 +240,16 @@ fn continues(previous: &str, piece: &str, width: usize) -> bool {
 
 /// Parses Format-Table text into records.
 pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
-    let lines: Vec<(usize, String)> = text
+    let lines: Vec<(usize, Cow<'_, str>)> = text
         .split('\n')
         .enumerate()
-        .map(|(n, raw)| (n + 1, strip_ansi(raw.trim_end_matches('\r')).trim_end().to_owned()))
+        .map(|(n, raw)| {
+            let line = match strip_ansi(raw.trim_end_matches('\r')) {
+                Cow::Borrowed(line) => Cow::Borrowed(line.trim_end()),
+                Cow::Owned(line) => Cow::Owned(line.trim_end().to_owned()),
+            };
+            (n + 1, line)
+        })
         .collect();
     let mut parsed = Parsed::default();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -242,7 +278,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         let end =
             (rule_at + 1..lines.len()).find(|&k| is_blank(&lines[k].1)).unwrap_or(lines.len());
         let block: Vec<Line> =
-            lines[i..end].iter().map(|(n, t)| Line::new(*n, t.clone())).collect();
+            lines[i..end].iter().map(|(n, t)| Line { number: *n, text: t }).collect();
         let header_len = rule_at - i;
         let (_, runs) = rule(&lines[rule_at].1).map_err(|_| {
             SyntaxError::new(
@@ -273,13 +309,15 @@ fn read_block(
 ) {
     let cols = columns(runs, block);
     // Labels, joined across header lines.
+    let header: Vec<Vec<&str>> = block[..header_len].iter().map(|l| l.pieces(&cols)).collect();
     let labels: Vec<String> = cols
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(k, c)| {
             let mut label = String::new();
             let mut previous = "";
-            for line in &block[..header_len] {
-                let piece = line.slice(c.start, c.end);
+            for line in &header {
+                let piece = line[k];
                 if !piece.is_empty() {
                     join_piece(&mut label, previous, piece, c);
                     previous = piece;
@@ -300,17 +338,14 @@ fn read_block(
         })
         .collect();
 
+    // The cells between two columns, ascending.
+    let edges: Vec<usize> = cols.iter().take(cols.len().saturating_sub(1)).map(|c| c.end).collect();
     // Rows: (first line, values, the line each value's last piece came from).
     let mut rows: Vec<(usize, Vec<String>, Vec<usize>)> = Vec::new();
     let mut previous: Vec<String> = Vec::new();
     for line in &block[header_len + 1..] {
         // A character on a column edge means the line does not fit the layout.
-        if let Some(edge) = cols
-            .iter()
-            .take(cols.len().saturating_sub(1))
-            .map(|c| c.end)
-            .find(|&e| line.occupied(e))
-        {
+        if let Some(edge) = line.first_occupied(&edges) {
             parsed.rejected.push(Rejection {
                 source: Source { file: crate::model::Text::new(file), line: line.number },
                 reason: format!(
@@ -321,8 +356,7 @@ fn read_block(
             previous.clear();
             continue;
         }
-        let pieces: Vec<String> =
-            cols.iter().map(|c| line.slice(c.start, c.end).to_owned()).collect();
+        let pieces: Vec<String> = line.pieces(&cols).into_iter().map(str::to_owned).collect();
         let is_continuation = !rows.is_empty()
             && previous.len() == pieces.len()
             && pieces.first().is_some_and(String::is_empty)
@@ -384,6 +418,62 @@ mod tests {
             .collect()
     }
 
+    /// A line's display cells, each with whether a visible character is in
+    /// it, laid out one character at a time: the oracle for [`Line`]'s walks.
+    fn cell_by_cell(text: &str) -> Vec<(usize, bool)> {
+        text.char_indices()
+            .flat_map(|(byte, c)| std::iter::repeat_n((byte, !c.is_whitespace()), cell_width(c)))
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// One walk along a line cuts it into columns and finds a character on
+        /// a column edge exactly as looking at every cell does.
+        #[test]
+        fn one_walk_reads_a_line_as_cell_by_cell(
+            text in "[a b山é…-]{0,24}",
+            bounds in proptest::collection::btree_set(0..30usize, 1..8),
+        ) {
+            let line = Line { number: 1, text: &text };
+            let cells = cell_by_cell(&text);
+            // Columns [start, end) whose edges are the chosen cells, as `columns` makes them.
+            let bounds: Vec<usize> = bounds.into_iter().collect();
+            let mut cols = Vec::new();
+            let mut start = 0;
+            for (k, &end) in bounds.iter().enumerate() {
+                cols.push(Column { start, end, last: k + 1 == bounds.len() });
+                start = end + 1;
+            }
+            let edges: Vec<usize> = cols.iter().take(cols.len() - 1).map(|c| c.end).collect();
+            let expected_edge = edges.iter().copied().find(|&e| cells.get(e).is_some_and(|c| c.1));
+            proptest::prop_assert_eq!(line.first_occupied(&edges), expected_edge);
+            for (c, piece) in cols.iter().zip(line.pieces(&cols)) {
+                // A character belongs to the column its first cell is in.
+                let first = |cell: usize| {
+                    cells.iter().enumerate().find(|&(at, &(byte, _))| {
+                        at >= cell && (at == 0 || cells[at - 1].0 != byte)
+                    })
+                };
+                let from = first(c.start).map(|(_, &(byte, _))| byte);
+                let to = first(c.end).map_or(text.len(), |(_, &(byte, _))| byte);
+                let expected = match from {
+                    Some(from) if from <= to => text[from..to].trim(),
+                    _ => "",
+                };
+                proptest::prop_assert_eq!(piece, expected, "{:?}", c);
+            }
+        }
+    }
+
+    #[test]
+    fn a_wide_character_fills_both_its_cells_when_edges_are_placed() {
+        // 山 takes cells 4 and 5: the only blank cell between the runs is 3.
+        let lines = ["Nam   Pop", "---   ---", "abc 山Tru"].map(|text| Line { number: 1, text });
+        let cols = columns(&[(0, 3), (6, 9)], &lines);
+        assert_eq!(cols[0].end, 3, "{cols:?}");
+        assert_eq!(lines[2].pieces(&cols), ["abc", "山Tru"]);
+    }
+
     #[test]
     fn rule_runs() {
         assert_eq!(rule("----  ---------- --"), Ok(("", vec![(0, 4), (6, 16), (17, 19)])));
@@ -400,6 +490,8 @@ mod tests {
     fn cell_widths() {
         assert_eq!(cells("Zoë"), 3);
         assert_eq!(cells("山田"), 4);
+        // The first wide character, and the last narrow one before it.
+        assert_eq!(cells("\u{1100}\u{10FF}"), 3);
     }
 
     #[test]
