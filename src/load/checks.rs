@@ -72,7 +72,8 @@ pub(super) fn reject_truncated(
     if cut.is_empty() {
         return;
     }
-    parsed.table.rows.retain(|r| !cut.iter().any(|(line, _)| *line == r.line));
+    let lines: std::collections::HashSet<usize> = cut.iter().map(|(line, _)| *line).collect();
+    parsed.table.rows.retain(|r| !lines.contains(&r.line));
     for (line, col) in cut {
         parsed.rejected.push(Rejection {
             source: input::Source { file: crate::model::Text::new(file), line },
