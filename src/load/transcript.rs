@@ -102,12 +102,16 @@ pub fn transcript_parts(
             for (cmdlet, rows) in groups {
                 let table = parsed.table.subset(&rows);
                 let lines: Vec<usize> = table.rows.iter().map(|r| r.line).collect();
+                debug_assert!(lines.is_sorted(), "rows in text order");
                 let first = lines.first().copied().unwrap_or(part.line);
                 let mut p = input::Parsed { table, ..input::Parsed::default() };
                 p.warnings = parsed
                     .warnings
                     .iter()
-                    .filter(|w| w.source.as_ref().is_some_and(|s| lines.contains(&s.line)))
+                    // `lines` ascend, as the rows do.
+                    .filter(|w| {
+                        w.source.as_ref().is_some_and(|s| lines.binary_search(&s.line).is_ok())
+                    })
                     .cloned()
                     .collect();
                 out.push(TranscriptPart {
@@ -216,4 +220,62 @@ pub(super) fn parse_transcript(
         });
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_part_split_by_cmdlet_keeps_each_objects_warnings() {
+        // Get-User objects, then Get-CASMailbox objects, with no prompt between.
+        let text = "\
+Guid                 : 1
+UserPrincipalName    : a@contoso.com
+AuthenticationPolicy :
+RecipientTypeDetails : UserMailbox
+EmailAddresses       : {SMTP:a@contoso.com, smtp:a1@contoso.com, smtp:a2@contoso.com, smtp:a3@contoso.com...}
+
+Guid                 : 2
+UserPrincipalName    : b@contoso.com
+AuthenticationPolicy :
+RecipientTypeDetails : UserMailbox
+
+Guid                             : 1
+PrimarySmtpAddress               : a@contoso.com
+PopEnabled                       : True
+ImapEnabled                      : True
+SmtpClientAuthenticationDisabled :
+
+Guid                             : 2
+PrimarySmtpAddress               : b@contoso.com
+EmailAddresses                   : {SMTP:b@contoso.com, smtp:b1@contoso.com, smtp:b2@contoso.com, smtp:b3@contoso.com...}
+PopEnabled                       : False
+ImapEnabled                      : True
+SmtpClientAuthenticationDisabled : True
+";
+        let mut warnings = Vec::new();
+        let parts = transcript_parts(
+            &Arc::from("transcript.txt"),
+            text,
+            Environment::Online,
+            &mut warnings,
+        );
+        let found: Vec<(Option<Cmdlet>, Vec<usize>, Vec<usize>)> = parts
+            .iter()
+            .map(|p| {
+                let rows = p.parsed.table.rows.iter().map(|r| r.line).collect();
+                let warned = p.parsed.warnings.iter().filter_map(|w| w.source.map(|s| s.line));
+                (p.cmdlet, rows, warned.collect())
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Some(Cmdlet::User), vec![1, 7], vec![1]),
+                (Some(Cmdlet::CasMailbox), vec![12, 18], vec![18]),
+            ]
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
 }
