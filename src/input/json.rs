@@ -198,11 +198,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         }
         table.rows.push(Record { line, values });
     })?;
-    // Earlier objects get `None` (absent) for keys first seen later.
-    let width = table.columns.len();
-    for row in &mut table.rows {
-        row.values.resize(width, None);
-    }
+    table.widen();
     Ok(Parsed { table, warnings, ..Parsed::default() })
 }
 

@@ -169,12 +169,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         previous_len = cleaned.trim_end().chars().count();
     }
     push_record(&mut parsed.table, &mut current);
-    // Earlier records get `None` (absent) for columns first seen later: once,
-    // here, for widening every row at every record is quadratic.
-    let width = parsed.table.columns.len();
-    for row in &mut parsed.table.rows {
-        row.values.resize(width, None);
-    }
+    parsed.table.widen();
 
     // Data loss: collections cut by $FormatEnumerationLimit.
     for record in &parsed.table.rows {

@@ -115,6 +115,16 @@ impl Records for Table {
 }
 
 impl Table {
+    /// Gives every row a value (`None`, absent) for the columns first seen after
+    /// it. A reader that adds columns as it goes calls this once, at the end:
+    /// widening every row read so far at each new record is quadratic.
+    pub fn widen(&mut self) {
+        let width = self.columns.len();
+        for row in &mut self.rows {
+            row.values.resize(width, None);
+        }
+    }
+
     /// Index of a column, matched case-insensitively as PowerShell does.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.eq_ignore_ascii_case(name))
@@ -134,10 +144,8 @@ impl Table {
                 }
             })
             .collect();
+        self.widen();
         let width = self.columns.len();
-        for row in &mut self.rows {
-            row.values.resize(width, None);
-        }
         for row in other.rows {
             let mut values = vec![None; width];
             for (k, v) in row.values.into_iter().enumerate() {

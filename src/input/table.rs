@@ -291,10 +291,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         read_block(file, &block, header_len, &runs, &mut parsed, &mut index);
         i = end;
     }
-    let width = parsed.table.columns.len();
-    for row in &mut parsed.table.rows {
-        row.values.resize(width, None);
-    }
+    parsed.table.widen();
     Ok(parsed)
 }
 
