@@ -235,6 +235,46 @@ fn truncated_file_rejects_the_cut_row_and_audits_the_rest() {
 }
 
 #[test]
+fn console_text_cut_in_its_last_record_rejects_that_record_and_audits_the_rest() {
+    for (rel, what, keep, extra) in [
+        // Format-List: the last object cut in the label of its fourth line,
+        ("contoso-list", "truncated object", 3, 9),
+        // and in that line's value.
+        ("contoso-list", "truncated object", 3, 50),
+        // Format-Table: the last row cut in its second column.
+        ("contoso-table", "truncated row", 0, 45),
+    ] {
+        let src = fixture(rel);
+        let text = std::fs::read_to_string(src.join("CasMailbox.txt")).unwrap();
+        let body = text.trim_end();
+        let (len, line) = if keep > 0 {
+            let start = body.rfind("\r\n\r\n").unwrap() + 4;
+            let cut = body[start..].match_indices("\r\n").nth(keep - 1).unwrap().0 + start + extra;
+            (cut, body[..start].matches('\n').count() + 1)
+        } else {
+            let start = body.rfind('\n').unwrap() + 1;
+            (start + extra, body[..start].matches('\n').count() + 1)
+        };
+        let (whole, _) = audit_json(&src, &[]);
+        let dir = with_cut(&src, "CasMailbox.txt", len);
+        let (r, code) = audit_json(dir.path(), &[]);
+        assert_eq!(code, 2, "{rel}");
+        let rejected = r["rejected"].as_array().unwrap();
+        assert_eq!(rejected.len(), 1, "{rel}: {rejected:?}");
+        assert_eq!(rejected[0]["source"], format!("CasMailbox.txt:{line}"), "{rel}");
+        let reason = rejected[0]["reason"].as_str().unwrap();
+        assert!(reason.starts_with(what) && reason.contains("re-export"), "{rel}: {reason}");
+        let mailboxes = |r: &Value| r["summary"]["mailboxes"].as_u64().unwrap();
+        assert_eq!(mailboxes(&r) + 1, mailboxes(&whole), "{rel}");
+        // (The independent row count reads Format-List objects; for the table,
+        // the count above accounts for the cut row.)
+        if keep > 0 {
+            assert_accounted(&r);
+        }
+    }
+}
+
+#[test]
 fn rejected_rows_exit_2_even_with_fail_on_flagged_and_the_report_is_written() {
     // README: exit 2 for rejected rows, after the report is written; it wins
     // over the 1 of `--fail-on flagged`, since bad input is the worse news.

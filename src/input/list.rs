@@ -105,12 +105,21 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
     let width =
         text.split('\n').map(|l| strip_ansi(l.trim_end()).chars().count()).max().unwrap_or(0);
     let mut previous_len = 0;
+    // The text's last line, when no line break ends it: the file may be cut there.
+    let open_end = (!text.ends_with('\n')).then(|| text.split('\n').count());
 
     for (n, raw) in text.split('\n').enumerate() {
         let lineno = n + 1;
         let cleaned = strip_ansi(raw.trim_end_matches('\r'));
         let parsed_line = match line(&cleaned) {
             Ok((_, l)) => l,
+            // A label cut short by the end of the file: its object is cut.
+            Err(_) if open_end == Some(lineno) => {
+                let at = current.take().map_or(lineno, |(first, _)| first);
+                let detail = format!("its last line, {:?}, is cut", truncate_for_message(&cleaned));
+                parsed.reject_cut(file, at, "object", &detail);
+                break;
+            }
             Err(_) => {
                 // The first character that cannot be in a label (in characters).
                 let column = cleaned
@@ -170,6 +179,8 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
     }
     push_record(&mut parsed.table, &mut current);
     parsed.table.widen();
+    // A property printed blank is still there; one the cut took is absent.
+    parsed.reject_cut_last(file, text, "object", |r| r.values.iter().flatten().count());
 
     // Data loss: collections cut by $FormatEnumerationLimit.
     for record in &parsed.table.rows {
@@ -261,6 +272,25 @@ mod tests {
             p.table.rows[1].values,
             [Some("Bea".into()), None, None, Some("False".into()), Some("Head of Sales".into())]
         );
+    }
+
+    #[test]
+    fn an_object_is_rejected_as_cut_only_when_the_text_ends_inside_it() {
+        let objects = "Name : a\nPopEnabled : True\nImapEnabled :\n\nName : b\nPopEnabled : False";
+        // Cut: no line break at the end, and fewer properties than the object before.
+        let p = run(objects);
+        assert_eq!(p.table.rows.len(), 1);
+        assert_eq!(p.rejected[0].source.line, 5);
+        assert!(p.rejected[0].reason.contains("2 of the 3 values"), "{}", p.rejected[0].reason);
+        // Cut in a label: the object is cut, not the file unreadable.
+        let p = run(&format!("{objects}\nImapEn"));
+        assert_eq!((p.table.rows.len(), p.rejected[0].source.line), (1, 5));
+        assert!(p.rejected[0].reason.contains("\"ImapEn\", is cut"), "{}", p.rejected[0].reason);
+        // Whole: as many properties (one of them blank), or a line break at the end.
+        for whole in [format!("{objects}\nImapEnabled :"), format!("{objects}\n")] {
+            let p = run(&whole);
+            assert_eq!((p.table.rows.len(), p.rejected.len()), (2, 0), "{whole:?}");
+        }
     }
 
     #[test]

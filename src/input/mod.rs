@@ -321,6 +321,43 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// Rejects the last record when the text ends without a line break and the
+    /// record holds fewer values (`count`) than the one before it: the file was
+    /// cut in the middle of it, for console output always ends with a line
+    /// break. A CSV row cut short is rejected the same way
+    /// ([`csv::read_block`]); a cut record must never be audited as if whole
+    /// (a cut identity could name another mailbox).
+    pub(crate) fn reject_cut_last(
+        &mut self,
+        file: &Arc<str>,
+        text: &str,
+        what: &str,
+        count: impl Fn(&Record) -> usize,
+    ) {
+        if text.ends_with('\n') {
+            return;
+        }
+        let [.., before, last] = self.table.rows.as_slice() else { return };
+        let (has, had) = (count(last), count(before));
+        if has >= had {
+            return;
+        }
+        let line = last.line;
+        self.table.rows.pop();
+        let detail = format!("it has {has} of the {had} values the {what} before it has");
+        self.reject_cut(file, line, what, &detail);
+    }
+
+    /// Rejects the record on `line` as cut by the end of the file.
+    pub(crate) fn reject_cut(&mut self, file: &Arc<str>, line: usize, what: &str, detail: &str) {
+        self.rejected.push(Rejection {
+            source: Source { file: crate::model::Text::new(file), line },
+            reason: format!(
+                "truncated {what}: the file ends in the middle of it, without a line break ({detail}); re-export the file"
+            ),
+        });
+    }
+
     /// Appends another part of the same file (a transcript's second output of
     /// the same cmdlet).
     pub fn append(&mut self, other: Parsed) {

@@ -292,6 +292,10 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         i = end;
     }
     parsed.table.widen();
+    // Every cell of a row is there, blank or not: count the ones with text.
+    parsed.reject_cut_last(file, text, "row", |r| {
+        r.values.iter().flatten().filter(|v| !v.is_empty()).count()
+    });
     Ok(parsed)
 }
 
@@ -580,6 +584,20 @@ mod tests {
         let p = run("AA BB\n-- --\n1  2\n\n\nAA CC\n-- --\n3  4\n");
         assert_eq!(p.table.columns, ["AA", "BB", "CC"]);
         assert_eq!(values(&p), [["1", "2", "<none>"], ["3", "<none>", "4"]]);
+    }
+
+    #[test]
+    fn a_row_is_rejected_as_cut_only_when_the_text_ends_inside_it() {
+        let table = "Name PopEnabled Size\n---- ---------- ----\nAlex True       12\nBea  False";
+        let p = parse(&Arc::from("T.txt"), table).unwrap();
+        assert_eq!(values(&p), [["Alex", "True", "12"]]);
+        assert_eq!(p.rejected[0].source.line, 4);
+        assert!(p.rejected[0].reason.starts_with("truncated row"), "{}", p.rejected[0].reason);
+        // Whole: as many cells with text, or a line break at the end.
+        for whole in [format!("{table}       7"), format!("{table}\n")] {
+            let p = parse(&Arc::from("T.txt"), &whole).unwrap();
+            assert_eq!((p.table.rows.len(), p.rejected.len()), (2, 0), "{whole:?}");
+        }
     }
 
     #[test]

@@ -261,9 +261,13 @@ pub fn split(text: &str) -> Vec<Part> {
 
 fn part(lines: &[&str], start: usize, end: usize, command: Option<&str>) -> Part {
     let mut text = "\n".repeat(start);
-    for line in &lines[start..end] {
+    for (k, line) in lines[start..end].iter().enumerate() {
         text.push_str(line);
-        text.push('\n');
+        // The transcript's last line keeps its missing line break: a part the
+        // file's end cut off must read as cut (`Parsed::reject_cut_last`).
+        if start + k + 1 < lines.len() {
+            text.push('\n');
+        }
     }
     Part { line: start + 1, command: command.map(str::to_owned), text }
 }

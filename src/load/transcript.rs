@@ -73,7 +73,7 @@ pub fn transcript_parts(
     let mut out = Vec::new();
     for part in transcript::split(text) {
         let form = input::detect(&part.text);
-        let parsed = match input::parse(file, &part.text, form) {
+        let mut parsed = match input::parse(file, &part.text, form) {
             Ok(parsed) => parsed,
             Err(e) => {
                 warnings.push(Warning {
@@ -99,12 +99,19 @@ pub fn transcript_parts(
                     _ => groups.push((cmdlet, vec![k])),
                 }
             }
-            for (cmdlet, rows) in groups {
+            // A rejected object (one the end of the file cut) follows the rest:
+            // it goes with the last group.
+            let mut rejected = std::mem::take(&mut parsed.rejected);
+            let last = groups.len().saturating_sub(1);
+            for (k, (cmdlet, rows)) in groups.into_iter().enumerate() {
                 let table = parsed.table.subset(&rows);
                 let lines: Vec<usize> = table.rows.iter().map(|r| r.line).collect();
                 debug_assert!(lines.is_sorted(), "rows in text order");
                 let first = lines.first().copied().unwrap_or(part.line);
                 let mut p = input::Parsed { table, ..input::Parsed::default() };
+                if k == last {
+                    p.rejected = std::mem::take(&mut rejected);
+                }
                 p.warnings = parsed
                     .warnings
                     .iter()
@@ -277,5 +284,16 @@ SmtpClientAuthenticationDisabled : True
             ]
         );
         assert!(warnings.is_empty(), "{warnings:?}");
+
+        // Cut by the end of the file in the last object: that object is
+        // rejected with the last group, never lost.
+        let cut = &text[..text.find("PopEnabled                       : False").unwrap() + 15];
+        let parts =
+            transcript_parts(&Arc::from("transcript.txt"), cut, Environment::Online, &mut warnings);
+        let last = &parts.last().unwrap().parsed;
+        assert_eq!(last.table.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [12]);
+        let rejected: Vec<usize> = last.rejected.iter().map(|r| r.source.line).collect();
+        assert_eq!(rejected, [18]);
+        assert!(parts[0].parsed.rejected.is_empty());
     }
 }
