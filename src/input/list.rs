@@ -113,8 +113,12 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         let cleaned = strip_ansi(raw.trim_end_matches('\r'));
         let parsed_line = match line(&cleaned) {
             Ok((_, l)) => l,
-            // A label cut short by the end of the file: its object is cut.
-            Err(_) if open_end == Some(lineno) => {
+            // A label cut short by the end of the file, after objects read:
+            // its object is cut (text with no object at all is not Format-List).
+            Err(_)
+                if open_end == Some(lineno)
+                    && (current.is_some() || !parsed.table.rows.is_empty()) =>
+            {
                 let at = current.take().map_or(lineno, |(first, _)| first);
                 let detail = format!("its last line, {:?}, is cut", truncate_for_message(&cleaned));
                 parsed.reject_cut(file, at, "object", &detail);
@@ -286,6 +290,8 @@ mod tests {
         let p = run(&format!("{objects}\nImapEn"));
         assert_eq!((p.table.rows.len(), p.rejected[0].source.line), (1, 5));
         assert!(p.rejected[0].reason.contains("\"ImapEn\", is cut"), "{}", p.rejected[0].reason);
+        // Text with no object before its one unreadable line is not Format-List.
+        assert_eq!(parse(&Arc::from("T.txt"), "Name is cut").unwrap_err().line, 1);
         // Whole: as many properties (one of them blank), or a line break at the end.
         for whole in [format!("{objects}\nImapEnabled :"), format!("{objects}\n")] {
             let p = run(&whole);
