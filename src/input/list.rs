@@ -105,8 +105,6 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
     let width =
         text.split('\n').map(|l| strip_ansi(l.trim_end()).chars().count()).max().unwrap_or(0);
     let mut previous_len = 0;
-    // The text's last line, when no line break ends it: the file may be cut there.
-    let open_end = (!text.ends_with('\n')).then(|| text.split('\n').count());
 
     for (n, raw) in text.split('\n').enumerate() {
         let lineno = n + 1;
@@ -116,8 +114,8 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
             // A label cut short by the end of the file, after objects read:
             // its object is cut (text with no object at all is not Format-List).
             Err(_)
-                if open_end == Some(lineno)
-                    && (current.is_some() || !parsed.table.rows.is_empty()) =>
+                if (current.is_some() || !parsed.table.rows.is_empty())
+                    && is_unended_last_line(text, lineno) =>
             {
                 let at = current.take().map_or(lineno, |(first, _)| first);
                 let detail = format!("its last line, {:?}, is cut", truncate_for_message(&cleaned));
@@ -202,6 +200,12 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
         }
     }
     Ok(parsed)
+}
+
+/// True when line `lineno` is the text's last and no line break ends it: the
+/// file may have been cut there. (Asked only of a line that cannot be read.)
+fn is_unended_last_line(text: &str, lineno: usize) -> bool {
+    !text.ends_with('\n') && lineno == super::csv::memchr_count(text.as_bytes()) + 1
 }
 
 /// Ends the record being built, if any, as a row as wide as the columns seen so far.
