@@ -185,24 +185,39 @@ pub fn text(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
     }
 }
 
+/// How much of the start of a file that is not UTF-8 says whether it is binary.
+pub(crate) const HEAD: usize = 4096;
+
+/// Whether a file that is not UTF-8 is binary rather than text in another
+/// encoding, by its first [`HEAD`] bytes.
+pub(crate) fn looks_binary(head: &[u8]) -> bool {
+    control_byte(head).is_some() || mostly_undecodable(head)
+}
+
+/// A control byte near the start means a binary file (or UTF-16 without a
+/// BOM), which is worth saying instead of "invalid UTF-8".
+fn control_byte(head: &[u8]) -> Option<usize> {
+    head.iter().position(|&b| b == 0 || (b < 0x20 && !b"\t\r\n\x1b".contains(&b)))
+}
+
+/// Mostly undecodable bytes: binary noise rather than one mis-encoded letter.
+fn mostly_undecodable(head: &[u8]) -> bool {
+    let replaced = String::from_utf8_lossy(head).matches('\u{FFFD}').count();
+    replaced >= 8 && replaced * 20 > head.len()
+}
+
 fn utf8(bytes: &[u8], base: usize, encoding: Encoding) -> Result<&str, DecodeError> {
     match text(bytes) {
         Ok(s) => Ok(s),
         Err(e) => {
             let offset = base + e.valid_up_to();
-            // Control bytes near the start mean a binary file (or UTF-16 without a
-            // BOM), which is worth saying instead of "invalid UTF-8".
-            let head = &bytes[..bytes.len().min(4096)];
-            if let Some(pos) =
-                head.iter().position(|&b| b == 0 || (b < 0x20 && !b"\t\r\n\x1b".contains(&b)))
-            {
+            let head = &bytes[..bytes.len().min(HEAD)];
+            if let Some(pos) = control_byte(head) {
                 let place = Place::of(bytes, pos);
                 return Err(DecodeError::Binary { offset: base + pos, place, byte: bytes[pos] });
             }
             let place = Place::of(bytes, e.valid_up_to());
-            // Mostly undecodable bytes: binary noise rather than one mis-encoded letter.
-            let replaced = String::from_utf8_lossy(head).matches('\u{FFFD}').count();
-            if replaced >= 8 && replaced * 20 > head.len() {
+            if mostly_undecodable(head) {
                 return Err(DecodeError::Binary { offset, place, byte: bytes[offset - base] });
             }
             let detail = "not a UTF-8 sequence";
@@ -270,11 +285,13 @@ pub(crate) fn read_full(input: &mut (impl io::Read + ?Sized), buf: &mut [u8]) ->
     Ok(n)
 }
 
-/// UTF-16 text (after its byte-order mark) read as UTF-8, a block at a time,
-/// so that a large UTF-16 file (Windows PowerShell 5.1's `-Encoding Unicode`,
-/// `Out-File`, `>`) is never held whole. Text that is not UTF-16 (an unpaired
-/// surrogate, a cut last character) is an `InvalidData` error.
-pub struct Utf16Reader<R> {
+/// Text in another encoding read as UTF-8, a block at a time, so that a large
+/// file is never held whole: UTF-16 after its byte-order mark (Windows
+/// PowerShell 5.1's `-Encoding Unicode`, `Out-File`, `>`), or Windows-1252 (see
+/// [`DecodingReader::windows_1252`]). Text that is not UTF-16 (an unpaired
+/// surrogate, a cut last character), or Windows-1252 that holds UTF-8, is an
+/// `InvalidData` error.
+pub struct DecodingReader<R> {
     inner: R,
     decoder: encoding_rs::Decoder,
     /// `raw[start..end]`: bytes read from `inner` and not decoded yet.
@@ -286,16 +303,37 @@ pub struct Utf16Reader<R> {
     /// A decoded character that did not fit a caller's tiny buffer.
     spill: [u8; 4],
     spilled: std::ops::Range<usize>,
+    /// For Windows-1252: the UTF-8 the raw bytes are searched for.
+    utf8: Option<Utf8Search>,
 }
 
-impl<R: io::Read> Utf16Reader<R> {
+impl<R: io::Read> DecodingReader<R> {
     /// Reads `inner` as UTF-16 (`big_endian` or little), after `read`: bytes
     /// already taken from `inner` past the byte-order mark.
-    pub fn new(inner: R, big_endian: bool, read: &[u8]) -> Utf16Reader<R> {
+    pub fn utf16(inner: R, big_endian: bool, read: &[u8]) -> DecodingReader<R> {
         let codec = if big_endian { encoding_rs::UTF_16BE } else { encoding_rs::UTF_16LE };
+        DecodingReader::new(inner, codec, read, None)
+    }
+
+    /// Reads `inner` as Windows-1252, after `read`: bytes already taken from
+    /// it. [`decode`] reads a file as Windows-1252 only when it holds no UTF-8
+    /// beyond ASCII anywhere (else it was saved in two encodings); this reader
+    /// holds the rest of the file to the same rule, and fails on the first
+    /// UTF-8 sequence beyond ASCII in what it reads.
+    pub fn windows_1252(inner: R, read: &[u8]) -> DecodingReader<R> {
+        let search = Utf8Search::default();
+        DecodingReader::new(inner, encoding_rs::WINDOWS_1252, read, Some(search))
+    }
+
+    fn new(
+        inner: R,
+        codec: &'static encoding_rs::Encoding,
+        read: &[u8],
+        utf8: Option<Utf8Search>,
+    ) -> DecodingReader<R> {
         let mut raw = vec![0; (256 << 10).max(read.len())];
         raw[..read.len()].copy_from_slice(read);
-        Utf16Reader {
+        let mut reader = DecodingReader {
             inner,
             decoder: codec.new_decoder_without_bom_handling(),
             raw,
@@ -305,11 +343,16 @@ impl<R: io::Read> Utf16Reader<R> {
             done: false,
             spill: [0; 4],
             spilled: 0..0,
+            utf8,
+        };
+        if let Some(search) = &mut reader.utf8 {
+            search.scan(&reader.raw[..reader.end], false);
         }
+        reader
     }
 }
 
-impl<R: io::Read> io::Read for Utf16Reader<R> {
+impl<R: io::Read> io::Read for DecodingReader<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if out.is_empty() {
             return Ok(0);
@@ -327,6 +370,15 @@ impl<R: io::Read> io::Read for Utf16Reader<R> {
             if self.start == self.end && !self.read_all {
                 let n = read_some(&mut self.inner, &mut self.raw)?;
                 (self.start, self.end, self.read_all) = (0, n, n == 0);
+                if let Some(search) = &mut self.utf8 {
+                    search.scan(&self.raw[..n], n == 0);
+                }
+            }
+            if self.utf8.as_ref().is_some_and(|s| s.found) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "not Windows-1252 text: it holds UTF-8 too, so it was saved in two encodings",
+                ));
             }
             // A buffer too small for any character gets one through `spill`.
             let small = out.len() < 4;
@@ -352,6 +404,99 @@ impl<R: io::Read> io::Read for Utf16Reader<R> {
             }
         }
     }
+}
+
+/// Whether bytes read piece by piece hold a UTF-8 sequence beyond ASCII: the
+/// rule [`windows_1252`] applies to a whole file (a character of
+/// `String::from_utf8_lossy` that is neither ASCII nor a replacement), for a
+/// file read in pieces cut anywhere. Whether a sequence is valid depends only
+/// on its own bytes (a lead byte never continues another sequence), so each
+/// lead byte is tried where it stands; one too near a piece's end to decide is
+/// kept with the next piece.
+#[derive(Debug, Default)]
+pub struct Utf8Search {
+    /// The bytes at the end of the pieces so far that start an undecided
+    /// sequence (at most three).
+    pending: Vec<u8>,
+    /// A sequence was found.
+    pub found: bool,
+}
+
+impl Utf8Search {
+    /// Searches the next piece; `last` when no piece follows.
+    pub fn scan(&mut self, piece: &[u8], last: bool) {
+        if self.found {
+            return;
+        }
+        if !self.pending.is_empty() {
+            // The undecided lead bytes, with enough of this piece to decide
+            // them (a sequence is at most four bytes).
+            let mut joined = std::mem::take(&mut self.pending);
+            let starts = joined.len();
+            let taken = piece.len().min(3);
+            joined.extend_from_slice(&piece[..taken]);
+            match search(&joined, starts, last) {
+                Search::Found => {
+                    self.found = true;
+                    return;
+                }
+                // A piece too short to decide them: they wait for the next,
+                // and so do the piece's own bytes (all in `joined`).
+                Search::Undecided(at) if taken == piece.len() => {
+                    joined.drain(..at);
+                    self.pending = joined;
+                    return;
+                }
+                _ => {}
+            }
+        }
+        match search(piece, piece.len(), last) {
+            Search::Found => self.found = true,
+            Search::Undecided(at) => self.pending = piece[at..].to_vec(),
+            Search::None => {}
+        }
+    }
+}
+
+enum Search {
+    /// A valid sequence beyond ASCII starts in the range.
+    Found,
+    /// None starts before this offset, where a lead byte needs bytes the
+    /// piece does not have.
+    Undecided(usize),
+    /// None starts in the range.
+    None,
+}
+
+/// Looks for a valid UTF-8 sequence beyond ASCII starting in `bytes[..starts]`;
+/// at the end of the text (`last`) a cut sequence is simply invalid.
+fn search(bytes: &[u8], starts: usize, last: bool) -> Search {
+    let mut i = 0;
+    while i < starts {
+        // Lead bytes are 0xC2..=0xF4; runs without one are skipped whole.
+        if bytes[i..starts.min(i + 32)].iter().fold(true, |none, &b| none & (b < 0xC2)) {
+            i += 32;
+            continue;
+        }
+        let b = bytes[i];
+        let len = match b {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let seq = &bytes[i..bytes.len().min(i + len)];
+        match std::str::from_utf8(seq) {
+            Ok(_) => return Search::Found,
+            Err(e) if e.error_len().is_none() && !last => return Search::Undecided(i),
+            Err(_) => {}
+        }
+        i += 1;
+    }
+    Search::None
 }
 
 /// Rejects text with control characters no export writes (binary files that happen
@@ -414,7 +559,7 @@ mod tests {
             let bytes: Vec<u8> =
                 units.flat_map(|u| if big { u.to_be_bytes() } else { u.to_le_bytes() }).collect();
             for (taken, size) in [(0, 1), (3, 2), (7, 3), (100, 5), (bytes.len(), 4096)] {
-                let mut r = Utf16Reader::new(&bytes[taken..], big, &bytes[..taken]);
+                let mut r = DecodingReader::utf16(&bytes[taken..], big, &bytes[..taken]);
                 let mut out = Vec::new();
                 let mut buf = vec![0; size];
                 loop {
@@ -432,10 +577,64 @@ mod tests {
                 &(if big { 0xD800u16.to_be_bytes() } else { 0xD800u16.to_le_bytes() }),
             );
             let mut sink = Vec::new();
-            assert!(Utf16Reader::new(&bad[..], big, &[]).read_to_end(&mut sink).is_err());
+            assert!(DecodingReader::utf16(&bad[..], big, &[]).read_to_end(&mut sink).is_err());
             let cut = &bytes[..bytes.len() - 1];
-            assert!(Utf16Reader::new(cut, big, &[]).read_to_end(&mut sink).is_err());
+            assert!(DecodingReader::utf16(cut, big, &[]).read_to_end(&mut sink).is_err());
         }
+    }
+
+    /// The whole-file rule: `String::from_utf8_lossy` finds a character
+    /// that is neither ASCII nor a replacement.
+    fn holds_utf8_beyond_ascii(bytes: &[u8]) -> bool {
+        String::from_utf8_lossy(bytes).chars().any(|c| !c.is_ascii() && c != '\u{FFFD}')
+    }
+
+    proptest::proptest! {
+        /// Bytes cut into pieces anywhere (the reads of a file) are searched
+        /// for UTF-8 as the whole-file rule searches them at once.
+        #[test]
+        fn utf8_is_found_in_pieces_as_in_the_whole(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    b'a', 0x80, 0x9F, 0xA9, 0xBF, 0xC0, 0xC2, 0xC3, 0xDF, 0xE0, 0xE2, 0xED,
+                    0xF0, 0xF4, 0xF5, 0xFF,
+                ]),
+                0..24,
+            ),
+            cuts in proptest::collection::vec(0usize..24, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut search = Utf8Search::default();
+            let mut from = 0;
+            for cut in cuts {
+                search.scan(&bytes[from..cut], false);
+                from = cut;
+            }
+            search.scan(&bytes[from..], true);
+            proptest::prop_assert_eq!(search.found, holds_utf8_beyond_ascii(&bytes), "{:x?}", bytes);
+        }
+    }
+
+    #[test]
+    fn utf8_is_found_across_a_cut() {
+        // "ë" and "😀" cut between their bytes, in pieces of one byte and of none.
+        for text in ["Zo\u{eb}", "x\u{1F600}"] {
+            for cut in 0..=text.len() {
+                let mut search = Utf8Search::default();
+                let (a, b) = text.as_bytes().split_at(cut);
+                for piece in [a, &[], b] {
+                    search.scan(piece, false);
+                }
+                search.scan(&[], true);
+                assert!(search.found, "{text:?} cut at {cut}");
+            }
+        }
+        // A lead byte cut from its continuation by the end of the file: none.
+        let mut search = Utf8Search::default();
+        search.scan(b"Zo\xC3", false);
+        search.scan(b"", true);
+        assert!(!search.found);
     }
 
     #[test]

@@ -727,10 +727,15 @@ fn streamed_files_read_exactly_as_whole_files() {
             .chain(units.flat_map(|u| if big { u.to_be_bytes() } else { u.to_le_bytes() }))
             .collect()
     };
+    // And as Excel's "CSV (Comma delimited)" saves it, in Windows-1252 (which
+    // has no "𝔘": encoding_rs writes `&#120088;` instead).
+    let ansi = encoding_rs::WINDOWS_1252.encode(&damaged).0.into_owned();
+    assert!(std::str::from_utf8(&ansi).is_err(), "letters beyond ASCII make it not UTF-8");
     for (encoding, bytes) in [
         ("utf-8", damaged.clone().into_bytes()),
         ("utf-16le", utf16(false)),
         ("utf-16be", utf16(true)),
+        ("windows-1252", ansi),
     ] {
         std::fs::write(&cas, &bytes).unwrap();
         streamed_as_whole(&tenant, encoding);

@@ -8,7 +8,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{Event, EvidenceError, Lookups, Names, Needed, Sink, is};
-use crate::decode::{Utf16Reader, read_full};
+use crate::decode::{DecodingReader, read_full};
 use crate::input::tokenize::{Ends, Reached, Record, Tokenizer, each_record_until};
 use crate::progress::Progress;
 
@@ -139,7 +139,8 @@ fn read_path_in(
         let big_endian = head[0] == 0xFE;
         buf.consume(2);
         progress.advance(len);
-        let mut text = BufReader::with_capacity(64 << 10, Utf16Reader::new(buf, big_endian, &[]));
+        let mut text =
+            BufReader::with_capacity(64 << 10, DecodingReader::utf16(buf, big_endian, &[]));
         let header = header(&mut text, sink)?;
         let mut part = sink.part();
         read_part(&mut text, &header, u64::MAX, &mut part).map_err(io)?;

@@ -1,15 +1,18 @@
 //! A CSV export read straight from its file, block by block, so that a
 //! million-row export is never held in memory: each block is decoded
 //! (UTF-8 as it is; UTF-16 with a byte-order mark, as Windows PowerShell 5.1's
-//! `-Encoding Unicode` writes, to UTF-8), checked and parsed as it arrives, and
-//! its records are mapped as they are read.
+//! `-Encoding Unicode` writes, to UTF-8; Windows-1252, as Excel's "CSV (Comma
+//! delimited)" saves, from the first block that is not UTF-8 on), checked and
+//! parsed as it arrives, and its records are mapped as they are read.
 //!
 //! This is the fast path for the commonest and largest input, and only for it.
 //! It reads exactly what the whole-file path ([`crate::load::parse_bytes`]:
 //! decode, blank transcript noise, detect, parse) would read, and gives up
 //! ([`CsvFile::finish`] says so) whenever that path could decide otherwise:
-//! bytes that are not UTF-8 (or not UTF-16, after its mark) or not text, anything that
-//! may be a prompt or transcript banner, a form other than CSV. The caller then
+//! bytes that are not UTF-8 where it would not read Windows-1252 (UTF-8 beyond
+//! ASCII elsewhere in the file, a byte-order mark, a start that looks binary),
+//! not UTF-16 after its mark, or not text; anything that may be a prompt or
+//! transcript banner; a form other than CSV. The caller then
 //! reads the file whole and gets that path's exact errors and warnings. Both
 //! read records with the same function (`input::csv::read_block`) and the
 //! same tokenizer ([`super::tokenize`]).
@@ -31,7 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::csv::{Block, Read, header, memchr_count, read_block, skip_type_line};
 use super::{Cells, Form, Records, Rejection, Source};
-use crate::decode::{self, Encoding, Utf16Reader, read_full, read_some};
+use crate::decode::{self, DecodingReader, Encoding, read_full, read_some};
 use crate::model::mailboxes::BlockAt;
 use crate::progress::Progress;
 
@@ -64,6 +67,12 @@ pub struct CsvFile<'p, R> {
     /// With [`CsvFile::note_blocks`]: each block of records read, with how
     /// many records it gave.
     blocks: Option<Vec<(BlockAt, usize)>>,
+    /// While the file is read as UTF-8 without a byte-order mark, what decides
+    /// whether bytes that are not UTF-8 make it Windows-1252
+    /// ([`CsvFile::switch_to_windows_1252`]): its first bytes ([`decode::HEAD`] of
+    /// them), and whether the text read so far holds UTF-8 beyond ASCII.
+    head: Vec<u8>,
+    beyond_ascii: bool,
 }
 
 /// The file's bytes, counted as they are read.
@@ -139,17 +148,20 @@ fn sha256_of(path: &Path) -> io::Result<String> {
 }
 
 /// Where a [`CsvFile`]'s text comes from: the file's bytes as they are
-/// (UTF-8), or decoded from UTF-16.
+/// (UTF-8), or decoded from UTF-16 or Windows-1252.
 enum Input<'p, R> {
     Utf8(Counted<'p, R>),
-    Utf16(Utf16Reader<Counted<'p, R>>),
+    Decoded(DecodingReader<Counted<'p, R>>),
+    /// Only while UTF-8 gives way to Windows-1252.
+    Switching,
 }
 
 impl<R: io::Read> io::Read for Input<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Input::Utf8(r) => r.read(buf),
-            Input::Utf16(r) => r.read(buf),
+            Input::Decoded(r) => r.read(buf),
+            Input::Switching => Ok(0),
         }
     }
 }
@@ -189,6 +201,7 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         let mut first = vec![0; block.max(4)];
         let n = read_full(&mut counted, &mut first)?;
         let head = &first[..n];
+        let start = first[..n.min(decode::HEAD)].to_vec();
         let utf16 = match head {
             [0xFF, 0xFE, ..] => Some((false, Encoding::Utf16Le)),
             [0xFE, 0xFF, ..] => Some((true, Encoding::Utf16Be)),
@@ -196,8 +209,8 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         };
         let (input, encoding, buf, filled, eof) = match utf16 {
             Some((big_endian, encoding)) => {
-                let reader = Utf16Reader::new(counted, big_endian, &first[2..n]);
-                (Input::Utf16(reader), encoding, vec![0; block.max(4)], 0, false)
+                let reader = DecodingReader::utf16(counted, big_endian, &first[2..n]);
+                (Input::Decoded(reader), encoding, vec![0; block.max(4)], 0, false)
             }
             None if head.starts_with(b"\xEF\xBB\xBF") => {
                 (Input::Utf8(counted), Encoding::Utf8Bom, first, n, n < block.max(4))
@@ -226,6 +239,8 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             give_up: false,
             done: false,
             blocks: None,
+            head: if encoding == Encoding::Utf8 { start } else { Vec::new() },
+            beyond_ascii: false,
         };
         if utf16.is_some() {
             s.fill()?;
@@ -238,6 +253,10 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             let lines = match checked_text(&s.buf[s.start..s.filled], s.eof) {
                 Ok(text) => text.lines().filter(|l| !l.trim().is_empty()).take(8).count(),
                 Err(Unread::NoLineEnd) => 0,
+                Err(Unread::NotUtf8) => match s.switch_to_windows_1252()? {
+                    true => continue,
+                    false => return Ok(None),
+                },
                 Err(Unread::NotPlain) => return Ok(None),
             };
             if s.eof || lines >= 8 {
@@ -252,6 +271,7 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             }
         }
         let Ok(text) = checked_text(&s.buf[s.start..s.filled], s.eof) else { return Ok(None) };
+        s.beyond_ascii = s.beyond_ascii || !text.is_ascii();
         // Pasted text (indented, quoted, with a command or banner) is read whole.
         if super::paste::may_need_cleaning(text) {
             return Ok(None);
@@ -307,11 +327,16 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
         while self.filled < self.buf.len() && !self.eof {
             match read_some(&mut self.input, &mut self.buf[self.filled..]) {
                 Ok(n) => {
+                    if self.encoding == Encoding::Utf8 && self.head.len() < decode::HEAD {
+                        let more = n.min(decode::HEAD - self.head.len());
+                        self.head.extend_from_slice(&self.buf[self.filled..self.filled + more]);
+                    }
                     self.filled += n;
                     self.eof = n == 0;
                 }
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    // Not UTF-16 after all: the whole-file reader names where.
+                    // Not UTF-16 (or Windows-1252) after all: the whole-file
+                    // reader names where.
                     self.give_up = true;
                     self.eof = true;
                 }
@@ -319,6 +344,39 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
             }
         }
         Ok(())
+    }
+
+    /// The unread bytes are not UTF-8: reads them and the rest of the file as
+    /// Windows-1252 when the whole-file reader would ([`decode::decode`]): the
+    /// file has no byte-order mark, its start does not look binary, and the
+    /// text read before holds no UTF-8 beyond ASCII (which reads the same in
+    /// Windows-1252). The decoding reader holds the rest of the file to that
+    /// last rule. `false` when the file is to be read whole.
+    fn switch_to_windows_1252(&mut self) -> io::Result<bool> {
+        if self.encoding != Encoding::Utf8 || self.beyond_ascii {
+            return Ok(false);
+        }
+        let Input::Utf8(mut counted) = std::mem::replace(&mut self.input, Input::Switching) else {
+            return Ok(false);
+        };
+        let mut unread = self.buf[self.start..self.filled].to_vec();
+        // The first bytes are all here but in tests with tiny blocks.
+        let mut more = vec![0; decode::HEAD];
+        while self.head.len() < decode::HEAD && !self.eof {
+            let n = read_some(&mut counted, &mut more[..decode::HEAD - self.head.len()])?;
+            self.head.extend_from_slice(&more[..n]);
+            unread.extend_from_slice(&more[..n]);
+            self.eof = n == 0;
+        }
+        if decode::looks_binary(&self.head) {
+            self.input = Input::Utf8(counted);
+            return Ok(false);
+        }
+        self.input = Input::Decoded(DecodingReader::windows_1252(counted, &unread));
+        self.encoding = Encoding::Windows1252;
+        (self.filled, self.eof) = (self.start, false);
+        self.fill()?;
+        Ok(!self.give_up)
     }
 
     /// The field delimiter.
@@ -356,9 +414,17 @@ impl<'p, R: io::Read> CsvFile<'p, R> {
 
 /// How many bytes of a file in `encoding` `text` (whole characters of the text
 /// read) came from: as many for UTF-8, two per UTF-16 code unit for UTF-16 (a
-/// character of four UTF-8 bytes is a surrogate pair, any other one unit).
+/// character of four UTF-8 bytes is a surrogate pair, any other one unit), one
+/// per character for Windows-1252.
 fn raw_len(encoding: Encoding, text: &[u8]) -> u64 {
     match encoding {
+        Encoding::Windows1252 => {
+            let chars: u64 = text
+                .chunks(64)
+                .map(|run| u64::from(run.iter().fold(0u8, |n, &b| n + u8::from((b as i8) >= -64))))
+                .sum();
+            chars
+        }
         Encoding::Utf16Le | Encoding::Utf16Be => {
             // A unit per byte that starts a character, and one more per byte
             // that starts a four-byte one; counted in runs whose count fits a
@@ -382,7 +448,9 @@ fn raw_len(encoding: Encoding, text: &[u8]) -> u64 {
 enum Unread {
     /// No line ends in them: read more.
     NoLineEnd,
-    /// They are not plain UTF-8 CSV text: read the file whole.
+    /// They are not UTF-8: perhaps Windows-1252, else read the file whole.
+    NotUtf8,
+    /// They are not plain CSV text: read the file whole.
     NotPlain,
 }
 
@@ -397,7 +465,7 @@ fn checked_text(unread: &[u8], eof: bool) -> Result<&str, Unread> {
         Some(k) => k + 1,
         None => return Err(Unread::NoLineEnd),
     };
-    let text = decode::text(&unread[..end]).map_err(|_| Unread::NotPlain)?;
+    let text = decode::text(&unread[..end]).map_err(|_| Unread::NotUtf8)?;
     // Noise is looked for from the start of a line (a block starts on one),
     // so a block-wise check finds whatever a whole-text check finds.
     // (`may_need_cleaning_within` looks for transcript noise too.)
@@ -429,11 +497,21 @@ impl<R: io::Read> Records for CsvFile<'_, R> {
                     self.give_up = true;
                     return;
                 }
+                Err(Unread::NotUtf8) => {
+                    if let Ok(true) = self.switch_to_windows_1252() {
+                        continue;
+                    }
+                    self.give_up = true;
+                    return;
+                }
                 Err(Unread::NotPlain) => {
                     self.give_up = true;
                     return;
                 }
             };
+            if self.encoding == Encoding::Utf8 && !self.beyond_ascii {
+                self.beyond_ascii = !text.is_ascii();
+            }
             let last = self.eof;
             let block = Block { text, from: 0, first_line: self.line, last };
             let (file, rejected) = (&self.file, &mut self.rejected);
@@ -531,6 +609,11 @@ mod tests {
 
     /// A file's bytes through the block reader.
     fn streamed_bytes(bytes: &[u8], block: usize) -> Option<Seen> {
+        streamed_as(bytes, block).map(|(seen, _)| seen)
+    }
+
+    /// [`streamed_bytes`], with the encoding the stream read.
+    fn streamed_as(bytes: &[u8], block: usize) -> Option<(Seen, Encoding)> {
         let file: Arc<str> = Arc::from("T.csv");
         let mut s =
             CsvFile::open_sized(&file, bytes, bytes.len() as u64, &Silent, block).unwrap()?;
@@ -539,8 +622,9 @@ mod tests {
             records.push((line, (0..3).filter_map(|c| cells.get(c).map(str::to_owned)).collect()))
         });
         match s.finish() {
-            Finished::Read(rejected, _) => {
-                Some((records, rejected.into_iter().map(|r| (r.source.line, r.reason)).collect()))
+            Finished::Read(rejected, encoding) => {
+                let rejected = rejected.into_iter().map(|r| (r.source.line, r.reason)).collect();
+                Some(((records, rejected), encoding))
             }
             Finished::ReadWhole => None,
         }
@@ -615,6 +699,38 @@ mod tests {
         }
     }
 
+    /// `text` in Windows-1252, as Excel's "CSV (Comma delimited)" saves it.
+    fn ansi(text: &str) -> Vec<u8> {
+        let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(text);
+        assert!(!unmappable, "{text:?} has a character Windows-1252 lacks");
+        bytes.into_owned()
+    }
+
+    #[test]
+    fn windows_1252_reads_exactly_what_the_whole_file_reads() {
+        // Letters beyond ASCII from the first record on (the stream reads the
+        // file as Windows-1252 from its first block), and only late (it reads
+        // ASCII as UTF-8 first, then gives way at a later block).
+        // (Without the runs of "Ü", which make the whole-file reader take the
+        // file for binary, as a test below shows.)
+        let sparse = sample(300, true, true, false).replace('\u{dc}', "");
+        let early = format!("{sparse}\"Nu\u{f1}ez \u{20ac}\u{2019}\",\"x\",\"\"\n");
+        let ascii = sample(300, false, false, false).replace(['\u{e1}', '\u{dc}'], "a");
+        let late = format!("{ascii}\"Zo\u{eb} \u{201c}Q\u{201d}\",\"P\",\"n\"\nlast,P,1\n");
+        assert!(ascii.is_ascii());
+        for text in [early, late] {
+            let bytes = ansi(&text);
+            let (decoded, encoding) = decode::decode(&bytes).unwrap();
+            assert_eq!((decoded.as_ref(), encoding), (text.as_str(), Encoding::Windows1252));
+            let expected = whole(&text).unwrap();
+            for block in [64, 97, 256, 1000, 1 << 20] {
+                let got =
+                    streamed_as(&bytes, block).unwrap_or_else(|| panic!("gave up, block {block}"));
+                assert_eq!(got, (expected.clone(), Encoding::Windows1252), "block {block}");
+            }
+        }
+    }
+
     #[test]
     fn byte_order_mark_is_skipped_and_reported() {
         let text = sample(40, true, false, false);
@@ -629,6 +745,8 @@ mod tests {
     #[test]
     fn anything_unusual_is_left_to_the_whole_file_reader() {
         let text = sample(60, false, false, false);
+        let ascii = text.replace(['\u{e1}', '\u{dc}'], "a");
+        let (header, body) = ascii.as_bytes().split_at(ascii.find('\n').unwrap() + 1);
         // A prompt line late in the file, invalid UTF-8, a control byte, UTF-16.
         let late = text.len() * 3 / 4;
         let cut = text[..late].rfind('\n').unwrap() + 1;
@@ -643,6 +761,14 @@ mod tests {
             with(b"PS C:\\> Get-User | Export-Csv\n"),
             with(b"\"bad\",\"\xC3\x28\",\"x\"\n"),
             with(b"\"nul\",\"\x00\",\"x\"\n"),
+            // A letter beyond ASCII in the first record, then ASCII, then the
+            // same letter late in the other encoding: UTF-8 then Windows-1252,
+            // and Windows-1252 then UTF-8.
+            [header, b"\"Zo\xC3\xAB\",\"P\",\"x\"\n", body, b"\"Zo\xEB\",\"P\",\"x\"\n"].concat(),
+            [header, b"\"Zo\xEB\",\"P\",\"x\"\n", body, b"\"Zo\xC3\xAB\",\"P\",\"x\"\n"].concat(),
+            // Windows-1252 so dense with letters beyond ASCII that the
+            // whole-file reader takes it for binary.
+            ansi(&text.replace(|c: char| c.is_ascii_lowercase(), "\u{e9}")),
             // UTF-16 with an unpaired surrogate late in the file, or cut in
             // the middle of a character.
             {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::checks::{file_warnings, reject_truncated};
 use super::form::{FormName, decide};
-use super::text::{clean_text, decode_file, display_name, then};
+use super::text::{clean_text, decode_file, display_name, guessed, then};
 use super::{InputFile, LoadError};
 use crate::decode::Encoding;
 use crate::input::csv::CsvStream;
@@ -325,6 +325,8 @@ fn stream_and_map(
     };
     let rows = mapped + parse_rejected.len();
     rejected.extend(parse_rejected);
+    // The whole-file reader says so first, as it decodes.
+    warnings.splice(0..0, guessed(&file, encoding));
     file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
     Ok(Some(Mapped { typed, rows, form, why, encoding, rejected, warnings }))
 }

@@ -47,16 +47,19 @@ pub(super) fn decode_file<'b>(
     if text.trim().is_empty() {
         return Err(LoadError::Empty { file: file.clone() });
     }
-    if encoding.is_guess() {
-        warnings.push(Warning {
-            code: "encoding-guessed",
-            source: None,
-            message: format!(
-                "{file}: not UTF-8 and without a byte-order mark, so read as Windows-1252 (the ANSI code page Excel's \"CSV (Comma delimited)\" and Windows PowerShell 5.1's Set-Content write); check names with accents, or save it again as \"CSV UTF-8\" or with `Export-Csv -Encoding UTF8`"
-            ),
-        });
-    }
+    warnings.extend(guessed(file, encoding));
     Ok((text, encoding))
+}
+
+/// The warning for a file whose encoding was guessed, if it was.
+pub(super) fn guessed(file: &str, encoding: Encoding) -> Option<Warning> {
+    encoding.is_guess().then(|| Warning {
+        code: "encoding-guessed",
+        source: None,
+        message: format!(
+            "{file}: not UTF-8 and without a byte-order mark, so read as Windows-1252 (the ANSI code page Excel's \"CSV (Comma delimited)\" and Windows PowerShell 5.1's Set-Content write); check names with accents, or save it again as \"CSV UTF-8\" or with `Export-Csv -Encoding UTF8`"
+        ),
+    })
 }
 
 /// Sets aside pasted wrapping (Markdown, indentation, banners, echoed commands,

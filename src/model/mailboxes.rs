@@ -390,7 +390,9 @@ impl FileRows {
                 .map_err(|e| format!("the file cannot be read again: {e}"))?;
         }
         // The first read decoded UTF-16 with the same decoder, which takes
-        // nothing but whole, paired code units.
+        // nothing but whole, paired code units; Windows-1252 with the same
+        // table (the blocks read before it gave way to Windows-1252 are ASCII,
+        // which reads the same).
         let text = match self.encoding {
             Encoding::Utf16Le => encoding_rs::UTF_16LE
                 .decode_without_bom_handling_and_without_replacement(&bytes)
@@ -398,6 +400,10 @@ impl FileRows {
             Encoding::Utf16Be => encoding_rs::UTF_16BE
                 .decode_without_bom_handling_and_without_replacement(&bytes)
                 .ok_or(CHANGED)?,
+            // Every byte is a character in Windows-1252.
+            Encoding::Windows1252 => {
+                encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes).0
+            }
             _ => crate::decode::text(&bytes).map_err(|_| CHANGED)?.into(),
         };
         let mut records = BlockRecords {
@@ -481,7 +487,8 @@ pub struct FileLayout {
     pub columns: Vec<String>,
     /// The delimiter.
     pub delimiter: u8,
-    /// The file's encoding: UTF-8 (with a byte-order mark or without) or UTF-16.
+    /// The file's encoding: UTF-8 (with a byte-order mark or without), UTF-16
+    /// or Windows-1252.
     pub encoding: Encoding,
     /// The blocks and the rows mapped from each.
     pub blocks: Vec<(BlockAt, usize)>,
