@@ -1,11 +1,20 @@
 //! Sign-in logs as JSON: the Entra portal's download (an array), the Graph
 //! `auditLogs/signIns` response (`{"@odata.context", "value": [...]}`) and
 //! `Get-MgAuditLogSignIn | ConvertTo-Json` (PascalCase; an array, or one object
-//! for a single event). Each event is taken from the text as it is parsed, so
-//! none is held after it is counted; the line of each is found from its offset.
+//! for a single event).
+//!
+//! A download or Graph response (an array of events, or an object with a
+//! `"value"` array) in UTF-8 is read from its file a block at a time
+//! ([`read_path`]): each event's text is found by its strings and brackets and
+//! parsed on its own, so neither the file nor its events are held. Anything
+//! else (a single event, another encoding, any error) is read whole
+//! ([`read_whole`]), decoded, and parsed by serde_json in one go, which gives
+//! the exact error; each event is still counted as it is met, and its line
+//! found from its offset. Both count events with the same [`Counter`].
 
 use std::fmt;
-use std::io::Read;
+use std::io::{self, Read};
+use std::path::Path;
 
 use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -13,72 +22,121 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{Event, EvidenceError, Names, Needed, Sink, is};
+use crate::decode::read_some;
+use crate::progress::Progress;
 
-/// Reads a JSON sign-in log, counting each event into `sink`; returns its kind.
-pub(super) fn read(
-    input: &mut dyn Read,
+/// How reading a JSON sign-in log from its file ended.
+pub(super) enum Streamed {
+    /// Read: the log's kind.
+    Read(&'static str),
+    /// Not one for the stream: read it whole with [`read_whole`], into a fresh
+    /// sink.
+    ReadWhole,
+}
+
+/// Reads a JSON sign-in log straight from its file, a block at a time,
+/// counting each event into `sink` as it is found, so that neither the file
+/// nor its events are held. It reads the shapes downloads and Graph write (an
+/// array of events; an object whose `"value"` array holds them) in UTF-8, and
+/// leaves anything else to [`read_whole`]: another encoding, a single event,
+/// and any file with an error (bytes out of place, an event that is not
+/// valid JSON or lacks the properties), which that reader reports exactly.
+pub(super) fn read_path(
+    path: &Path,
     sink: &mut Sink<'_>,
-) -> Result<&'static str, EvidenceError> {
+    progress: &dyn Progress,
+) -> Result<Streamed, EvidenceError> {
     let file = sink.file.clone();
-    let mut bytes = Vec::new();
-    input
-        .read_to_end(&mut bytes)
-        .map_err(|e| EvidenceError::Shape { file: file.clone(), message: e.to_string() })?;
-    let (text, _) = crate::decode::decode(&bytes)
-        .map_err(|e| EvidenceError::Shape { file: file.clone(), message: e.to_string() })?;
+    let io = |e: io::Error| EvidenceError::Shape { file: file.clone(), message: e.to_string() };
+    let input = std::fs::File::open(path).map_err(io)?;
+    let mut counter = Counter { sink, pascal: None, first: true };
+    let input = super::Counting { inner: input, progress };
+    // An event that is not an object of properties, or a first one without
+    // them, leaves the file to the whole reader.
+    let mut count = |text: &str, line| matches!(counter.event(text, line), Ok(Ok(())));
+    let Some(envelope) = scan(input, BLOCK, &mut count).map_err(io)? else {
+        return Ok(Streamed::ReadWhole);
+    };
+    Ok(Streamed::Read(finish(counter, envelope)))
+}
+
+/// Reads a JSON sign-in log whole, decoded from any encoding
+/// [`crate::decode::decode`] reads, counting each event into `sink`; returns
+/// its kind.
+pub(super) fn read_whole(path: &Path, sink: &mut Sink<'_>) -> Result<&'static str, EvidenceError> {
+    let file = sink.file.clone();
+    let shape = |message: String| EvidenceError::Shape { file: file.clone(), message };
+    let bytes = std::fs::read(path).map_err(|e| shape(e.to_string()))?;
+    let (text, _) = crate::decode::decode(&bytes).map_err(|e| shape(e.to_string()))?;
     let mut reader = Reader {
         text: &text,
-        sink,
+        counter: Counter { sink, pascal: None, first: true },
         line: 1,
         offset: 0,
-        pascal: None,
-        graph: false,
-        next_link: false,
-        first: true,
+        envelope: Envelope::default(),
     };
     let mut de = serde_json::Deserializer::from_str(&text);
     let result = (&mut de).deserialize_any(Top { reader: &mut reader }).and_then(|()| de.end());
-    let (pascal, graph, next_link) = (reader.pascal, reader.graph, reader.next_link);
     if let Err(e) = result {
         // A shape error was already raised as a custom message; keep it whole.
         let message = e.to_string();
-        return Err(EvidenceError::Shape {
-            file,
-            message: if message.starts_with("a sign-in log") {
-                message
-            } else {
-                format!(
-                    "line {}, column {}: not valid JSON ({e}); download the file again",
-                    e.line(),
-                    e.column()
-                )
-            },
-        });
+        return Err(shape(if message.starts_with("a sign-in log") {
+            message
+        } else {
+            format!(
+                "line {}, column {}: not valid JSON ({e}); download the file again",
+                e.line(),
+                e.column()
+            )
+        }));
     }
-    if next_link {
-        sink.warn(
+    Ok(finish(reader.counter, reader.envelope))
+}
+
+/// What a Graph response's own properties say.
+#[derive(Debug, Default, Clone, Copy)]
+struct Envelope {
+    /// It has `@odata.` properties.
+    graph: bool,
+    /// It has an `@odata.nextLink`: more pages follow.
+    next_link: bool,
+    /// It has a `"value"` (read by [`scan`]).
+    seen_value: bool,
+}
+
+impl Envelope {
+    /// Notes a property of the document.
+    fn note(&mut self, key: &str) {
+        if key.starts_with("@odata.") {
+            self.graph = true;
+            self.next_link |= key.eq_ignore_ascii_case("@odata.nextLink");
+        }
+    }
+}
+
+/// Warns of a Graph response's further pages; the log's kind.
+fn finish(counter: Counter<'_, '_>, envelope: Envelope) -> &'static str {
+    if envelope.next_link {
+        counter.sink.warn(
             "evidence-next-page",
             "the Graph response has an @odata.nextLink: it holds only the first page of sign-ins; follow the links (Get-MgAuditLogSignIn -All does) and give every page".into(),
         );
     }
-    Ok(match (graph, pascal) {
+    match (envelope.graph, counter.pascal) {
         (true, _) => "graph-json",
         (false, Some(true)) => "powershell-json",
         _ => "entra-portal-json",
-    })
+    }
 }
 
+/// The whole text's reader (see [`read_whole`]).
 struct Reader<'t, 's, 'i> {
     text: &'t str,
-    sink: &'s mut Sink<'i>,
+    counter: Counter<'s, 'i>,
     /// The line at `offset`, moved forward as events are met.
     line: usize,
     offset: usize,
-    /// Whether the properties are PascalCase (ConvertTo-Json of SDK objects).
-    pascal: Option<bool>,
-    graph: bool,
-    next_link: bool,
-    first: bool,
+    envelope: Envelope,
 }
 
 impl Reader<'_, '_, '_> {
@@ -92,16 +150,33 @@ impl Reader<'_, '_, '_> {
         self.line
     }
 
-    /// Counts one event object.
+    /// Counts one event, or rejects it when it is not an object of properties.
     fn event(&mut self, raw: &RawValue) -> Result<(), String> {
         let line = self.line_of(raw.get());
-        let fields: Fields = match serde_json::from_str(raw.get()) {
+        if let Err(e) = self.counter.event(raw.get(), line)? {
+            let reason = format!("the event is not an object of sign-in properties: {e}");
+            self.counter.sink.reject(line, reason);
+        }
+        Ok(())
+    }
+}
+
+/// What every event goes through, however the log is read.
+struct Counter<'s, 'i> {
+    sink: &'s mut Sink<'i>,
+    /// Whether the properties are PascalCase (ConvertTo-Json of SDK objects).
+    pascal: Option<bool>,
+    first: bool,
+}
+
+impl Counter<'_, '_> {
+    /// Counts the event `raw` (JSON text) that begins on `line`: `Ok(Err)`
+    /// when it is not an object of properties, `Err` when the first event
+    /// lacks the properties a sign-in log needs.
+    fn event(&mut self, raw: &str, line: usize) -> Result<Result<(), serde_json::Error>, String> {
+        let fields: Fields = match serde_json::from_str(raw) {
             Ok(f) => f,
-            Err(e) => {
-                self.sink
-                    .reject(line, format!("the event is not an object of sign-in properties: {e}"));
-                return Ok(());
-            }
+            Err(e) => return Ok(Err(e)),
         };
         if self.first {
             self.first = false;
@@ -172,7 +247,7 @@ impl Reader<'_, '_, '_> {
                 interactive,
             },
         );
-        Ok(())
+        Ok(Ok(()))
     }
 }
 
@@ -258,10 +333,7 @@ impl<'de: 't, 't> Visitor<'de> for Top<'_, 't, '_, '_> {
                 seen_value = true;
                 map.next_value_seed(Events { reader: self.reader })?;
             } else {
-                if key.starts_with("@odata.") {
-                    self.reader.graph = true;
-                    self.reader.next_link |= key.eq_ignore_ascii_case("@odata.nextLink");
-                }
+                self.reader.envelope.note(&key);
                 pending.push((key, map.next_value::<&'de RawValue>()?));
             }
         }
@@ -308,4 +380,301 @@ fn events<'de: 't, 't, A: SeqAccess<'de>>(
         reader.event(raw).map_err(de::Error::custom)?;
     }
     Ok(())
+}
+
+/// Bytes read at a time; an event longer than a block grows it.
+const BLOCK: usize = 1 << 20;
+
+/// Where [`scan`] is in the document's own structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    /// Before the document.
+    Start,
+    /// In the array of events (the document itself, or the response's
+    /// `"value"`), at a place in it.
+    Events(Slot),
+    /// In the response object, at a place in it.
+    Object(Slot),
+    /// After a property's name (`value`: whether it is `"value"`).
+    Colon { value: bool },
+    /// After the colon.
+    Value { value: bool },
+    /// After the document.
+    End,
+}
+
+/// A place in a list of elements or properties: before the first, after a
+/// comma, after an element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    First,
+    Next,
+    After,
+}
+
+/// Reads the events of a JSON sign-in log from `input`, in blocks of `block`
+/// bytes (one event longer than that grows it), and hands each to `event`
+/// with its line, which says whether it was counted; returns what the
+/// response's properties say, or `None` when the file is left to
+/// [`read_whole`] (see [`read_path`]).
+///
+/// Each event's text is found by following its strings and brackets, then
+/// parsed on its own; a response's other property values are checked as JSON
+/// the same way, and the bytes between them must be what JSON allows there.
+/// So a file read here is one `serde_json` reads whole, event for event.
+fn scan<R: Read>(
+    mut input: R,
+    block: usize,
+    event: &mut dyn FnMut(&str, usize) -> bool,
+) -> io::Result<Option<Envelope>> {
+    let mut buf = vec![0; block.max(16)];
+    // `buf[pos..filled]`: bytes read and not taken yet; `counted`: the
+    // offset up to which line breaks are counted, `line` the line there.
+    let (mut filled, mut pos, mut eof) = (0, 0, false);
+    let (mut line, mut counted) = (1, 0);
+    let (mut at, mut envelope, mut response) = (At::Start, Envelope::default(), false);
+    loop {
+        while pos < filled && matches!(buf[pos], b' ' | b'\t' | b'\r' | b'\n') {
+            pos += 1;
+        }
+        if pos == filled {
+            if eof {
+                break;
+            }
+        } else {
+            let b = buf[pos];
+            let bytes = &buf[..filled];
+            let taken = match (at, b) {
+                (At::Start, b'[') => Some((At::Events(Slot::First), pos + 1)),
+                (At::Start, b'{') => {
+                    response = true;
+                    Some((At::Object(Slot::First), pos + 1))
+                }
+                (At::Events(Slot::First | Slot::Next), b'{') => match value_end(bytes, pos) {
+                    Some(end) => {
+                        line += memchr::memchr_iter(b'\n', &bytes[counted..pos]).count();
+                        counted = pos;
+                        let Ok(text) = crate::decode::text(&bytes[pos..end]) else {
+                            return Ok(None);
+                        };
+                        if !event(text, line) {
+                            return Ok(None);
+                        }
+                        Some((At::Events(Slot::After), end))
+                    }
+                    None => None,
+                },
+                (At::Events(Slot::After), b',') => Some((At::Events(Slot::Next), pos + 1)),
+                (At::Events(Slot::First | Slot::After), b']') => {
+                    let next = if response { At::Object(Slot::After) } else { At::End };
+                    Some((next, pos + 1))
+                }
+                (At::Object(Slot::First | Slot::Next), b'"') => {
+                    match string_end(bytes, pos + 1) {
+                        Some(end) => {
+                            // The name as JSON reads it (escapes and all).
+                            let name = crate::decode::text(&bytes[pos..end]).ok();
+                            let name = name.and_then(|n| serde_json::from_str::<String>(n).ok());
+                            let Some(name) = name else { return Ok(None) };
+                            let value = name.eq_ignore_ascii_case("value");
+                            envelope.note(&name);
+                            Some((At::Colon { value }, end))
+                        }
+                        None => None,
+                    }
+                }
+                (At::Colon { value }, b':') => Some((At::Value { value }, pos + 1)),
+                (At::Value { value: true }, b'[') => Some((At::Events(Slot::First), pos + 1)),
+                (At::Value { value: false }, _) => match value_end(bytes, pos) {
+                    Some(end) => {
+                        let Ok(text) = crate::decode::text(&bytes[pos..end]) else {
+                            return Ok(None);
+                        };
+                        if serde_json::from_str::<IgnoredAny>(text).is_err() {
+                            return Ok(None);
+                        }
+                        Some((At::Object(Slot::After), end))
+                    }
+                    None => None,
+                },
+                (At::Object(Slot::After), b',') => Some((At::Object(Slot::Next), pos + 1)),
+                // Without a `"value"`: one event on its own, or no sign-in log.
+                (At::Object(Slot::First | Slot::After), b'}') if envelope.seen_value => {
+                    Some((At::End, pos + 1))
+                }
+                _ => return Ok(None),
+            };
+            if let Some((next, end)) = taken {
+                if let At::Value { value: true } = at {
+                    envelope.seen_value = true;
+                }
+                (at, pos) = (next, end);
+                continue;
+            }
+            // What starts at `pos` goes on past the bytes read.
+            if eof {
+                return Ok(None);
+            }
+        }
+        // Read on, keeping what is not taken.
+        line += memchr::memchr_iter(b'\n', &buf[counted..pos]).count();
+        buf.copy_within(pos..filled, 0);
+        (filled, pos, counted) = (filled - pos, 0, 0);
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = read_some(&mut input, &mut buf[filled..])?;
+        if at == At::Start && filled == 0 && buf[..n].starts_with(b"\xEF\xBB\xBF") {
+            // (The byte-order mark: the first line starts after it.)
+            buf.copy_within(3..n, 0);
+            filled = n - 3;
+        } else {
+            filled += n;
+        }
+        eof = n == 0;
+    }
+    Ok((at == At::End).then_some(envelope))
+}
+
+/// The offset just past the string whose text starts at `from` (after its
+/// opening quote); `None` when `bytes` end first.
+fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let k = from + memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
+        match bytes[k] {
+            b'"' => return Some(k + 1),
+            _ => from = k + 2,
+        }
+    }
+}
+
+/// The offset just past the JSON value that starts at `from` (by its strings
+/// and brackets; a scalar ends where a delimiter or blank follows it); `None`
+/// when `bytes` end first. Whether it is valid JSON is left to the parser.
+fn value_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut k = from;
+    loop {
+        match *bytes.get(k)? {
+            b'"' => k = string_end(bytes, k + 1)?,
+            b'{' | b'[' => {
+                depth += 1;
+                k += 1;
+            }
+            b'}' | b']' if depth > 0 => {
+                depth -= 1;
+                k += 1;
+            }
+            b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n' if depth == 0 => return Some(k),
+            _ => k += 1,
+        }
+        if depth == 0 && k > from && matches!(bytes[from], b'"' | b'{' | b'[') {
+            return Some(k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Seen = (Vec<(usize, String)>, bool, bool);
+
+    /// The events (line, text) of `bytes` read by [`scan`] in blocks of `block`,
+    /// and whether the response is Graph's and has more pages. Like
+    /// [`read_path`], an event that is not a JSON object stops the stream.
+    fn scanned(bytes: &[u8], block: usize) -> Option<Seen> {
+        let mut seen = Vec::new();
+        let mut event = |text: &str, line| {
+            seen.push((line, text.to_owned()));
+            serde_json::from_str::<serde_json::Map<String, Value>>(text).is_ok()
+        };
+        let envelope = scan(bytes, block, &mut event).unwrap()?;
+        Some((seen, envelope.graph, envelope.next_link))
+    }
+
+    /// The same read by serde_json from the whole text: an array of objects,
+    /// or an object with a `"value"` array of them.
+    fn whole(text: &str) -> Option<Seen> {
+        #[derive(serde::Deserialize)]
+        struct Response<'a> {
+            #[serde(borrow)]
+            value: Vec<&'a RawValue>,
+            #[serde(rename = "@odata.context", default)]
+            context: Option<&'a RawValue>,
+            #[serde(rename = "@odata.nextLink", default)]
+            next: Option<&'a RawValue>,
+        }
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let (events, graph, next) = match text.trim_start().as_bytes().first()? {
+            b'[' => (serde_json::from_str::<Vec<&RawValue>>(text).ok()?, false, false),
+            _ => {
+                let r: Response = serde_json::from_str(text).ok()?;
+                (r.value, r.context.is_some() || r.next.is_some(), r.next.is_some())
+            }
+        };
+        let line = |raw: &RawValue| {
+            let at = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+            1 + text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count()
+        };
+        if events.iter().any(|e| !e.get().starts_with('{')) {
+            return None;
+        }
+        Some((events.iter().map(|e| (line(e), e.get().to_owned())).collect(), graph, next))
+    }
+
+    /// Events whose strings hold every byte that means something outside a
+    /// string, nested objects and arrays, letters beyond ASCII, blank lines.
+    const RESPONSE: &str = "{\"@odata.context\": \"https://graph.microsoft.com/v1.0/$metadata#auditLogs/signIns\",\r\n  \"value\": [\r\n    {\"id\": \"1\", \"userPrincipalName\": \"a@contoso.com\", \"clientAppUsed\": \"POP3\",\r\n     \"note\": \"} ] [ { \\\" \\\\ , : \\u0041\", \"n\": [1, {\"x\": []}, -2.5e3, true, null],\r\n     \"status\": {\"errorCode\": 0}},\r\n\r\n    {\"id\":\"2\",\"userPrincipalName\":\"zo\u{eb}@contoso.com\",\"clientAppUsed\":\"Authenticated SMTP\",\"location\":{\"city\":\"Z\u{fc}rich\"},\"status\":{\"errorCode\":50126}}\r\n  ],\r\n  \"@odata.nextLink\": \"https://graph.microsoft.com/v1.0/auditLogs/signIns?$skiptoken=a]}\"\r\n}\r\n";
+
+    #[test]
+    fn events_are_read_in_blocks_as_serde_reads_them_whole() {
+        let fixtures = ["graph/signIns.json", "powershell7/SignIns.json"]
+            .map(|f| std::fs::read_to_string(format!("fixtures/contoso-signins/{f}")).unwrap());
+        let events = RESPONSE.split_once("\"value\": [").unwrap().1;
+        let array = format!("[{}]", events.split_once("\r\n  ],").unwrap().0);
+        let bom = format!("\u{feff}{RESPONSE}");
+        for text in [RESPONSE, &array, &bom, &fixtures[0], &fixtures[1]] {
+            let expected = whole(text).unwrap();
+            assert!(expected.0.len() >= 2, "{text}");
+            for block in [16, 17, 31, 64, 1000, BLOCK] {
+                let got = scanned(text.as_bytes(), block);
+                assert_eq!(got.as_ref(), Some(&expected), "block {block}: {text}");
+            }
+        }
+        let (events, graph, next) = whole(RESPONSE).unwrap();
+        assert_eq!((events[0].0, events[1].0, graph, next), (3, 7, true, true));
+    }
+
+    #[test]
+    fn a_document_cut_anywhere_is_left_to_the_whole_reader() {
+        let end = RESPONSE.trim_end().len();
+        for cut in (0..end).filter(|&c| RESPONSE.is_char_boundary(c)) {
+            assert_eq!(scanned(&RESPONSE.as_bytes()[..cut], 64), None, "cut at {cut}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A byte taken out, put in or changed anywhere: the stream reads the
+        /// document only when serde_json reads it whole, and then reads the
+        /// same events.
+        #[test]
+        fn a_damaged_document_is_read_only_when_it_is_json(
+            at in 0usize..RESPONSE.len(),
+            byte in proptest::sample::select(b"{}[]\",:\\ a1\n".to_vec()),
+            how in 0u8..3,
+            block in 16usize..80,
+        ) {
+            let mut bytes = RESPONSE.as_bytes().to_vec();
+            match how {
+                0 => { bytes.remove(at); }
+                1 => bytes.insert(at, byte),
+                _ => bytes[at] = byte,
+            }
+            let Ok(text) = std::str::from_utf8(&bytes) else { return Ok(()) };
+            if let Some(got) = scanned(&bytes, block) {
+                proptest::prop_assert_eq!(Some(got), whole(text), "{}", text);
+            }
+        }
+    }
 }

@@ -704,10 +704,13 @@ fn read_file<'i>(
     let mut sink = Sink::new(&file, index, since, interactivity_from_name(path));
     let kind = match shape {
         Some(Shape::Csv) => csv::read_path(path, &mut sink, progress)?,
-        Some(Shape::Json) => {
-            let input = std::fs::File::open(path).map_err(io)?;
-            json::read(&mut Counting { inner: input, progress }, &mut sink)?
-        }
+        Some(Shape::Json) => match json::read_path(path, &mut sink, progress)? {
+            json::Streamed::Read(kind) => kind,
+            json::Streamed::ReadWhole => {
+                sink = Sink::new(&file, index, since, interactivity_from_name(path));
+                json::read_whole(path, &mut sink)?
+            }
+        },
         None => {
             return Err(EvidenceError::Shape {
                 file,
