@@ -205,6 +205,18 @@ printf '%-44s %9s %10s
 ' "the same with the JSON report (logs hashed)" "$EJ_S" "$EJ_M"
 "$PY" scripts/bench/compare_signins.py "$WORK/exoauth-signins.json" "$WORK/duckdb-signins.csv"
 
+# The same events as Graph JSON responses (streamed event by event): the
+# report must be the CSV downloads' report.
+JDIR="$SDIR/signins-json"
+if [ ! -d "$JDIR" ]; then
+  mkdir -p "$JDIR.partial"
+  "$PY" scripts/bench/signins_json.py "$SDIR/signins" "$JDIR.partial" && mv "$JDIR.partial" "$JDIR"
+fi
+cat "$JDIR"/*.json >/dev/null
+read -r EJS_S EJS_M < <(measure "$EXO" audit "$SDIR" --sign-ins "$JDIR" --all-recipient-types --format csv -o "$WORK/exoauth-signins-json.csv" --as-of 2026-11-29 --progress never -q)
+printf '%-44s %9s %10s\n' "the same events as Graph JSON ($(du -ch "$JDIR"/*.json | tail -1 | cut -f1))" "$EJS_S" "$EJS_M"
+cmp -s "$WORK/exoauth-signins.csv" "$WORK/exoauth-signins-json.csv" && echo "the same report as from the CSV downloads: yes" || echo "the same report as from the CSV downloads: NO"
+
 echo
 echo "== growth (exoauth, CSV report, --all-recipient-types): flat memory means peak MiB barely moves"
 printf '%-10s %9s %10s %14s\n' "mailboxes" "wall s" "peak MiB" "us/mailbox"
