@@ -154,7 +154,7 @@ if [ ! -f "$ANSI/CasMailbox.csv" ]; then
   done
 fi
 cat "$ANSI"/*.csv >/dev/null
-read -r A_S A_M < <(measure "$EXO" "${AUDIT[@]}" "$ANSI" --format csv -o "$WORK/exoauth-ansi.csv")
+read -r A_S A_M < <(measure "$EXO" "${AUDIT[@]}" "$ANSI" --format csv -o "$WORK/exoauth-ansi.csv" -q)
 printf '%-32s %9s %10s\n' "exoauth, CSV report, Windows-1252" "$A_S" "$A_M"
 "$PY" -c 'import sys; lossy = open(sys.argv[1], encoding="utf-8-sig").read().encode("cp1252", "replace").decode("cp1252"); print("the UTF-8 export'"'"'s report, but for the lost letters:", "yes" if lossy == open(sys.argv[2], encoding="utf-8-sig").read() else "NO")' "$WORK/exoauth.csv" "$WORK/exoauth-ansi.csv"
 

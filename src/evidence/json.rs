@@ -4,10 +4,10 @@
 //! for a single event).
 //!
 //! A download or Graph response (an array of events, or an object with a
-//! `"value"` array) in UTF-8 is read from its file a block at a time
+//! `"value"` array) in UTF-8 or UTF-16 is read from its file a block at a time
 //! ([`read_path`]): each event's text is found by its strings and brackets and
 //! parsed on its own, so neither the file nor its events are held. Anything
-//! else (a single event, another encoding, any error) is read whole
+//! else (a single event, Windows-1252, any error) is read whole
 //! ([`read_whole`]), decoded, and parsed by serde_json in one go, which gives
 //! the exact error; each event is still counted as it is met, and its line
 //! found from its offset. Both count events with the same [`Counter`].
@@ -22,7 +22,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{Event, EvidenceError, Names, Needed, Sink, is};
-use crate::decode::read_some;
+use crate::decode::{DecodingReader, read_full, read_some};
 use crate::progress::Progress;
 
 /// How reading a JSON sign-in log from its file ended.
@@ -37,8 +37,8 @@ pub(super) enum Streamed {
 /// Reads a JSON sign-in log straight from its file, a block at a time,
 /// counting each event into `sink` as it is found, so that neither the file
 /// nor its events are held. It reads the shapes downloads and Graph write (an
-/// array of events; an object whose `"value"` array holds them) in UTF-8, and
-/// leaves anything else to [`read_whole`]: another encoding, a single event,
+/// array of events; an object whose `"value"` array holds them) in UTF-8 or
+/// UTF-16, and leaves anything else to [`read_whole`]: Windows-1252, a single event,
 /// and any file with an error (bytes out of place, an event that is not
 /// valid JSON or lacks the properties), which that reader reports exactly.
 pub(super) fn read_path(
@@ -54,8 +54,11 @@ pub(super) fn read_path(
     // An event that is not an object of properties, or a first one without
     // them, leaves the file to the whole reader.
     let mut count = |text: &str, line| matches!(counter.event(text, line), Ok(Ok(())));
-    let Some(envelope) = scan(input, BLOCK, &mut count).map_err(io)? else {
-        return Ok(Streamed::ReadWhole);
+    let envelope = match scan_file(input, BLOCK, &mut count) {
+        Ok(Some(envelope)) => envelope,
+        Ok(None) => return Ok(Streamed::ReadWhole),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(Streamed::ReadWhole),
+        Err(e) => return Err(io(e)),
     };
     Ok(Streamed::Read(finish(counter, envelope)))
 }
@@ -412,6 +415,26 @@ enum Slot {
     After,
 }
 
+/// [`scan`] of a file's bytes: UTF-16 after its byte-order mark (Windows
+/// PowerShell 5.1's `ConvertTo-Json > file`) is decoded as it is read (an
+/// `InvalidData` error when it is not UTF-16), anything else read as UTF-8
+/// (after its byte-order mark, if it has one).
+fn scan_file<R: Read>(
+    mut input: R,
+    block: usize,
+    event: &mut dyn FnMut(&str, usize) -> bool,
+) -> io::Result<Option<Envelope>> {
+    let mut mark = [0; 3];
+    let n = read_full(&mut input, &mut mark)?;
+    match mark[..n] {
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => {
+            scan(DecodingReader::utf16(input, mark[0] == 0xFE, &mark[2..n]), block, event)
+        }
+        [0xEF, 0xBB, 0xBF] => scan(input, block, event),
+        _ => scan(mark[..n].chain(input), block, event),
+    }
+}
+
 /// Reads the events of a JSON sign-in log from `input`, in blocks of `block`
 /// bytes (one event longer than that grows it), and hands each to `event`
 /// with its line, which says whether it was counted; returns what the
@@ -524,14 +547,7 @@ fn scan<R: Read>(
             buf.resize(buf.len() * 2, 0);
         }
         let n = read_some(&mut input, &mut buf[filled..])?;
-        if at == At::Start && filled == 0 && buf[..n].starts_with(b"\xEF\xBB\xBF") {
-            // (The byte-order mark: the first line starts after it.)
-            buf.copy_within(3..n, 0);
-            filled = n - 3;
-        } else {
-            filled += n;
-        }
-        eof = n == 0;
+        (filled, eof) = (filled + n, n == 0);
     }
     Ok((at == At::End).then_some(envelope))
 }
@@ -589,7 +605,7 @@ mod tests {
             seen.push((line, text.to_owned()));
             serde_json::from_str::<serde_json::Map<String, Value>>(text).is_ok()
         };
-        let envelope = scan(bytes, block, &mut event).unwrap()?;
+        let envelope = scan_file(bytes, block, &mut event).ok()??;
         Some((seen, envelope.graph, envelope.next_link))
     }
 
@@ -637,11 +653,26 @@ mod tests {
         for text in [RESPONSE, &array, &bom, &fixtures[0], &fixtures[1]] {
             let expected = whole(text).unwrap();
             assert!(expected.0.len() >= 2, "{text}");
-            for block in [16, 17, 31, 64, 1000, BLOCK] {
-                let got = scanned(text.as_bytes(), block);
-                assert_eq!(got.as_ref(), Some(&expected), "block {block}: {text}");
+            // As it is, and as UTF-16 in either byte order.
+            let units = || text.strip_prefix('\u{feff}').unwrap_or(text).encode_utf16();
+            let le: Vec<u8> =
+                [0xFF, 0xFE].into_iter().chain(units().flat_map(u16::to_le_bytes)).collect();
+            let be: Vec<u8> =
+                [0xFE, 0xFF].into_iter().chain(units().flat_map(u16::to_be_bytes)).collect();
+            for bytes in [text.as_bytes(), &le, &be] {
+                for block in [16, 17, 31, 64, 1000, BLOCK] {
+                    let got = scanned(bytes, block);
+                    assert_eq!(got.as_ref(), Some(&expected), "block {block}: {text}");
+                }
             }
         }
+        // The fixture Windows PowerShell 5.1 wrote (UTF-16): the same events as
+        // PowerShell 7's, but for its dates.
+        let ps51 = std::fs::read("fixtures/contoso-signins/powershell51/SignIns.json").unwrap();
+        let (events, graph, _) = scanned(&ps51, 1000).unwrap();
+        assert_eq!((events.len(), graph), (whole(&fixtures[1]).unwrap().0.len(), false));
+        // UTF-16 cut in the middle of a character: left to the whole reader.
+        assert_eq!(scanned(&ps51[..ps51.len() - 1], 1000), None);
         let (events, graph, next) = whole(RESPONSE).unwrap();
         assert_eq!((events[0].0, events[1].0, graph, next), (3, 7, true, true));
     }
