@@ -126,17 +126,24 @@ elif [ "${BENCH_WRITE_REFERENCE:-0}" = 1 ]; then
   echo "== reference: not written; it holds the reports of 1,000,000 mailboxes (BENCH_N=$N)"
 fi
 
+# The tenant's User.csv and CasMailbox.csv written again in Python's codec $2
+# (a letter it lacks becomes `?`) into $WORK/tenant-$N-$1, once; echoes the folder.
+reencoded() {
+  local out="$WORK/tenant-$N-$1"
+  if [ ! -f "$out/CasMailbox.csv" ]; then
+    mkdir -p "$out"
+    cp "$DIR"/*.csv "$DIR"/manifest.json "$out"/
+    for f in User CasMailbox; do
+      "$PY" -c 'import sys; t = open(sys.argv[1], encoding="utf-8-sig", newline="").read(); open(sys.argv[2], "w", encoding=sys.argv[3], errors="replace", newline="").write(t)' "$DIR/$f.csv" "$out/$f.csv" "$2"
+    done
+  fi
+  cat "$out"/*.csv >/dev/null
+  echo "$out"
+}
+
 echo
 echo "== the same tenant as Windows PowerShell 5.1 writes it with -Encoding Unicode (UTF-16LE)"
-U16="$WORK/tenant-$N-utf16"
-if [ ! -f "$U16/CasMailbox.csv" ]; then
-  mkdir -p "$U16"
-  cp "$DIR"/*.csv "$DIR"/manifest.json "$U16"/
-  for f in User CasMailbox; do
-    "$PY" -c 'import sys; t = open(sys.argv[1], encoding="utf-8-sig").read(); open(sys.argv[2], "w", encoding="utf-16").write(t)' "$DIR/$f.csv" "$U16/$f.csv"
-  done
-fi
-cat "$U16"/*.csv >/dev/null
+U16=$(reencoded utf16 utf-16)
 read -r U_S U_M < <(measure "$EXO" "${AUDIT[@]}" "$U16" --format csv -o "$WORK/exoauth-utf16.csv")
 printf '%-32s %9s %10s\n' "exoauth, CSV report, UTF-16" "$U_S" "$U_M"
 cmp -s "$WORK/exoauth.csv" "$WORK/exoauth-utf16.csv" && echo "the same report as from the UTF-8 export: yes" || echo "the same report as from the UTF-8 export: NO"
@@ -145,15 +152,7 @@ echo
 echo "== the same tenant saved in Windows-1252 (the ANSI code page of Excel's \"CSV (Comma delimited)\")"
 # Names Windows-1252 has no letter for become `?`, as Excel writes them; the
 # report must be the UTF-8 export's with the same letters lost.
-ANSI="$WORK/tenant-$N-ansi"
-if [ ! -f "$ANSI/CasMailbox.csv" ]; then
-  mkdir -p "$ANSI"
-  cp "$DIR"/*.csv "$DIR"/manifest.json "$ANSI"/
-  for f in User CasMailbox; do
-    "$PY" -c 'import sys; t = open(sys.argv[1], encoding="utf-8-sig", newline="").read(); open(sys.argv[2], "w", encoding="cp1252", errors="replace", newline="").write(t)' "$DIR/$f.csv" "$ANSI/$f.csv"
-  done
-fi
-cat "$ANSI"/*.csv >/dev/null
+ANSI=$(reencoded ansi cp1252)
 read -r A_S A_M < <(measure "$EXO" "${AUDIT[@]}" "$ANSI" --format csv -o "$WORK/exoauth-ansi.csv" -q)
 printf '%-32s %9s %10s\n' "exoauth, CSV report, Windows-1252" "$A_S" "$A_M"
 "$PY" -c 'import sys; lossy = open(sys.argv[1], encoding="utf-8-sig").read().encode("cp1252", "replace").decode("cp1252"); print("the UTF-8 export'"'"'s report, but for the lost letters:", "yes" if lossy == open(sys.argv[2], encoding="utf-8-sig").read() else "NO")' "$WORK/exoauth.csv" "$WORK/exoauth-ansi.csv"
