@@ -819,6 +819,88 @@ fn streamed_as_whole(tenant: &std::path::Path, encoding: &str) {
         || m.ids.fields().iter().flatten().any(|f| f.contains("line\r\nbreak"))));
 }
 
+/// A `ConvertTo-Json` export (an array of objects) is read from the file
+/// object by object, without holding its text, into exactly the records,
+/// rejections and warnings the whole-file reader makes of it: here on files
+/// spanning many 1 MiB blocks, with a value the mapper rejects, a value cut by
+/// `-Depth`, a Windows PowerShell 5.1 date and a name with escapes, in UTF-8
+/// and UTF-16. A file the stream does not read (one cut short) gets the
+/// whole-file reader's error.
+#[test]
+fn streamed_json_exports_read_exactly_as_whole_files() {
+    use exoauth::load::{self, SourceFile};
+    use exoauth::model::{Environment, columns::Cmdlet};
+
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = dir.path().join("t");
+    exoauth()
+        .args(["generate", "--mailboxes", "20000", "--seed", "5", "--form", "json", "-o"])
+        .arg(&tenant)
+        .assert()
+        .success();
+    let cas = tenant.join("CasMailbox.json");
+    let text = std::fs::read_to_string(&cas).unwrap();
+    assert!(text.len() > 3 << 20, "CasMailbox.json must span blocks: {} bytes", text.len());
+    let mut damaged = text.replacen("\"PopEnabled\": \"True\"", "\"PopEnabled\": \"Maybe\"", 1);
+    let at = damaged.len() / 2 + damaged[damaged.len() / 2..].find("\"Name\": ").unwrap();
+    damaged.insert_str(at, "\"Extra\": \"@{a=1; b=2}\", \"When\": \"\\/Date(1326441600000)\\/\", ");
+    let at = damaged.len() * 3 / 4
+        + damaged[damaged.len() * 3 / 4..].find("\"DisplayName\": \"").unwrap();
+    damaged.insert_str(at + 16, "Quote \\\" and \\u00e9 ");
+    let utf16: Vec<u8> =
+        [0xFF, 0xFE].into_iter().chain(damaged.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    let read = |bytes: &[u8]| {
+        std::fs::write(&cas, bytes).unwrap();
+        let streamed = load::load(&tenant, Environment::Online);
+        let sources: Vec<SourceFile> = std::fs::read_dir(&tenant)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.ends_with("manifest.json"))
+            .map(|path| SourceFile {
+                cmdlet: Cmdlet::from_stem(path.file_stem().unwrap().to_str().unwrap()),
+                bytes: std::fs::read(&path).unwrap().into(),
+                path,
+            })
+            .collect();
+        (streamed, load::load_sources(sources, Environment::Online))
+    };
+    for bytes in [damaged.as_bytes(), &utf16] {
+        let (streamed, whole) = read(bytes);
+        let (streamed, whole) = (streamed.unwrap(), whole.unwrap());
+        for i in &streamed.inputs {
+            assert!(i.why.ends_with("(read as a stream)"), "{}: {}", i.path.display(), i.why);
+        }
+        let without_why = |l: &load::Loaded| -> Vec<load::InputFile> {
+            l.inputs.iter().map(|i| load::InputFile { why: String::new(), ..i.clone() }).collect()
+        };
+        assert_eq!(without_why(&streamed), without_why(&whole));
+        let said = |l: &load::Loaded| -> (Vec<String>, Vec<String>) {
+            (
+                l.rejected.iter().map(|r| format!("{}: {}", r.source, r.reason)).collect(),
+                l.warnings
+                    .iter()
+                    .map(|w| format!("{} {:?} {}", w.code, w.source, w.message))
+                    .collect(),
+            )
+        };
+        assert_eq!(said(&streamed), said(&whole));
+        let (rejected, warnings) = said(&streamed);
+        assert_eq!(rejected.len(), 1, "the row that is not a boolean: {rejected:?}");
+        assert!(warnings.iter().any(|w| w.starts_with("depth-truncated")), "{warnings:?}");
+        assert_eq!(
+            format!("{:?}", streamed.snapshot.mailboxes()),
+            format!("{:?}", whole.snapshot.mailboxes())
+        );
+        assert!(format!("{:?}", streamed.snapshot.mailboxes()).contains("Quote \\\" and é"));
+        assert_eq!(format!("{:?}", streamed.snapshot.users), format!("{:?}", whole.snapshot.users));
+    }
+    // Cut short: the stream gives up, and the whole-file reader's error stands.
+    let (streamed, whole) = read(&damaged.as_bytes()[..damaged.len() - 40]);
+    let (streamed, whole) = (streamed.unwrap_err().to_string(), whole.unwrap_err().to_string());
+    assert_eq!(streamed, whole);
+    assert!(streamed.contains("CasMailbox.json"), "{streamed}");
+}
+
 /// A missing policy is reported with the setting that names it: the user's own
 /// assignment, or the org default for a user without one. Regression: the
 /// org-default case once read as `User.AuthenticationPolicy` under a mutant.

@@ -166,28 +166,48 @@ fn depth_truncated(v: &Value, path: &str, out: &mut Vec<String>) {
 
 /// Parses JSON text into records.
 pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
-    let mut table = Table::default();
-    let mut warnings = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    each_object(file, text, &mut |(line, mut map)| {
+    let mut objects = Objects::new(file);
+    each_object(file, text, &mut |object| objects.add(object))?;
+    Ok(objects.finish())
+}
+
+/// The records of a JSON export, built object by object, however the objects
+/// were read ([`parse`], or [`super::json_stream`] from a file).
+pub struct Objects {
+    file: Arc<str>,
+    table: Table,
+    warnings: Vec<Warning>,
+    index: HashMap<String, usize>,
+}
+
+impl Objects {
+    /// No records yet.
+    pub fn new(file: &Arc<str>) -> Objects {
+        let (table, warnings, index) = Default::default();
+        Objects { file: file.clone(), table, warnings, index }
+    }
+
+    /// Adds one object, which begins on `line`, as a record.
+    pub fn add(&mut self, (line, mut map): LineObject) {
         let mut paths = Vec::new();
         for (key, value) in map.iter_mut() {
             normalise_dates(value);
             depth_truncated(value, key, &mut paths);
         }
         if !paths.is_empty() {
-            warnings.push(Warning {
+            self.warnings.push(Warning {
                 code: "depth-truncated",
-                source: Some(Source { file: crate::model::Text::new(file), line }),
+                source: Some(Source { file: crate::model::Text::new(&self.file), line }),
                 message: format!(
                     "{} cut by ConvertTo-Json's -Depth (a type name where an object was): the values are lost; re-export with `ConvertTo-Json -Depth 10`",
                     paths.join(", ")
                 ),
             });
         }
+        let table = &mut self.table;
         let mut values = vec![None; table.columns.len()];
         for (key, value) in &map {
-            let column = *index.entry(key.clone()).or_insert_with(|| {
+            let column = *self.index.entry(key.clone()).or_insert_with(|| {
                 table.columns.push(key.clone());
                 table.columns.len() - 1
             });
@@ -197,9 +217,13 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
             values[column] = Some(self::text(value));
         }
         table.rows.push(Record { line, values });
-    })?;
-    table.widen();
-    Ok(Parsed { table, warnings, ..Parsed::default() })
+    }
+
+    /// The records, every row as wide as the columns.
+    pub fn finish(mut self) -> Parsed {
+        self.table.widen();
+        Parsed { table: self.table, warnings: self.warnings, ..Parsed::default() }
+    }
 }
 
 #[cfg(test)]

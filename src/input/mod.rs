@@ -9,6 +9,7 @@
 pub mod csv;
 pub mod detect;
 pub mod json;
+pub mod json_stream;
 pub mod list;
 pub mod paste;
 pub mod stream;

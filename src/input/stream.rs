@@ -76,9 +76,9 @@ pub struct CsvFile<'p, R> {
 }
 
 /// The file's bytes, counted as they are read.
-struct Counted<'p, R> {
-    inner: R,
-    progress: &'p dyn Progress,
+pub(crate) struct Counted<'p, R> {
+    pub(crate) inner: R,
+    pub(crate) progress: &'p dyn Progress,
 }
 
 impl<R: io::Read> io::Read for Counted<'_, R> {

@@ -1,6 +1,6 @@
 //! One file named after a cmdlet, from its bytes to its typed rows: streamed
-//! from disk when it is plain CSV, else decoded, cleaned, detected and parsed
-//! whole.
+//! from disk when it is plain CSV or a `ConvertTo-Json` array, else decoded,
+//! cleaned, detected and parsed whole.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,9 @@ use super::text::{clean_text, decode_file, display_name, guessed, then};
 use super::{InputFile, LoadError};
 use crate::decode::Encoding;
 use crate::input::csv::CsvStream;
-use crate::input::stream::{CsvFile, Digests, Finished, Stamp};
+use crate::input::csv::memchr_count;
+use crate::input::json_stream::{self, Top};
+use crate::input::stream::{Counted, CsvFile, Digests, Finished, Stamp};
 use crate::input::{self, Form, Records, Rejection, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::mailboxes::{BlockAt, FileLayout};
@@ -239,9 +241,10 @@ pub(super) fn outcome(
     })
 }
 
-/// Reads a file named after a cmdlet as a stream ([`input::stream`]), hashing
-/// it in a task beside (when digests are made); `None` when it is not plain CSV
-/// and must be read whole.
+/// Reads a file named after a cmdlet as a stream (plain CSV with
+/// [`input::stream`], a `ConvertTo-Json` array with [`input::json_stream`]),
+/// hashing it in a task beside (when digests are made); `None` when it must be
+/// read whole.
 pub(super) fn load_streamed(
     cmdlet: Cmdlet,
     environment: Environment,
@@ -281,6 +284,9 @@ fn stream_and_map(
     progress: &dyn Progress,
 ) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
+    if let Some(line) = json_array_line(path).map_err(io)? {
+        return json_and_map(cmdlet, environment, path, line, progress);
+    }
     let file = display_name(path);
     let input = std::fs::File::open(path).map_err(io)?;
     let opened = input.metadata().map_err(io)?;
@@ -329,6 +335,61 @@ fn stream_and_map(
     warnings.splice(0..0, guessed(&file, encoding));
     file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
     Ok(Some(Mapped { typed, rows, form, why, encoding, rejected, warnings }))
+}
+
+/// The line of the `[` a file starts with (after a byte-order mark and blank
+/// lines, at the start of its line), as `ConvertTo-Json` of many objects
+/// writes it; `None` for any other file.
+fn json_array_line(path: &Path) -> std::io::Result<Option<usize>> {
+    let mut head = [0; 4096];
+    let n = crate::decode::read_full(&mut std::fs::File::open(path)?, &mut head)?;
+    // (Lossy, for recognising the form only.)
+    let text = crate::decode::decode_prefix(&head[..n]);
+    let blank = text.len() - text.trim_start_matches(['\r', '\n']).len();
+    Ok(text[blank..].starts_with('[').then(|| 1 + memchr_count(&text.as_bytes()[..blank])))
+}
+
+/// Reads a JSON export that is an array of objects straight from its file,
+/// object by object ([`input::json_stream`]), into the records the whole-file
+/// reader makes of it ([`input::json::Objects`]), so that the file's text is
+/// never held; `None` when the file is to be read whole: anything the stream
+/// does not read (see there), and any object with what the whole-file reader
+/// would set aside as pasted wrapping or transcript noise.
+fn json_and_map(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    path: &Path,
+    line: usize,
+    progress: &dyn Progress,
+) -> Result<Option<Mapped>, LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let file = display_name(path);
+    let input = Counted { inner: std::fs::File::open(path).map_err(io)?, progress };
+    let mut objects = input::json::Objects::new(&file);
+    let mut take = |text: &str, line| {
+        if input::paste::may_need_cleaning_within(text) {
+            return false;
+        }
+        match serde_json::from_str(text) {
+            Ok(map) => {
+                objects.add((line, map));
+                true
+            }
+            Err(_) => false,
+        }
+    };
+    let scanned =
+        json_stream::scan_file(input, json_stream::BLOCK, Top::Array, &mut take, &mut |_| {});
+    let encoding = match scanned {
+        Ok(Some(encoding)) => encoding,
+        Ok(None) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let why = format!(
+        "JSON: line {line} starts with `[` as ConvertTo-Json output does (read as a stream)"
+    );
+    map_parsed(cmdlet, environment, &file, objects.finish(), Form::Json, why, encoding).map(Some)
 }
 
 /// The rows the mapper made of each block: the block's records less those it
