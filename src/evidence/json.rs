@@ -23,6 +23,7 @@ use serde_json::value::RawValue;
 
 use super::{Event, EvidenceError, Names, Needed, Sink, is};
 use crate::input::json_stream::{self, BLOCK};
+use crate::input::stream::Counted;
 use crate::progress::Progress;
 
 /// How reading a JSON sign-in log from its file ended.
@@ -50,7 +51,7 @@ pub(super) fn read_path(
     let io = |e: io::Error| EvidenceError::Shape { file: file.clone(), message: e.to_string() };
     let input = std::fs::File::open(path).map_err(io)?;
     let mut counter = Counter { sink, pascal: None, first: true };
-    let input = super::Counting { inner: input, progress };
+    let input = Counted { inner: input, progress };
     // An event that is not an object of properties, or a first one without
     // them, leaves the file to the whole reader.
     let mut count = |text: &str, line| matches!(counter.event(text, line), Ok(Ok(())));

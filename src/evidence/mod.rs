@@ -493,20 +493,6 @@ pub fn expand(path: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<PathBuf>, 
     Ok(out)
 }
 
-/// A reader that reports the bytes it passes on.
-struct Counting<'p, R> {
-    inner: R,
-    progress: &'p dyn Progress,
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.progress.advance(n as u64);
-        Ok(n)
-    }
-}
-
 /// Reads every file (side by side) and counts its events per mailbox of
 /// `snapshot`, hashing each when `digests` says so.
 pub fn read(
