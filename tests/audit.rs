@@ -745,8 +745,8 @@ fn streamed_files_read_exactly_as_whole_files() {
 /// [`streamed_files_read_exactly_as_whole_files`] for one encoding of the
 /// damaged `CasMailbox.csv`.
 fn streamed_as_whole(tenant: &std::path::Path, encoding: &str) {
-    use exoauth::load::{self, SourceFile};
-    use exoauth::model::{Environment, columns::Cmdlet};
+    use exoauth::load;
+    use exoauth::model::Environment;
 
     // Bytes reported read: all of them only if no file gave up streaming and was
     // read again whole (which reports nothing more).
@@ -771,17 +771,7 @@ fn streamed_as_whole(tenant: &std::path::Path, encoding: &str) {
         total,
         "{encoding}: every file was streamed, none read again whole"
     );
-    let sources: Vec<SourceFile> = std::fs::read_dir(tenant)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-        .map(|path| SourceFile {
-            cmdlet: Cmdlet::from_stem(path.file_stem().unwrap().to_str().unwrap()),
-            bytes: std::fs::read(&path).unwrap().into(),
-            path,
-        })
-        .collect();
-    let whole = load::load_sources(sources, Environment::Online).unwrap();
+    let whole = read_whole(tenant, "csv").unwrap();
 
     // The same inputs; only the detector's words differ (the stream decides on
     // the first lines, the whole reader on every line).
@@ -828,16 +818,10 @@ fn streamed_as_whole(tenant: &std::path::Path, encoding: &str) {
 /// whole-file reader's error.
 #[test]
 fn streamed_json_exports_read_exactly_as_whole_files() {
-    use exoauth::load::{self, SourceFile};
-    use exoauth::model::{Environment, columns::Cmdlet};
+    use exoauth::load;
+    use exoauth::model::Environment;
 
-    let dir = tempfile::tempdir().unwrap();
-    let tenant = dir.path().join("t");
-    exoauth()
-        .args(["generate", "--mailboxes", "20000", "--seed", "5", "--form", "json", "-o"])
-        .arg(&tenant)
-        .assert()
-        .success();
+    let (_dir, tenant) = generated_as(20_000, 5, &["--form", "json"]);
     let cas = tenant.join("CasMailbox.json");
     let text = std::fs::read_to_string(&cas).unwrap();
     assert!(text.len() > 3 << 20, "CasMailbox.json must span blocks: {} bytes", text.len());
@@ -852,17 +836,7 @@ fn streamed_json_exports_read_exactly_as_whole_files() {
     let read = |bytes: &[u8]| {
         std::fs::write(&cas, bytes).unwrap();
         let streamed = load::load(&tenant, Environment::Online);
-        let sources: Vec<SourceFile> = std::fs::read_dir(&tenant)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.ends_with("manifest.json"))
-            .map(|path| SourceFile {
-                cmdlet: Cmdlet::from_stem(path.file_stem().unwrap().to_str().unwrap()),
-                bytes: std::fs::read(&path).unwrap().into(),
-                path,
-            })
-            .collect();
-        (streamed, load::load_sources(sources, Environment::Online))
+        (streamed, read_whole(&tenant, "json"))
     };
     for bytes in [damaged.as_bytes(), &utf16] {
         let (streamed, whole) = read(bytes);
@@ -1276,15 +1250,46 @@ fn mailboxes_the_guid_does_not_join_are_joined_by_their_other_keys() {
 /// A tenant of `mailboxes` made by `exoauth generate` in a temporary folder
 /// (gone with the folder).
 fn generated(mailboxes: usize, seed: u64) -> (tempfile::TempDir, std::path::PathBuf) {
+    generated_as(mailboxes, seed, &[])
+}
+
+/// [`generated`], with more `exoauth generate` arguments (`--form json`).
+fn generated_as(
+    mailboxes: usize,
+    seed: u64,
+    more: &[&str],
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let tenant = dir.path().join("t");
     exoauth()
         .args(["generate", "--mailboxes", &mailboxes.to_string(), "--seed", &seed.to_string()])
+        .args(more)
         .arg("-o")
         .arg(&tenant)
         .assert()
         .success();
     (dir, tenant)
+}
+
+/// The tenant's files named after a cmdlet with extension `ext`, given whole
+/// to the loader (`load_sources`: the whole-file reader, never the streams).
+fn read_whole(
+    tenant: &std::path::Path,
+    ext: &str,
+) -> Result<exoauth::load::Loaded, exoauth::load::LoadError> {
+    use exoauth::load::{self, SourceFile};
+    use exoauth::model::{Environment, columns::Cmdlet};
+    let sources: Vec<SourceFile> = std::fs::read_dir(tenant)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .filter_map(|path| {
+            let cmdlet = Cmdlet::from_stem(path.file_stem()?.to_str()?)?;
+            let bytes = std::fs::read(&path).unwrap().into();
+            Some(SourceFile { cmdlet: Some(cmdlet), bytes, path })
+        })
+        .collect();
+    load::load_sources(sources, Environment::Online)
 }
 
 /// Audit options for every protocol online, in direction `want`, as of the
