@@ -875,6 +875,98 @@ fn streamed_json_exports_read_exactly_as_whole_files() {
     assert!(streamed.contains("CasMailbox.json"), "{streamed}");
 }
 
+/// A Format-List export is read from its file in two passes, holding neither
+/// its text nor its records, into exactly the records, rejections and warnings
+/// the whole-file reader makes of it: here on files spanning many 1 MiB blocks,
+/// with a value the mapper rejects, a collection cut by
+/// `$FormatEnumerationLimit`, a value wrapped onto a continuation line, a
+/// coloured label, two objects without a blank line between them, characters
+/// beyond the BMP, and an object cut by the end of the file, in UTF-8 and
+/// UTF-16. A file the stream does not read (cut in a label) gets the
+/// whole-file reader's reading.
+#[test]
+fn streamed_list_exports_read_exactly_as_whole_files() {
+    use exoauth::load;
+    use exoauth::model::Environment;
+
+    let (_dir, tenant) = generated_as(20_000, 5, &["--form", "list"]);
+    let cas = tenant.join("CasMailbox.txt");
+    let text = std::fs::read_to_string(&cas).unwrap();
+    assert!(text.len() > 3 << 20, "CasMailbox.txt must span blocks: {} bytes", text.len());
+    let label = |name: &str| format!("\r\n{name:<33}: ");
+    let mut damaged = text.replacen(
+        &format!("{}True", label("PopEnabled")),
+        &format!("{}Maybe", label("PopEnabled")),
+        1,
+    );
+    let middle = |d: &str, what: &str, from: usize| from + d[from..].find(what).unwrap();
+    let at = middle(&damaged, &label("Name"), damaged.len() / 3);
+    let wrapped = format!(
+        "{}{{SMTP:a@contoso.com, smtp:b@contoso.com, smtp:c@contoso.com, smtp:d@contoso.com...}}{}CN=someone,OU=contoso.onmicrosoft.com,OU=Microsoft Exchange Hosted Organizati\r\n{:35}ons,DC=EURPR05A001,DC=PROD,DC=OUTLOOK,DC=COM",
+        label("EmailAddresses"),
+        label("DistinguishedName"),
+        ""
+    );
+    damaged.insert_str(at, &wrapped);
+    let at = middle(&damaged, &label("DisplayName"), damaged.len() / 2);
+    damaged.insert_str(at + label("DisplayName").len(), "\u{1D518} ");
+    let at = middle(&damaged, &label("Identity"), damaged.len() * 2 / 3);
+    damaged.replace_range(at..at + 2, "\r\n\x1b[32;1m");
+    // Two objects run together: the blank line between them removed.
+    let at = middle(&damaged, "\r\n\r\nGuid", damaged.len() * 3 / 4);
+    damaged.replace_range(at..at + 4, "\r\n");
+    // The last object cut in a value: fewer values than the one before.
+    let cut = damaged.trim_end().rfind(&label("ImapEnabled")).unwrap();
+    let damaged = format!("{}{}Tr", &damaged[..cut], label("PopEnabled"));
+    let utf16: Vec<u8> =
+        [0xFF, 0xFE].into_iter().chain(damaged.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    let read = |bytes: &[u8]| {
+        std::fs::write(&cas, bytes).unwrap();
+        (load::load(&tenant, Environment::Online).unwrap(), read_whole(&tenant, "txt").unwrap())
+    };
+    let said = |l: &load::Loaded| -> (Vec<String>, Vec<String>) {
+        (
+            l.rejected.iter().map(|r| format!("{}: {}", r.source, r.reason)).collect(),
+            l.warnings.iter().map(|w| format!("{} {:?} {}", w.code, w.source, w.message)).collect(),
+        )
+    };
+    let without_why = |l: &load::Loaded| -> Vec<load::InputFile> {
+        l.inputs.iter().map(|i| load::InputFile { why: String::new(), ..i.clone() }).collect()
+    };
+    let same = |streamed: &load::Loaded, whole: &load::Loaded| {
+        assert_eq!(without_why(streamed), without_why(whole));
+        assert_eq!(said(streamed), said(whole));
+        assert_eq!(
+            format!("{:?}", streamed.snapshot.mailboxes()),
+            format!("{:?}", whole.snapshot.mailboxes())
+        );
+        assert_eq!(format!("{:?}", streamed.snapshot.users), format!("{:?}", whole.snapshot.users));
+    };
+    for bytes in [damaged.as_bytes(), &utf16] {
+        let (streamed, whole) = read(bytes);
+        for i in streamed.inputs.iter().filter(|i| i.rows > 1) {
+            assert!(i.why.ends_with("(read as a stream)"), "{}: {}", i.path.display(), i.why);
+        }
+        same(&streamed, &whole);
+        let (rejected, warnings) = said(&streamed);
+        assert_eq!(
+            rejected.len(),
+            2,
+            "the value that is not a boolean, the cut object: {rejected:?}"
+        );
+        assert!(rejected.iter().any(|r| r.contains("truncated object")), "{rejected:?}");
+        assert!(warnings.iter().any(|w| w.starts_with("truncated-collection")), "{warnings:?}");
+        let mailboxes = format!("{:?}", streamed.snapshot.mailboxes());
+        assert!(mailboxes.contains("\u{1D518} "), "the character beyond the BMP is read");
+    }
+    // Cut in a label: the stream leaves the file, and the whole-file reader reads it.
+    let (streamed, whole) = read(&damaged.as_bytes()[..damaged.len() - 12]);
+    assert!(
+        streamed.inputs.iter().any(|i| i.path == cas && !i.why.ends_with("(read as a stream)"))
+    );
+    same(&streamed, &whole);
+}
+
 /// A missing policy is reported with the setting that names it: the user's own
 /// assignment, or the org default for a user without one. Regression: the
 /// org-default case once read as `User.AuthenticationPolicy` under a mutant.

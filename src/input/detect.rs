@@ -129,8 +129,7 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
     let mut in_list = vec![false; n];
     for k in 0..n {
         let l = &lines[k].1;
-        in_list[k] = is_list_line(l)
-            || (k > 0 && in_list[k - 1] && adjacent(k - 1, k) && l.starts_with([' ', '\t']));
+        in_list[k] = is_in_list(l, k > 0 && in_list[k - 1] && adjacent(k - 1, k));
     }
     let list_n = in_list.iter().filter(|x| **x).count();
     // Format-Table: each block (paragraph) holding a rule under a header.
@@ -169,14 +168,11 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
     let span = |flags: &[bool]| {
         let first = flags.iter().position(|x| *x).map_or(0, |k| lines[k].0);
         let last = flags.iter().rposition(|x| *x).map_or(0, |k| lines[k].0);
-        (
-            first,
-            if first == last { format!("line {first}") } else { format!("lines {first}-{last}") },
-        )
+        (first, span_text(first, last))
     };
     let (list_line, list_span) = span(&in_list);
     let (table_line, table_span) = span(&in_table);
-    let of = |k: usize| format!("{k} of {n} line{}", if n == 1 { "" } else { "s" });
+    let of = |k: usize| lines_of(k, n);
     // Several outputs: lists and tables in paragraphs of their own (a transcript
     // without prompts), together nearly the whole text.
     let mut separate = true;
@@ -204,10 +200,7 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
         Candidate {
             form: Form::List,
             score: share(list_n),
-            why: format!(
-                "{list_span} look like Format-List ({} are `Name : value` lines or their continuations)",
-                of(list_n)
-            ),
+            why: list_why(&list_span, list_n, n),
             line: list_line,
         },
         Candidate {
@@ -264,6 +257,34 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
         why: format!("{}: {}", best.form.title(), best.why),
         parts: false,
     })
+}
+
+/// `line N` or `lines N-M`.
+fn span_text(first: usize, last: usize) -> String {
+    if first == last { format!("line {first}") } else { format!("lines {first}-{last}") }
+}
+
+/// `K of N lines`.
+fn lines_of(k: usize, n: usize) -> String {
+    format!("{k} of {n} line{}", if n == 1 { "" } else { "s" })
+}
+
+/// Why a text may be Format-List: `k` of its `n` non-blank lines, on `span`, are.
+fn list_why(span: &str, k: usize, n: usize) -> String {
+    format!(
+        "{span} look like Format-List ({} are `Name : value` lines or their continuations)",
+        lines_of(k, n)
+    )
+}
+
+/// What [`detect_scored`] finds of a text whose `n` non-blank lines, from line
+/// `first` to line `last`, are all Format-List lines ([`is_in_list`]), none of
+/// them a rule of dashes ([`table::is_rule`]): Format-List, for it explains
+/// every line, and no other form explains any (no table without a rule, no
+/// CSV whose header is a `Name : value` line).
+pub(crate) fn all_list(first: usize, last: usize, n: usize) -> Detection {
+    let why = list_why(&span_text(first, last), n, n);
+    Detection { form: Form::List, why: format!("{}: {why}", Form::List.title()), parts: false }
 }
 
 /// Detects the form of `text`: the likeliest one, also when it is not clear
@@ -325,10 +346,43 @@ fn count_fields(line: &str, delimiter: u8) -> usize {
     n
 }
 
-/// `Label   : value` or `Label :` as Format-List prints a property.
+/// Whether a non-blank line (ANSI colour and `\r` removed) is Format-List
+/// output: a property, or an indented continuation right `after_list` (the
+/// line before is Format-List output, and not blank).
+pub(crate) fn is_in_list(line: &str, after_list: bool) -> bool {
+    is_list_line(line) || (after_list && line.starts_with([' ', '\t']))
+}
+
+/// `Label   : value` or `Label :` as Format-List prints a property: a label
+/// (letters, digits, `_`, `.`, `-`), white space ending in a space, a colon,
+/// then nothing or a space.
 pub(crate) fn is_list_line(line: &str) -> bool {
-    let Some((label, _)) = line.split_once(" :") else { return false };
-    let label = label.trim_end();
+    // Every Format-List line is asked this, twice (the detector, the paste
+    // check): an ASCII label is read byte by byte, anything else by the rule.
+    let b = line.as_bytes();
+    let label =
+        b.iter().take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+    let k = label.count();
+    match b.get(k) {
+        Some(b' ') if k > 0 => {
+            let gap = b[k..].iter().take_while(|&&c| c == b' ').count();
+            match b.get(k + gap) {
+                Some(b':') => matches!(b.get(k + gap + 1), None | Some(b' ')),
+                Some(c) if c.is_ascii() && !c.is_ascii_whitespace() => false,
+                _ => list_line_by_rule(line),
+            }
+        }
+        // (White space before ` :` is trimmed off the label by the rule.)
+        Some(c) if c.is_ascii() && !c.is_ascii_whitespace() => false,
+        None => false,
+        _ => list_line_by_rule(line),
+    }
+}
+
+/// [`is_list_line`] as its rule reads, for any text.
+fn list_line_by_rule(line: &str) -> bool {
+    let Some(at) = memchr::memmem::find(line.as_bytes(), b" :") else { return false };
+    let label = line[..at].trim_end();
     let rest = &line[label.len()..].trim_start();
     let after = &rest[1..];
     !label.is_empty()
@@ -354,6 +408,21 @@ fn sniff_delimiter(header: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The byte-wise reading of a property line is the rule's, on text
+        /// made of what decides it: label characters, spaces and tabs,
+        /// colons, quotes, and letters and spaces beyond ASCII.
+        #[test]
+        fn a_list_line_is_read_byte_wise_as_by_the_rule(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "Z", "9", "_", ".", "-", " ", "  ", "\t", ":", " : ", "\"", "é", "\u{3000}", "\u{A0}", "x y", "\r",
+            ]), 0..12),
+        ) {
+            let line: String = parts.concat();
+            proptest::prop_assert_eq!(is_list_line(&line), list_line_by_rule(&line), "{:?}", line);
+        }
+    }
 
     #[test]
     fn forms() {

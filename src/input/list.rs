@@ -19,8 +19,14 @@
 //! escapes when output is redirected from an outer shell; those are stripped.
 //! Collections cut by `$FormatEnumerationLimit` (`{a, b, c, d...}` or `…}`) are
 //! data loss and produce a warning naming the line and property.
+//!
+//! The text is read in two passes: the first finds the [`Layout`] (the width,
+//! and the labels, which are the columns), the second reads the records a
+//! line at a time ([`Reader`]). [`parse`] makes both passes over a text in
+//! memory; [`super::list_stream`] makes them over a file, so that a million
+//! objects are never held, with the same reader.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use nom::branch::alt;
@@ -29,9 +35,10 @@ use nom::character::complete::{char, space0, space1};
 use nom::combinator::{all_consuming, map, opt, rest, verify};
 use nom::sequence::preceded;
 use nom::{IResult, Parser};
+use rustc_hash::FxHashMap;
 
 use super::value::is_truncated_collection;
-use super::{Parsed, Record, Source, SyntaxError, Table, Warning};
+use super::{Parsed, Record, Rejection, Source, SyntaxError, Table, Warning, cut_rejection};
 
 /// One line of Format-List text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +84,7 @@ fn line(i: &str) -> IResult<&str, Line<'_>> {
 /// Removes ANSI SGR sequences (`ESC [ ... m`) that PowerShell 7.2+ can leave in
 /// redirected output.
 pub(crate) fn strip_ansi(line: &str) -> std::borrow::Cow<'_, str> {
-    if !line.contains('\x1b') {
+    if memchr::memchr(0x1b, line.as_bytes()).is_none() {
         return line.into();
     }
     let mut out = String::with_capacity(line.len());
@@ -96,31 +103,121 @@ pub(crate) fn strip_ansi(line: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-/// Parses Format-List text into records.
-pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
-    let mut parsed = Parsed { table: Table::default(), ..Parsed::default() };
-    let mut index: HashMap<String, usize> = HashMap::new();
-    // The record being built: its first line and (column, value) pairs.
-    let mut current: Option<(usize, Vec<(usize, String)>)> = None;
-    let width =
-        text.split('\n').map(|l| strip_ansi(l.trim_end()).chars().count()).max().unwrap_or(0);
-    let mut previous_len = 0;
+/// How many characters a line has (ASCII, nearly always: its length).
+fn char_count(s: &str) -> usize {
+    if s.is_ascii() { s.len() } else { s.chars().count() }
+}
 
-    for (n, raw) in text.split('\n').enumerate() {
-        let lineno = n + 1;
+/// What a first pass over Format-List text finds, for the reader to make each
+/// record as it comes: the output width (the longest line), and the labels in
+/// the order they first appear (the columns).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Layout {
+    width: usize,
+    columns: Vec<String>,
+    index: FxHashMap<String, usize>,
+}
+
+impl Layout {
+    /// Takes one line of the text (without its `\n`). Returns it as the
+    /// reader reads it (colour and `\r` removed); `None` when it is not a line
+    /// of Format-List text (the reader will say so).
+    pub(crate) fn add<'r>(&mut self, raw: &'r str) -> Option<Cow<'r, str>> {
+        let cleaned = strip_ansi(raw.trim_end_matches('\r'));
+        // The width counts the line as a console shows it (colour removed,
+        // then spaces: never the other way round).
+        let shown = match cleaned {
+            Cow::Borrowed(_) => Cow::Borrowed(raw.trim_end()),
+            Cow::Owned(_) => strip_ansi(raw.trim_end()),
+        };
+        self.width = self.width.max(char_count(&shown));
+        match line(&cleaned) {
+            Ok((_, Line::Property { label, .. })) => {
+                if !self.index.contains_key(label) {
+                    self.index.insert(label.to_owned(), self.columns.len());
+                    self.columns.push(label.to_owned());
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+        Some(cleaned)
+    }
+
+    /// The labels, in the order they first appear.
+    pub(crate) fn columns(&self) -> &[String] {
+        &self.columns
+    }
+}
+
+/// Reads Format-List text a line at a time into records, with the [`Layout`]
+/// a first pass found. Each record is handed on once the next one is
+/// complete or the text has ended, for the end may show it cut.
+pub(crate) struct Reader<'a> {
+    file: &'a Arc<str>,
+    layout: &'a Layout,
+    /// The record being built: its first line and (column, value) pairs.
+    current: Option<(usize, Vec<(usize, String)>)>,
+    /// The length of the line before, in characters.
+    previous_len: usize,
+    /// The last record completed, not handed on yet.
+    last: Option<Record>,
+    /// How many values the record before `last` has.
+    before: Option<usize>,
+    /// Records cut by the end of the text.
+    rejected: Vec<Rejection>,
+    /// Collections cut by `$FormatEnumerationLimit`, in record order.
+    warnings: Vec<Warning>,
+}
+
+/// What the reader does after a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Reads on.
+    Go,
+    /// The text was cut in this line, its last: nothing more to read.
+    Stop,
+}
+
+/// The values a record has (a blank one counts; an absent one does not).
+fn value_count(record: &Record) -> usize {
+    record.values.iter().flatten().count()
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(file: &'a Arc<str>, layout: &'a Layout) -> Reader<'a> {
+        Reader {
+            file,
+            layout,
+            current: None,
+            previous_len: 0,
+            last: None,
+            before: None,
+            rejected: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Reads line `lineno` (without its `\n`); `unended_last` when it is the
+    /// text's last line and no line break ends it (the file may have been cut
+    /// there). Completed records go to `emit`.
+    pub(crate) fn line(
+        &mut self,
+        lineno: usize,
+        raw: &str,
+        unended_last: bool,
+        emit: &mut dyn FnMut(Record),
+    ) -> Result<Flow, SyntaxError> {
         let cleaned = strip_ansi(raw.trim_end_matches('\r'));
         let parsed_line = match line(&cleaned) {
             Ok((_, l)) => l,
             // A label cut short by the end of the file, after objects read:
             // its object is cut (text with no object at all is not Format-List).
-            Err(_)
-                if (current.is_some() || !parsed.table.rows.is_empty())
-                    && is_unended_last_line(text, lineno) =>
-            {
-                let at = current.take().map_or(lineno, |(first, _)| first);
+            Err(_) if (self.current.is_some() || self.last.is_some()) && unended_last => {
+                let at = self.current.take().map_or(lineno, |(first, _)| first);
                 let detail = format!("its last line, {:?}, is cut", truncate_for_message(&cleaned));
-                parsed.reject_cut(file, at, "object", &detail);
-                break;
+                self.rejected.push(cut_rejection(self.file, at, "object", &detail));
+                return Ok(Flow::Stop);
             }
             Err(_) => {
                 // The first character that cannot be in a label (in characters).
@@ -128,7 +225,7 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
                     .find(|c: char| !c.is_alphanumeric())
                     .map_or(1, |p| cleaned[..p].chars().count() + 1);
                 return Err(SyntaxError::new(
-                    file,
+                    self.file,
                     lineno,
                     column,
                     format!(
@@ -139,37 +236,42 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
             }
         };
         match parsed_line {
-            Line::Blank => push_record(&mut parsed.table, &mut current),
+            Line::Blank => self.complete(emit),
             Line::Property { label, value } => {
-                // Looked up before it is copied: a label is new once per file.
-                let column = match index.get(label) {
-                    Some(&column) => column,
-                    None => {
-                        parsed.table.columns.push(label.to_owned());
-                        index.insert(label.to_owned(), parsed.table.columns.len() - 1);
-                        parsed.table.columns.len() - 1
-                    }
+                // The layout was made from the same lines, so it has every
+                // label, unless the file changed between two reads of it.
+                let Some(&column) = self.layout.index.get(label) else {
+                    return Err(SyntaxError::new(
+                        self.file,
+                        lineno,
+                        1,
+                        format!(
+                            "the label {label:?} was not there when the file was first read: the file changed while it was read; run again on an export that is not being written"
+                        ),
+                    ));
                 };
                 // A label seen twice means a new object began without a blank line.
-                if current
+                if self
+                    .current
                     .as_ref()
                     .is_some_and(|(_, props)| props.iter().any(|(c, _)| *c == column))
                 {
-                    push_record(&mut parsed.table, &mut current);
+                    self.complete(emit);
                 }
-                let (_, props) = current.get_or_insert_with(|| (lineno, Vec::new()));
+                let (_, props) = self.current.get_or_insert_with(|| (lineno, Vec::new()));
                 props.push((column, value.to_owned()));
             }
-            Line::Continuation(more) => match current.as_mut().and_then(|(_, p)| p.last_mut()) {
+            Line::Continuation(more) => match self.current.as_mut().and_then(|(_, p)| p.last_mut())
+            {
                 Some((_, value)) => {
-                    if previous_len < width {
+                    if self.previous_len < self.layout.width {
                         value.push(' ');
                     }
                     value.push_str(more.trim_start());
                 }
                 None => {
                     return Err(SyntaxError::new(
-                        file,
+                        self.file,
                         lineno,
                         1,
                         "an indented line with no property before it; is this Format-List output?",
@@ -177,46 +279,86 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
                 }
             },
         }
-        previous_len = cleaned.trim_end().chars().count();
+        self.previous_len = char_count(cleaned.trim_end());
+        Ok(Flow::Go)
     }
-    push_record(&mut parsed.table, &mut current);
-    parsed.table.widen();
-    // A property printed blank is still there; one the cut took is absent.
-    parsed.reject_cut_last(file, text, "object", |r| r.values.iter().flatten().count());
 
-    // Data loss: collections cut by $FormatEnumerationLimit.
-    for record in &parsed.table.rows {
+    /// Ends the record being built, if any, as a row as wide as the columns.
+    fn complete(&mut self, emit: &mut dyn FnMut(Record)) {
+        let Some((line, props)) = self.current.take() else { return };
+        let mut values = vec![None; self.layout.columns.len()];
+        for (col, value) in props {
+            values[col] = Some(value);
+        }
+        if let Some(previous) = self.last.replace(Record { line, values }) {
+            self.before = Some(value_count(&previous));
+            self.hand_on(previous, emit);
+        }
+    }
+
+    /// Hands a record on, with a warning for each collection in it that
+    /// `$FormatEnumerationLimit` cut (data loss).
+    fn hand_on(&mut self, record: Record, emit: &mut dyn FnMut(Record)) {
         for (col, value) in record.values.iter().enumerate() {
             if value.as_deref().is_some_and(is_truncated_collection) {
-                parsed.warnings.push(Warning {
+                self.warnings.push(Warning {
                     code: "truncated-collection",
-                    source: Some(Source { file: crate::model::Text::new(file), line: record.line }),
+                    source: Some(Source { file: crate::model::Text::new(self.file), line: record.line }),
                     message: format!(
                         "{} was cut by $FormatEnumerationLimit (ends in `...}}`): values are missing; set $FormatEnumerationLimit = -1 or export with Export-Csv",
-                        parsed.table.columns[col]
+                        self.layout.columns[col]
                     ),
                 });
             }
         }
+        emit(record);
     }
-    Ok(parsed)
-}
 
-/// True when line `lineno` is the text's last and no line break ends it: the
-/// file may have been cut there. (Asked only of a line that cannot be read.)
-fn is_unended_last_line(text: &str, lineno: usize) -> bool {
-    !text.ends_with('\n') && lineno == super::csv::memchr_count(text.as_bytes()) + 1
-}
-
-/// Ends the record being built, if any, as a row as wide as the columns seen so far.
-fn push_record(table: &mut Table, current: &mut Option<(usize, Vec<(usize, String)>)>) {
-    if let Some((line, props)) = current.take() {
-        let mut values = vec![None; table.columns.len()];
-        for (col, value) in props {
-            values[col] = Some(value);
+    /// Ends the text, which `ended` with a line break or not. The last record
+    /// is rejected as cut when no line break ends the text and it holds fewer
+    /// values than the record before it (a property printed blank is still
+    /// there; one the cut took is absent): console output always ends with a
+    /// line break, and a cut record must never be audited as if whole (a cut
+    /// identity could name another mailbox). A CSV row cut short is rejected
+    /// the same way ([`super::csv::read_block`]).
+    pub(crate) fn finish(
+        mut self,
+        ended: bool,
+        emit: &mut dyn FnMut(Record),
+    ) -> (Vec<Rejection>, Vec<Warning>) {
+        self.complete(emit);
+        if let Some(last) = self.last.take() {
+            let (has, had) = (value_count(&last), self.before.unwrap_or(0));
+            if !ended && self.before.is_some() && has < had {
+                let detail = format!("it has {has} of the {had} values the object before it has");
+                self.rejected.push(cut_rejection(self.file, last.line, "object", &detail));
+            } else {
+                self.hand_on(last, emit);
+            }
         }
-        table.rows.push(Record { line, values });
+        (self.rejected, self.warnings)
     }
+}
+
+/// Parses Format-List text into records: the [`Layout`], then the [`Reader`].
+pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
+    let mut layout = Layout::default();
+    text.split('\n').for_each(|l| {
+        layout.add(l);
+    });
+    let mut rows = Vec::new();
+    let mut reader = Reader::new(file, &layout);
+    let ended = text.ends_with('\n');
+    let last = super::csv::memchr_count(text.as_bytes()) + 1;
+    for (n, raw) in text.split('\n').enumerate() {
+        let unended_last = !ended && n + 1 == last;
+        if reader.line(n + 1, raw, unended_last, &mut |r| rows.push(r))? == Flow::Stop {
+            break;
+        }
+    }
+    let (rejected, warnings) = reader.finish(ended, &mut |r| rows.push(r));
+    let table = Table { columns: layout.columns, rows };
+    Ok(Parsed { table, rejected, warnings, ..Parsed::default() })
 }
 
 pub(crate) fn truncate_for_message(s: &str) -> String {

@@ -10,7 +10,9 @@ pub mod csv;
 pub mod detect;
 pub mod json;
 pub mod json_stream;
+pub mod lines;
 pub mod list;
+pub mod list_stream;
 pub mod paste;
 pub mod stream;
 pub mod table;
@@ -351,12 +353,7 @@ impl Parsed {
 
     /// Rejects the record on `line` as cut by the end of the file.
     pub(crate) fn reject_cut(&mut self, file: &Arc<str>, line: usize, what: &str, detail: &str) {
-        self.rejected.push(Rejection {
-            source: Source { file: crate::model::Text::new(file), line },
-            reason: format!(
-                "truncated {what}: the file ends in the middle of it, without a line break ({detail}); re-export the file"
-            ),
-        });
+        self.rejected.push(cut_rejection(file, line, what, detail));
     }
 
     /// Appends another part of the same file (a transcript's second output of
@@ -366,6 +363,16 @@ impl Parsed {
         self.rejected.extend(other.rejected);
         self.warnings.extend(other.warnings);
         self.truncated.extend(other.truncated);
+    }
+}
+
+/// The rejection of the record (`what`) on `line` as cut by the end of the file.
+pub(crate) fn cut_rejection(file: &Arc<str>, line: usize, what: &str, detail: &str) -> Rejection {
+    Rejection {
+        source: Source { file: crate::model::Text::new(file), line },
+        reason: format!(
+            "truncated {what}: the file ends in the middle of it, without a line break ({detail}); re-export the file"
+        ),
     }
 }
 

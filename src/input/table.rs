@@ -100,7 +100,9 @@ fn rule(i: &str) -> IResult<&str, Vec<(usize, usize)>> {
 /// A lone `-` (one column with a one-letter label) is not taken for a rule: it is
 /// more often a value.
 pub fn is_rule(line: &str) -> bool {
-    rule(line.trim_end()).is_ok_and(|(_, runs)| line.contains("--") || runs.len() > 1)
+    // (A rule's first character that is not a space is a dash.)
+    line.bytes().find(|&b| b != b' ' && b != b'\t') == Some(b'-')
+        && rule(line.trim_end()).is_ok_and(|(_, runs)| line.contains("--") || runs.len() > 1)
 }
 
 /// A blank line (spaces only).

@@ -1,6 +1,6 @@
 //! One file named after a cmdlet, from its bytes to its typed rows: streamed
-//! from disk when it is plain CSV or a `ConvertTo-Json` array, else decoded,
-//! cleaned, detected and parsed whole.
+//! from disk when it is plain CSV, a `ConvertTo-Json` array or plain
+//! Format-List text, else decoded, cleaned, detected and parsed whole.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use crate::decode::Encoding;
 use crate::input::csv::CsvStream;
 use crate::input::csv::memchr_count;
 use crate::input::json_stream::{self, Top};
+use crate::input::list_stream::ListFile;
 use crate::input::stream::{Counted, CsvFile, Digests, Finished, Stamp};
 use crate::input::{self, Form, Records, Rejection, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
@@ -242,7 +243,8 @@ pub(super) fn outcome(
 }
 
 /// Reads a file named after a cmdlet as a stream (plain CSV with
-/// [`input::stream`], a `ConvertTo-Json` array with [`input::json_stream`]),
+/// [`input::stream`], a `ConvertTo-Json` array with [`input::json_stream`],
+/// Format-List text with [`input::list_stream`]),
 /// hashing it in a task beside (when digests are made); `None` when it must be
 /// read whole.
 pub(super) fn load_streamed(
@@ -284,8 +286,12 @@ fn stream_and_map(
     progress: &dyn Progress,
 ) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
-    if let Some(line) = json_array_line(path).map_err(io)? {
-        return json_and_map(cmdlet, environment, path, line, progress);
+    match head_form(path).map_err(io)? {
+        Some(Head::JsonArray { line }) => {
+            return json_and_map(cmdlet, environment, path, line, progress);
+        }
+        Some(Head::List) => return list_and_map(cmdlet, environment, path, progress),
+        None => {}
     }
     let file = display_name(path);
     let input = std::fs::File::open(path).map_err(io)?;
@@ -337,16 +343,58 @@ fn stream_and_map(
     Ok(Some(Mapped { typed, rows, form, why, encoding, rejected, warnings }))
 }
 
-/// The line of the `[` a file starts with (after a byte-order mark and blank
-/// lines, at the start of its line), as `ConvertTo-Json` of many objects
-/// writes it; `None` for any other file.
-fn json_array_line(path: &Path) -> std::io::Result<Option<usize>> {
+/// What the start of a file says it is, for the streams that read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// A `[` at the start of line `line` (after a byte-order mark and blank
+    /// lines), as `ConvertTo-Json` of many objects writes it.
+    JsonArray { line: usize },
+    /// A first non-blank line that is a Format-List property.
+    List,
+}
+
+/// What the start of a file says it is; `None` for anything else (CSV among it).
+fn head_form(path: &Path) -> std::io::Result<Option<Head>> {
     let mut head = [0; 4096];
     let n = crate::decode::read_full(&mut std::fs::File::open(path)?, &mut head)?;
     // (Lossy, for recognising the form only.)
     let text = crate::decode::decode_prefix(&head[..n]);
     let blank = text.len() - text.trim_start_matches(['\r', '\n']).len();
-    Ok(text[blank..].starts_with('[').then(|| 1 + memchr_count(&text.as_bytes()[..blank])))
+    if text[blank..].starts_with('[') {
+        return Ok(Some(Head::JsonArray { line: 1 + memchr_count(&text.as_bytes()[..blank]) }));
+    }
+    let first = text.split('\n').map(|l| l.trim_end_matches('\r')).find(|l| !l.trim().is_empty());
+    let list = first.is_some_and(|l| input::detect::is_list_line(&input::list::strip_ansi(l)));
+    Ok(list.then_some(Head::List))
+}
+
+/// Reads a Format-List file straight from it, record by record
+/// ([`input::list_stream`]), into the rows the whole-file reader makes of it,
+/// so that neither its text nor its records are held; `None` when the file is
+/// to be read whole (see there).
+fn list_and_map(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<Option<Mapped>, LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let file = display_name(path);
+    let Some(mut list) = ListFile::open(&file, path, progress).map_err(io)? else {
+        return Ok(None);
+    };
+    let header = input::Table { columns: list.columns().to_vec(), rows: Vec::new() };
+    columns::check(cmdlet, environment, &file, &header)?;
+    let (mut rejected, mut warnings) = (Vec::new(), Vec::new());
+    let (typed, _) = map_typed(cmdlet, environment, &file, &mut list, &mut rejected, &mut warnings);
+    let (why, encoding) = (format!("{} (read as a stream)", list.detection().why), list.encoding());
+    let Some(read) = list.finish().map_err(io)? else { return Ok(None) };
+    let rows = read.records + read.rejected.len();
+    // The whole-file reader gives the reader's own first, as it parses first.
+    rejected.splice(0..0, read.rejected);
+    warnings.splice(0..0, read.warnings);
+    file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
+    Ok(Some(Mapped { typed, rows, form: Form::List, why, encoding, rejected, warnings }))
 }
 
 /// Reads a JSON export that is an array of objects straight from its file,
