@@ -967,6 +967,91 @@ fn streamed_list_exports_read_exactly_as_whole_files() {
     same(&streamed, &whole);
 }
 
+/// A Format-Table export is read from its file in two passes, holding
+/// neither its text nor its records, into exactly the records, rejections and
+/// warnings the whole-file reader makes of it: here on files spanning many
+/// 1 MiB blocks, with a value the mapper rejects, a display name cut to fit
+/// the console (its row rejected), a row across a column edge, a display name
+/// wrapped onto a continuation line, and a row cut by the end of the file, in
+/// UTF-8 and UTF-16.
+#[test]
+fn streamed_table_exports_read_exactly_as_whole_files() {
+    use exoauth::load;
+    use exoauth::model::Environment;
+
+    let (_dir, tenant) = generated_as(20_000, 5, &["--form", "table"]);
+    let cas = tenant.join("CasMailbox.txt");
+    let text = std::fs::read_to_string(&cas).unwrap();
+    assert!(text.len() > 2 << 20, "CasMailbox.txt must span blocks: {} bytes", text.len());
+    let mut lines: Vec<Vec<char>> = text.split("\r\n").map(|l| l.chars().collect()).collect();
+    let header: String = lines[1].iter().collect();
+    let column = |name: &str| header.find(&format!(" {name} ")).map_or(0, |k| k + 1);
+    let (name, display, pop) = (column("Name"), column("DisplayName"), column("PopEnabled"));
+    // Writes `value` over a row's cells from `at`.
+    let set = |line: &mut Vec<char>, at: usize, value: &str| {
+        line.resize(line.len().max(at + value.chars().count()), ' ');
+        for (k, c) in value.chars().enumerate() {
+            line[at + k] = c;
+        }
+    };
+    let row = |from: usize, lines: &[Vec<char>], pick: &dyn Fn(&[char]) -> bool| {
+        (from..).find(|&k| pick(&lines[k])).unwrap()
+    };
+    let n = lines.len();
+    let k = row(n / 5, &lines, &|l| l[pop..pop + 5] == ['T', 'r', 'u', 'e', ' ']);
+    set(&mut lines[k], pop, "Maybe");
+    let k = row(2 * n / 5, &lines, &|_| true);
+    set(&mut lines[k], display, "Someone Wit\u{2026} ");
+    let k = row(3 * n / 5, &lines, &|_| true);
+    set(&mut lines[k], name, "a-name-too-long-for-it");
+    // Wrapped: the first word of the piece did not fit after the one before.
+    let k = row(4 * n / 5, &lines, &|l| l[display..pop].iter().filter(|c| **c != ' ').count() >= 8);
+    let mut more = vec![' '; display];
+    more.extend("Junior".chars());
+    lines.insert(k + 1, more);
+    let mut damaged: String =
+        lines.iter().map(|l| l.iter().collect::<String>()).collect::<Vec<_>>().join("\r\n");
+    // The last row cut in a value: fewer cells with text than the row before.
+    let end = damaged.trim_end().len();
+    let cut = damaged[..end].rfind("\r\n").unwrap() + 2 + pop;
+    damaged.truncate(cut);
+    let utf16: Vec<u8> =
+        [0xFF, 0xFE].into_iter().chain(damaged.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    for bytes in [damaged.as_bytes(), &utf16] {
+        std::fs::write(&cas, bytes).unwrap();
+        let streamed = load::load(&tenant, Environment::Online).unwrap();
+        let whole = read_whole(&tenant, "txt").unwrap();
+        for i in streamed.inputs.iter() {
+            assert!(i.why.ends_with("(read as a stream)"), "{}: {}", i.path.display(), i.why);
+        }
+        let said = |l: &load::Loaded| -> (Vec<String>, Vec<String>) {
+            (
+                l.rejected.iter().map(|r| format!("{}: {}", r.source, r.reason)).collect(),
+                l.warnings
+                    .iter()
+                    .map(|w| format!("{} {:?} {}", w.code, w.source, w.message))
+                    .collect(),
+            )
+        };
+        let without_why = |l: &load::Loaded| -> Vec<load::InputFile> {
+            l.inputs.iter().map(|i| load::InputFile { why: String::new(), ..i.clone() }).collect()
+        };
+        assert_eq!(without_why(&streamed), without_why(&whole));
+        assert_eq!(said(&streamed), said(&whole));
+        let (rejected, warnings) = said(&streamed);
+        for reason in
+            ["expected True or False", "cut by Format-Table", "does not fit", "truncated row"]
+        {
+            assert!(rejected.iter().any(|r| r.contains(reason)), "{reason}: {rejected:?}");
+        }
+        assert!(warnings.iter().any(|w| w.starts_with("truncated-cell")), "{warnings:?}");
+        let mailboxes = format!("{:?}", streamed.snapshot.mailboxes());
+        assert_eq!(mailboxes, format!("{:?}", whole.snapshot.mailboxes()));
+        assert!(mailboxes.contains(" Junior\""), "the wrapped name is joined");
+        assert_eq!(format!("{:?}", streamed.snapshot.users), format!("{:?}", whole.snapshot.users));
+    }
+}
+
 /// A missing policy is reported with the setting that names it: the user's own
 /// assignment, or the org default for a user without one. Regression: the
 /// org-default case once read as `User.AuthenticationPolicy` under a mutant.

@@ -206,10 +206,7 @@ pub fn detect_scored(text: &str) -> Result<Detection, Unclear> {
         Candidate {
             form: Form::Table,
             score: share(table_n),
-            why: format!(
-                "{table_span} look like Format-Table ({} are in blocks with a rule of dashes under the header)",
-                of(table_n)
-            ),
+            why: table_why(&table_span, table_n, n),
             line: table_line,
         },
         if fields >= 2 {
@@ -275,6 +272,26 @@ fn list_why(span: &str, k: usize, n: usize) -> String {
         "{span} look like Format-List ({} are `Name : value` lines or their continuations)",
         lines_of(k, n)
     )
+}
+
+/// Why a text may be Format-Table: `k` of its `n` non-blank lines, on `span`, are.
+fn table_why(span: &str, k: usize, n: usize) -> String {
+    format!(
+        "{span} look like Format-Table ({} are in blocks with a rule of dashes under the header)",
+        lines_of(k, n)
+    )
+}
+
+/// What [`detect_scored`] finds of a text whose `n` non-blank lines, from line
+/// `first` to line `last`, are all in tables, each paragraph having a rule of
+/// dashes ([`table::is_rule`]) second to fifth in it, none of them a
+/// Format-List line ([`is_list_line`]), and whose first non-blank line starts
+/// with neither JSON nor `#TYPE` and holds no `,` or `;`: Format-Table, for
+/// it explains every line, no list any, and a one-column CSV half of them at
+/// most (a lead of 0.5 is clear).
+pub(crate) fn all_table(first: usize, last: usize, n: usize) -> Detection {
+    let why = table_why(&span_text(first, last), n, n);
+    Detection { form: Form::Table, why: format!("{}: {why}", Form::Table.title()), parts: false }
 }
 
 /// What [`detect_scored`] finds of a text whose `n` non-blank lines, from line

@@ -38,7 +38,9 @@ use nom::{IResult, Parser};
 use rustc_hash::FxHashMap;
 
 use super::value::is_truncated_collection;
-use super::{Parsed, Record, Rejection, Source, SyntaxError, Table, Warning, cut_rejection};
+use super::{
+    HeldBack, Parsed, Record, Rejection, Source, SyntaxError, Table, Warning, cut_rejection,
+};
 
 /// One line of Format-List text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,9 +163,7 @@ pub(crate) struct Reader<'a> {
     /// The length of the line before, in characters.
     previous_len: usize,
     /// The last record completed, not handed on yet.
-    last: Option<Record>,
-    /// How many values the record before `last` has.
-    before: Option<usize>,
+    last: HeldBack,
     /// Records cut by the end of the text.
     rejected: Vec<Rejection>,
     /// Collections cut by `$FormatEnumerationLimit`, in record order.
@@ -191,8 +191,7 @@ impl<'a> Reader<'a> {
             layout,
             current: None,
             previous_len: 0,
-            last: None,
-            before: None,
+            last: HeldBack::default(),
             rejected: Vec::new(),
             warnings: Vec::new(),
         }
@@ -213,7 +212,7 @@ impl<'a> Reader<'a> {
             Ok((_, l)) => l,
             // A label cut short by the end of the file, after objects read:
             // its object is cut (text with no object at all is not Format-List).
-            Err(_) if (self.current.is_some() || self.last.is_some()) && unended_last => {
+            Err(_) if (self.current.is_some() || self.last.any()) && unended_last => {
                 let at = self.current.take().map_or(lineno, |(first, _)| first);
                 let detail = format!("its last line, {:?}, is cut", truncate_for_message(&cleaned));
                 self.rejected.push(cut_rejection(self.file, at, "object", &detail));
@@ -290,8 +289,7 @@ impl<'a> Reader<'a> {
         for (col, value) in props {
             values[col] = Some(value);
         }
-        if let Some(previous) = self.last.replace(Record { line, values }) {
-            self.before = Some(value_count(&previous));
+        if let Some(previous) = self.last.hold(Record { line, values }, value_count) {
             self.hand_on(previous, emit);
         }
     }
@@ -314,27 +312,19 @@ impl<'a> Reader<'a> {
         emit(record);
     }
 
-    /// Ends the text, which `ended` with a line break or not. The last record
-    /// is rejected as cut when no line break ends the text and it holds fewer
-    /// values than the record before it (a property printed blank is still
-    /// there; one the cut took is absent): console output always ends with a
-    /// line break, and a cut record must never be audited as if whole (a cut
-    /// identity could name another mailbox). A CSV row cut short is rejected
-    /// the same way ([`super::csv::read_block`]).
+    /// Ends the text, which `ended` with a line break or not; the last record
+    /// is rejected when the end shows it cut ([`HeldBack`]). Returns the
+    /// rejections and warnings.
     pub(crate) fn finish(
         mut self,
         ended: bool,
         emit: &mut dyn FnMut(Record),
     ) -> (Vec<Rejection>, Vec<Warning>) {
         self.complete(emit);
-        if let Some(last) = self.last.take() {
-            let (has, had) = (value_count(&last), self.before.unwrap_or(0));
-            if !ended && self.before.is_some() && has < had {
-                let detail = format!("it has {has} of the {had} values the object before it has");
-                self.rejected.push(cut_rejection(self.file, last.line, "object", &detail));
-            } else {
-                self.hand_on(last, emit);
-            }
+        match std::mem::take(&mut self.last).finish(ended, self.file, "object", value_count) {
+            Some(Ok(last)) => self.hand_on(last, emit),
+            Some(Err(cut)) => self.rejected.push(cut),
+            None => {}
         }
         (self.rejected, self.warnings)
     }

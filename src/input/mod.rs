@@ -6,13 +6,13 @@
 //! recognised from content, never from the file extension: admins save
 //! Format-List text as `.csv` and CSV as `.txt`.
 
+pub mod console_stream;
 pub mod csv;
 pub mod detect;
 pub mod json;
 pub mod json_stream;
 pub mod lines;
 pub mod list;
-pub mod list_stream;
 pub mod paste;
 pub mod stream;
 pub mod table;
@@ -324,38 +324,6 @@ pub struct Parsed {
 }
 
 impl Parsed {
-    /// Rejects the last record when the text ends without a line break and the
-    /// record holds fewer values (`count`) than the one before it: the file was
-    /// cut in the middle of it, for console output always ends with a line
-    /// break. A CSV row cut short is rejected the same way
-    /// ([`csv::read_block`]); a cut record must never be audited as if whole
-    /// (a cut identity could name another mailbox).
-    pub(crate) fn reject_cut_last(
-        &mut self,
-        file: &Arc<str>,
-        text: &str,
-        what: &str,
-        count: impl Fn(&Record) -> usize,
-    ) {
-        if text.ends_with('\n') {
-            return;
-        }
-        let [.., before, last] = self.table.rows.as_slice() else { return };
-        let (has, had) = (count(last), count(before));
-        if has >= had {
-            return;
-        }
-        let line = last.line;
-        self.table.rows.pop();
-        let detail = format!("it has {has} of the {had} values the {what} before it has");
-        self.reject_cut(file, line, what, &detail);
-    }
-
-    /// Rejects the record on `line` as cut by the end of the file.
-    pub(crate) fn reject_cut(&mut self, file: &Arc<str>, line: usize, what: &str, detail: &str) {
-        self.rejected.push(cut_rejection(file, line, what, detail));
-    }
-
     /// Appends another part of the same file (a transcript's second output of
     /// the same cmdlet).
     pub fn append(&mut self, other: Parsed) {
@@ -363,6 +331,56 @@ impl Parsed {
         self.rejected.extend(other.rejected);
         self.warnings.extend(other.warnings);
         self.truncated.extend(other.truncated);
+    }
+}
+
+/// The last record a console-text reader completed, held back until the
+/// next one is complete or the text ends: console output always ends with a
+/// line break, so when the text ends without one and its last record holds
+/// fewer values than the one before it, the file was cut in the middle of that
+/// record, which is rejected. A CSV row cut short is rejected the same way
+/// ([`csv::read_block`]); a cut record must never be audited as if whole (a
+/// cut identity could name another mailbox).
+#[derive(Debug, Default)]
+pub(crate) struct HeldBack {
+    last: Option<Record>,
+    /// How many values the record before `last` holds.
+    before: Option<usize>,
+}
+
+impl HeldBack {
+    /// Holds `record` back; returns the one it held, to be handed on.
+    /// `count` counts a record's values.
+    pub(crate) fn hold(&mut self, record: Record, count: fn(&Record) -> usize) -> Option<Record> {
+        let previous = self.last.replace(record)?;
+        self.before = Some(count(&previous));
+        Some(previous)
+    }
+
+    /// The text has ended, with a line break or not (`ended`): the record
+    /// held back, to be handed on, or its rejection as a `what` cut by the end
+    /// of the file.
+    pub(crate) fn finish(
+        self,
+        ended: bool,
+        file: &Arc<str>,
+        what: &str,
+        count: fn(&Record) -> usize,
+    ) -> Option<Result<Record, Rejection>> {
+        let last = self.last?;
+        let has = count(&last);
+        Some(match self.before {
+            Some(had) if !ended && has < had => {
+                let detail = format!("it has {has} of the {had} values the {what} before it has");
+                Err(cut_rejection(file, last.line, what, &detail))
+            }
+            _ => Ok(last),
+        })
+    }
+
+    /// Whether a record has been completed.
+    pub(crate) fn any(&self) -> bool {
+        self.last.is_some()
     }
 }
 

@@ -239,7 +239,15 @@ fn may_need(text: &str, from_start: bool) -> bool {
         }
         match line[0] {
             b'>' | b'`' | b'~' | b'$' | b'<' => return true,
-            b'-' if line.len() >= 40 => return true,
+            // The module's dashed notice rule ([`is_dash_rule`]); never a
+            // table's rule, whose runs of dashes spaces separate.
+            b'-' if {
+                let t = line.trim_ascii();
+                t.len() >= 40 && t.iter().all(|&b| b == b'-' || !b.is_ascii())
+            } =>
+            {
+                return true;
+            }
             b if b.is_ascii_alphabetic() => {
                 if let Ok(l) = std::str::from_utf8(line)
                     && (is_command(l) || is_banner(l))

@@ -45,7 +45,7 @@ use nom::{IResult, Parser};
 
 use super::list::strip_ansi;
 use super::value::is_truncated_cell;
-use super::{Parsed, Record, Rejection, Source, SyntaxError, Warning};
+use super::{HeldBack, Parsed, Record, Rejection, Source, SyntaxError, Table, Warning};
 
 /// Display cells a character takes on a console: 2 for East Asian wide and
 /// fullwidth characters, 1 otherwise (PowerShell's `DisplayCells`).
@@ -114,9 +114,8 @@ fn is_blank(line: &str) -> bool {
     blank(line).is_ok()
 }
 
-/// One line of a table block: its number and its text.
+/// One line of a table block.
 struct Line<'t> {
-    number: usize,
     text: &'t str,
 }
 
@@ -200,14 +199,9 @@ impl Column {
     }
 }
 
-/// Column spans from the dash runs and the lines of the block.
-fn columns(runs: &[(usize, usize)], lines: &[Line]) -> Vec<Column> {
-    let longest = lines.iter().map(|l| cells(l.text)).max().unwrap_or(0);
-    // The cells visible on some line of the block.
-    let mut used = vec![false; longest];
-    for cells in lines.iter().flat_map(Line::visible) {
-        used[cells].fill(true);
-    }
+/// Column spans from the dash runs, the block's longest line and the cells
+/// visible on some line of the block.
+fn columns(runs: &[(usize, usize)], longest: usize, used: &[bool]) -> Vec<Column> {
     let mut out = Vec::with_capacity(runs.len());
     let mut start = 0;
     for (k, &(_, run_end)) in runs.iter().enumerate() {
@@ -240,169 +234,374 @@ fn continues(previous: &str, piece: &str, width: usize) -> bool {
     !previous.is_empty() && cells(previous) + 1 + cells(first_word) > width
 }
 
-/// Parses Format-Table text into records.
-pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
-    let lines: Vec<(usize, Cow<'_, str>)> = text
-        .split('\n')
-        .enumerate()
-        .map(|(n, raw)| {
-            let line = match strip_ansi(raw.trim_end_matches('\r')) {
-                Cow::Borrowed(line) => Cow::Borrowed(line.trim_end()),
-                Cow::Owned(line) => Cow::Owned(line.trim_end().to_owned()),
-            };
-            (n + 1, line)
-        })
-        .collect();
-    let mut parsed = Parsed::default();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut i = 0;
-    while i < lines.len() {
-        if is_blank(&lines[i].1) {
-            i += 1;
-            continue;
+/// One line as the table reader reads it: colour and `\r` removed, then the
+/// spaces at its end.
+fn table_line(raw: &str) -> Cow<'_, str> {
+    match strip_ansi(raw.trim_end_matches('\r')) {
+        Cow::Borrowed(line) => Cow::Borrowed(line.trim_end()),
+        Cow::Owned(line) => Cow::Owned(line.trim_end().to_owned()),
+    }
+}
+
+/// One block (header lines, rule, rows up to a blank line) as the first pass
+/// lays it out.
+#[derive(Debug, Clone)]
+struct Block {
+    /// The lines of its rule and of the blank line after it (or one past the
+    /// text's last).
+    rule: usize,
+    end: usize,
+    cols: Vec<Column>,
+    /// The cells between two columns, ascending.
+    edges: Vec<usize>,
+    /// Each column's place among the table's columns.
+    slots: Vec<usize>,
+}
+
+/// A block being laid out by the first pass.
+struct Open {
+    first: usize,
+    /// Its first line, for the error when no rule follows.
+    first_text: String,
+    header: Vec<String>,
+    /// The rule's line and dash runs, once found.
+    rule: Option<(usize, Vec<(usize, usize)>)>,
+    /// The cells visible on some line of the block, and its longest line.
+    used: Vec<bool>,
+    longest: usize,
+}
+
+impl Open {
+    fn add(&mut self, line: &Line) {
+        self.longest = self.longest.max(cells(line.text));
+        for visible in line.visible() {
+            if self.used.len() < visible.end {
+                self.used.resize(visible.end, false);
+            }
+            self.used[visible].fill(true);
         }
-        // A block: header lines, the rule, rows up to the next blank line.
-        let Some(rule_at) = (i..lines.len())
-            .take_while(|&k| !is_blank(&lines[k].1))
-            .find(|&k| k > i && is_rule(&lines[k].1))
-        else {
-            let (number, line) = &lines[i];
+    }
+}
+
+/// What a first pass over Format-Table text finds, for the reader to read
+/// each row as it comes: each block's columns (a column's edge depends on
+/// every line of its block), and the table's columns, the union of the
+/// blocks' labels in the order they first appear.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Layout {
+    blocks: Vec<Block>,
+    columns: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+/// The first pass, a line at a time.
+pub(crate) struct Survey<'f> {
+    file: &'f Arc<str>,
+    layout: Layout,
+    open: Option<Open>,
+}
+
+impl<'f> Survey<'f> {
+    pub(crate) fn new(file: &'f Arc<str>) -> Survey<'f> {
+        Survey { file, layout: Layout::default(), open: None }
+    }
+
+    /// Takes line `number` (without its `\n`).
+    pub(crate) fn add(&mut self, number: usize, raw: &str) -> Result<(), SyntaxError> {
+        let text = table_line(raw);
+        if is_blank(&text) {
+            return self.close(number);
+        }
+        let line = Line { text: &text };
+        let Some(open) = &mut self.open else {
+            self.open = Some(Open {
+                first: number,
+                first_text: text.to_string(),
+                header: vec![text.to_string()],
+                rule: None,
+                used: Vec::new(),
+                longest: 0,
+            });
+            if let Some(open) = &mut self.open {
+                open.add(&line);
+            }
+            return Ok(());
+        };
+        open.add(&line);
+        if open.rule.is_none() {
+            if is_rule(&text) {
+                let (_, runs) = rule(&text).map_err(|_| {
+                    SyntaxError::new(
+                        self.file,
+                        number,
+                        1,
+                        "unreadable rule of dashes under the table header",
+                    )
+                })?;
+                open.rule = Some((number, runs));
+            } else {
+                open.header.push(text.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the block being laid out, if any, at line `end` (a blank line, or
+    /// one past the text's last).
+    fn close(&mut self, end: usize) -> Result<(), SyntaxError> {
+        let Some(open) = self.open.take() else { return Ok(()) };
+        let Some((rule_line, runs)) = open.rule else {
             return Err(SyntaxError::new(
-                file,
-                *number,
+                self.file,
+                open.first,
                 1,
                 format!(
                     "expected a Format-Table header followed by a rule of dashes, found {:?}",
-                    super::list::truncate_for_message(line)
+                    super::list::truncate_for_message(&open.first_text)
                 ),
             ));
         };
-        let end =
-            (rule_at + 1..lines.len()).find(|&k| is_blank(&lines[k].1)).unwrap_or(lines.len());
-        let block: Vec<Line> =
-            lines[i..end].iter().map(|(n, t)| Line { number: *n, text: t }).collect();
-        let header_len = rule_at - i;
-        let (_, runs) = rule(&lines[rule_at].1).map_err(|_| {
-            SyntaxError::new(
-                file,
-                lines[rule_at].0,
-                1,
-                "unreadable rule of dashes under the table header",
-            )
-        })?;
-        read_block(file, &block, header_len, &runs, &mut parsed, &mut index);
-        i = end;
+        let cols = columns(&runs, open.longest, &open.used);
+        let header: Vec<Vec<&str>> =
+            open.header.iter().map(|text| Line { text }.pieces(&cols)).collect();
+        let layout = &mut self.layout;
+        let slots = cols
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                // Labels, joined across header lines.
+                let mut label = String::new();
+                let mut previous = "";
+                for line in &header {
+                    let piece = line[k];
+                    if !piece.is_empty() {
+                        join_piece(&mut label, previous, piece, c);
+                        previous = piece;
+                    }
+                }
+                if label.is_empty() {
+                    label = format!("Column{}", k + 1);
+                }
+                *layout.index.entry(label.clone()).or_insert_with(|| {
+                    layout.columns.push(label);
+                    layout.columns.len() - 1
+                })
+            })
+            .collect();
+        let edges = cols.iter().take(cols.len().saturating_sub(1)).map(|c| c.end).collect();
+        layout.blocks.push(Block { rule: rule_line, end, cols, edges, slots });
+        Ok(())
     }
-    parsed.table.widen();
-    // Every cell of a row is there, blank or not: count the ones with text.
-    parsed.reject_cut_last(file, text, "row", |r| {
-        r.values.iter().flatten().filter(|v| !v.is_empty()).count()
-    });
-    Ok(parsed)
+
+    /// Ends the text after line `last`.
+    pub(crate) fn finish(mut self, last: usize) -> Result<Layout, SyntaxError> {
+        self.close(last + 1)?;
+        Ok(self.layout)
+    }
 }
 
-/// Reads one block (header lines, rule, rows) into `parsed`.
-fn read_block(
-    file: &Arc<str>,
-    block: &[Line],
-    header_len: usize,
-    runs: &[(usize, usize)],
-    parsed: &mut Parsed,
-    index: &mut HashMap<String, usize>,
-) {
-    let cols = columns(runs, block);
-    // Labels, joined across header lines.
-    let header: Vec<Vec<&str>> = block[..header_len].iter().map(|l| l.pieces(&cols)).collect();
-    let labels: Vec<String> = cols
-        .iter()
-        .enumerate()
-        .map(|(k, c)| {
-            let mut label = String::new();
-            let mut previous = "";
-            for line in &header {
-                let piece = line[k];
-                if !piece.is_empty() {
-                    join_piece(&mut label, previous, piece, c);
-                    previous = piece;
-                }
-            }
-            label
-        })
-        .collect();
-    let slots: Vec<usize> = labels
-        .iter()
-        .enumerate()
-        .map(|(k, label)| {
-            let label = if label.is_empty() { format!("Column{}", k + 1) } else { label.clone() };
-            *index.entry(label.clone()).or_insert_with(|| {
-                parsed.table.columns.push(label);
-                parsed.table.columns.len() - 1
-            })
-        })
-        .collect();
+impl Layout {
+    /// The table's columns, in the order they first appear.
+    pub(crate) fn columns(&self) -> &[String] {
+        &self.columns
+    }
+}
 
-    // The cells between two columns, ascending.
-    let edges: Vec<usize> = cols.iter().take(cols.len().saturating_sub(1)).map(|c| c.end).collect();
-    // Rows: (first line, values, the line each value's last piece came from).
-    let mut rows: Vec<(usize, Vec<String>, Vec<usize>)> = Vec::new();
-    let mut previous: Vec<String> = Vec::new();
-    for line in &block[header_len + 1..] {
+/// A row being read: its first line, its values, and the line each value's
+/// last piece came from.
+struct Row {
+    line: usize,
+    values: Vec<String>,
+    from: Vec<usize>,
+}
+
+/// Reads Format-Table text a line at a time into records, with the
+/// [`Layout`] a first pass found. A row is handed on once the next row has
+/// begun (until then a continuation line may add to it), and the last one
+/// once the text has ended, for the end may show it cut.
+pub(crate) struct Reader<'a> {
+    file: &'a Arc<str>,
+    layout: &'a Layout,
+    /// The block the lines are in (or the next one).
+    block: usize,
+    /// The block's row being read.
+    row: Option<Row>,
+    /// The pieces of the block's line before (none after a rejected line).
+    previous: Vec<String>,
+    /// The last record completed, not handed on yet.
+    last: HeldBack,
+    rejected: Vec<Rejection>,
+    warnings: Vec<Warning>,
+    truncated: Vec<(usize, String)>,
+    /// Which columns' cut cells the caller rejects a row for: such rows are
+    /// not handed on, only counted.
+    rejects_cut: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
+    dropped: usize,
+}
+
+/// The cells with text of a record (every cell of a row is there).
+fn filled(record: &Record) -> usize {
+    record.values.iter().flatten().filter(|v| !v.is_empty()).count()
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of the text `layout` was made of; with `rejects_cut`, rows
+    /// with a cut cell in a column it names are not handed on.
+    pub(crate) fn new(
+        file: &'a Arc<str>,
+        layout: &'a Layout,
+        rejects_cut: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
+    ) -> Reader<'a> {
+        Reader {
+            file,
+            layout,
+            block: 0,
+            row: None,
+            previous: Vec::new(),
+            last: HeldBack::default(),
+            rejected: Vec::new(),
+            warnings: Vec::new(),
+            truncated: Vec::new(),
+            rejects_cut,
+            dropped: 0,
+        }
+    }
+
+    /// Reads line `number` (without its `\n`); completed records go to `emit`.
+    pub(crate) fn line(&mut self, number: usize, raw: &str, emit: &mut dyn FnMut(Record)) {
+        let layout = self.layout;
+        while layout.blocks.get(self.block).is_some_and(|b| number >= b.end) {
+            self.complete(emit);
+            self.previous.clear();
+            self.block += 1;
+        }
+        let Some(block) = layout.blocks.get(self.block) else { return };
+        if number <= block.rule {
+            return;
+        }
+        let text = table_line(raw);
+        let line = Line { text: &text };
+        let cols = &block.cols;
         // A character on a column edge means the line does not fit the layout.
-        if let Some(edge) = line.first_occupied(&edges) {
-            parsed.rejected.push(Rejection {
-                source: Source { file: crate::model::Text::new(file), line: line.number },
+        if let Some(edge) = line.first_occupied(&block.edges) {
+            self.rejected.push(Rejection {
+                source: Source { file: crate::model::Text::new(self.file), line: number },
                 reason: format!(
                     "the row does not fit the table's columns (a character at column {}, on the edge between two columns); re-export with Export-Csv",
                     edge + 1
                 ),
             });
-            previous.clear();
-            continue;
+            self.previous.clear();
+            return;
         }
-        let pieces: Vec<String> = line.pieces(&cols).into_iter().map(str::to_owned).collect();
-        let is_continuation = !rows.is_empty()
+        let pieces: Vec<String> = line.pieces(cols).into_iter().map(str::to_owned).collect();
+        let previous = &self.previous;
+        let is_continuation = self.row.is_some()
             && previous.len() == pieces.len()
             && pieces.first().is_some_and(String::is_empty)
             && pieces.iter().any(|p| !p.is_empty())
             && pieces
                 .iter()
-                .zip(&previous)
-                .zip(&cols)
+                .zip(previous)
+                .zip(cols)
                 .all(|((p, prev), c)| p.is_empty() || continues(prev, p, c.width()));
-        match rows.last_mut().filter(|_| is_continuation) {
-            Some((_, values, from)) => {
+        match self.row.as_mut().filter(|_| is_continuation) {
+            Some(row) => {
                 for (k, piece) in pieces.iter().enumerate() {
                     if !piece.is_empty() {
-                        join_piece(&mut values[k], &previous[k], piece, &cols[k]);
-                        from[k] = line.number;
+                        join_piece(&mut row.values[k], &previous[k], piece, &cols[k]);
+                        row.from[k] = number;
                     }
                 }
             }
-            None => rows.push((line.number, pieces.clone(), vec![line.number; pieces.len()])),
+            None => {
+                self.complete(emit);
+                let from = vec![number; pieces.len()];
+                self.row = Some(Row { line: number, values: pieces.clone(), from });
+            }
         }
-        previous = pieces;
+        self.previous = pieces;
     }
 
-    for (line, values, from) in rows {
-        let mut record = vec![None; parsed.table.columns.len()];
+    /// Ends the row being read, if any: a record as wide as the table, with a
+    /// warning for each cell cut to fit the console (data loss).
+    fn complete(&mut self, emit: &mut dyn FnMut(Record)) {
+        let Some(Row { line, values, from }) = self.row.take() else { return };
+        let block = &self.layout.blocks[self.block];
+        let columns = &self.layout.columns;
+        let mut record = vec![None; columns.len()];
         for (k, value) in values.into_iter().enumerate() {
+            let column = &columns[block.slots[k]];
             if is_truncated_cell(&value) {
-                parsed.truncated.push((line, parsed.table.columns[slots[k]].clone()));
-                parsed.warnings.push(Warning {
+                self.truncated.push((line, column.clone()));
+                self.warnings.push(Warning {
                     code: "truncated-cell",
-                    source: Some(Source { file: crate::model::Text::new(file), line: from[k] }),
+                    source: Some(Source { file: crate::model::Text::new(self.file), line: from[k] }),
                     message: format!(
-                        "{} (column {}) was cut to fit the console ({:?}): the value is lost; re-export with `Export-Csv -NoTypeInformation -Encoding UTF8` (or Format-Table -AutoSize -Wrap)",
-                        parsed.table.columns[slots[k]],
-                        cols[k].start + 1,
-                        value
+                        "{column} (column {}) was cut to fit the console ({value:?}): the value is lost; re-export with `Export-Csv -NoTypeInformation -Encoding UTF8` (or Format-Table -AutoSize -Wrap)",
+                        block.cols[k].start + 1,
                     ),
                 });
             }
-            record[slots[k]] = Some(value);
+            record[block.slots[k]] = Some(value);
         }
-        parsed.table.rows.push(Record { line, values: record });
+        if let Some(previous) = self.last.hold(Record { line, values: record }, filled) {
+            self.hand_on(previous, emit);
+        }
     }
+
+    /// Hands a record on, unless a cell it lost is one the caller rejects it for.
+    fn hand_on(&mut self, record: Record, emit: &mut dyn FnMut(Record)) {
+        let rejected = self.rejects_cut.is_some_and(|rejects| {
+            // (A row's cut cells are the last noted, or nearly.)
+            let cut = self.truncated.iter().rev().take_while(|(l, _)| *l >= record.line);
+            cut.filter(|(l, _)| *l == record.line).any(|(_, column)| rejects(column))
+        });
+        match rejected {
+            true => self.dropped += 1,
+            false => emit(record),
+        }
+    }
+
+    /// Ends the text, which `ended` with a line break or not; the last row is
+    /// rejected when the end shows it cut ([`HeldBack`]). Returns the
+    /// rejections, the warnings, and the cells cut to fit the console (see
+    /// [`Parsed::truncated`]), with how many rows it did not hand on for a
+    /// cut cell.
+    pub(crate) fn finish(mut self, ended: bool, emit: &mut dyn FnMut(Record)) -> (Parsed, usize) {
+        self.complete(emit);
+        match std::mem::take(&mut self.last).finish(ended, self.file, "row", filled) {
+            Some(Ok(last)) => self.hand_on(last, emit),
+            Some(Err(cut)) => self.rejected.push(cut),
+            None => {}
+        }
+        let parsed = Parsed {
+            table: Table::default(),
+            rejected: self.rejected,
+            warnings: self.warnings,
+            truncated: self.truncated,
+        };
+        (parsed, self.dropped)
+    }
+}
+
+/// Parses Format-Table text into records: the [`Layout`], then the [`Reader`].
+pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
+    let mut survey = Survey::new(file);
+    let mut last = 0;
+    for (n, raw) in text.split('\n').enumerate() {
+        survey.add(n + 1, raw)?;
+        last = n + 1;
+    }
+    let layout = survey.finish(last)?;
+    let mut rows = Vec::new();
+    let mut reader = Reader::new(file, &layout, None);
+    for (n, raw) in text.split('\n').enumerate() {
+        reader.line(n + 1, raw, &mut |r| rows.push(r));
+    }
+    let (mut parsed, _) = reader.finish(text.ends_with('\n'), &mut |r| rows.push(r));
+    parsed.table = Table { columns: layout.columns, rows };
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -437,7 +636,7 @@ mod tests {
             text in "[a b山é…-]{0,24}",
             bounds in proptest::collection::btree_set(0..30usize, 1..8),
         ) {
-            let line = Line { number: 1, text: &text };
+            let line = Line { text: &text };
             let cells = cell_by_cell(&text);
             // Columns [start, end) whose edges are the chosen cells, as `columns` makes them.
             let bounds: Vec<usize> = bounds.into_iter().collect();
@@ -471,8 +670,17 @@ mod tests {
     #[test]
     fn a_wide_character_fills_both_its_cells_when_edges_are_placed() {
         // 山 takes cells 4 and 5: the only blank cell between the runs is 3.
-        let lines = ["Nam   Pop", "---   ---", "abc 山Tru"].map(|text| Line { number: 1, text });
-        let cols = columns(&[(0, 3), (6, 9)], &lines);
+        let lines = ["Nam   Pop", "---   ---", "abc 山Tru"].map(|text| Line { text });
+        let mut open = Open {
+            first: 1,
+            first_text: String::new(),
+            header: Vec::new(),
+            rule: None,
+            used: Vec::new(),
+            longest: 0,
+        };
+        lines.iter().for_each(|l| open.add(l));
+        let cols = columns(&[(0, 3), (6, 9)], open.longest, &open.used);
         assert_eq!(cols[0].end, 3, "{cols:?}");
         assert_eq!(lines[2].pieces(&cols), ["abc", "山Tru"]);
     }

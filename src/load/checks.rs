@@ -61,11 +61,10 @@ pub(super) fn reject_truncated(
     file: &Arc<str>,
     parsed: &mut input::Parsed,
 ) {
-    let read = cmdlet.columns(environment);
     let mut cut: Vec<(usize, &str)> = parsed
         .truncated
         .iter()
-        .filter(|(_, col)| read.iter().any(|r| r.eq_ignore_ascii_case(col)))
+        .filter(|(_, col)| rejects_cut(cmdlet, environment, col))
         .map(|(line, col)| (*line, col.as_str()))
         .collect();
     cut.dedup_by_key(|(line, _)| *line);
@@ -82,6 +81,12 @@ pub(super) fn reject_truncated(
             ),
         });
     }
+}
+
+/// Whether a row whose Format-Table cell in `column` was cut is rejected
+/// ([`reject_truncated`]): exoauth reads the column.
+pub(super) fn rejects_cut(cmdlet: Cmdlet, environment: Environment, column: &str) -> bool {
+    cmdlet.columns(environment).iter().any(|r| r.eq_ignore_ascii_case(column))
 }
 
 /// Whole-file warnings: a likely `-ResultSize` cut and optional columns that were

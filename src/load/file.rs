@@ -1,20 +1,21 @@
 //! One file named after a cmdlet, from its bytes to its typed rows: streamed
 //! from disk when it is plain CSV, a `ConvertTo-Json` array or plain
-//! Format-List text, else decoded, cleaned, detected and parsed whole.
+//! Format-List or Format-Table text, else decoded, cleaned, detected and
+//! parsed whole.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::checks::{file_warnings, reject_truncated};
+use super::checks::{file_warnings, reject_truncated, rejects_cut};
 use super::form::{FormName, decide};
 use super::text::{clean_text, decode_file, display_name, guessed, then};
 use super::{InputFile, LoadError};
 use crate::decode::Encoding;
+use crate::input::console_stream::ConsoleFile;
 use crate::input::csv::CsvStream;
 use crate::input::csv::memchr_count;
 use crate::input::json_stream::{self, Top};
-use crate::input::list_stream::ListFile;
 use crate::input::stream::{Counted, CsvFile, Digests, Finished, Stamp};
 use crate::input::{self, Form, Records, Rejection, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
@@ -244,7 +245,7 @@ pub(super) fn outcome(
 
 /// Reads a file named after a cmdlet as a stream (plain CSV with
 /// [`input::stream`], a `ConvertTo-Json` array with [`input::json_stream`],
-/// Format-List text with [`input::list_stream`]),
+/// Format-List and Format-Table text with [`input::console_stream`]),
 /// hashing it in a task beside (when digests are made); `None` when it must be
 /// read whole.
 pub(super) fn load_streamed(
@@ -290,7 +291,12 @@ fn stream_and_map(
         Some(Head::JsonArray { line }) => {
             return json_and_map(cmdlet, environment, path, line, progress);
         }
-        Some(Head::List) => return list_and_map(cmdlet, environment, path, progress),
+        Some(Head::List) => {
+            return console_and_map(cmdlet, environment, path, Form::List, progress);
+        }
+        Some(Head::Table) => {
+            return console_and_map(cmdlet, environment, path, Form::Table, progress);
+        }
         None => {}
     }
     let file = display_name(path);
@@ -351,6 +357,9 @@ enum Head {
     JsonArray { line: usize },
     /// A first non-blank line that is a Format-List property.
     List,
+    /// A rule of dashes second to fifth in the first paragraph (a table header
+    /// of one to four lines).
+    Table,
 }
 
 /// What the start of a file says it is; `None` for anything else (CSV among it).
@@ -363,38 +372,52 @@ fn head_form(path: &Path) -> std::io::Result<Option<Head>> {
     if text[blank..].starts_with('[') {
         return Ok(Some(Head::JsonArray { line: 1 + memchr_count(&text.as_bytes()[..blank]) }));
     }
-    let first = text.split('\n').map(|l| l.trim_end_matches('\r')).find(|l| !l.trim().is_empty());
-    let list = first.is_some_and(|l| input::detect::is_list_line(&input::list::strip_ansi(l)));
-    Ok(list.then_some(Head::List))
+    let mut lines = text.split('\n').map(|l| input::list::strip_ansi(l.trim_end_matches('\r')));
+    let mut paragraph = lines.by_ref().skip_while(|l| l.trim().is_empty());
+    let Some(first) = paragraph.next() else { return Ok(None) };
+    if input::detect::is_list_line(&first) {
+        return Ok(Some(Head::List));
+    }
+    let mut header = paragraph.take(4).take_while(|l| !l.trim().is_empty());
+    Ok(header.any(|l| input::table::is_rule(&l)).then_some(Head::Table))
 }
 
-/// Reads a Format-List file straight from it, record by record
-/// ([`input::list_stream`]), into the rows the whole-file reader makes of it,
-/// so that neither its text nor its records are held; `None` when the file is
-/// to be read whole (see there).
-fn list_and_map(
+/// Reads a Format-List or Format-Table file (`form`) straight from it, record
+/// by record ([`input::console_stream`]), into the rows the whole-file reader
+/// makes of it, so that neither its text nor its records are held; `None`
+/// when the file is to be read whole (see there).
+fn console_and_map(
     cmdlet: Cmdlet,
     environment: Environment,
     path: &Path,
+    form: Form,
     progress: &dyn Progress,
 ) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let file = display_name(path);
-    let Some(mut list) = ListFile::open(&file, path, progress).map_err(io)? else {
+    let rejects = |column: &str| rejects_cut(cmdlet, environment, column);
+    let Some(console) = ConsoleFile::open(&file, path, form, progress).map_err(io)? else {
         return Ok(None);
     };
-    let header = input::Table { columns: list.columns().to_vec(), rows: Vec::new() };
+    let mut console = console.rejecting_cut(&rejects);
+    let header = input::Table { columns: console.columns().to_vec(), rows: Vec::new() };
     columns::check(cmdlet, environment, &file, &header)?;
     let (mut rejected, mut warnings) = (Vec::new(), Vec::new());
-    let (typed, _) = map_typed(cmdlet, environment, &file, &mut list, &mut rejected, &mut warnings);
-    let (why, encoding) = (format!("{} (read as a stream)", list.detection().why), list.encoding());
-    let Some(read) = list.finish().map_err(io)? else { return Ok(None) };
+    let (typed, _) =
+        map_typed(cmdlet, environment, &file, &mut console, &mut rejected, &mut warnings);
+    let (why, encoding) =
+        (format!("{} (read as a stream)", console.detection().why), console.encoding());
+    let Some(read) = console.finish().map_err(io)? else { return Ok(None) };
     let rows = read.records + read.rejected.len();
+    // The rows it did not read for a cut cell, rejected as the whole-file
+    // reader rejects them.
+    let mut cut = input::Parsed { truncated: read.truncated, ..input::Parsed::default() };
+    reject_truncated(cmdlet, environment, &file, &mut cut);
     // The whole-file reader gives the reader's own first, as it parses first.
-    rejected.splice(0..0, read.rejected);
+    rejected.splice(0..0, read.rejected.into_iter().chain(cut.rejected));
     warnings.splice(0..0, read.warnings);
     file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
-    Ok(Some(Mapped { typed, rows, form: Form::List, why, encoding, rejected, warnings }))
+    Ok(Some(Mapped { typed, rows, form, why, encoding, rejected, warnings }))
 }
 
 /// Reads a JSON export that is an array of objects straight from its file,
