@@ -17,9 +17,9 @@
 //!   as `@{a=1; b=2}`: data loss, reported as a `depth-truncated` warning naming
 //!   the record's line and the property path.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -171,58 +171,91 @@ pub fn parse(file: &Arc<str>, text: &str) -> Result<Parsed, SyntaxError> {
     Ok(objects.finish())
 }
 
-/// The records of a JSON export, built object by object, however the objects
-/// were read ([`parse`], or [`super::json_stream`] from a file).
+/// The columns of JSON records: every property name, in the order first seen.
+#[derive(Debug, Clone, Default)]
+pub struct Columns {
+    names: Vec<String>,
+    index: FxHashMap<String, usize>,
+}
+
+impl Columns {
+    /// The column of property `key`, added when it is new.
+    pub fn add(&mut self, key: &str) -> usize {
+        if let Some(&k) = self.index.get(key) {
+            return k;
+        }
+        self.index.insert(key.to_owned(), self.names.len());
+        self.names.push(key.to_owned());
+        self.names.len() - 1
+    }
+
+    /// The names, in the order first seen.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// One object, which begins on `line`, as a record: each value as text
+/// ([`text`], dates normalised), as wide as `columns` (which gains the
+/// object's new property names), with a warning for values `-Depth` cut.
+pub fn record(
+    file: &Arc<str>,
+    columns: &mut Columns,
+    (line, mut map): LineObject,
+    warnings: &mut Vec<Warning>,
+) -> Record {
+    let mut paths = Vec::new();
+    for (key, value) in map.iter_mut() {
+        normalise_dates(value);
+        depth_truncated(value, key, &mut paths);
+    }
+    if !paths.is_empty() {
+        warnings.push(Warning {
+            code: "depth-truncated",
+            source: Some(Source { file: crate::model::Text::new(file), line }),
+            message: format!(
+                "{} cut by ConvertTo-Json's -Depth (a type name where an object was): the values are lost; re-export with `ConvertTo-Json -Depth 10`",
+                paths.join(", ")
+            ),
+        });
+    }
+    let mut values = vec![None; columns.names.len()];
+    for (key, value) in &map {
+        let column = columns.add(key);
+        if column >= values.len() {
+            values.resize(column + 1, None);
+        }
+        values[column] = Some(self::text(value));
+    }
+    Record { line, values }
+}
+
+/// The records of a JSON text's objects, built one object at a time.
+#[derive(Debug)]
 pub struct Objects {
     file: Arc<str>,
-    table: Table,
+    columns: Columns,
+    rows: Vec<Record>,
     warnings: Vec<Warning>,
-    index: HashMap<String, usize>,
 }
 
 impl Objects {
     /// No records yet.
     pub fn new(file: &Arc<str>) -> Objects {
-        let (table, warnings, index) = Default::default();
-        Objects { file: file.clone(), table, warnings, index }
+        let (columns, rows, warnings) = Default::default();
+        Objects { file: file.clone(), columns, rows, warnings }
     }
 
     /// Adds one object, which begins on `line`, as a record.
-    pub fn add(&mut self, (line, mut map): LineObject) {
-        let mut paths = Vec::new();
-        for (key, value) in map.iter_mut() {
-            normalise_dates(value);
-            depth_truncated(value, key, &mut paths);
-        }
-        if !paths.is_empty() {
-            self.warnings.push(Warning {
-                code: "depth-truncated",
-                source: Some(Source { file: crate::model::Text::new(&self.file), line }),
-                message: format!(
-                    "{} cut by ConvertTo-Json's -Depth (a type name where an object was): the values are lost; re-export with `ConvertTo-Json -Depth 10`",
-                    paths.join(", ")
-                ),
-            });
-        }
-        let table = &mut self.table;
-        let mut values = vec![None; table.columns.len()];
-        for (key, value) in &map {
-            let column = *self.index.entry(key.clone()).or_insert_with(|| {
-                table.columns.push(key.clone());
-                table.columns.len() - 1
-            });
-            if column >= values.len() {
-                values.resize(column + 1, None);
-            }
-            values[column] = Some(self::text(value));
-        }
-        table.rows.push(Record { line, values });
+    pub fn add(&mut self, object: LineObject) {
+        self.rows.push(record(&self.file, &mut self.columns, object, &mut self.warnings));
     }
 
     /// The records, every row as wide as the columns.
-    pub fn finish(mut self) -> Parsed {
-        self.table.widen();
-        Parsed { table: self.table, warnings: self.warnings, ..Parsed::default() }
+    pub fn finish(self) -> Parsed {
+        let mut table = Table { columns: self.columns.names, rows: self.rows };
+        table.widen();
+        Parsed { table, warnings: self.warnings, ..Parsed::default() }
     }
 }
 

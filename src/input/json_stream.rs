@@ -16,7 +16,13 @@
 
 use std::io::{self, Read};
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::stream::Counted;
+use super::{Cells, Records, Warning, json};
 use crate::decode::{DecodingReader, Encoding, read_full, read_some};
+use crate::progress::Progress;
 
 /// Bytes read at a time; an object longer than a block grows it.
 pub const BLOCK: usize = 1 << 20;
@@ -238,6 +244,159 @@ fn value_end(bytes: &[u8], from: usize) -> Option<usize> {
     }
 }
 
+/// A `ConvertTo-Json` array of objects read from its file in two passes, so
+/// that neither its text nor its records are held: the first finds the
+/// columns (every property name, in the order first seen, as
+/// [`json::Objects`] finds them) and checks every object; the second parses
+/// each object again and hands its record ([`json::record`]) to the mapper.
+/// A file [`scan_file`] does not read, or an object the caller refuses or
+/// that is not one, leaves the file to the whole-file reader.
+pub struct JsonFile<'p> {
+    file: Arc<str>,
+    path: PathBuf,
+    columns: json::Columns,
+    objects: usize,
+    encoding: Encoding,
+    progress: &'p dyn Progress,
+    /// What the second pass found besides the records: the values `-Depth` cut.
+    read: Option<io::Result<Option<Vec<Warning>>>>,
+}
+
+/// An object's property names, in order, its values skipped (borrowed from
+/// the text when they hold no escape).
+struct Keys<'de>(Vec<std::borrow::Cow<'de, str>>);
+
+/// One property name, borrowed from the text when it holds no escape.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct Name;
+        impl<'de> serde::de::Visitor<'de> for Name {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a property name")
+            }
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(name.into()))
+            }
+            fn visit_str<E>(self, name: &str) -> Result<Key<'de>, E> {
+                Ok(Key(name.to_owned().into()))
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Keys<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys<'de>, D::Error> {
+        struct Names;
+        impl<'de> serde::de::Visitor<'de> for Names {
+            type Value = Keys<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Keys<'de>, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(Key(key)) = map.next_key()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(key);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_map(Names)
+    }
+}
+
+impl<'p> JsonFile<'p> {
+    /// Surveys the array of objects in the file at `path` (shown as `file`);
+    /// `None` when it is to be read whole: anything [`scan_file`] does not
+    /// read, no object at all, or an object `refuse` refuses. `progress`
+    /// counts the bytes of the second pass.
+    pub fn open(
+        file: &Arc<str>,
+        path: &Path,
+        progress: &'p dyn Progress,
+        refuse: &dyn Fn(&str) -> bool,
+    ) -> io::Result<Option<JsonFile<'p>>> {
+        let (mut columns, mut objects) = (json::Columns::default(), 0);
+        let mut survey = |text: &str, _| {
+            if refuse(text) {
+                return false;
+            }
+            let Ok(Keys(keys)) = serde_json::from_str(text) else { return false };
+            for key in &keys {
+                columns.add(key);
+            }
+            objects += 1;
+            true
+        };
+        let input = std::fs::File::open(path)?;
+        let encoding = match scan_file(input, BLOCK, Top::Array, &mut survey, &mut |_| {}) {
+            Ok(Some(encoding)) if objects > 0 => encoding,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let (file, path) = (file.clone(), path.to_owned());
+        Ok(Some(JsonFile { file, path, columns, objects, encoding, progress, read: None }))
+    }
+
+    /// The file's encoding.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// The warnings of the second pass (values `-Depth` cut); `None` when the
+    /// file is to be read whole after all (it is not what the first pass found).
+    pub fn finish(self) -> io::Result<Option<Vec<Warning>>> {
+        self.read.unwrap_or(Ok(None))
+    }
+}
+
+impl Records for JsonFile<'_> {
+    fn columns(&self) -> &[String] {
+        self.columns.names()
+    }
+
+    fn size_hint(&self) -> usize {
+        self.objects
+    }
+
+    fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        let input = match std::fs::File::open(&self.path) {
+            Ok(inner) => Counted { inner, progress: self.progress },
+            Err(e) => {
+                self.read = Some(Err(e));
+                return;
+            }
+        };
+        let (file, columns) = (&self.file, &mut self.columns);
+        let (mut warnings, width) = (Vec::new(), columns.names().len());
+        let mut object = |text: &str, line| {
+            let Ok(map) = serde_json::from_str(text) else { return false };
+            let record = json::record(file, columns, (line, map), &mut warnings);
+            // A name the first pass did not see: the file changed.
+            if columns.names().len() > width {
+                return false;
+            }
+            f(record.line, Cells::Owned(&record.values));
+            true
+        };
+        let scanned = scan_file(input, BLOCK, Top::Array, &mut object, &mut |_| {});
+        self.read = Some(match scanned {
+            Ok(Some(_)) => Ok(Some(warnings)),
+            Ok(None) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(None),
+            Err(e) => Err(e),
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +520,49 @@ mod tests {
                 proptest::prop_assert_eq!(Some(got), whole(text), "{}", text);
             }
         }
+    }
+
+    /// What [`JsonFile`] reads of `text`: the columns, the records and the
+    /// warnings; `None` when it leaves the file.
+    fn json_file(text: &str, change_to: Option<&str>) -> Option<crate::input::Parsed> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("CasMailbox.json");
+        std::fs::write(&path, text).unwrap();
+        let file: Arc<str> = Arc::from("CasMailbox.json");
+        let mut json =
+            JsonFile::open(&file, &path, &crate::progress::Silent, &|_| false).unwrap()?;
+        if let Some(other) = change_to {
+            std::fs::write(&path, other).unwrap();
+        }
+        let mut parsed = crate::input::Parsed::default();
+        parsed.table.columns = json.columns().to_vec();
+        json.each(&mut |line, cells| {
+            let Cells::Owned(values) = cells else { panic!("a JSON record is owned") };
+            parsed.table.rows.push(crate::input::Record { line, values: values.to_vec() });
+        });
+        parsed.warnings = json.finish().unwrap()?;
+        Some(parsed)
+    }
+
+    #[test]
+    fn an_export_is_read_in_two_passes_as_the_whole_file_reader_reads_it() {
+        // Names that differ from object to object, one escaped, one twice in
+        // an object; a date, and a value cut by -Depth.
+        let text = concat!(
+            "[\n  {\"Name\": \"a\", \"PopEnabled\": true},\n",
+            "  {\"Na\\u006de\": \"b\", \"When\": \"\\/Date(1326441600000)\\/\", \"Name\": \"c\"},\n",
+            "  {\"Extra\": \"System.Collections.Hashtable\", \"ImapEnabled\": null}\n]\n"
+        );
+        let file: Arc<str> = Arc::from("CasMailbox.json");
+        let whole = crate::input::json::parse(&file, text).unwrap();
+        let read = json_file(text, None).expect("streamed");
+        assert_eq!(read.table, whole.table);
+        assert_eq!(read.warnings, whole.warnings);
+        assert_eq!(whole.table.columns, ["Name", "PopEnabled", "When", "Extra", "ImapEnabled"]);
+        // A name the first pass did not see: the file changed between them.
+        let changed = text.replace("ImapEnabled", "SmtpEnabled");
+        assert!(json_file(text, Some(&changed)).is_none());
+        // No object: the whole-file reader reads `[]`.
+        assert!(json_file("[]\n", None).is_none());
     }
 }

@@ -157,11 +157,17 @@ pub(crate) fn noise_lines(lines: &[&str]) -> Vec<bool> {
 /// `Transcript st...` notice. Searching for those is much faster than splitting
 /// a million-row export into lines.
 pub(crate) fn may_have_noise(text: &str) -> bool {
-    use memchr::memmem;
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // Built once: a JSON export asks this of every object.
+    static STARS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"**********"));
+    static BANNER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"Transcript st"));
+    static PS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"PS"));
     let bytes = text.as_bytes();
-    memmem::find(bytes, b"**********").is_some()
-        || memmem::find(bytes, b"Transcript st").is_some()
-        || memmem::find_iter(bytes, b"PS")
+    STARS.find(bytes).is_some()
+        || BANNER.find(bytes).is_some()
+        || PS
+            .find_iter(bytes)
             .any(|i| i == 0 || matches!(bytes[i - 1], b'\n' | b'[') || bytes[..i].ends_with(b"]: "))
 }
 

@@ -15,8 +15,8 @@ use crate::decode::Encoding;
 use crate::input::console_stream::ConsoleFile;
 use crate::input::csv::CsvStream;
 use crate::input::csv::memchr_count;
-use crate::input::json_stream::{self, Top};
-use crate::input::stream::{Counted, CsvFile, Digests, Finished, Stamp};
+use crate::input::json_stream::JsonFile;
+use crate::input::stream::{CsvFile, Digests, Finished, Stamp};
 use crate::input::{self, Form, Records, Rejection, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::mailboxes::{BlockAt, FileLayout};
@@ -421,11 +421,11 @@ fn console_and_map(
 }
 
 /// Reads a JSON export that is an array of objects straight from its file,
-/// object by object ([`input::json_stream`]), into the records the whole-file
-/// reader makes of it ([`input::json::Objects`]), so that the file's text is
-/// never held; `None` when the file is to be read whole: anything the stream
-/// does not read (see there), and any object with what the whole-file reader
-/// would set aside as pasted wrapping or transcript noise.
+/// object by object, in two passes ([`input::json_stream::JsonFile`]), into
+/// the rows the whole-file reader makes of it, so that neither its text nor
+/// its records are held; `None` when the file is to be read whole: anything
+/// the stream does not read (see there), and any object with what the
+/// whole-file reader would set aside as pasted wrapping or transcript noise.
 fn json_and_map(
     cmdlet: Cmdlet,
     environment: Environment,
@@ -435,32 +435,24 @@ fn json_and_map(
 ) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let file = display_name(path);
-    let input = Counted { inner: std::fs::File::open(path).map_err(io)?, progress };
-    let mut objects = input::json::Objects::new(&file);
-    let mut take = |text: &str, line| {
-        if input::paste::may_need_cleaning_within(text) {
-            return false;
-        }
-        match serde_json::from_str(text) {
-            Ok(map) => {
-                objects.add((line, map));
-                true
-            }
-            Err(_) => false,
-        }
+    let refuse = input::paste::may_need_cleaning_within;
+    let Some(mut json) = JsonFile::open(&file, path, progress, &refuse).map_err(io)? else {
+        return Ok(None);
     };
-    let scanned =
-        json_stream::scan_file(input, json_stream::BLOCK, Top::Array, &mut take, &mut |_| {});
-    let encoding = match scanned {
-        Ok(Some(encoding)) => encoding,
-        Ok(None) => return Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Ok(None),
-        Err(e) => return Err(io(e)),
-    };
+    let header = input::Table { columns: json.columns().to_vec(), rows: Vec::new() };
+    columns::check(cmdlet, environment, &file, &header)?;
+    let (mut rejected, mut warnings) = (Vec::new(), Vec::new());
+    let (typed, rows) =
+        map_typed(cmdlet, environment, &file, &mut json, &mut rejected, &mut warnings);
+    let encoding = json.encoding();
+    let Some(cut) = json.finish().map_err(io)? else { return Ok(None) };
+    // The whole-file reader gives the reader's own first, as it parses first.
+    warnings.splice(0..0, cut);
+    file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
     let why = format!(
         "JSON: line {line} starts with `[` as ConvertTo-Json output does (read as a stream)"
     );
-    map_parsed(cmdlet, environment, &file, objects.finish(), Form::Json, why, encoding).map(Some)
+    Ok(Some(Mapped { typed, rows, form: Form::Json, why, encoding, rejected, warnings }))
 }
 
 /// The rows the mapper made of each block: the block's records less those it
