@@ -368,8 +368,8 @@ impl Records for JsonFile<'_> {
     }
 
     fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
-        let input = match std::fs::File::open(&self.path) {
-            Ok(inner) => Counted { inner, progress: self.progress },
+        let input = match Counted::open(&self.path, self.progress) {
+            Ok(input) => input,
             Err(e) => {
                 self.read = Some(Err(e));
                 return;

@@ -81,6 +81,13 @@ pub(crate) struct Counted<'p, R> {
     pub(crate) progress: &'p dyn Progress,
 }
 
+impl<'p> Counted<'p, std::fs::File> {
+    /// The file at `path`, its bytes counted to `progress` as they are read.
+    pub(crate) fn open(path: &Path, progress: &'p dyn Progress) -> io::Result<Self> {
+        Ok(Counted { inner: std::fs::File::open(path)?, progress })
+    }
+}
+
 impl<R: io::Read> io::Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
