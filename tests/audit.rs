@@ -899,11 +899,14 @@ fn streamed_list_exports_read_exactly_as_whole_files() {
     let damaged = format!("{}{}Tr", &damaged[..cut], label("PopEnabled"));
     let utf16: Vec<u8> =
         [0xFF, 0xFE].into_iter().chain(damaged.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    // As Windows PowerShell 5.1's `Set-Content` writes it: Windows-1252, in
+    // which the character beyond the BMP becomes `&#120088;`.
+    let ansi = encoding_rs::WINDOWS_1252.encode(&damaged).0.into_owned();
     let read = |bytes: &[u8]| {
         std::fs::write(&cas, bytes).unwrap();
         (load::load(&tenant, Environment::Online).unwrap(), read_whole(&tenant, "txt").unwrap())
     };
-    for bytes in [damaged.as_bytes(), &utf16] {
+    for bytes in [damaged.as_bytes(), &utf16, &ansi] {
         let (streamed, whole) = read(bytes);
         for i in streamed.inputs.iter().filter(|i| i.rows > 1) {
             assert!(i.why.ends_with("(read as a stream)"), "{}: {}", i.path.display(), i.why);
@@ -918,7 +921,10 @@ fn streamed_list_exports_read_exactly_as_whole_files() {
         assert!(rejected.iter().any(|r| r.contains("truncated object")), "{rejected:?}");
         assert!(warnings.iter().any(|w| w.starts_with("truncated-collection")), "{warnings:?}");
         let mailboxes = format!("{:?}", streamed.snapshot.mailboxes());
-        assert!(mailboxes.contains("\u{1D518} "), "the character beyond the BMP is read");
+        let beyond = if bytes == ansi { "&#120088; " } else { "\u{1D518} " };
+        assert!(mailboxes.contains(beyond), "the character beyond the BMP is read");
+        let guessed = warnings.iter().any(|w| w.starts_with("encoding-guessed"));
+        assert_eq!(guessed, bytes == ansi, "{warnings:?}");
     }
     // Cut in a label: the stream leaves the file, and the whole-file reader reads it.
     let (streamed, whole) = read(&damaged.as_bytes()[..damaged.len() - 12]);
@@ -978,7 +984,13 @@ fn streamed_table_exports_read_exactly_as_whole_files() {
     damaged.truncate(cut);
     let utf16: Vec<u8> =
         [0xFF, 0xFE].into_iter().chain(damaged.encode_utf16().flat_map(u16::to_le_bytes)).collect();
-    for bytes in [damaged.as_bytes(), &utf16] {
+    // As Windows PowerShell 5.1's `Set-Content` writes it: Windows-1252, with
+    // `?` for each letter it lacks (so the columns stay aligned).
+    let kept = |c: char| c < '\u{80}' || ('\u{A0}'..='\u{FF}').contains(&c) || c == '\u{2026}';
+    let ansi: String = damaged.chars().map(|c| if kept(c) { c } else { '?' }).collect();
+    let (ansi, _, lost) = encoding_rs::WINDOWS_1252.encode(&ansi);
+    assert!(!lost);
+    for bytes in [damaged.as_bytes(), &utf16, &ansi] {
         std::fs::write(&cas, bytes).unwrap();
         let streamed = load::load(&tenant, Environment::Online).unwrap();
         let whole = read_whole(&tenant, "txt").unwrap();
@@ -987,6 +999,8 @@ fn streamed_table_exports_read_exactly_as_whole_files() {
         }
         assert_read_alike(&streamed, &whole);
         let (rejected, warnings) = said(&streamed);
+        let guessed = warnings.iter().any(|w| w.starts_with("encoding-guessed"));
+        assert_eq!(guessed, *bytes == *ansi, "{warnings:?}");
         for reason in
             ["expected True or False", "cut by Format-Table", "does not fit", "truncated row"]
         {

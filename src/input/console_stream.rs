@@ -427,7 +427,7 @@ mod tests {
     #[test]
     fn anything_the_whole_file_reader_would_treat_otherwise_is_left_to_it() {
         let cases: Vec<(&str, Vec<u8>)> = vec![
-            ("Windows-1252", b"Name : caf\xE9\nPopEnabled : True\n".to_vec()),
+            ("two encodings", b"Name : caf\xE9\nDisplayName : caf\xC3\xA9\n".to_vec()),
             ("empty", b"\r\n  \r\n".to_vec()),
             ("indented (pasted)", b"    Name : a\n    PopEnabled : True\n".to_vec()),
             ("a prompt", b"PS C:\\> Get-CASMailbox | fl\n\nName : a\n".to_vec()),

@@ -1,9 +1,11 @@
 //! A text file read a block of whole lines at a time, decoded as
-//! [`crate::decode::decode`] decodes a whole file when it is UTF-8 (with or
-//! without its byte-order mark) or UTF-16 (by its byte-order mark), and held
-//! to the same control-byte check. Anything else (Windows-1252, a control
-//! byte, damaged UTF-16) is left to the whole-file reader, which gives the
-//! exact warning or error with its line and column.
+//! [`crate::decode::decode`] decodes a whole file: UTF-8 (with or without its
+//! byte-order mark), UTF-16 (by its byte-order mark), or Windows-1252 when it
+//! has no mark, is not UTF-8 and holds no UTF-8 beyond ASCII anywhere; held
+//! to the same control-byte check. Anything else (a file saved in two
+//! encodings, one that looks binary, a control byte, damaged UTF-16) is left
+//! to the whole-file reader, which gives the exact warning or error with its
+//! line and column.
 
 use std::io;
 
@@ -27,7 +29,8 @@ pub fn read_lines<'r>(
     let n = decode::read_full(&mut input, &mut head)?;
     head.truncate(n);
     let mut eof = n < block;
-    let (mut reader, encoding, mut buf): (Box<dyn io::Read + 'r>, _, _) = match head.as_slice() {
+    let (mut reader, mut encoding, mut buf): (Box<dyn io::Read + 'r>, _, _) = match head.as_slice()
+    {
         [0xFF, 0xFE, rest @ ..] => {
             eof = false;
             (Box::new(DecodingReader::utf16(input, false, rest)), Encoding::Utf16Le, Vec::new())
@@ -39,6 +42,12 @@ pub fn read_lines<'r>(
         [0xEF, 0xBB, 0xBF, ..] => (Box::new(input), Encoding::Utf8Bom, head[3..].to_vec()),
         _ => (Box::new(input), Encoding::Utf8, head),
     };
+    // Without a mark: the file's first bytes, which say whether a file that is
+    // not UTF-8 is binary, and whether the text given so far is all ASCII (a
+    // file that is not UTF-8 is read as Windows-1252 only when it holds no
+    // UTF-8 beyond ASCII).
+    let mut first = buf[..buf.len().min(decode::HEAD)].to_vec();
+    let mut ascii = true;
     let mut line = 1;
     loop {
         if !eof {
@@ -46,12 +55,17 @@ pub fn read_lines<'r>(
             buf.resize(len + block, 0);
             let got = match decode::read_full(&mut reader, &mut buf[len..]) {
                 Ok(got) => got,
-                // Not UTF-16 after all: the whole-file reader says where.
+                // Not UTF-16 after all, or UTF-8 beyond ASCII in a file read as
+                // Windows-1252: the whole-file reader says where.
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(None),
                 Err(e) => return Err(e),
             };
             buf.truncate(len + got);
             eof = got < block;
+            if encoding == Encoding::Utf8 && first.len() < decode::HEAD {
+                let more = got.min(decode::HEAD - first.len());
+                first.extend_from_slice(&buf[len..len + more]);
+            }
         }
         let end = match memchr::memrchr(b'\n', &buf) {
             _ if eof => buf.len(),
@@ -61,10 +75,33 @@ pub fn read_lines<'r>(
         };
         if end > 0 {
             // Cut after a `\n`, a block holds whole characters.
-            let Ok(text) = decode::text(&buf[..end]) else { return Ok(None) };
+            let text = match decode::text(&buf[..end]) {
+                Ok(text) => text,
+                Err(_) if encoding == Encoding::Utf8 && ascii => {
+                    // Windows-1252 from here on, as the whole-file reader
+                    // reads it (the text before is ASCII, which reads the
+                    // same), unless the file looks binary.
+                    while first.len() < decode::HEAD && !eof {
+                        let mut more = vec![0; decode::HEAD - first.len()];
+                        let got = decode::read_some(&mut reader, &mut more)?;
+                        first.extend_from_slice(&more[..got]);
+                        buf.extend_from_slice(&more[..got]);
+                        eof = got == 0;
+                    }
+                    if decode::looks_binary(&first) {
+                        return Ok(None);
+                    }
+                    reader = Box::new(DecodingReader::windows_1252(reader, &buf));
+                    (encoding, eof) = (Encoding::Windows1252, false);
+                    buf.clear();
+                    continue;
+                }
+                Err(_) => return Ok(None),
+            };
             if decode::check_text(text).is_err() || !each(text, line) {
                 return Ok(None);
             }
+            ascii = ascii && text.is_ascii();
             line += memchr::memchr_iter(b'\n', text.as_bytes()).count();
             buf.drain(..end);
         }
@@ -126,16 +163,42 @@ mod tests {
     }
 
     #[test]
+    fn windows_1252_is_read_as_the_whole_file_reader_reads_it() {
+        // ASCII for a few blocks, then Windows-1252 from a later line on; and
+        // a file that is not UTF-8 from its first line.
+        let mut late = "Name : Alex\r\nPopEnabled : True\r\n\r\n".repeat(300).into_bytes();
+        late.extend(b"Name : Jos\xE9 M\xFCller \x80\r\nPopEnabled : False\r\n\r\nName : z\r\n");
+        let early = b"Name : caf\xE9\nDisplayName : \xC5sa\n".to_vec();
+        for bytes in [late, early] {
+            let (whole, encoding) = decode::decode(&bytes).unwrap();
+            assert_eq!(encoding, Encoding::Windows1252);
+            for block in [4, 5, 7, 64, 4096, BLOCK] {
+                let (read, _, got) = read(&bytes, block).unwrap();
+                assert_eq!((read.as_str(), got), (&*whole, encoding), "block {block}");
+            }
+        }
+    }
+
+    #[test]
     fn what_the_whole_file_reader_must_judge_is_left_to_it() {
-        let cases: [&[u8]; 4] = [
-            b"Name : caf\xE9\n",                 // Windows-1252
-            b"Name : a\x07b\n",                  // a control byte
-            b"\xFF\xFEN\x00a\x00\x00\xD8\n\x00", // an unpaired surrogate
-            b"\xEF\xBB\xBFName : \xC3\n",        // a BOM, then not UTF-8
+        let ascii = "Name : Alex\n".repeat(1000);
+        let cases: [Vec<u8>; 7] = [
+            b"Name : a\x07b\n".to_vec(),                  // a control byte
+            b"\xFF\xFEN\x00a\x00\x00\xD8\n\x00".to_vec(), // an unpaired surrogate
+            b"\xEF\xBB\xBFName : \xC3\n".to_vec(),        // a BOM, then not UTF-8
+            // Saved in two encodings: UTF-8 beyond ASCII before or after the
+            // byte that is not UTF-8, in the same block or far apart.
+            b"Name : \xC3\xA9\nName : \xE9\n".to_vec(),
+            b"Name : \xE9\nName : \xC3\xA9\n".to_vec(),
+            [b"Name : \xE9\n", ascii.as_bytes(), "Name : é\n".as_bytes()].concat(),
+            // Not UTF-8, and mostly undecodable at its start: binary.
+            [b"Name : ", &[0xFE; 40][..], b"\nName : Alex\n"].concat(),
         ];
-        for bytes in cases {
-            assert!(read(bytes, 4).is_none(), "{bytes:?}");
-            assert!(read(bytes, BLOCK).is_none(), "{bytes:?}");
+        for (k, bytes) in cases.iter().enumerate() {
+            assert!(decode::decode(bytes).is_err(), "case {k}");
+            for block in [4, 64, BLOCK] {
+                assert!(read(bytes, block).is_none(), "case {k}, block {block}");
+            }
         }
     }
 

@@ -413,9 +413,10 @@ fn console_and_map(
     // reader rejects them.
     let mut cut = input::Parsed { truncated: read.truncated, ..input::Parsed::default() };
     reject_truncated(cmdlet, environment, &file, &mut cut);
-    // The whole-file reader gives the reader's own first, as it parses first.
+    // The whole-file reader gives the reader's own first, as it parses first,
+    // and what it guessed of the encoding before them, as it decodes first.
     rejected.splice(0..0, read.rejected.into_iter().chain(cut.rejected));
-    warnings.splice(0..0, read.warnings);
+    warnings.splice(0..0, guessed(&file, encoding).into_iter().chain(read.warnings));
     file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
     Ok(Some(Mapped { typed, rows, form, why, encoding, rejected, warnings }))
 }
