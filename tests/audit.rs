@@ -866,7 +866,8 @@ fn streamed_json_exports_read_exactly_as_whole_files() {
 #[test]
 fn streamed_list_exports_read_exactly_as_whole_files() {
     use exoauth::load;
-    use exoauth::model::Environment;
+    use exoauth::model::{Environment, columns::Cmdlet};
+    use exoauth::progress::Silent;
 
     let (_dir, tenant) = generated_as(20_000, 5, &["--form", "list"]);
     let cas = tenant.join("CasMailbox.txt");
@@ -926,6 +927,21 @@ fn streamed_list_exports_read_exactly_as_whole_files() {
         let guessed = warnings.iter().any(|w| w.starts_with("encoding-guessed"));
         assert_eq!(guessed, bytes == ansi, "{warnings:?}");
     }
+    // Given with `--form`, the form the stream finds is streamed all the same;
+    // another form is left to the whole-file reader, which reads it as given
+    // (here Format-List read as CSV, which lacks the columns).
+    std::fs::write(&cas, damaged.as_bytes()).unwrap();
+    let detected = load::load(&tenant, Environment::Online).unwrap();
+    let given = |form| {
+        let forms = load::Forms { all: None, per: vec![(Cmdlet::CasMailbox, form)] };
+        load::load_with_forms(&tenant, Environment::Online, &forms, load::Digests::Made, &Silent)
+    };
+    let listed = given(load::FormName::List).unwrap();
+    let why = listed.inputs.iter().find(|i| i.path == cas).map(|i| i.why.as_str());
+    assert_eq!(why, Some("Format-List: given with --form (read as a stream)"));
+    assert_read_alike(&listed, &detected);
+    let as_csv = given(load::FormName::Csv).err().map(|e| e.to_string());
+    assert!(as_csv.as_ref().is_some_and(|e| e.contains("CasMailbox.txt")), "{as_csv:?}");
     // Cut in a label: the stream leaves the file, and the whole-file reader reads it.
     let (streamed, whole) = read(&damaged.as_bytes()[..damaged.len() - 12]);
     assert!(

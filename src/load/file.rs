@@ -248,20 +248,30 @@ pub(super) fn outcome(
 /// Format-List and Format-Table text with [`input::console_stream`]),
 /// hashing it in a task beside (when digests are made); `None` when it must be
 /// read whole.
+///
+/// A form `given` with `--form` is read as a stream when the stream finds
+/// that form: the stream reads only what the detector calls one form
+/// clearly, and the whole-file reader reads such a file alike whether its
+/// form was given or detected. Any other file given a form is read whole, as
+/// that form.
 pub(super) fn load_streamed(
     cmdlet: Cmdlet,
     environment: Environment,
     path: &Path,
+    given: Option<FormName>,
     digests: Digests,
     progress: &dyn Progress,
 ) -> Result<Option<Outcome>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let before = Stamp::of_path(path).map_err(io)?;
     let (mapped, sha256) = rayon::join(
-        || stream_and_map(cmdlet, environment, path, progress),
+        || stream_and_map(cmdlet, environment, path, given, progress),
         || digests.of_file(path),
     );
-    let Some(mapped) = mapped? else { return Ok(None) };
+    let Some(mut mapped) = mapped? else { return Ok(None) };
+    if given.is_some() {
+        mapped.why = format!("{}: given with --form (read as a stream)", mapped.form.title());
+    }
     let sha256 = sha256.map_err(io)?;
     // The hash is of what was parsed only if the file stayed as it was.
     unchanged(before, path)?;
@@ -284,10 +294,21 @@ fn stream_and_map(
     cmdlet: Cmdlet,
     environment: Environment,
     path: &Path,
+    given: Option<FormName>,
     progress: &dyn Progress,
 ) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
-    match head_form(path).map_err(io)? {
+    let head = head_form(path).map_err(io)?;
+    let found = match head {
+        Some(Head::JsonArray { .. }) => FormName::Json,
+        Some(Head::List) => FormName::List,
+        Some(Head::Table) => FormName::Table,
+        None => FormName::Csv,
+    };
+    if given.is_some_and(|given| given != found) {
+        return Ok(None);
+    }
+    match head {
         Some(Head::JsonArray { line }) => {
             return json_and_map(cmdlet, environment, path, line, progress);
         }

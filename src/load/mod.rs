@@ -181,7 +181,8 @@ pub fn load_with_forms(
     progress.start("reading", Some(total), Unit::Bytes);
     let (named, transcripts): (Vec<_>, Vec<_>) = files.into_iter().partition(|(c, _)| c.is_some());
     // Files named after a cmdlet are read side by side, each streamed from disk
-    // when it is plain CSV (the big ones are), else read whole.
+    // when the stream reads it as the whole-file reader would (see
+    // `load_streamed`), else read whole.
     let outcomes = named
         .into_par_iter()
         .filter_map(|(cmdlet, path)| cmdlet.map(|cmdlet| (cmdlet, path)))
@@ -190,11 +191,7 @@ pub fn load_with_forms(
             let part = progress.part(&display_name(&path), len);
             let progress = part.as_deref().unwrap_or(progress);
             let given = forms.of(Some(cmdlet));
-            let streamed = match given {
-                None => load_streamed(cmdlet, environment, &path, digests, progress)?,
-                Some(_) => None,
-            };
-            match streamed {
+            match load_streamed(cmdlet, environment, &path, given, digests, progress)? {
                 Some(outcome) => Ok(outcome),
                 None => {
                     let bytes = std::fs::read(&path)
