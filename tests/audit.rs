@@ -830,12 +830,17 @@ fn streamed_json_exports_read_exactly_as_whole_files() {
     damaged.insert_str(at + 16, "Quote \\\" and \\u00e9 ");
     let utf16: Vec<u8> =
         [0xFF, 0xFE].into_iter().chain(damaged.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    // As Windows PowerShell 5.1's `Set-Content` writes it: Windows-1252, with
+    // `?` for each letter it lacks.
+    let kept = |c: char| c < '\u{80}' || ('\u{A0}'..='\u{FF}').contains(&c);
+    let ansi: String = damaged.chars().map(|c| if kept(c) { c } else { '?' }).collect();
+    let ansi = encoding_rs::WINDOWS_1252.encode(&ansi).0.into_owned();
     let read = |bytes: &[u8]| {
         std::fs::write(&cas, bytes).unwrap();
         let streamed = load::load(&tenant, Environment::Online);
         (streamed, read_whole(&tenant, "json"))
     };
-    for bytes in [damaged.as_bytes(), &utf16] {
+    for bytes in [damaged.as_bytes(), &utf16, &ansi] {
         let (streamed, whole) = read(bytes);
         let (streamed, whole) = (streamed.unwrap(), whole.unwrap());
         for i in &streamed.inputs {
@@ -846,7 +851,17 @@ fn streamed_json_exports_read_exactly_as_whole_files() {
         assert_eq!(rejected.len(), 1, "the row that is not a boolean: {rejected:?}");
         assert!(warnings.iter().any(|w| w.starts_with("depth-truncated")), "{warnings:?}");
         assert!(format!("{:?}", streamed.snapshot.mailboxes()).contains("Quote \\\" and é"));
+        let guessed = warnings.iter().any(|w| w.starts_with("encoding-guessed"));
+        assert_eq!(guessed, *bytes == *ansi, "{warnings:?}");
     }
+    // Saved in two encodings (UTF-8 after Windows-1252): the whole-file
+    // reader's error stands.
+    let at = ansi.len() * 9 / 10;
+    let mixed = [&ansi[..at], "\u{e9}".as_bytes(), &ansi[at..]].concat();
+    let (streamed, whole) = read(&mixed);
+    let (streamed, whole) = (streamed.unwrap_err().to_string(), whole.unwrap_err().to_string());
+    assert_eq!(streamed, whole);
+    assert!(streamed.contains("two encodings"), "{streamed}");
     // Cut short: the stream gives up, and the whole-file reader's error stands.
     let (streamed, whole) = read(&damaged.as_bytes()[..damaged.len() - 40]);
     let (streamed, whole) = (streamed.unwrap_err().to_string(), whole.unwrap_err().to_string());

@@ -70,8 +70,10 @@ pub enum Top {
 /// to `object` with the line it begins on; `object` says whether it took it.
 /// UTF-16 after its byte-order mark (what Windows PowerShell 5.1's `>` writes)
 /// is decoded as it is read (an `InvalidData` error when it is not UTF-16);
-/// anything else is read as UTF-8, after its byte-order mark if it has one. Returns the encoding, or `None` when the file is to be read whole (see
-/// the module documentation).
+/// anything else is read as UTF-8, after its byte-order mark if it has one
+/// (an `InvalidData` error at the first text that is not). Returns the
+/// encoding, or `None` when the file is to be read whole (see the module
+/// documentation).
 pub fn scan_file<R: Read>(
     mut input: R,
     block: usize,
@@ -130,7 +132,7 @@ fn scan<R: Read>(
                         line += memchr::memchr_iter(b'\n', &bytes[counted..pos]).count();
                         counted = pos;
                         let Ok(text) = crate::decode::text(&bytes[pos..end]) else {
-                            return Ok(false);
+                            return Err(not_utf8());
                         };
                         if !object(text, line) {
                             return Ok(false);
@@ -148,8 +150,10 @@ fn scan<R: Read>(
                     match string_end(bytes, pos + 1) {
                         Some(end) => {
                             // The name as JSON reads it (escapes and all).
-                            let text = crate::decode::text(&bytes[pos..end]).ok();
-                            let text = text.and_then(|n| serde_json::from_str::<String>(n).ok());
+                            let Ok(text) = crate::decode::text(&bytes[pos..end]) else {
+                                return Err(not_utf8());
+                            };
+                            let text = serde_json::from_str::<String>(text).ok();
                             let Some(text) = text else { return Ok(false) };
                             let value = text.eq_ignore_ascii_case("value");
                             if !value {
@@ -165,7 +169,7 @@ fn scan<R: Read>(
                 (At::Value { value: false }, _) => match value_end(bytes, pos) {
                     Some(end) => {
                         let Ok(text) = crate::decode::text(&bytes[pos..end]) else {
-                            return Ok(false);
+                            return Err(not_utf8());
                         };
                         if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
                             return Ok(false);
@@ -204,6 +208,21 @@ fn scan<R: Read>(
         (filled, eof) = (filled + n, n == 0);
     }
     Ok(at == At::End)
+}
+
+/// Why [`scan`] stops at text that is not UTF-8: an `InvalidData` error, which
+/// [`JsonFile`] tells from the others to read the file as Windows-1252.
+#[derive(Debug, thiserror::Error)]
+#[error("not UTF-8")]
+struct NotUtf8;
+
+fn not_utf8() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, NotUtf8)
+}
+
+/// Whether `e` is [`scan`]'s error for text that is not UTF-8.
+fn is_not_utf8(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<NotUtf8>())
 }
 
 /// The offset just past the string whose text starts at `from` (after its
@@ -323,20 +342,35 @@ impl<'p> JsonFile<'p> {
         progress: &'p dyn Progress,
         refuse: &dyn Fn(&str) -> bool,
     ) -> io::Result<Option<JsonFile<'p>>> {
-        let (mut columns, mut objects) = (json::Columns::default(), 0);
-        let mut survey = |text: &str, _| {
+        // The columns and how many objects.
+        let survey = |found: &mut (json::Columns, usize), text: &str| {
             if refuse(text) {
                 return false;
             }
             let Ok(Keys(keys)) = serde_json::from_str(text) else { return false };
             for key in &keys {
-                columns.add(key);
+                found.0.add(key);
             }
-            objects += 1;
+            found.1 += 1;
             true
         };
+        let mut found = (json::Columns::default(), 0);
         let input = std::fs::File::open(path)?;
-        let encoding = match scan_file(input, BLOCK, Top::Array, &mut survey, &mut |_| {}) {
+        let mut take = |text: &str, _| survey(&mut found, text);
+        let scanned = match scan_file(input, BLOCK, Top::Array, &mut take, &mut |_| {}) {
+            // Not UTF-8: Windows-1252, read again from the start, where the
+            // whole-file reader would read it so.
+            Err(e) if is_not_utf8(&e) && windows_1252(path)? => {
+                found = (json::Columns::default(), 0);
+                let mut take = |text: &str, _| survey(&mut found, text);
+                let input = DecodingReader::windows_1252(std::fs::File::open(path)?, &[]);
+                scan_file(input, BLOCK, Top::Array, &mut take, &mut |_| {})
+                    .map(|read| read.map(|_| Encoding::Windows1252))
+            }
+            scanned => scanned,
+        };
+        let (columns, objects) = found;
+        let encoding = match scanned {
             Ok(Some(encoding)) if objects > 0 => encoding,
             Ok(_) => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(None),
@@ -356,6 +390,18 @@ impl<'p> JsonFile<'p> {
     pub fn finish(self) -> io::Result<Option<Vec<Warning>>> {
         self.read.unwrap_or(Ok(None))
     }
+}
+
+/// Whether the file at `path`, which is not UTF-8, is one the whole-file
+/// reader would read as Windows-1252 by its start: nothing that looks binary
+/// ([`crate::decode::decode`]). Its rule that no UTF-8 beyond ASCII is
+/// anywhere in the file is held by the decoding reader; and a file with a
+/// byte-order mark, which it reads as UTF-8 or UTF-16 only, starts with the
+/// mark's letters in Windows-1252, which are not JSON.
+fn windows_1252(path: &Path) -> io::Result<bool> {
+    let mut head = vec![0; crate::decode::HEAD];
+    let n = read_full(&mut std::fs::File::open(path)?, &mut head)?;
+    Ok(!crate::decode::looks_binary(&head[..n]))
 }
 
 impl Records for JsonFile<'_> {
@@ -387,7 +433,13 @@ impl Records for JsonFile<'_> {
             f(record.line, Cells::Owned(&record.values));
             true
         };
-        let scanned = scan_file(input, BLOCK, Top::Array, &mut object, &mut |_| {});
+        let scanned = match self.encoding {
+            Encoding::Windows1252 => {
+                let input = DecodingReader::windows_1252(input, &[]);
+                scan_file(input, BLOCK, Top::Array, &mut object, &mut |_| {})
+            }
+            _ => scan_file(input, BLOCK, Top::Array, &mut object, &mut |_| {}),
+        };
         self.read = Some(match scanned {
             Ok(Some(_)) => Ok(Some(warnings)),
             Ok(None) => Ok(None),
@@ -524,7 +576,7 @@ mod tests {
 
     /// What [`JsonFile`] reads of `text`: the columns, the records and the
     /// warnings; `None` when it leaves the file.
-    fn json_file(text: &str, change_to: Option<&str>) -> Option<crate::input::Parsed> {
+    fn json_file(text: impl AsRef<[u8]>, change_to: Option<&str>) -> Option<crate::input::Parsed> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("CasMailbox.json");
         std::fs::write(&path, text).unwrap();
@@ -564,5 +616,29 @@ mod tests {
         assert!(json_file(text, Some(&changed)).is_none());
         // No object: the whole-file reader reads `[]`.
         assert!(json_file("[]\n", None).is_none());
+    }
+
+    #[test]
+    fn windows_1252_is_read_where_the_whole_file_reader_reads_it() {
+        let file: Arc<str> = Arc::from("CasMailbox.json");
+        let ascii = "  {\"Name\": \"a\", \"PopEnabled\": true},\n".repeat(100);
+        let ansi =
+            [b"[\n", ascii.as_bytes(), b"  {\"Name\": \"Jos\xE9\", \"Title\": \"\x80\"}\n]\n"]
+                .concat();
+        let (text, encoding) = crate::decode::decode(&ansi).unwrap();
+        assert_eq!(encoding, Encoding::Windows1252);
+        let whole = crate::input::json::parse(&file, &text).unwrap();
+        let read = json_file(&ansi, None).expect("streamed");
+        assert_eq!((read.table, read.warnings), (whole.table, whole.warnings));
+        // What the whole-file reader does not read as Windows-1252: a file
+        // also holding UTF-8 beyond ASCII, one with a byte-order mark, one
+        // that looks binary.
+        let two = [&ansi[..ansi.len() - 4], "é\"}]".as_bytes()].concat();
+        let marked = [b"\xEF\xBB\xBF", &ansi[..]].concat();
+        let binary = [b"[{\"Name\": \"", &[0xFE; 40][..], b"\"}]\n"].concat();
+        for (k, bytes) in [two, marked, binary].iter().enumerate() {
+            assert!(crate::decode::decode(bytes).is_err(), "case {k}");
+            assert!(json_file(bytes, None).is_none(), "case {k}");
+        }
     }
 }

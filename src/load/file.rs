@@ -468,8 +468,9 @@ fn json_and_map(
         map_typed(cmdlet, environment, &file, &mut json, &mut rejected, &mut warnings);
     let encoding = json.encoding();
     let Some(cut) = json.finish().map_err(io)? else { return Ok(None) };
-    // The whole-file reader gives the reader's own first, as it parses first.
-    warnings.splice(0..0, cut);
+    // The whole-file reader gives the reader's own first, as it parses first,
+    // and what it guessed of the encoding before them, as it decodes first.
+    warnings.splice(0..0, guessed(&file, encoding).into_iter().chain(cut));
     file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
     let why = format!(
         "JSON: line {line} starts with `[` as ConvertTo-Json output does (read as a stream)"
