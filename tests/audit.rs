@@ -830,11 +830,7 @@ fn streamed_json_exports_read_exactly_as_whole_files() {
     damaged.insert_str(at + 16, "Quote \\\" and \\u00e9 ");
     let utf16: Vec<u8> =
         [0xFF, 0xFE].into_iter().chain(damaged.encode_utf16().flat_map(u16::to_le_bytes)).collect();
-    // As Windows PowerShell 5.1's `Set-Content` writes it: Windows-1252, with
-    // `?` for each letter it lacks.
-    let kept = |c: char| c < '\u{80}' || ('\u{A0}'..='\u{FF}').contains(&c);
-    let ansi: String = damaged.chars().map(|c| if kept(c) { c } else { '?' }).collect();
-    let ansi = encoding_rs::WINDOWS_1252.encode(&ansi).0.into_owned();
+    let ansi = set_content(&damaged);
     let read = |bytes: &[u8]| {
         std::fs::write(&cas, bytes).unwrap();
         let streamed = load::load(&tenant, Environment::Online);
@@ -1015,12 +1011,8 @@ fn streamed_table_exports_read_exactly_as_whole_files() {
     damaged.truncate(cut);
     let utf16: Vec<u8> =
         [0xFF, 0xFE].into_iter().chain(damaged.encode_utf16().flat_map(u16::to_le_bytes)).collect();
-    // As Windows PowerShell 5.1's `Set-Content` writes it: Windows-1252, with
-    // `?` for each letter it lacks (so the columns stay aligned).
-    let kept = |c: char| c < '\u{80}' || ('\u{A0}'..='\u{FF}').contains(&c) || c == '\u{2026}';
-    let ansi: String = damaged.chars().map(|c| if kept(c) { c } else { '?' }).collect();
-    let (ansi, _, lost) = encoding_rs::WINDOWS_1252.encode(&ansi);
-    assert!(!lost);
+    // (`?` for each letter Windows-1252 lacks keeps the columns aligned.)
+    let ansi = set_content(&damaged);
     for bytes in [damaged.as_bytes(), &utf16, &ansi] {
         std::fs::write(&cas, bytes).unwrap();
         let streamed = load::load(&tenant, Environment::Online).unwrap();
@@ -1452,6 +1444,20 @@ fn said(l: &exoauth::load::Loaded) -> (Vec<String>, Vec<String>) {
         l.rejected.iter().map(|r| format!("{}: {}", r.source, r.reason)).collect(),
         l.warnings.iter().map(|w| format!("{} {:?} {}", w.code, w.source, w.message)).collect(),
     )
+}
+
+/// `text` as Windows PowerShell 5.1's `Set-Content` writes it: Windows-1252,
+/// with `?` for each character it lacks.
+fn set_content(text: &str) -> Vec<u8> {
+    let ansi: String = text
+        .chars()
+        .map(|c| {
+            let mut one = [0; 4];
+            let (_, _, lost) = encoding_rs::WINDOWS_1252.encode(c.encode_utf8(&mut one));
+            if lost { '?' } else { c }
+        })
+        .collect();
+    encoding_rs::WINDOWS_1252.encode(&ansi).0.into_owned()
 }
 
 /// A tenant streamed and read whole reads alike: the same inputs (but for the
