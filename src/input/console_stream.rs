@@ -13,6 +13,7 @@
 //! (another encoding, a damaged or pasted file, a line of another form) is
 //! left to the whole-file reader, which gives the exact warning or error.
 
+use std::cell::Cell;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use super::list::strip_ansi;
 use super::stream::Counted;
 use super::{Cells, Record, Records, Rejection, Warning, list, paste, table};
 use crate::decode::Encoding;
+use crate::model::mailboxes::BlockAt;
 use crate::progress::Progress;
 
 /// A console-text file surveyed by the first pass, read by [`Records::each`].
@@ -40,7 +42,52 @@ pub struct ConsoleFile<'p> {
     rejects_cut: Option<&'p (dyn Fn(&str) -> bool + Sync)>,
     /// What the second pass read, once it has.
     read: Option<io::Result<Option<Read>>>,
+    /// With [`ConsoleFile::note_blocks`]: each block of lines the second pass
+    /// read, with where the reader was at its start.
+    blocks: Option<Vec<NotedBlock>>,
+    /// Whether a line break ends the file (known after the second pass).
+    ended: bool,
 }
+
+/// A block of whole lines as the second pass read it: where it is in the
+/// file, where the reader was at its start, and what it handed on while
+/// reading it. Reading the block's bytes again from that state
+/// ([`Reread::records`]) hands on the same records.
+#[derive(Debug, Clone)]
+pub struct NotedBlock {
+    /// Where its bytes are, and its first line.
+    pub at: BlockAt,
+    /// How many records were handed on while it was read.
+    pub records: usize,
+    /// The first line of the first record handed on while it was read; for a
+    /// block that handed none on, the next block's (`usize::MAX` for none).
+    pub first_record: usize,
+    /// Where the reader was at its start.
+    pub resume: Resume,
+    /// Whether it is the file's last block: the reader's end is read with it.
+    pub last: bool,
+}
+
+/// Where a form's reader was at the start of a block.
+#[derive(Debug, Clone)]
+pub enum Resume {
+    /// A Format-List reader's state.
+    List(list::State),
+    /// A Format-Table reader's state.
+    Table(table::State),
+}
+
+/// What reading a console file's blocks again needs: its layout, whether a
+/// line break ends it, and which cut Format-Table cells reject a row.
+pub struct Reread {
+    file: Arc<str>,
+    layout: Layout,
+    ended: bool,
+    rejects_cut: Option<RejectsCut>,
+}
+
+/// Which Format-Table columns' cut cells reject a row ([`ConsoleFile::rejecting_cut`]).
+pub type RejectsCut = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// A form's layout.
 enum Layout {
@@ -218,7 +265,7 @@ impl<'p> ConsoleFile<'p> {
             seen: 0,
         };
         let input = std::fs::File::open(path)?;
-        let read = read_lines(input, block, &mut |text, line| survey.block(text, line))?;
+        let read = read_lines(input, block, &mut |text, line, _| survey.block(text, line))?;
         let Some(encoding) = read else { return Ok(None) };
         let Some((layout, detection, records)) = survey.finish() else { return Ok(None) };
         Ok(Some(ConsoleFile {
@@ -232,6 +279,8 @@ impl<'p> ConsoleFile<'p> {
             progress,
             rejects_cut: None,
             read: None,
+            blocks: None,
+            ended: true,
         }))
     }
 
@@ -258,6 +307,69 @@ impl<'p> ConsoleFile<'p> {
     pub fn finish(self) -> io::Result<Option<Read>> {
         self.read.unwrap_or(Ok(None))
     }
+
+    /// Notes, in the second pass, each block of lines and where the reader
+    /// was at its start ([`ConsoleFile::blocks`]).
+    pub fn note_blocks(&mut self) {
+        self.blocks = Some(Vec::new());
+    }
+
+    /// The blocks the second pass read; empty unless
+    /// [`ConsoleFile::note_blocks`] was called.
+    pub fn blocks(&mut self) -> Vec<NotedBlock> {
+        self.blocks.take().unwrap_or_default()
+    }
+
+    /// What reading the blocks again needs, once the second pass has read
+    /// the file; `rejects_cut` as given to [`ConsoleFile::rejecting_cut`].
+    pub fn reread(&mut self, rejects_cut: Option<RejectsCut>) -> Reread {
+        let layout = std::mem::replace(&mut self.layout, Layout::List(list::Layout::default()));
+        Reread { file: self.file.clone(), layout, ended: self.ended, rejects_cut }
+    }
+}
+
+impl Reread {
+    /// The columns, as the second pass gave them.
+    pub fn columns(&self) -> &[String] {
+        match &self.layout {
+            Layout::List(layout) => layout.columns(),
+            Layout::Table(layout) => layout.columns(),
+        }
+    }
+
+    /// Hands on the records of a block's text (`text`, from line `first`),
+    /// read from `block`'s state, as the second pass handed them on.
+    pub fn records(&self, block: &NotedBlock, text: &str, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        let mut emit = |r: Record| f(r.line, Cells::Owned(&r.values));
+        let first = block.at.first_line;
+        match (&self.layout, &block.resume) {
+            (Layout::List(layout), Resume::List(state)) => {
+                let mut reader = list::Reader::resume(&self.file, layout, state.clone());
+                for (k, (raw, unended_last)) in split(text).enumerate() {
+                    match reader.line(first + k, raw, unended_last, &mut emit) {
+                        Ok(list::Flow::Go) => {}
+                        Ok(list::Flow::Stop) | Err(_) => break,
+                    }
+                }
+                if block.last {
+                    reader.finish(self.ended, &mut emit);
+                }
+            }
+            (Layout::Table(layout), Resume::Table(state)) => {
+                let rejects =
+                    self.rejects_cut.as_deref().map(|r| r as &(dyn Fn(&str) -> bool + Sync));
+                let mut reader = table::Reader::resume(&self.file, layout, rejects, state.clone());
+                for (k, (raw, _)) in split(text).enumerate() {
+                    reader.line(first + k, raw, &mut emit);
+                }
+                if block.last {
+                    reader.finish(self.ended, &mut emit);
+                }
+            }
+            // (A block is only ever read with the layout it was noted with.)
+            _ => {}
+        }
+    }
 }
 
 impl Records for ConsoleFile<'_> {
@@ -281,17 +393,40 @@ impl Records for ConsoleFile<'_> {
             }
         };
         let (mut records, mut ended) = (0, true);
+        // Records handed on, and the first one's line, in the block being read.
+        let (handed, first_record) = (Cell::new(0), Cell::new(None));
         let mut emit = |r: Record| {
             records += 1;
+            handed.set(handed.get() + 1);
+            if first_record.get().is_none() {
+                first_record.set(Some(r.line));
+            }
             f(r.line, Cells::Owned(&r.values));
+        };
+        let mut noted = self.blocks.take();
+        // Ends the block noted last with what was handed on since it began.
+        let close = |noted: &mut Option<Vec<NotedBlock>>| {
+            if let Some(b) = noted.as_mut().and_then(|n| n.last_mut()) {
+                b.records = handed.replace(0);
+                b.first_record = first_record.take().unwrap_or(usize::MAX);
+            }
+        };
+        let note = |noted: &mut Option<Vec<NotedBlock>>, text: &str, first, at, resume| {
+            if let Some(n) = noted.as_mut() {
+                let len = crate::input::lines::encoded_len(text, self.encoding) as usize;
+                let at = BlockAt { offset: at, len, first_line: first };
+                n.push(NotedBlock { at, records: 0, first_record: 0, resume, last: false });
+            }
         };
         let file = &self.file;
         let (read, got) = match &self.layout {
             Layout::List(layout) => {
                 let mut reader = list::Reader::new(file, layout);
                 let mut failed = false;
-                let read = read_lines(input, self.block, &mut |text, first| {
+                let read = read_lines(input, self.block, &mut |text, first, at| {
                     ended = text.ends_with('\n');
+                    close(&mut noted);
+                    note(&mut noted, text, first, at, Resume::List(reader.state()));
                     for (k, (raw, unended_last)) in split(text).enumerate() {
                         match reader.line(first + k, raw, unended_last, &mut emit) {
                             Ok(list::Flow::Go) => {}
@@ -305,23 +440,42 @@ impl Records for ConsoleFile<'_> {
                     true
                 });
                 let (rejected, warnings) = reader.finish(ended, &mut emit);
+                close(&mut noted);
                 let got = (!failed).then_some((rejected, warnings, Vec::new()));
                 (read, got)
             }
             Layout::Table(layout) => {
                 let mut reader = table::Reader::new(file, layout, self.rejects_cut);
-                let read = read_lines(input, self.block, &mut |text, first| {
+                let read = read_lines(input, self.block, &mut |text, first, at| {
                     ended = text.ends_with('\n');
+                    close(&mut noted);
+                    note(&mut noted, text, first, at, Resume::Table(reader.state()));
                     for (k, (raw, _)) in split(text).enumerate() {
                         reader.line(first + k, raw, &mut emit);
                     }
                     true
                 });
                 let (parsed, dropped) = reader.finish(ended, &mut emit);
+                close(&mut noted);
                 records += dropped;
                 (read, Some((parsed.rejected, parsed.warnings, parsed.truncated)))
             }
         };
+        // A block that handed nothing on ends where the next one's records
+        // begin; the last block reads the reader's end too.
+        if let Some(n) = noted.as_mut() {
+            let mut next = usize::MAX;
+            for b in n.iter_mut().rev() {
+                if b.first_record == usize::MAX {
+                    b.first_record = next;
+                }
+                next = b.first_record;
+            }
+            if let Some(b) = n.last_mut() {
+                b.last = true;
+            }
+        }
+        (self.blocks, self.ended) = (noted, ended);
         self.read = Some(match (read, got) {
             (Ok(Some(_)), Some((rejected, warnings, truncated))) => {
                 Ok(Some(Read { records, rejected, warnings, truncated }))
@@ -341,23 +495,66 @@ mod tests {
     /// What the stream reads of `bytes` as `form`, as the whole-file reader's
     /// [`Parsed`] holds it, with the detection; `None` when it leaves the file.
     fn streamed_as(form: Form, bytes: &[u8], block: usize) -> Option<(Parsed, Detection)> {
+        streamed_rejecting(form, bytes, block, None)
+    }
+
+    /// [`streamed_as`], not handing on the rows with a cut cell in a column
+    /// `rejects` names.
+    fn streamed_rejecting(
+        form: Form,
+        bytes: &[u8],
+        block: usize,
+        rejects: Option<RejectsCut>,
+    ) -> Option<(Parsed, Detection)> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("CasMailbox.txt");
         std::fs::write(&path, bytes).unwrap();
         let file: Arc<str> = Arc::from("CasMailbox.txt");
-        let mut list = ConsoleFile::open_sized(&file, &path, form, &Silent, block).unwrap()?;
+        let list = ConsoleFile::open_sized(&file, &path, form, &Silent, block).unwrap()?;
+        let rejecting = rejects.clone();
+        let by = move |column: &str| rejecting.as_ref().is_some_and(|r| r(column));
+        let mut list = list.rejecting_cut(&by);
         let mut parsed = Parsed::default();
         parsed.table.columns = list.columns().to_vec();
+        list.note_blocks();
         list.each(&mut |line, cells| {
             let Cells::Owned(values) = cells else { panic!("a list record is owned") };
             parsed.table.rows.push(super::super::Record { line, values: values.to_vec() });
         });
+        // Each block read again from where its reader was hands on the
+        // records the second pass handed on while reading it.
+        let (blocks, encoding) = (list.blocks(), list.encoding());
+        let reread = list.reread(rejects);
+        let mut again = Vec::new();
+        for b in &blocks {
+            let raw = &bytes[b.at.offset as usize..b.at.offset as usize + b.at.len];
+            let text = match encoding {
+                Encoding::Utf16Le => encoding_rs::UTF_16LE.decode_without_bom_handling(raw).0,
+                Encoding::Utf16Be => encoding_rs::UTF_16BE.decode_without_bom_handling(raw).0,
+                Encoding::Windows1252 => {
+                    encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0
+                }
+                _ => std::str::from_utf8(raw).unwrap().into(),
+            };
+            let before = again.len();
+            reread.records(b, &text, &mut |line, cells| {
+                let Cells::Owned(values) = cells else { panic!("a record is owned") };
+                again.push(super::super::Record { line, values: values.to_vec() });
+            });
+            assert_eq!(again.len() - before, b.records, "the block at {}", b.at.offset);
+        }
+        assert_eq!(again, parsed.table.rows, "read again by blocks");
         let detection = list.detection().clone();
         let read = list.finish().unwrap()?;
-        assert_eq!(read.records, parsed.table.rows.len());
+        assert_eq!(read.records, parsed.table.rows.len() + dropped(&read, &parsed));
         (parsed.rejected, parsed.warnings, parsed.truncated) =
             (read.rejected, read.warnings, read.truncated);
         Some((parsed, detection))
+    }
+
+    /// How many rows the reader read and did not hand on.
+    fn dropped(read: &Read, parsed: &Parsed) -> usize {
+        read.records - parsed.table.rows.len()
     }
 
     fn streamed(bytes: &[u8], block: usize) -> Option<(Parsed, Detection)> {
@@ -533,6 +730,16 @@ mod tests {
         assert_eq!(read.records, 6);
         let cut = [(8, "Display Name"), (10, "SmtpClientAuthenticationDisabled")];
         assert_eq!(read.truncated, cut.map(|(l, c)| (l, c.to_string())));
+        // Read by blocks of every size, and each block again from where its
+        // reader was (a row held back across a block keeps its cut cells).
+        for block in [4, 9, 64, 200, BLOCK] {
+            let rejects: RejectsCut = Arc::new(|column: &str| column == "Display Name");
+            let (read, _) =
+                streamed_rejecting(Form::Table, TABLES.as_bytes(), block, Some(rejects))
+                    .expect("streamed");
+            let lines: Vec<usize> = read.table.rows.iter().map(|r| r.line).collect();
+            assert_eq!(lines, [5, 7, 10, 15, 16], "at {block}");
+        }
     }
 
     #[test]

@@ -14,15 +14,17 @@ use crate::decode::{self, DecodingReader, Encoding};
 /// How many bytes are read at once.
 pub const BLOCK: usize = 1 << 20;
 
-/// Calls `each(text, line)` with the file's text in blocks of whole lines, in
-/// order, `line` being the number of the block's first line. Every block but
+/// Calls `each(text, line, at)` with the file's text in blocks of whole lines,
+/// in order, `line` being the number of the block's first line and `at` the
+/// offset in the file of its first byte (bytes `at` to the next block's are
+/// exactly its text, in the returned encoding). Every block but
 /// the last ends with `\n`; the last ends where the file does. Returns the
 /// encoding, or `None` when the text is not read this way (see the module
 /// documentation) or `each` returned false.
 pub fn read_lines<'r>(
     mut input: impl io::Read + 'r,
     block: usize,
-    each: &mut dyn FnMut(&str, usize) -> bool,
+    each: &mut dyn FnMut(&str, usize, u64) -> bool,
 ) -> io::Result<Option<Encoding>> {
     let block = block.max(4);
     let mut head = vec![0; block];
@@ -49,6 +51,12 @@ pub fn read_lines<'r>(
     let mut first = buf[..buf.len().min(decode::HEAD)].to_vec();
     let mut ascii = true;
     let mut line = 1;
+    // Where the next block starts in the file: past the byte-order mark.
+    let mut at = match encoding {
+        Encoding::Utf8Bom => 3,
+        Encoding::Utf16Le | Encoding::Utf16Be => 2,
+        _ => 0,
+    };
     loop {
         if !eof {
             let len = buf.len();
@@ -98,9 +106,10 @@ pub fn read_lines<'r>(
                 }
                 Err(_) => return Ok(None),
             };
-            if decode::check_text(text).is_err() || !each(text, line) {
+            if decode::check_text(text).is_err() || !each(text, line, at) {
                 return Ok(None);
             }
+            at += encoded_len(text, encoding);
             ascii = ascii && text.is_ascii();
             line += memchr::memchr_iter(b'\n', text.as_bytes()).count();
             buf.drain(..end);
@@ -109,6 +118,18 @@ pub fn read_lines<'r>(
             return Ok(Some(encoding));
         }
     }
+}
+
+/// How many bytes `text` takes in the file in `encoding` (the text read as
+/// UTF-8 before a file turned out to be Windows-1252 is ASCII, a byte a
+/// character in both).
+pub fn encoded_len(text: &str, encoding: Encoding) -> u64 {
+    let len = match encoding {
+        Encoding::Utf16Le | Encoding::Utf16Be => 2 * text.encode_utf16().count(),
+        Encoding::Windows1252 => text.chars().count(),
+        _ => text.len(),
+    };
+    len as u64
 }
 
 /// The lines of a block from [`read_lines`], each without its `\n`, with
@@ -129,17 +150,34 @@ pub fn split(text: &str) -> impl Iterator<Item = (&str, bool)> {
 mod tests {
     use super::*;
 
-    /// The blocks `read_lines` gives of `bytes`, joined, and the encoding.
+    /// The blocks `read_lines` gives of `bytes`, joined, and the encoding;
+    /// each block is checked to be the text of the bytes from its offset to
+    /// the next block's.
     fn read(bytes: &[u8], block: usize) -> Option<(String, Vec<usize>, Encoding)> {
-        let (mut text, mut firsts) = (String::new(), Vec::new());
-        let encoding = read_lines(bytes, block, &mut |t, line| {
+        let (mut text, mut firsts, mut blocks) = (String::new(), Vec::new(), Vec::new());
+        let encoding = read_lines(bytes, block, &mut |t, line, at| {
             assert_eq!(line, 1 + text.matches('\n').count(), "{t:?}");
             assert!(t.ends_with('\n') || !t.is_empty(), "{t:?}");
             text.push_str(t);
             firsts.push(line);
+            blocks.push((t.to_owned(), at as usize));
             true
         })
         .unwrap()?;
+        let ends = blocks.iter().skip(1).map(|(_, at)| *at).chain([bytes.len()]);
+        for ((t, at), end) in blocks.iter().zip(ends) {
+            let raw = &bytes[*at..end];
+            let got = match encoding {
+                Encoding::Utf16Le => encoding_rs::UTF_16LE.decode_without_bom_handling(raw).0,
+                Encoding::Utf16Be => encoding_rs::UTF_16BE.decode_without_bom_handling(raw).0,
+                Encoding::Windows1252 => {
+                    encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0
+                }
+                _ => std::str::from_utf8(raw).unwrap().into(),
+            };
+            assert_eq!(&got, t, "the block at {at}");
+            assert_eq!(encoded_len(t, encoding) as usize, end - at);
+        }
         Some((text, firsts, encoding))
     }
 

@@ -184,16 +184,41 @@ fn value_count(record: &Record) -> usize {
     record.values.iter().flatten().count()
 }
 
+/// Where a [`Reader`] is between two lines: what it needs to read on from
+/// the next one (the record being built, the line before's length, the
+/// record held back), without what it has said so far.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    current: Option<(usize, Vec<(usize, String)>)>,
+    previous_len: usize,
+    last: HeldBack,
+}
+
 impl<'a> Reader<'a> {
     pub(crate) fn new(file: &'a Arc<str>, layout: &'a Layout) -> Reader<'a> {
+        Reader::resume(file, layout, State::default())
+    }
+
+    /// A reader that reads on from where [`Reader::state`] was taken.
+    pub(crate) fn resume(file: &'a Arc<str>, layout: &'a Layout, state: State) -> Reader<'a> {
+        let State { current, previous_len, last } = state;
         Reader {
             file,
             layout,
-            current: None,
-            previous_len: 0,
-            last: HeldBack::default(),
+            current,
+            previous_len,
+            last,
             rejected: Vec::new(),
             warnings: Vec::new(),
+        }
+    }
+
+    /// Where the reader is (see [`State`]).
+    pub(crate) fn state(&self) -> State {
+        State {
+            current: self.current.clone(),
+            previous_len: self.previous_len,
+            last: self.last.clone(),
         }
     }
 

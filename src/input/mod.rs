@@ -341,7 +341,7 @@ impl Parsed {
 /// record, which is rejected. A CSV row cut short is rejected the same way
 /// ([`csv::read_block`]); a cut record must never be audited as if whole (a
 /// cut identity could name another mailbox).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct HeldBack {
     last: Option<Record>,
     /// How many values the record before `last` holds.
@@ -349,6 +349,11 @@ pub(crate) struct HeldBack {
 }
 
 impl HeldBack {
+    /// The line of the record held back, if any.
+    pub(crate) fn line(&self) -> Option<usize> {
+        self.last.as_ref().map(|r| r.line)
+    }
+
     /// Holds `record` back; returns the one it held, to be handed on.
     /// `count` counts a record's values.
     pub(crate) fn hold(&mut self, record: Record, count: fn(&Record) -> usize) -> Option<Record> {

@@ -409,6 +409,7 @@ impl Layout {
 
 /// A row being read: its first line, its values, and the line each value's
 /// last piece came from.
+#[derive(Debug, Clone)]
 struct Row {
     line: usize,
     values: Vec<String>,
@@ -444,6 +445,18 @@ fn filled(record: &Record) -> usize {
     record.values.iter().flatten().filter(|v| !v.is_empty()).count()
 }
 
+/// Where a [`Reader`] is between two lines: what it needs to read on from
+/// the next one (the block, the row being read, the line before's pieces,
+/// the record held back and its cut cells), without what it has said so far.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    block: usize,
+    row: Option<Row>,
+    previous: Vec<String>,
+    last: HeldBack,
+    truncated: Vec<(usize, String)>,
+}
+
 impl<'a> Reader<'a> {
     /// A reader of the text `layout` was made of; with `rejects_cut`, rows
     /// with a cut cell in a column it names are not handed on.
@@ -452,18 +465,45 @@ impl<'a> Reader<'a> {
         layout: &'a Layout,
         rejects_cut: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
     ) -> Reader<'a> {
+        Reader::resume(file, layout, rejects_cut, State::default())
+    }
+
+    /// A reader that reads on from where [`Reader::state`] was taken.
+    pub(crate) fn resume(
+        file: &'a Arc<str>,
+        layout: &'a Layout,
+        rejects_cut: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
+        state: State,
+    ) -> Reader<'a> {
+        let State { block, row, previous, last, truncated } = state;
         Reader {
             file,
             layout,
-            block: 0,
-            row: None,
-            previous: Vec::new(),
-            last: HeldBack::default(),
+            block,
+            row,
+            previous,
+            last,
             rejected: Vec::new(),
             warnings: Vec::new(),
-            truncated: Vec::new(),
+            truncated,
             rejects_cut,
             dropped: 0,
+        }
+    }
+
+    /// Where the reader is (see [`State`]).
+    pub(crate) fn state(&self) -> State {
+        // The cut cells of the record held back decide whether it is handed on.
+        let held = self.last.line().unwrap_or(usize::MAX);
+        let cut = self.truncated.iter().rev().take_while(|(l, _)| *l >= held);
+        let mut truncated: Vec<_> = cut.cloned().collect();
+        truncated.reverse();
+        State {
+            block: self.block,
+            row: self.row.clone(),
+            previous: self.previous.clone(),
+            last: self.last.clone(),
+            truncated,
         }
     }
 

@@ -12,14 +12,14 @@ use super::form::{FormName, decide};
 use super::text::{clean_text, decode_file, display_name, guessed, then};
 use super::{InputFile, LoadError};
 use crate::decode::Encoding;
-use crate::input::console_stream::ConsoleFile;
+use crate::input::console_stream::{ConsoleFile, RejectsCut};
 use crate::input::csv::CsvStream;
 use crate::input::csv::memchr_count;
 use crate::input::json_stream::JsonFile;
 use crate::input::stream::{CsvFile, Digests, Finished, Stamp};
 use crate::input::{self, Form, Records, Rejection, Warning, transcript};
 use crate::model::columns::{self, Cmdlet};
-use crate::model::mailboxes::{BlockAt, FileLayout};
+use crate::model::mailboxes::{BlockAt, BlockForm, FileLayout};
 use crate::model::notes::JoinNotes;
 use crate::model::{
     self, AuthPolicy, CaPolicy, Environment, Mailboxes, OrgConfig, SecurityDefaults,
@@ -336,24 +336,24 @@ fn stream_and_map(
     let read_again = cmdlet == Cmdlet::CasMailbox;
     let (typed, mapped) = if read_again {
         stream.note_blocks();
-        let (mut rows, mut notes) = (0, JoinNotes::with_capacity(stream.size_hint()));
-        let m = cas::map_into(&file, &mut stream, &mut |m| {
-            notes.note(&m);
-            rows += 1;
-        });
-        let map_rejected: Vec<usize> = m.rejected.iter().map(|r| r.source.line).collect();
-        let (_, n) = take(m, &mut rejected, &mut warnings);
+        let (notes, map_rejected, n) =
+            note_mailboxes(&file, &mut stream, &mut rejected, &mut warnings);
+        let blocks = stream.blocks();
+        let bounds: Vec<usize> = blocks.iter().map(|(at, _)| at.first_line).collect();
         let layout = FileLayout {
             path: path.to_owned(),
             input: again,
             opened,
             name: file.clone(),
-            columns: stream.header().to_vec(),
-            delimiter: stream.delimiter(),
+            form: BlockForm::Csv {
+                columns: stream.header().to_vec(),
+                delimiter: stream.delimiter(),
+            },
             encoding: stream.encoding(),
-            blocks: rows_per_block(stream.blocks(), &map_rejected),
+            blocks: rows_per_block(blocks, &bounds, &map_rejected),
+            noted: Vec::new(),
         };
-        (Typed::Mailboxes(Mailboxes::from_file(layout, notes)), n + rows)
+        (Typed::Mailboxes(Mailboxes::from_file(layout, notes)), n)
     } else {
         map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings)
     };
@@ -368,6 +368,26 @@ fn stream_and_map(
     warnings.splice(0..0, guessed(&file, encoding));
     file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
     Ok(Some(Mapped { typed, rows, form, why, encoding, rejected, warnings }))
+}
+
+/// Maps a mailbox export's records, noting what the join needs of each
+/// mailbox and keeping none ([`Mailboxes::from_file`] reads them again);
+/// returns the notes, the lines of the records the mapper rejected
+/// (ascending), and how many records it saw.
+fn note_mailboxes(
+    file: &Arc<str>,
+    records: &mut dyn Records,
+    rejected: &mut Vec<Rejection>,
+    warnings: &mut Vec<Warning>,
+) -> (JoinNotes, Vec<usize>, usize) {
+    let (mut rows, mut notes) = (0, JoinNotes::with_capacity(records.size_hint()));
+    let m = cas::map_into(file, records, &mut |m| {
+        notes.note(&m);
+        rows += 1;
+    });
+    let map_rejected: Vec<usize> = m.rejected.iter().map(|r| r.source.line).collect();
+    let (_, n) = take(m, rejected, warnings);
+    (notes, map_rejected, n + rows)
 }
 
 /// What the start of a file says it is, for the streams that read it.
@@ -416,6 +436,9 @@ fn console_and_map(
 ) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let file = display_name(path);
+    // (Opened before the first read: a change after it fails the reads again.)
+    let again = std::fs::File::open(path).map_err(io)?;
+    let opened = again.metadata().map_err(io)?;
     let rejects = |column: &str| rejects_cut(cmdlet, environment, column);
     let Some(console) = ConsoleFile::open(&file, path, form, progress).map_err(io)? else {
         return Ok(None);
@@ -424,8 +447,31 @@ fn console_and_map(
     let header = input::Table { columns: console.columns().to_vec(), rows: Vec::new() };
     columns::check(cmdlet, environment, &file, &header)?;
     let (mut rejected, mut warnings) = (Vec::new(), Vec::new());
-    let (typed, _) =
-        map_typed(cmdlet, environment, &file, &mut console, &mut rejected, &mut warnings);
+    // The mailboxes are not kept: each block of lines is read again from
+    // where its reader was ([`Mailboxes`]), as for a CSV export.
+    let typed = if cmdlet == Cmdlet::CasMailbox {
+        console.note_blocks();
+        let (notes, map_rejected, _) =
+            note_mailboxes(&file, &mut console, &mut rejected, &mut warnings);
+        let noted = console.blocks();
+        // The mapper's rejections fall in the block that handed their record on.
+        let bounds: Vec<usize> = noted.iter().map(|b| b.first_record).collect();
+        let blocks = noted.iter().map(|b| (b.at.clone(), b.records)).collect();
+        let rejects: RejectsCut = Arc::new(move |column| rejects_cut(cmdlet, environment, column));
+        let layout = FileLayout {
+            path: path.to_owned(),
+            input: again,
+            opened,
+            name: file.clone(),
+            form: BlockForm::Console(console.reread(Some(rejects))),
+            encoding: console.encoding(),
+            blocks: rows_per_block(blocks, &bounds, &map_rejected),
+            noted,
+        };
+        Typed::Mailboxes(Mailboxes::from_file(layout, notes))
+    } else {
+        map_typed(cmdlet, environment, &file, &mut console, &mut rejected, &mut warnings).0
+    };
     let (why, encoding) =
         (format!("{} (read as a stream)", console.detection().why), console.encoding());
     let Some(read) = console.finish().map_err(io)? else { return Ok(None) };
@@ -479,13 +525,18 @@ fn json_and_map(
 }
 
 /// The rows the mapper made of each block: the block's records less those it
-/// rejected (`rejected` holds their lines, ascending).
-fn rows_per_block(blocks: Vec<(BlockAt, usize)>, rejected: &[usize]) -> Vec<(BlockAt, usize)> {
+/// rejected (`rejected` holds their lines, ascending). `bounds` holds the
+/// line each block's records start from, ascending: a rejection falls in the
+/// last block that starts at or before its line.
+fn rows_per_block(
+    blocks: Vec<(BlockAt, usize)>,
+    bounds: &[usize],
+    rejected: &[usize],
+) -> Vec<(BlockAt, usize)> {
     let mut rejected = rejected.iter().peekable();
     let mut out = Vec::with_capacity(blocks.len());
-    let mut blocks = blocks.into_iter().peekable();
-    while let Some((at, records)) = blocks.next() {
-        let next = blocks.peek().map_or(usize::MAX, |(b, _)| b.first_line);
+    for (k, (at, records)) in blocks.into_iter().enumerate() {
+        let next = bounds.get(k + 1).copied().unwrap_or(usize::MAX);
         let mut lost = 0;
         while rejected.next_if(|&&line| line < next).is_some() {
             lost += 1;

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use super::notes::JoinNotes;
 use super::{CasMailbox, Ids, Setting, Text};
 use crate::decode::Encoding;
+use crate::input::console_stream::{NotedBlock, Reread};
 use crate::input::csv::{Block, Read as Found, read_block};
 use crate::input::stream::Stamp;
 use crate::input::{Cells, Records, Source};
@@ -266,8 +267,7 @@ struct FileRows {
     /// The file's length and modification time when it was opened for the
     /// first read.
     stamp: Stamp,
-    columns: Vec<String>,
-    delimiter: u8,
+    form: Arc<BlockForm>,
     encoding: Encoding,
     blocks: Vec<FileBlock>,
     len: usize,
@@ -286,8 +286,7 @@ impl Clone for FileRows {
             name: self.name.clone(),
             input: self.input.clone(),
             stamp: self.stamp,
-            columns: self.columns.clone(),
-            delimiter: self.delimiter,
+            form: self.form.clone(),
             encoding: self.encoding,
             blocks: self.blocks.clone(),
             len: self.len,
@@ -308,6 +307,8 @@ struct FileBlock {
     first: usize,
     /// Its rows (by position among `rows`) that were dropped, ascending.
     dropped: Vec<u32>,
+    /// For console text: what its second read noted of it.
+    noted: Option<Arc<NotedBlock>>,
 }
 
 impl FileBlock {
@@ -406,13 +407,21 @@ impl FileRows {
             }
             _ => crate::decode::text(&bytes).map_err(|_| CHANGED)?.into(),
         };
-        let mut records = BlockRecords {
-            columns: &self.columns,
-            text: &text,
-            first_line: block.at.first_line,
-            delimiter: self.delimiter,
+        let mapped = match (&*self.form, &block.noted) {
+            (BlockForm::Csv { columns, delimiter }, _) => {
+                let mut records = BlockRecords {
+                    columns,
+                    text: &text,
+                    first_line: block.at.first_line,
+                    delimiter: *delimiter,
+                };
+                super::cas::map(&self.name, &mut records)
+            }
+            (BlockForm::Console(reread), Some(noted)) => {
+                super::cas::map(&self.name, &mut ConsoleRecords { reread, noted, text: &text })
+            }
+            (BlockForm::Console(_), None) => return Err(CHANGED.into()),
         };
-        let mapped = super::cas::map(&self.name, &mut records);
         if mapped.rows.len() != block.rows {
             return Err(CHANGED.into());
         }
@@ -469,8 +478,39 @@ impl Records for BlockRecords<'_> {
     }
 }
 
-/// What the loader's first read of a plain CSV export gives to read it
-/// again: its header and the blocks its records are in, with how many rows the
+/// One block of console text's records, read again from where its reader was.
+struct ConsoleRecords<'t> {
+    reread: &'t Reread,
+    noted: &'t NotedBlock,
+    text: &'t str,
+}
+
+impl Records for ConsoleRecords<'_> {
+    fn columns(&self) -> &[String] {
+        self.reread.columns()
+    }
+
+    fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        self.reread.records(self.noted, self.text, f);
+    }
+}
+
+/// How a file's blocks are read again.
+pub enum BlockForm {
+    /// CSV: the header's column names and the delimiter.
+    Csv {
+        /// The header's column names.
+        columns: Vec<String>,
+        /// The delimiter.
+        delimiter: u8,
+    },
+    /// Format-List or Format-Table text, each block from where its reader
+    /// was ([`FileLayout::noted`]).
+    Console(Reread),
+}
+
+/// What the loader's first read of a mailbox export gives to read it
+/// again: its form and the blocks its records are in, with how many rows the
 /// mapper made of each.
 pub struct FileLayout {
     /// The file.
@@ -483,15 +523,16 @@ pub struct FileLayout {
     pub opened: std::fs::Metadata,
     /// Its name as shown in reports.
     pub name: Arc<str>,
-    /// The header's column names.
-    pub columns: Vec<String>,
-    /// The delimiter.
-    pub delimiter: u8,
+    /// How its blocks are read.
+    pub form: BlockForm,
     /// The file's encoding: UTF-8 (with a byte-order mark or without), UTF-16
     /// or Windows-1252.
     pub encoding: Encoding,
     /// The blocks and the rows mapped from each.
     pub blocks: Vec<(BlockAt, usize)>,
+    /// For console text, what its second read noted of each block (beside
+    /// `blocks`, one for one).
+    pub noted: Vec<NotedBlock>,
 }
 
 impl Mailboxes {
@@ -500,12 +541,14 @@ impl Mailboxes {
     pub fn from_file(layout: FileLayout, notes: JoinNotes) -> Mailboxes {
         let (input, meta) = (layout.input, layout.opened);
         let mut first = 0;
+        let mut noted = layout.noted.into_iter().map(|n| Some(Arc::new(n)));
         let blocks: Vec<FileBlock> = layout
             .blocks
             .into_iter()
-            .filter(|(_, rows)| *rows > 0)
-            .map(|(at, rows)| {
-                let b = FileBlock { at, rows, first, dropped: Vec::new() };
+            .map(|(at, rows)| (at, rows, noted.next().flatten()))
+            .filter(|(_, rows, _)| *rows > 0)
+            .map(|(at, rows, noted)| {
+                let b = FileBlock { at, rows, first, dropped: Vec::new(), noted };
                 first += rows;
                 b
             })
@@ -515,8 +558,7 @@ impl Mailboxes {
             name: layout.name,
             input: Arc::new(Mutex::new(input)),
             stamp: Stamp::of(&meta),
-            columns: layout.columns,
-            delimiter: layout.delimiter,
+            form: Arc::new(layout.form),
             encoding: layout.encoding,
             slots: blocks.iter().map(|_| Mutex::new(Weak::new())).collect(),
             blocks,
@@ -548,13 +590,16 @@ mod tests {
             input,
             path: path.clone(),
             name: "CasMailbox.csv".into(),
-            columns: ["Guid", "PopEnabled", "ImapEnabled"].map(String::from).to_vec(),
-            delimiter: b',',
+            form: BlockForm::Csv {
+                columns: ["Guid", "PopEnabled", "ImapEnabled"].map(String::from).to_vec(),
+                delimiter: b',',
+            },
             encoding: Encoding::Utf8,
             blocks: vec![(
                 BlockAt { offset: header.len() as u64, len: rows.len(), first_line: 2 },
                 1,
             )],
+            noted: Vec::new(),
         };
         let mailboxes = Mailboxes::from_file(layout, JoinNotes::default());
         assert_eq!(mailboxes.len(), 1);
