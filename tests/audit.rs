@@ -846,6 +846,9 @@ fn streamed_json_exports_read_exactly_as_whole_files() {
         let (rejected, warnings) = said(&streamed);
         assert_eq!(rejected.len(), 1, "the row that is not a boolean: {rejected:?}");
         assert!(warnings.iter().any(|w| w.starts_with("depth-truncated")), "{warnings:?}");
+        // The mailboxes are not held: they are read again by blocks.
+        assert!(streamed.snapshot.mailboxes().blocks() > 2);
+        assert!(streamed.snapshot.mailboxes().failure().is_none());
         assert!(format!("{:?}", streamed.snapshot.mailboxes()).contains("Quote \\\" and é"));
         let guessed = warnings.iter().any(|w| w.starts_with("encoding-guessed"));
         assert_eq!(guessed, *bytes == *ansi, "{warnings:?}");

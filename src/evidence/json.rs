@@ -54,7 +54,7 @@ pub(super) fn read_path(
     let input = Counted { inner: input, progress };
     // An event that is not an object of properties, or a first one without
     // them, leaves the file to the whole reader.
-    let mut count = |text: &str, line| matches!(counter.event(text, line), Ok(Ok(())));
+    let mut count = |text: &str, line, _| matches!(counter.event(text, line), Ok(Ok(())));
     let mut envelope = Envelope::default();
     let mut note = |name: &str| envelope.note(name);
     match json_stream::scan_file(

@@ -19,9 +19,11 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::lines::encoded_len;
 use super::stream::Counted;
 use super::{Cells, Records, Warning, json};
 use crate::decode::{DecodingReader, Encoding, read_full, read_some};
+use crate::model::mailboxes::BlockAt;
 use crate::progress::Progress;
 
 /// Bytes read at a time; an object longer than a block grows it.
@@ -67,7 +69,8 @@ pub enum Top {
 
 /// Finds the objects of the JSON document `input` holds, in blocks of `block`
 /// bytes (one object longer than that grows it), and hands each object's text
-/// to `object` with the line it begins on; `object` says whether it took it.
+/// to `object` with the line it begins on and its offset in the text (UTF-8,
+/// after any byte-order mark); `object` says whether it took it.
 /// UTF-16 after its byte-order mark (what Windows PowerShell 5.1's `>` writes)
 /// is decoded as it is read (an `InvalidData` error when it is not UTF-16);
 /// anything else is read as UTF-8, after its byte-order mark if it has one
@@ -78,7 +81,7 @@ pub fn scan_file<R: Read>(
     mut input: R,
     block: usize,
     top: Top,
-    object: &mut dyn FnMut(&str, usize) -> bool,
+    object: &mut dyn FnMut(&str, usize, u64) -> bool,
     name: &mut dyn FnMut(&str),
 ) -> io::Result<Option<Encoding>> {
     let mut mark = [0; 3];
@@ -101,7 +104,7 @@ fn scan<R: Read>(
     mut input: R,
     block: usize,
     top: Top,
-    object: &mut dyn FnMut(&str, usize) -> bool,
+    object: &mut dyn FnMut(&str, usize, u64) -> bool,
     name: &mut dyn FnMut(&str),
 ) -> io::Result<bool> {
     let mut buf = vec![0; block.max(16)];
@@ -109,6 +112,8 @@ fn scan<R: Read>(
     // offset up to which line breaks are counted, `line` the line there.
     let (mut filled, mut pos, mut eof) = (0, 0, false);
     let (mut line, mut counted) = (1, 0);
+    // The offset in the text of `buf[0]`.
+    let mut base = 0u64;
     let (mut at, mut response, mut seen_value) = (At::Start, false, false);
     loop {
         while pos < filled && matches!(buf[pos], b' ' | b'\t' | b'\r' | b'\n') {
@@ -134,7 +139,7 @@ fn scan<R: Read>(
                         let Ok(text) = crate::decode::text(&bytes[pos..end]) else {
                             return Err(not_utf8());
                         };
-                        if !object(text, line) {
+                        if !object(text, line, base + pos as u64) {
                             return Ok(false);
                         }
                         Some((At::Events(Slot::After), end))
@@ -199,6 +204,7 @@ fn scan<R: Read>(
         }
         // Read on, keeping what is not taken.
         line += memchr::memchr_iter(b'\n', &buf[counted..pos]).count();
+        base += pos as u64;
         buf.copy_within(pos..filled, 0);
         (filled, pos, counted) = (filled - pos, 0, 0);
         if filled == buf.len() {
@@ -279,6 +285,49 @@ pub struct JsonFile<'p> {
     progress: &'p dyn Progress,
     /// What the second pass found besides the records: the values `-Depth` cut.
     read: Option<io::Result<Option<Vec<Warning>>>>,
+    /// With [`JsonFile::note_blocks`]: each block of objects the second pass
+    /// read (about [`BLOCK`] bytes), with how many it handed on.
+    blocks: Option<Vec<(BlockAt, usize)>>,
+}
+
+/// What reading a JSON export's blocks of objects again needs: its columns.
+pub struct Reread {
+    file: Arc<str>,
+    columns: json::Columns,
+}
+
+impl Reread {
+    /// The columns, as the second pass gave them.
+    pub fn columns(&self) -> &[String] {
+        self.columns.names()
+    }
+
+    /// Hands on the records of a block's objects (`text`, from line `first`),
+    /// as the second pass handed them on; stops at anything else (the file
+    /// changed).
+    pub fn records(&self, text: &str, first: usize, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        let bytes = text.as_bytes();
+        let (mut columns, mut warnings) = (self.columns.clone(), Vec::new());
+        let (mut pos, mut line, mut counted) = (0, first, 0);
+        loop {
+            while pos < bytes.len() && matches!(bytes[pos], b' ' | b'\t' | b'\r' | b'\n' | b',') {
+                pos += 1;
+            }
+            if pos == bytes.len() || bytes[pos] != b'{' {
+                return;
+            }
+            let Some(end) = value_end(bytes, pos) else { return };
+            line += memchr::memchr_iter(b'\n', &bytes[counted..pos]).count();
+            counted = pos;
+            let Ok(map) = serde_json::from_str(&text[pos..end]) else { return };
+            let record = json::record(&self.file, &mut columns, (line, map), &mut warnings);
+            if columns.names().len() > self.columns.names().len() {
+                return;
+            }
+            f(record.line, Cells::Owned(&record.values));
+            pos = end;
+        }
+    }
 }
 
 /// An object's property names, in order, its values skipped (borrowed from
@@ -356,13 +405,13 @@ impl<'p> JsonFile<'p> {
         };
         let mut found = (json::Columns::default(), 0);
         let input = std::fs::File::open(path)?;
-        let mut take = |text: &str, _| survey(&mut found, text);
+        let mut take = |text: &str, _, _| survey(&mut found, text);
         let scanned = match scan_file(input, BLOCK, Top::Array, &mut take, &mut |_| {}) {
             // Not UTF-8: Windows-1252, read again from the start, where the
             // whole-file reader would read it so.
             Err(e) if is_not_utf8(&e) && windows_1252(path)? => {
                 found = (json::Columns::default(), 0);
-                let mut take = |text: &str, _| survey(&mut found, text);
+                let mut take = |text: &str, _, _| survey(&mut found, text);
                 let input = DecodingReader::windows_1252(std::fs::File::open(path)?, &[]);
                 scan_file(input, BLOCK, Top::Array, &mut take, &mut |_| {})
                     .map(|read| read.map(|_| Encoding::Windows1252))
@@ -377,7 +426,26 @@ impl<'p> JsonFile<'p> {
             Err(e) => return Err(e),
         };
         let (file, path) = (file.clone(), path.to_owned());
-        Ok(Some(JsonFile { file, path, columns, objects, encoding, progress, read: None }))
+        let blocks = None;
+        Ok(Some(JsonFile { file, path, columns, objects, encoding, progress, read: None, blocks }))
+    }
+
+    /// Notes, in the second pass, where each block of objects is
+    /// ([`JsonFile::blocks`]).
+    pub fn note_blocks(&mut self) {
+        self.blocks = Some(Vec::new());
+    }
+
+    /// The blocks of objects the second pass read, with how many records each
+    /// handed on; empty unless [`JsonFile::note_blocks`] was called.
+    pub fn blocks(&mut self) -> Vec<(BlockAt, usize)> {
+        self.blocks.take().unwrap_or_default()
+    }
+
+    /// What reading the blocks again needs, once the second pass has read
+    /// the file.
+    pub fn reread(&self) -> Reread {
+        Reread { file: self.file.clone(), columns: self.columns.clone() }
     }
 
     /// The file's encoding.
@@ -423,12 +491,35 @@ impl Records for JsonFile<'_> {
         };
         let (file, columns) = (&self.file, &mut self.columns);
         let (mut warnings, width) = (Vec::new(), columns.names().len());
-        let mut object = |text: &str, line| {
+        // Where each object is in the file: the text between two objects (a
+        // comma, blanks) is ASCII, a unit a character.
+        let (mark, unit) = match self.encoding {
+            Encoding::Utf8Bom => (3, 1),
+            Encoding::Utf16Le | Encoding::Utf16Be => (2, 2),
+            _ => (0, 1),
+        };
+        let (mut text_end, mut raw_end) = (0u64, mark);
+        let mut noted = self.blocks.take();
+        let encoding = self.encoding;
+        let mut object = |text: &str, line, at: u64| {
             let Ok(map) = serde_json::from_str(text) else { return false };
             let record = json::record(file, columns, (line, map), &mut warnings);
             // A name the first pass did not see: the file changed.
             if columns.names().len() > width {
                 return false;
+            }
+            let raw = raw_end + (at - text_end) * unit;
+            (text_end, raw_end) = (at + text.len() as u64, raw + encoded_len(text, encoding));
+            if let Some(blocks) = noted.as_mut() {
+                match blocks.last_mut() {
+                    Some((b, n)) if raw - b.offset < BLOCK as u64 => {
+                        (b.len, *n) = ((raw_end - b.offset) as usize, *n + 1);
+                    }
+                    _ => {
+                        let len = (raw_end - raw) as usize;
+                        blocks.push((BlockAt { offset: raw, len, first_line: line }, 1));
+                    }
+                }
             }
             f(record.line, Cells::Owned(&record.values));
             true
@@ -440,6 +531,7 @@ impl Records for JsonFile<'_> {
             }
             _ => scan_file(input, BLOCK, Top::Array, &mut object, &mut |_| {}),
         };
+        self.blocks = noted;
         self.read = Some(match scanned {
             Ok(Some(_)) => Ok(Some(warnings)),
             Ok(None) => Ok(None),
@@ -461,7 +553,7 @@ mod tests {
     /// [`read_path`], an event that is not a JSON object stops the stream.
     fn scanned(bytes: &[u8], block: usize) -> Option<Seen> {
         let mut seen = Vec::new();
-        let mut object = |text: &str, line| {
+        let mut object = |text: &str, line, _| {
             seen.push((line, text.to_owned()));
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).is_ok()
         };

@@ -503,6 +503,9 @@ fn json_and_map(
 ) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let file = display_name(path);
+    // (Opened before the first read: a change after it fails the reads again.)
+    let again = std::fs::File::open(path).map_err(io)?;
+    let opened = again.metadata().map_err(io)?;
     let refuse = input::paste::may_need_cleaning_within;
     let Some(mut json) = JsonFile::open(&file, path, progress, &refuse).map_err(io)? else {
         return Ok(None);
@@ -510,8 +513,28 @@ fn json_and_map(
     let header = input::Table { columns: json.columns().to_vec(), rows: Vec::new() };
     columns::check(cmdlet, environment, &file, &header)?;
     let (mut rejected, mut warnings) = (Vec::new(), Vec::new());
-    let (typed, rows) =
-        map_typed(cmdlet, environment, &file, &mut json, &mut rejected, &mut warnings);
+    // The mailboxes are not kept: each block of objects is read again
+    // ([`Mailboxes`]), as for a CSV export.
+    let (typed, rows) = if cmdlet == Cmdlet::CasMailbox {
+        json.note_blocks();
+        let (notes, map_rejected, n) =
+            note_mailboxes(&file, &mut json, &mut rejected, &mut warnings);
+        let blocks = json.blocks();
+        let bounds: Vec<usize> = blocks.iter().map(|(at, _)| at.first_line).collect();
+        let layout = FileLayout {
+            path: path.to_owned(),
+            input: again,
+            opened,
+            name: file.clone(),
+            form: BlockForm::Json(json.reread()),
+            encoding: json.encoding(),
+            blocks: rows_per_block(blocks, &bounds, &map_rejected),
+            noted: Vec::new(),
+        };
+        (Typed::Mailboxes(Mailboxes::from_file(layout, notes)), n)
+    } else {
+        map_typed(cmdlet, environment, &file, &mut json, &mut rejected, &mut warnings)
+    };
     let encoding = json.encoding();
     let Some(cut) = json.finish().map_err(io)? else { return Ok(None) };
     // The whole-file reader gives the reader's own first, as it parses first,

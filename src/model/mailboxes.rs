@@ -32,6 +32,7 @@ use super::{CasMailbox, Ids, Setting, Text};
 use crate::decode::Encoding;
 use crate::input::console_stream::{NotedBlock, Reread};
 use crate::input::csv::{Block, Read as Found, read_block};
+use crate::input::json_stream::Reread as JsonReread;
 use crate::input::stream::Stamp;
 use crate::input::{Cells, Records, Source};
 
@@ -421,6 +422,10 @@ impl FileRows {
                 super::cas::map(&self.name, &mut ConsoleRecords { reread, noted, text: &text })
             }
             (BlockForm::Console(_), None) => return Err(CHANGED.into()),
+            (BlockForm::Json(reread), _) => {
+                let mut records = JsonRecords { reread, text: &text, first: block.at.first_line };
+                super::cas::map(&self.name, &mut records)
+            }
         };
         if mapped.rows.len() != block.rows {
             return Err(CHANGED.into());
@@ -495,6 +500,23 @@ impl Records for ConsoleRecords<'_> {
     }
 }
 
+/// One block of a JSON export's objects, read again.
+struct JsonRecords<'t> {
+    reread: &'t JsonReread,
+    text: &'t str,
+    first: usize,
+}
+
+impl Records for JsonRecords<'_> {
+    fn columns(&self) -> &[String] {
+        self.reread.columns()
+    }
+
+    fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        self.reread.records(self.text, self.first, f);
+    }
+}
+
 /// How a file's blocks are read again.
 pub enum BlockForm {
     /// CSV: the header's column names and the delimiter.
@@ -507,6 +529,8 @@ pub enum BlockForm {
     /// Format-List or Format-Table text, each block from where its reader
     /// was ([`FileLayout::noted`]).
     Console(Reread),
+    /// A `ConvertTo-Json` array: each block's objects, under its columns.
+    Json(JsonReread),
 }
 
 /// What the loader's first read of a mailbox export gives to read it
