@@ -1,23 +1,26 @@
 //! The mailbox rows of a snapshot: held in memory, or read again from their
-//! CSV export a block at a time.
+//! export a block at a time.
 //!
 //! A million-mailbox `CasMailbox.csv` is about 150 MiB of rows once parsed. A
-//! plain CSV export (UTF-8, or UTF-16 with its byte-order mark) is therefore
-//! not kept: the first read (the loader's stream) notes where each block of
-//! records starts in the file, and a mailbox is parsed
-//! again from its block when it is asked for. Every reader goes through the rows
-//! in order, a range at a time (the join, the audit, each report), so each block
-//! is parsed once per pass and dropped when no one holds it; a few recent ones
-//! are kept for the readers working side by side.
+//! streamed export is therefore not kept: the first read (the loader's
+//! stream) notes where each block of records is in the file, and a mailbox
+//! is parsed again from its block when it is asked for. Every reader goes
+//! through the rows in order, a range at a time (the join, the audit, each
+//! report), so each block is parsed once per pass and dropped when no one
+//! holds it; a few recent ones are kept for the readers working side by side.
 //!
-//! Other inputs (other forms, the built-in sample, rows made by tests and by
-//! the what-if check) are held as they are.
+//! How a block is read again depends on the form ([`BlockForm`]): CSV records
+//! with the header and the first read's reader (`input::csv::read_block`);
+//! Format-List and Format-Table text with the form's reader, resumed from
+//! where it was at the block's start (a record may span two blocks, and one
+//! is handed on only once the next is complete); a `ConvertTo-Json` array's
+//! objects under its columns. Each is mapped by [`super::cas::map`], as the
+//! first time, so it gives the same rows. Should the file change or fail to
+//! read in between, the rows asked for are blank and [`Mailboxes::failure`]
+//! says what happened: whoever writes output checks it first.
 //!
-//! A block is parsed again with the reader and the mapper that read it the
-//! first time (`input::csv::read_block`, [`super::cas::map`]), so it
-//! gives the same rows. Should the file change or fail to read in between, the
-//! rows asked for are blank and [`Mailboxes::failure`] says what happened:
-//! whoever writes output checks it first.
+//! Other inputs (pasted or damaged text read whole, the built-in sample, rows
+//! made by tests and by the what-if check) are held as they are.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -260,7 +263,7 @@ pub struct BlockAt {
     pub first_line: usize,
 }
 
-/// Rows parsed again, block by block, from a UTF-8 CSV file.
+/// Rows parsed again, block by block, from their file.
 struct FileRows {
     path: PathBuf,
     name: Arc<str>,
