@@ -39,7 +39,7 @@ pub struct ConsoleFile<'p> {
     block: usize,
     progress: &'p dyn Progress,
     /// Which Format-Table columns' cut cells the caller rejects a row for.
-    rejects_cut: Option<&'p (dyn Fn(&str) -> bool + Sync)>,
+    rejects_cut: Option<RejectsCut>,
     /// What the second pass read, once it has.
     read: Option<io::Result<Option<Read>>>,
     /// With [`ConsoleFile::note_blocks`]: each block of lines the second pass
@@ -287,7 +287,7 @@ impl<'p> ConsoleFile<'p> {
     /// Reads no row whose Format-Table cell in a column `rejects` names was
     /// cut to fit the console (the caller rejects them from
     /// [`Read::truncated`]); they are still counted in [`Read::records`].
-    pub fn rejecting_cut(mut self, rejects: &'p (dyn Fn(&str) -> bool + Sync)) -> ConsoleFile<'p> {
+    pub fn rejecting_cut(mut self, rejects: RejectsCut) -> ConsoleFile<'p> {
         self.rejects_cut = Some(rejects);
         self
     }
@@ -321,9 +321,10 @@ impl<'p> ConsoleFile<'p> {
     }
 
     /// What reading the blocks again needs, once the second pass has read
-    /// the file; `rejects_cut` as given to [`ConsoleFile::rejecting_cut`].
-    pub fn reread(&mut self, rejects_cut: Option<RejectsCut>) -> Reread {
+    /// the file.
+    pub fn reread(&mut self) -> Reread {
         let layout = std::mem::replace(&mut self.layout, Layout::List(list::Layout::default()));
+        let rejects_cut = self.rejects_cut.clone();
         Reread { file: self.file.clone(), layout, ended: self.ended, rejects_cut }
     }
 }
@@ -445,7 +446,9 @@ impl Records for ConsoleFile<'_> {
                 (read, got)
             }
             Layout::Table(layout) => {
-                let mut reader = table::Reader::new(file, layout, self.rejects_cut);
+                let rejects =
+                    self.rejects_cut.as_deref().map(|r| r as &(dyn Fn(&str) -> bool + Sync));
+                let mut reader = table::Reader::new(file, layout, rejects);
                 let read = read_lines(input, self.block, &mut |text, first, at| {
                     ended = text.ends_with('\n');
                     close(&mut noted);
@@ -510,10 +513,10 @@ mod tests {
         let path = dir.path().join("CasMailbox.txt");
         std::fs::write(&path, bytes).unwrap();
         let file: Arc<str> = Arc::from("CasMailbox.txt");
-        let list = ConsoleFile::open_sized(&file, &path, form, &Silent, block).unwrap()?;
-        let rejecting = rejects.clone();
-        let by = move |column: &str| rejecting.as_ref().is_some_and(|r| r(column));
-        let mut list = list.rejecting_cut(&by);
+        let mut list = ConsoleFile::open_sized(&file, &path, form, &Silent, block).unwrap()?;
+        if let Some(rejects) = rejects {
+            list = list.rejecting_cut(rejects);
+        }
         let mut parsed = Parsed::default();
         parsed.table.columns = list.columns().to_vec();
         list.note_blocks();
@@ -524,7 +527,7 @@ mod tests {
         // Each block read again from where its reader was hands on the
         // records the second pass handed on while reading it.
         let (blocks, encoding) = (list.blocks(), list.encoding());
-        let reread = list.reread(rejects);
+        let reread = list.reread();
         let mut again = Vec::new();
         for b in &blocks {
             let raw = &bytes[b.at.offset as usize..b.at.offset as usize + b.at.len];
@@ -718,9 +721,9 @@ mod tests {
         let path = dir.path().join("CasMailbox.txt");
         std::fs::write(&path, TABLES).unwrap();
         let file: Arc<str> = Arc::from("CasMailbox.txt");
-        let rejects = |column: &str| column == "Display Name";
+        let rejects: RejectsCut = Arc::new(|column: &str| column == "Display Name");
         let mut table = ConsoleFile::open(&file, &path, Form::Table, &Silent).unwrap().unwrap();
-        table = table.rejecting_cut(&rejects);
+        table = table.rejecting_cut(rejects);
         let mut lines = Vec::new();
         table.each(&mut |line, _| lines.push(line));
         let read = table.finish().unwrap().unwrap();

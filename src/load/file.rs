@@ -12,7 +12,7 @@ use super::form::{FormName, decide};
 use super::text::{clean_text, decode_file, display_name, guessed, then};
 use super::{InputFile, LoadError};
 use crate::decode::Encoding;
-use crate::input::console_stream::{ConsoleFile, RejectsCut};
+use crate::input::console_stream::{ConsoleFile, NotedBlock, RejectsCut};
 use crate::input::csv::CsvStream;
 use crate::input::csv::memchr_count;
 use crate::input::json_stream::JsonFile;
@@ -335,25 +335,8 @@ fn stream_and_map(
     // asked for ([`Mailboxes`]). What the join needs of them is noted now.
     let read_again = cmdlet == Cmdlet::CasMailbox;
     let (typed, mapped) = if read_again {
-        stream.note_blocks();
-        let (notes, map_rejected, n) =
-            note_mailboxes(&file, &mut stream, &mut rejected, &mut warnings);
-        let blocks = stream.blocks();
-        let bounds: Vec<usize> = blocks.iter().map(|(at, _)| at.first_line).collect();
-        let layout = FileLayout {
-            path: path.to_owned(),
-            input: again,
-            opened,
-            name: file.clone(),
-            form: BlockForm::Csv {
-                columns: stream.header().to_vec(),
-                delimiter: stream.delimiter(),
-            },
-            encoding: stream.encoding(),
-            blocks: rows_per_block(blocks, &bounds, &map_rejected),
-            noted: Vec::new(),
-        };
-        (Typed::Mailboxes(Mailboxes::from_file(layout, notes)), n)
+        let again = Again { path: path.to_owned(), input: again, opened };
+        mailboxes_read_again(&mut stream, again, &file, &mut rejected, &mut warnings)
     } else {
         map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings)
     };
@@ -370,24 +353,111 @@ fn stream_and_map(
     Ok(Some(Mapped { typed, rows, form, why, encoding, rejected, warnings }))
 }
 
-/// Maps a mailbox export's records, noting what the join needs of each
-/// mailbox and keeping none ([`Mailboxes::from_file`] reads them again);
-/// returns the notes, the lines of the records the mapper rejected
-/// (ascending), and how many records it saw.
-fn note_mailboxes(
+/// A mailbox export read as a stream, which notes where each block of its
+/// records is so that its mailboxes are read again from the file
+/// ([`Mailboxes::from_file`]) instead of held.
+trait ReadAgain: Records {
+    /// Notes the blocks as the records are read.
+    fn note_blocks(&mut self);
+    /// The blocks read, each with how many records it handed on and the line
+    /// its records start from (a record read with a block may begin before
+    /// it), and what was noted of each for reading it again.
+    fn blocks_read(&mut self) -> (Vec<(BlockAt, usize)>, Vec<usize>, Vec<NotedBlock>);
+    /// How its blocks are read again, and its encoding.
+    fn form(&mut self) -> (BlockForm, Encoding);
+}
+
+impl<R: std::io::Read> ReadAgain for CsvFile<'_, R> {
+    fn note_blocks(&mut self) {
+        CsvFile::note_blocks(self);
+    }
+
+    fn blocks_read(&mut self) -> (Vec<(BlockAt, usize)>, Vec<usize>, Vec<NotedBlock>) {
+        let blocks = self.blocks();
+        let bounds = blocks.iter().map(|(at, _)| at.first_line).collect();
+        (blocks, bounds, Vec::new())
+    }
+
+    fn form(&mut self) -> (BlockForm, Encoding) {
+        let (columns, delimiter) = (self.header().to_vec(), self.delimiter());
+        (BlockForm::Csv { columns, delimiter }, self.encoding())
+    }
+}
+
+impl ReadAgain for ConsoleFile<'_> {
+    fn note_blocks(&mut self) {
+        ConsoleFile::note_blocks(self);
+    }
+
+    fn blocks_read(&mut self) -> (Vec<(BlockAt, usize)>, Vec<usize>, Vec<NotedBlock>) {
+        let noted = self.blocks();
+        let blocks = noted.iter().map(|b| (b.at.clone(), b.records)).collect();
+        let bounds = noted.iter().map(|b| b.first_record).collect();
+        (blocks, bounds, noted)
+    }
+
+    fn form(&mut self) -> (BlockForm, Encoding) {
+        (BlockForm::Console(self.reread()), self.encoding())
+    }
+}
+
+impl ReadAgain for JsonFile<'_> {
+    fn note_blocks(&mut self) {
+        JsonFile::note_blocks(self);
+    }
+
+    fn blocks_read(&mut self) -> (Vec<(BlockAt, usize)>, Vec<usize>, Vec<NotedBlock>) {
+        let blocks = self.blocks();
+        let bounds = blocks.iter().map(|(at, _)| at.first_line).collect();
+        (blocks, bounds, Vec::new())
+    }
+
+    fn form(&mut self) -> (BlockForm, Encoding) {
+        (BlockForm::Json(self.reread()), self.encoding())
+    }
+}
+
+/// A file opened before its first read: it is read again as it was then (a
+/// change since fails the reads).
+struct Again {
+    path: PathBuf,
+    input: std::fs::File,
+    opened: std::fs::Metadata,
+}
+
+/// Maps a mailbox export's records as `stream` reads them, noting what the
+/// join needs of each mailbox and where each block is, and keeping none: the
+/// mailboxes are read again from `again` by blocks. Returns them, with how
+/// many records the mapper saw.
+fn mailboxes_read_again(
+    stream: &mut dyn ReadAgain,
+    again: Again,
     file: &Arc<str>,
-    records: &mut dyn Records,
     rejected: &mut Vec<Rejection>,
     warnings: &mut Vec<Warning>,
-) -> (JoinNotes, Vec<usize>, usize) {
-    let (mut rows, mut notes) = (0, JoinNotes::with_capacity(records.size_hint()));
-    let m = cas::map_into(file, records, &mut |m| {
+) -> (Typed, usize) {
+    stream.note_blocks();
+    let (mut rows, mut notes) = (0, JoinNotes::with_capacity(stream.size_hint()));
+    let m = cas::map_into(file, stream, &mut |m| {
         notes.note(&m);
         rows += 1;
     });
+    // The mapper's rejections fall in the block whose records hold them.
     let map_rejected: Vec<usize> = m.rejected.iter().map(|r| r.source.line).collect();
     let (_, n) = take(m, rejected, warnings);
-    (notes, map_rejected, n + rows)
+    let (blocks, bounds, noted) = stream.blocks_read();
+    let (form, encoding) = stream.form();
+    let layout = FileLayout {
+        path: again.path,
+        input: again.input,
+        opened: again.opened,
+        name: file.clone(),
+        form,
+        encoding,
+        blocks: rows_per_block(blocks, &bounds, &map_rejected),
+        noted,
+    };
+    (Typed::Mailboxes(Mailboxes::from_file(layout, notes)), n + rows)
 }
 
 /// What the start of a file says it is, for the streams that read it.
@@ -439,36 +509,19 @@ fn console_and_map(
     // (Opened before the first read: a change after it fails the reads again.)
     let again = std::fs::File::open(path).map_err(io)?;
     let opened = again.metadata().map_err(io)?;
-    let rejects = |column: &str| rejects_cut(cmdlet, environment, column);
     let Some(console) = ConsoleFile::open(&file, path, form, progress).map_err(io)? else {
         return Ok(None);
     };
-    let mut console = console.rejecting_cut(&rejects);
+    let rejects: RejectsCut = Arc::new(move |column| rejects_cut(cmdlet, environment, column));
+    let mut console = console.rejecting_cut(rejects);
     let header = input::Table { columns: console.columns().to_vec(), rows: Vec::new() };
     columns::check(cmdlet, environment, &file, &header)?;
     let (mut rejected, mut warnings) = (Vec::new(), Vec::new());
     // The mailboxes are not kept: each block of lines is read again from
     // where its reader was ([`Mailboxes`]), as for a CSV export.
     let typed = if cmdlet == Cmdlet::CasMailbox {
-        console.note_blocks();
-        let (notes, map_rejected, _) =
-            note_mailboxes(&file, &mut console, &mut rejected, &mut warnings);
-        let noted = console.blocks();
-        // The mapper's rejections fall in the block that handed their record on.
-        let bounds: Vec<usize> = noted.iter().map(|b| b.first_record).collect();
-        let blocks = noted.iter().map(|b| (b.at.clone(), b.records)).collect();
-        let rejects: RejectsCut = Arc::new(move |column| rejects_cut(cmdlet, environment, column));
-        let layout = FileLayout {
-            path: path.to_owned(),
-            input: again,
-            opened,
-            name: file.clone(),
-            form: BlockForm::Console(console.reread(Some(rejects))),
-            encoding: console.encoding(),
-            blocks: rows_per_block(blocks, &bounds, &map_rejected),
-            noted,
-        };
-        Typed::Mailboxes(Mailboxes::from_file(layout, notes))
+        let again = Again { path: path.to_owned(), input: again, opened };
+        mailboxes_read_again(&mut console, again, &file, &mut rejected, &mut warnings).0
     } else {
         map_typed(cmdlet, environment, &file, &mut console, &mut rejected, &mut warnings).0
     };
@@ -516,22 +569,8 @@ fn json_and_map(
     // The mailboxes are not kept: each block of objects is read again
     // ([`Mailboxes`]), as for a CSV export.
     let (typed, rows) = if cmdlet == Cmdlet::CasMailbox {
-        json.note_blocks();
-        let (notes, map_rejected, n) =
-            note_mailboxes(&file, &mut json, &mut rejected, &mut warnings);
-        let blocks = json.blocks();
-        let bounds: Vec<usize> = blocks.iter().map(|(at, _)| at.first_line).collect();
-        let layout = FileLayout {
-            path: path.to_owned(),
-            input: again,
-            opened,
-            name: file.clone(),
-            form: BlockForm::Json(json.reread()),
-            encoding: json.encoding(),
-            blocks: rows_per_block(blocks, &bounds, &map_rejected),
-            noted: Vec::new(),
-        };
-        (Typed::Mailboxes(Mailboxes::from_file(layout, notes)), n)
+        let again = Again { path: path.to_owned(), input: again, opened };
+        mailboxes_read_again(&mut json, again, &file, &mut rejected, &mut warnings)
     } else {
         map_typed(cmdlet, environment, &file, &mut json, &mut rejected, &mut warnings)
     };
