@@ -373,9 +373,7 @@ impl<R: std::io::Read> ReadAgain for CsvFile<'_, R> {
     }
 
     fn blocks_read(&mut self) -> (Vec<(BlockAt, usize)>, Vec<usize>, Vec<NotedBlock>) {
-        let blocks = self.blocks();
-        let bounds = blocks.iter().map(|(at, _)| at.first_line).collect();
-        (blocks, bounds, Vec::new())
+        records_from_first_line(self.blocks())
     }
 
     fn form(&mut self) -> (BlockForm, Encoding) {
@@ -407,14 +405,21 @@ impl ReadAgain for JsonFile<'_> {
     }
 
     fn blocks_read(&mut self) -> (Vec<(BlockAt, usize)>, Vec<usize>, Vec<NotedBlock>) {
-        let blocks = self.blocks();
-        let bounds = blocks.iter().map(|(at, _)| at.first_line).collect();
-        (blocks, bounds, Vec::new())
+        records_from_first_line(self.blocks())
     }
 
     fn form(&mut self) -> (BlockForm, Encoding) {
         (BlockForm::Json(self.reread()), self.encoding())
     }
+}
+
+/// [`ReadAgain::blocks_read`] of blocks whose records start in them, each
+/// with its first line (CSV records, JSON objects): nothing more is noted.
+fn records_from_first_line(
+    blocks: Vec<(BlockAt, usize)>,
+) -> (Vec<(BlockAt, usize)>, Vec<usize>, Vec<NotedBlock>) {
+    let bounds = blocks.iter().map(|(at, _)| at.first_line).collect();
+    (blocks, bounds, Vec::new())
 }
 
 /// A file opened before its first read: it is read again as it was then (a
