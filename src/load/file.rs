@@ -321,10 +321,10 @@ fn stream_and_map(
         None => {}
     }
     let file = display_name(path);
-    let input = std::fs::File::open(path).map_err(io)?;
-    let opened = input.metadata().map_err(io)?;
-    let again = input.try_clone().map_err(io)?;
-    let Some(mut stream) = CsvFile::open(&file, input, opened.len(), progress).map_err(io)? else {
+    let again = Again::open(path).map_err(io)?;
+    let input = again.input.try_clone().map_err(io)?;
+    let len = again.opened.len();
+    let Some(mut stream) = CsvFile::open(&file, input, len, progress).map_err(io)? else {
         return Ok(None);
     };
     let header = input::Table { columns: stream.columns().to_vec(), rows: Vec::new() };
@@ -335,7 +335,6 @@ fn stream_and_map(
     // asked for ([`Mailboxes`]). What the join needs of them is noted now.
     let read_again = cmdlet == Cmdlet::CasMailbox;
     let (typed, mapped) = if read_again {
-        let again = Again { path: path.to_owned(), input: again, opened };
         mailboxes_read_again(&mut stream, again, &file, &mut rejected, &mut warnings)
     } else {
         map_typed(cmdlet, environment, &file, &mut stream, &mut rejected, &mut warnings)
@@ -430,6 +429,15 @@ struct Again {
     opened: std::fs::Metadata,
 }
 
+impl Again {
+    /// Opens the file at `path`, before its first read.
+    fn open(path: &Path) -> std::io::Result<Again> {
+        let input = std::fs::File::open(path)?;
+        let opened = input.metadata()?;
+        Ok(Again { path: path.to_owned(), input, opened })
+    }
+}
+
 /// Maps a mailbox export's records as `stream` reads them, noting what the
 /// join needs of each mailbox and where each block is, and keeping none: the
 /// mailboxes are read again from `again` by blocks. Returns them, with how
@@ -511,9 +519,7 @@ fn console_and_map(
 ) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let file = display_name(path);
-    // (Opened before the first read: a change after it fails the reads again.)
-    let again = std::fs::File::open(path).map_err(io)?;
-    let opened = again.metadata().map_err(io)?;
+    let again = Again::open(path).map_err(io)?;
     let Some(console) = ConsoleFile::open(&file, path, form, progress).map_err(io)? else {
         return Ok(None);
     };
@@ -525,7 +531,6 @@ fn console_and_map(
     // The mailboxes are not kept: each block of lines is read again from
     // where its reader was ([`Mailboxes`]), as for a CSV export.
     let typed = if cmdlet == Cmdlet::CasMailbox {
-        let again = Again { path: path.to_owned(), input: again, opened };
         mailboxes_read_again(&mut console, again, &file, &mut rejected, &mut warnings).0
     } else {
         map_typed(cmdlet, environment, &file, &mut console, &mut rejected, &mut warnings).0
@@ -561,9 +566,7 @@ fn json_and_map(
 ) -> Result<Option<Mapped>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let file = display_name(path);
-    // (Opened before the first read: a change after it fails the reads again.)
-    let again = std::fs::File::open(path).map_err(io)?;
-    let opened = again.metadata().map_err(io)?;
+    let again = Again::open(path).map_err(io)?;
     let refuse = input::paste::may_need_cleaning_within;
     let Some(mut json) = JsonFile::open(&file, path, progress, &refuse).map_err(io)? else {
         return Ok(None);
@@ -574,7 +577,6 @@ fn json_and_map(
     // The mailboxes are not kept: each block of objects is read again
     // ([`Mailboxes`]), as for a CSV export.
     let (typed, rows) = if cmdlet == Cmdlet::CasMailbox {
-        let again = Again { path: path.to_owned(), input: again, opened };
         mailboxes_read_again(&mut json, again, &file, &mut rejected, &mut warnings)
     } else {
         map_typed(cmdlet, environment, &file, &mut json, &mut rejected, &mut warnings)
