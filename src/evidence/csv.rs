@@ -445,23 +445,7 @@ mod tests {
         let path = dir.path().join("InteractiveSignIns_2026-11-01_2026-11-28.csv");
         std::fs::write(&path, &text).unwrap();
         // Mailboxes for users 0 to 9 (10 to 12 stay unmatched).
-        let mailboxes: Vec<crate::model::CasMailbox> = (0..10)
-            .map(|n| {
-                let smtp = format!("user{n}@contoso.com");
-                let ids = crate::model::Ids::new([None, None, None, Some(&smtp), None, None, None]);
-                crate::model::CasMailbox {
-                    ids: ids.unwrap(),
-                    pop_enabled: crate::model::Setting::Value(true),
-                    imap_enabled: crate::model::Setting::Value(true),
-                    smtp_client_auth_disabled: crate::model::Setting::Value(false),
-                    recipient_type_details: None,
-                    source: crate::input::Source { file: "m".into(), line: n + 2 },
-                }
-            })
-            .collect();
-        let parts =
-            crate::model::snapshot::Parts { mailboxes: mailboxes.into(), ..Default::default() };
-        let snapshot = crate::model::Snapshot::build(parts, &mut Vec::new(), &mut Vec::new());
+        let snapshot = super::super::mailboxes_for_tests(10);
         let index = snapshot.identity_index();
         let file: std::sync::Arc<str> = std::sync::Arc::from("s.csv");
         let read = |part: u64| {

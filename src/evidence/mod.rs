@@ -690,13 +690,22 @@ fn read_file<'i>(
     let mut sink = Sink::new(&file, index, since, interactivity_from_name(path));
     let kind = match shape {
         Some(Shape::Csv) => csv::read_path(path, &mut sink, progress)?,
-        Some(Shape::Json) => match json::read_path(path, &mut sink, progress)? {
-            json::Streamed::Read(kind) => kind,
-            json::Streamed::ReadWhole => {
-                sink = Sink::new(&file, index, since, interactivity_from_name(path));
-                json::read_whole(path, &mut sink)?
+        Some(Shape::Json) => {
+            let fresh = || Sink::new(&file, index, since, interactivity_from_name(path));
+            let mut read = json::read_path(path, &mut sink, progress, json::Decoding::AsMarked)?;
+            if let json::Streamed::Windows1252 { counted } = read {
+                sink = fresh();
+                let decoding = json::Decoding::Windows1252 { counted };
+                read = json::read_path(path, &mut sink, progress, decoding)?;
             }
-        },
+            match read {
+                json::Streamed::Read(kind) => kind,
+                json::Streamed::ReadWhole | json::Streamed::Windows1252 { .. } => {
+                    sink = fresh();
+                    json::read_whole(path, &mut sink)?
+                }
+            }
+        }
         None => {
             return Err(EvidenceError::Shape {
                 file,
@@ -714,6 +723,28 @@ fn read_file<'i>(
     sink.settle();
     let names = std::mem::take(&mut sink.unmatched);
     Ok((source, sink, names))
+}
+
+/// A snapshot of `n` mailboxes, `user0@contoso.com` and on, for the readers'
+/// tests to join events to.
+#[cfg(test)]
+pub(crate) fn mailboxes_for_tests(n: usize) -> crate::model::Snapshot {
+    let mailboxes: Vec<crate::model::CasMailbox> = (0..n)
+        .map(|n| {
+            let smtp = format!("user{n}@contoso.com");
+            let ids = crate::model::Ids::new([None, None, None, Some(&smtp), None, None, None]);
+            crate::model::CasMailbox {
+                ids: ids.unwrap(),
+                pop_enabled: crate::model::Setting::Value(true),
+                imap_enabled: crate::model::Setting::Value(true),
+                smtp_client_auth_disabled: crate::model::Setting::Value(false),
+                recipient_type_details: None,
+                source: crate::input::Source { file: "m".into(), line: n + 2 },
+            }
+        })
+        .collect();
+    let parts = crate::model::snapshot::Parts { mailboxes: mailboxes.into(), ..Default::default() };
+    crate::model::Snapshot::build(parts, &mut Vec::new(), &mut Vec::new())
 }
 
 #[cfg(test)]

@@ -227,7 +227,7 @@ fn not_utf8() -> io::Error {
 }
 
 /// Whether `e` is [`scan`]'s error for text that is not UTF-8.
-fn is_not_utf8(e: &io::Error) -> bool {
+pub(crate) fn is_not_utf8(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<NotUtf8>())
 }
 
@@ -466,7 +466,7 @@ impl<'p> JsonFile<'p> {
 /// anywhere in the file is held by the decoding reader; and a file with a
 /// byte-order mark, which it reads as UTF-8 or UTF-16 only, starts with the
 /// mark's letters in Windows-1252, which are not JSON.
-fn windows_1252(path: &Path) -> io::Result<bool> {
+pub(crate) fn windows_1252(path: &Path) -> io::Result<bool> {
     let mut head = vec![0; crate::decode::HEAD];
     let n = read_full(&mut std::fs::File::open(path)?, &mut head)?;
     Ok(!crate::decode::looks_binary(&head[..n]))
