@@ -19,7 +19,11 @@
 
 use std::sync::Arc;
 
+use std::borrow::Cow;
+use std::fmt;
+
 use rustc_hash::FxHashMap;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -27,7 +31,102 @@ use super::value::is_depth_truncated;
 use super::{Parsed, Record, Source, SyntaxError, Table, Warning};
 
 /// A JSON object with the 1-based line it starts on.
-pub type LineObject = (usize, serde_json::Map<String, Value>);
+pub type LineObject<'de> = (usize, Object<'de>);
+
+/// One property name, borrowed from the text when it holds no escape.
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct Name;
+        impl<'de> Visitor<'de> for Name {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a property name")
+            }
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(name.into()))
+            }
+            fn visit_str<E>(self, name: &str) -> Result<Key<'de>, E> {
+                Ok(Key(name.to_owned().into()))
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
+/// A JSON object's properties in order, as [`record`] reads them: a string
+/// value is borrowed from the text when it holds no escape, so that an
+/// object of a million-object export costs no map and no copy of its text.
+/// A name given twice keeps its first place and takes its last value, as
+/// `serde_json::Map` does.
+#[derive(Debug, Default)]
+pub struct Object<'de>(Vec<(Cow<'de, str>, Field<'de>)>);
+
+/// One property's value.
+#[derive(Debug)]
+pub enum Field<'de> {
+    /// A string, borrowed from the text when it holds no escape.
+    Str(Cow<'de, str>),
+    /// Any other value.
+    Other(Value),
+}
+
+impl<'de> Field<'de> {
+    /// The value whose text is `raw`.
+    fn of(raw: &'de RawValue) -> serde_json::Result<Field<'de>> {
+        let text = raw.get();
+        match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            // The text of a string without an escape is its value (the
+            // parser that found it has checked it for control characters).
+            Some(inner) if !inner.contains('\\') => Ok(Field::Str(Cow::Borrowed(inner))),
+            Some(_) => Ok(Field::Str(Cow::Owned(serde_json::from_str(text)?))),
+            None => Ok(Field::Other(serde_json::from_str(text)?)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Object<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object<'de>, D::Error> {
+        struct Properties;
+        impl<'de> Visitor<'de> for Properties {
+            type Value = Object<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
+                let mut fields: Vec<(Cow<'de, str>, Field<'de>)> = Vec::new();
+                // Where each name is, once there are too many to look through.
+                let mut index: FxHashMap<Cow<'de, str>, usize> = FxHashMap::default();
+                const LOOK_THROUGH: usize = 16;
+                while let Some(Key(key)) = map.next_key()? {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let field = Field::of(raw).map_err(de::Error::custom)?;
+                    if fields.len() == LOOK_THROUGH {
+                        index =
+                            fields.iter().enumerate().map(|(k, (n, _))| (n.clone(), k)).collect();
+                    }
+                    let seen = if fields.len() < LOOK_THROUGH {
+                        fields.iter().position(|(n, _)| *n == key)
+                    } else {
+                        index.get(&key).copied()
+                    };
+                    match seen {
+                        Some(k) => fields[k].1 = field,
+                        None => {
+                            if fields.len() >= LOOK_THROUGH {
+                                index.insert(key.clone(), fields.len());
+                            }
+                            fields.push((key, field));
+                        }
+                    }
+                }
+                Ok(Object(fields))
+            }
+        }
+        d.deserialize_map(Properties)
+    }
+}
 
 /// Hands each object of a JSON document to `f`, in order, with the 1-based line
 /// it starts on. The whole document is checked first, so a syntax error
@@ -56,14 +155,18 @@ pub fn each_object(
         let offset = raw.get().as_ptr() as usize - base;
         line += super::csv::memchr_count(&text.as_bytes()[counted_to..offset]);
         counted_to = offset;
-        match serde_json::from_str::<Value>(raw.get()).map_err(syntax)? {
-            Value::Object(map) => f((line, map)),
-            other => {
+        match serde_json::from_str::<Object<'_>>(raw.get()) {
+            Ok(object) => f((line, object)),
+            Err(e) => {
+                let found = match serde_json::from_str::<Value>(raw.get()).map_err(syntax)? {
+                    Value::Object(_) => return Err(syntax(e)),
+                    other => kind(&other),
+                };
                 return Err(SyntaxError::new(
                     file,
                     line,
                     1,
-                    format!("expected an object, found {}", kind(&other)),
+                    format!("expected an object, found {found}"),
                 ));
             }
         }
@@ -189,6 +292,14 @@ impl Columns {
         self.names.len() - 1
     }
 
+    /// [`Columns::add`], looking first at column `hint`.
+    pub fn add_at(&mut self, key: &str, hint: usize) -> usize {
+        match self.names.get(hint) {
+            Some(name) if name == key => hint,
+            _ => self.add(key),
+        }
+    }
+
     /// The names, in the order first seen.
     pub fn names(&self) -> &[String] {
         &self.names
@@ -201,13 +312,32 @@ impl Columns {
 pub fn record(
     file: &Arc<str>,
     columns: &mut Columns,
-    (line, mut map): LineObject,
+    (line, object): LineObject<'_>,
     warnings: &mut Vec<Warning>,
 ) -> Record {
-    let mut paths = Vec::new();
-    for (key, value) in map.iter_mut() {
-        normalise_dates(value);
-        depth_truncated(value, key, &mut paths);
+    let (mut paths, mut values) = (Vec::new(), vec![None; columns.names.len()]);
+    for (k, (key, field)) in object.0.into_iter().enumerate() {
+        let text = match field {
+            Field::Str(s) => {
+                let s = ms_date(&s).unwrap_or_else(|| s.into_owned());
+                if is_depth_truncated(&s) {
+                    paths.push(key.clone().into_owned());
+                }
+                s
+            }
+            Field::Other(mut value) => {
+                normalise_dates(&mut value);
+                depth_truncated(&value, &key, &mut paths);
+                self::text(&value)
+            }
+        };
+        // Objects mostly list their properties in the same order: the
+        // `k`th is mostly the `k`th column.
+        let column = columns.add_at(&key, k);
+        if column >= values.len() {
+            values.resize(column + 1, None);
+        }
+        values[column] = Some(text);
     }
     if !paths.is_empty() {
         warnings.push(Warning {
@@ -218,14 +348,6 @@ pub fn record(
                 paths.join(", ")
             ),
         });
-    }
-    let mut values = vec![None; columns.names.len()];
-    for (key, value) in &map {
-        let column = columns.add(key);
-        if column >= values.len() {
-            values.resize(column + 1, None);
-        }
-        values[column] = Some(self::text(value));
     }
     Record { line, values }
 }
@@ -262,6 +384,82 @@ impl Objects {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record from the borrowed object is what `serde_json::Map` gives: a
+    /// name given twice keeps its first place and takes its last value (also
+    /// past the names looked through one by one), escapes are decoded, dates
+    /// normalised, numbers, booleans, nulls and nested values rendered, and
+    /// values `-Depth` cut are named.
+    #[test]
+    fn a_record_reads_each_property_as_a_map_of_values_would() {
+        // A value `-Depth` cut, then given again: only the last counts.
+        let mut wide: Vec<String> = (0..24).map(|k| format!("\"P{k}\": \"v{k}\"")).collect();
+        wide[18] = "\"P18\": \"System.Object[]\"".into();
+        wide.insert(20, "\"P3\": \"again\"".into());
+        wide.push("\"P18\": 7".into());
+        let objects = [
+            r#"{"a": "x", "b": 1.50, "a": "y", "c": null, "Lost": "@{a=1}", "d": true, "Lost": "ok"}"#.to_owned(),
+            r#"{"q": "say \"hi\" \u00e9\\", "When": "\/Date(1326441600000)\/", "N": {"x": [1, "\/Date(0)\/"]}}"#.to_owned(),
+            r#"{"Remote": {"value": "\/Date(1326441600000+0100)\/", "DisplayHint": 2, "DateTime": "x"}, "Cut": "System.Collections.Hashtable", "b": -2e3}"#.to_owned(),
+            format!("{{{}}}", wide.join(", ")),
+        ];
+        let file: Arc<str> = Arc::from("T.json");
+        let (mut columns, mut warnings) = (Columns::default(), Vec::new());
+        let (mut expected_columns, mut expected_warned) = (Columns::default(), Vec::new());
+        for (line, text) in objects.iter().enumerate() {
+            let object: Object<'_> = serde_json::from_str(text).unwrap();
+            let got = record(&file, &mut columns, (line + 1, object), &mut warnings);
+            // The oracle: the map serde_json builds, rendered value by value.
+            let mut map: serde_json::Map<String, Value> = serde_json::from_str(text).unwrap();
+            let mut paths = Vec::new();
+            let mut want = Vec::new();
+            for (key, value) in map.iter_mut() {
+                normalise_dates(value);
+                depth_truncated(value, key, &mut paths);
+                let column = expected_columns.add(key);
+                want.resize(want.len().max(column + 1), None);
+                want[column] = Some(super::text(value));
+            }
+            if !paths.is_empty() {
+                expected_warned.push((line + 1, paths.join(", ")));
+            }
+            want.resize(got.values.len(), None);
+            assert_eq!(got.values, want, "{text}");
+            assert_eq!(columns.names(), expected_columns.names(), "{text}");
+        }
+        let warned: Vec<(usize, String)> = warnings
+            .iter()
+            .map(|w| {
+                (
+                    w.source.as_ref().unwrap().line,
+                    w.message.split(" cut").next().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(warned, expected_warned);
+        assert_eq!(warned, [(3, "Cut".to_owned())]);
+        // Spot checks of what the oracle says.
+        let names = columns.names();
+        let at = |n: &str| names.iter().position(|c| c == n).unwrap();
+        let first = record(
+            &file,
+            &mut columns.clone(),
+            (1, serde_json::from_str(&objects[0]).unwrap()),
+            &mut Vec::new(),
+        );
+        assert_eq!(first.values[at("a")].as_deref(), Some("y"));
+        assert_eq!(first.values[at("b")].as_deref(), Some("1.5"));
+        assert_eq!((at("a"), at("b"), at("c")), (0, 1, 2));
+        let wide = record(
+            &file,
+            &mut columns.clone(),
+            (4, serde_json::from_str(&objects[3]).unwrap()),
+            &mut Vec::new(),
+        );
+        assert_eq!(wide.values[at("P3")].as_deref(), Some("again"));
+        assert_eq!(wide.values[at("P18")].as_deref(), Some("7"));
+        assert_eq!(at("P4"), at("P3") + 1);
+    }
 
     #[test]
     fn array_of_objects_with_lines() {

@@ -334,28 +334,6 @@ impl Reread {
 /// the text when they hold no escape).
 struct Keys<'de>(Vec<std::borrow::Cow<'de, str>>);
 
-/// One property name, borrowed from the text when it holds no escape.
-struct Key<'de>(std::borrow::Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
-        struct Name;
-        impl<'de> serde::de::Visitor<'de> for Name {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a property name")
-            }
-            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(name.into()))
-            }
-            fn visit_str<E>(self, name: &str) -> Result<Key<'de>, E> {
-                Ok(Key(name.to_owned().into()))
-            }
-        }
-        d.deserialize_str(Name)
-    }
-}
-
 impl<'de> serde::Deserialize<'de> for Keys<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys<'de>, D::Error> {
         struct Names;
@@ -369,7 +347,7 @@ impl<'de> serde::Deserialize<'de> for Keys<'de> {
                 mut map: A,
             ) -> Result<Keys<'de>, A::Error> {
                 let mut keys = Vec::new();
-                while let Some(Key(key)) = map.next_key()? {
+                while let Some(json::Key(key)) = map.next_key()? {
                     map.next_value::<serde::de::IgnoredAny>()?;
                     keys.push(key);
                 }
@@ -397,8 +375,8 @@ impl<'p> JsonFile<'p> {
                 return false;
             }
             let Ok(Keys(keys)) = serde_json::from_str(text) else { return false };
-            for key in &keys {
-                found.0.add(key);
+            for (k, key) in keys.iter().enumerate() {
+                found.0.add_at(key, k);
             }
             found.1 += 1;
             true

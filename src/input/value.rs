@@ -82,7 +82,7 @@ pub fn is_type_name(raw: &str) -> bool {
 /// its `-Depth`: the object's type name (`Microsoft.Graph.PowerShell.Models.X`,
 /// `System.Collections.Hashtable`) or a PSCustomObject's `@{a=1; b=2}`.
 pub fn is_depth_truncated(raw: &str) -> bool {
-    let t = raw.trim();
+    let t = trim(raw);
     if t.starts_with("@{") && t.ends_with('}') {
         return true;
     }
