@@ -6,53 +6,108 @@ use std::ops::Range;
 
 /// Renders `items` in `chunks` (consecutive ranges that cover them) on every
 /// core and writes the chunks in order: `render(offset, chunk, buffer)` appends
-/// the text of `chunk`, whose first item is `items[offset]`. Chunks are rendered
-/// a batch at a time, the next batch while this thread writes the last one;
-/// one written, one queued and one rendering are all that is held at once.
+/// the text of `chunk`, whose first item is `items[offset]`. One thread per
+/// core takes the next chunk as soon as it is free, at most a few chunks ahead
+/// of the one this thread is writing (no core waits for the others at the end
+/// of a batch), so that only those few rendered chunks are held at once. The
+/// first error, the writer's or a renderer's, stops the rest.
 pub fn write_chunked<T: Sync>(
     out: &mut dyn io::Write,
     items: &[T],
     chunks: &[Range<usize>],
     render: impl Fn(usize, &[T], &mut Vec<u8>) -> io::Result<()> + Sync,
 ) -> io::Result<()> {
-    use rayon::prelude::*;
-    // Chunks per batch: a few per core, so that no core waits on one chunk.
-    let batch = 2 * rayon::current_num_threads().max(1);
-    let render = &render;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::{Condvar, Mutex, PoisonError};
+    let threads = rayon::current_num_threads().max(1);
+    // How far ahead of the writer a chunk may be rendered: a few per core.
+    let ahead = 2 * threads;
+    let shared =
+        Mutex::new(Shared { done: chunks.iter().map(|_| None).collect(), written: 0, stop: false });
+    let changed = Condvar::new();
+    let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
+    let wait = |guard| changed.wait(guard).unwrap_or_else(PoisonError::into_inner);
+    let next = AtomicUsize::new(0);
     // Bytes per item seen so far, so that each buffer is sized once.
-    let per_item = &std::sync::atomic::AtomicUsize::new(256);
+    let per_item = AtomicUsize::new(256);
     std::thread::scope(|scope| {
-        let (batches, rendered) = std::sync::mpsc::sync_channel::<io::Result<Vec<Vec<u8>>>>(1);
-        scope.spawn(move || {
-            for group in chunks.chunks(batch) {
-                let buffers: io::Result<Vec<Vec<u8>>> = group
-                    .par_iter()
-                    .map(|range| {
-                        use std::sync::atomic::Ordering::Relaxed;
-                        let chunk = &items[range.clone()];
-                        let mut buf = Vec::with_capacity(chunk.len() * per_item.load(Relaxed));
-                        render(range.start, chunk, &mut buf)?;
+        for _ in 0..threads {
+            scope.spawn(|| {
+                // A renderer that panics stops the writer, which would
+                // otherwise wait for its chunk for ever.
+                let _stop_on_panic = StopOnPanic(&shared, &changed);
+                loop {
+                    let k = next.fetch_add(1, Relaxed);
+                    let Some(range) = chunks.get(k) else { return };
+                    let mut state = lock();
+                    while !state.stop && k >= state.written + ahead {
+                        state = wait(state);
+                    }
+                    if state.stop {
+                        return;
+                    }
+                    drop(state);
+                    let chunk = &items[range.clone()];
+                    let mut buf = Vec::with_capacity(chunk.len() * per_item.load(Relaxed));
+                    let rendered = render(range.start, chunk, &mut buf).map(|()| {
                         // An eighth more than the last chunk took: growing a
                         // buffer of megabytes copies it.
                         let per = buf.len() / chunk.len().max(1);
                         per_item.store(per + per / 8 + 32, Relaxed);
-                        Ok(buf)
-                    })
-                    .collect();
-                let failed = buffers.is_err();
-                // A closed channel means the writer failed and has stopped.
-                if batches.send(buffers).is_err() || failed {
-                    return;
+                        buf
+                    });
+                    lock().done[k] = Some(rendered);
+                    changed.notify_all();
                 }
-            }
-        });
-        for buffers in rendered {
-            for buf in buffers? {
-                out.write_all(&buf)?;
-            }
+            });
         }
-        Ok(())
+        let written = (|| {
+            for k in 0..chunks.len() {
+                let mut state = lock();
+                let buf = loop {
+                    if let Some(buf) = state.done[k].take() {
+                        break buf;
+                    }
+                    if state.stop {
+                        return Err(io::Error::other("a chunk's rendering stopped"));
+                    }
+                    state = wait(state);
+                };
+                drop(state);
+                out.write_all(&buf?)?;
+                lock().written = k + 1;
+                changed.notify_all();
+            }
+            Ok(())
+        })();
+        if written.is_err() {
+            lock().stop = true;
+            changed.notify_all();
+        }
+        written
     })
+}
+
+/// What the writer and the renderers of [`write_chunked`] share.
+struct Shared {
+    /// Each chunk's text once rendered, until it is written.
+    done: Vec<Option<io::Result<Vec<u8>>>>,
+    /// How many chunks are written.
+    written: usize,
+    /// Stop: the writer or a renderer failed.
+    stop: bool,
+}
+
+/// Stops a [`write_chunked`] whose renderer unwinds.
+struct StopOnPanic<'a>(&'a std::sync::Mutex<Shared>, &'a std::sync::Condvar);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stop = true;
+            self.1.notify_all();
+        }
+    }
 }
 
 /// `0..n` in consecutive ranges of `size` items (the last may be shorter).
@@ -97,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn chunks_are_written_in_order_across_batches() {
+    fn chunks_are_written_in_order() {
         let items: Vec<u32> = (0..70_000).map(|n| n * 7).collect();
         let mut out = Vec::new();
         write_chunked(&mut out, &items, &even_chunks(items.len(), 2048), lines).unwrap();
@@ -121,5 +176,24 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.to_string(), "cannot render");
+    }
+
+    /// A renderer that panics stops the writing (the panic goes on to the
+    /// caller) instead of leaving the writer waiting for its chunk.
+    #[test]
+    fn a_panicking_renderer_never_leaves_the_writer_waiting() {
+        let items: Vec<u32> = (0..100_000).collect();
+        let chunks = even_chunks(items.len(), 1000);
+        let mut out = Vec::new();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_chunked(&mut out, &items, &chunks, |offset, chunk, buf| {
+                assert!(offset != 37_000, "a renderer's bug");
+                lines(offset, chunk, buf)
+            })
+        }));
+        assert!(caught.is_err());
+        let mut expected = Vec::new();
+        lines(0, &items[..37_000], &mut expected).unwrap();
+        assert!(out.len() <= expected.len() && expected.starts_with(&out));
     }
 }
