@@ -451,12 +451,7 @@ mod tests {
         let read = |part: u64| {
             let mut sink = Sink::new(&file, &index, None, Some(true));
             read_path_in(&path, &mut sink, &crate::progress::Silent, part).unwrap();
-            let mut unmatched: Vec<_> =
-                sink.unmatched.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            unmatched.sort();
-            let rejected: Vec<_> =
-                sink.rejected.iter().map(|r| (r.source.line, r.reason.clone())).collect();
-            (sink.events, sink.usage.clone(), unmatched, rejected)
+            super::super::sink_outcome(&sink)
         };
         let whole = read(u64::MAX / 4);
         // 11 rows cut short, 9 bad dates (row 0 is cut short only).

@@ -530,14 +530,7 @@ mod tests {
         let index = snapshot.identity_index();
         let file: std::sync::Arc<str> = std::sync::Arc::from("signIns.json");
         let dir = tempfile::tempdir().unwrap();
-        let outcome = |sink: &Sink<'_>| {
-            let mut unmatched: Vec<_> =
-                sink.unmatched.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            unmatched.sort();
-            let rejected: Vec<_> =
-                sink.rejected.iter().map(|r| (r.source.line, r.reason.clone())).collect();
-            (sink.events, sink.usage.clone(), unmatched, rejected)
-        };
+        let outcome = crate::evidence::sink_outcome;
         // Letters beyond ASCII from the start, and only past the first block
         // (so that the first read has counted events and bytes).
         for from in [0, 6000] {

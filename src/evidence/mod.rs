@@ -747,6 +747,18 @@ pub(crate) fn mailboxes_for_tests(n: usize) -> crate::model::Snapshot {
     crate::model::Snapshot::build(parts, &mut Vec::new(), &mut Vec::new())
 }
 
+/// What a sink counted, for the readers' tests to compare: its events, its
+/// counters, the users it could not place (sorted) and its rejected lines.
+#[cfg(test)]
+pub(crate) fn sink_outcome(
+    sink: &Sink<'_>,
+) -> (u64, Usage, Vec<(String, u64)>, Vec<(usize, String)>) {
+    let mut unmatched: Vec<_> = sink.unmatched.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    unmatched.sort();
+    let rejected = sink.rejected.iter().map(|r| (r.source.line, r.reason.clone())).collect();
+    (sink.events, sink.usage.clone(), unmatched, rejected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
