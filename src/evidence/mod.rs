@@ -750,9 +750,11 @@ pub(crate) fn mailboxes_for_tests(n: usize) -> crate::model::Snapshot {
 /// What a sink counted, for the readers' tests to compare: its events, its
 /// counters, the users it could not place (sorted) and its rejected lines.
 #[cfg(test)]
-pub(crate) fn sink_outcome(
-    sink: &Sink<'_>,
-) -> (u64, Usage, Vec<(String, u64)>, Vec<(usize, String)>) {
+pub(crate) type SinkOutcome = (u64, Usage, Vec<(String, u64)>, Vec<(usize, String)>);
+
+/// The [`SinkOutcome`] of `sink`.
+#[cfg(test)]
+pub(crate) fn sink_outcome(sink: &Sink<'_>) -> SinkOutcome {
     let mut unmatched: Vec<_> = sink.unmatched.iter().map(|(k, v)| (k.clone(), *v)).collect();
     unmatched.sort();
     let rejected = sink.rejected.iter().map(|r| (r.source.line, r.reason.clone())).collect();
