@@ -24,6 +24,7 @@ use serde_json::value::RawValue;
 
 use super::{Event, EvidenceError, Names, Needed, Sink, is};
 use crate::decode::DecodingReader;
+use crate::input::json::Key;
 use crate::input::json_stream::{self, BLOCK};
 use crate::input::stream::Counted;
 use crate::progress::{Progress, Unit};
@@ -358,25 +359,29 @@ impl<'de> de::Deserialize<'de> for Fields {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
                 let mut f = Fields::default();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let slot = if is(&key, Names::TIME) {
+                // The name is borrowed from the text (an event has about 25,
+                // a Graph download millions of events) and trimmed once.
+                while let Some(Key(key)) = map.next_key()? {
+                    let name = key.trim();
+                    let is = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+                    let slot = if is(Names::TIME) {
                         &mut f.time
-                    } else if is(&key, Names::USER_ID) {
+                    } else if is(Names::USER_ID) {
                         &mut f.user_id
-                    } else if is(&key, Names::UPN) {
+                    } else if is(Names::UPN) {
                         &mut f.upn
-                    } else if is(&key, Names::CLIENT_APP) {
+                    } else if is(Names::CLIENT_APP) {
                         f.pascal = key.starts_with('C');
                         &mut f.client_app
-                    } else if is(&key, Names::STATUS) {
+                    } else if is(Names::STATUS) {
                         &mut f.status
-                    } else if is(&key, Names::ERROR_CODE) {
+                    } else if is(Names::ERROR_CODE) {
                         &mut f.error_code
-                    } else if is(&key, Names::IP) {
+                    } else if is(Names::IP) {
                         &mut f.ip
-                    } else if is(&key, Names::USER_AGENT) {
+                    } else if is(Names::USER_AGENT) {
                         &mut f.user_agent
-                    } else if is(&key, Names::INTERACTIVE) {
+                    } else if is(Names::INTERACTIVE) {
                         &mut f.interactive
                     } else {
                         map.next_value::<IgnoredAny>()?;
