@@ -274,12 +274,30 @@ struct Open {
 impl Open {
     fn add(&mut self, line: &Line) {
         self.longest = self.longest.max(cells(line.text));
+        // The visible characters' cells a run at a time (a word, a number):
+        // a padded million-row table has hundreds of millions of them.
+        let mut run: Option<std::ops::Range<usize>> = None;
         for visible in line.visible() {
-            if self.used.len() < visible.end {
-                self.used.resize(visible.end, false);
+            match &mut run {
+                Some(r) if r.end == visible.start => r.end = visible.end,
+                _ => {
+                    if let Some(done) = run.replace(visible) {
+                        self.mark(done);
+                    }
+                }
             }
-            self.used[visible].fill(true);
         }
+        if let Some(done) = run {
+            self.mark(done);
+        }
+    }
+
+    /// Marks `cells` as holding something.
+    fn mark(&mut self, cells: std::ops::Range<usize>) {
+        if self.used.len() < cells.end {
+            self.used.resize(cells.end, false);
+        }
+        self.used[cells].fill(true);
     }
 }
 
