@@ -30,6 +30,22 @@ fn release_freed_memory() {
     collect();
 }
 
+/// Keeps the process's memory in 4 KiB pages.
+///
+/// mimalloc asks for transparent huge pages on its arenas, so a touched byte
+/// makes 2 MiB resident: at a million mailboxes the peak was 235 MiB with
+/// them and 221 MiB without, at ten thousand 27 MiB and 18 MiB; the time did
+/// not change measurably (`scripts/bench.sh`, README). Linux only; elsewhere,
+/// and where the call is refused, nothing changes.
+fn use_small_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `PR_SET_THP_DISABLE` takes no pointers; it sets a flag of this
+    // process that only decides the size of the pages it is given later.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 use std::io;
 use std::process::ExitCode;
 
@@ -38,6 +54,7 @@ use clap::Parser;
 use cli::Cli;
 
 fn main() -> ExitCode {
+    use_small_pages();
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
