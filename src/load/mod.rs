@@ -24,21 +24,24 @@ mod extra;
 mod file;
 mod folder;
 mod form;
+mod streamed;
 mod text;
 mod transcript;
+mod whole;
 
 use checks::missing_files;
 pub use convert::{Converted, read_one};
 pub use extra::{add_evidence, add_exceptions};
 pub use file::SourceFile;
-use file::map_parsed;
-use file::{Outcome, Typed, load_one, load_streamed, outcome};
+use file::{Outcome, Typed, outcome};
 use folder::find_files;
 pub use folder::sorted_entries;
 pub use form::{FormName, Forms};
+use streamed::load_streamed;
 use text::display_name;
 use transcript::parse_transcript;
 pub use transcript::{ParsedFile, TranscriptPart, parse_bytes, transcript_parts};
+use whole::{load_one, map_parsed};
 
 /// Why an export folder could not be read. Each names the file (and line where
 /// there is one) and what to do.
