@@ -146,21 +146,23 @@ const VERBS: &[&str] = &[
 /// a line that is a command, not output.
 pub fn is_command(line: &str) -> bool {
     let line = line.trim_end();
-    if super::detect::is_list_line(line) {
-        return false;
-    }
-    if let Some(var) = line.strip_prefix('$') {
+    // (A property line of Format-List output is no command; asked last, as
+    // most lines are not shaped like a command at all.)
+    let shaped = if let Some(var) = line.strip_prefix('$') {
         let name_end = var.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(var.len());
         let after = var[name_end..].trim_start();
         let starts_well = var.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-        return starts_well && (after.starts_with('|') || after.starts_with('='));
-    }
-    let word_end = line.find(char::is_whitespace).unwrap_or(line.len());
-    let word = &line[..word_end];
-    let Some((verb, noun)) = word.split_once('-') else { return false };
-    VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb))
-        && noun.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && noun.chars().all(|c| c.is_ascii_alphanumeric())
+        starts_well && (after.starts_with('|') || after.starts_with('='))
+    } else {
+        let word_end = line.find(char::is_whitespace).unwrap_or(line.len());
+        let word = &line[..word_end];
+        word.split_once('-').is_some_and(|(verb, noun)| {
+            VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb))
+                && noun.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && noun.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+    };
+    shaped && !super::detect::is_list_line(line)
 }
 
 /// A Markdown fence line (```` ``` ````, `~~~`, with an info string).
@@ -226,10 +228,12 @@ fn may_need(text: &str, from_start: bool) -> bool {
     let mut first_data = from_start;
     let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
     for start in starts {
-        let rest = &bytes[start.min(bytes.len())..];
-        let line_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-        let line = &rest[..line_end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let start = start.min(bytes.len());
+        let line_end = start + memchr::memchr(b'\n', &bytes[start..]).unwrap_or(bytes.len() - start);
+        // (A line ends before an ASCII byte, so it is whole characters.)
+        let text_line = &text[start..line_end];
+        let text_line = text_line.strip_suffix('\r').unwrap_or(text_line);
+        let line = text_line.as_bytes();
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -249,9 +253,7 @@ fn may_need(text: &str, from_start: bool) -> bool {
                 return true;
             }
             b if b.is_ascii_alphabetic() => {
-                if let Ok(l) = std::str::from_utf8(line)
-                    && (is_command(l) || is_banner(l))
-                {
+                if is_command(text_line) || is_banner(text_line) {
                     return true;
                 }
             }
