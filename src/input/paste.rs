@@ -229,7 +229,8 @@ fn may_need(text: &str, from_start: bool) -> bool {
     let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
     for start in starts {
         let start = start.min(bytes.len());
-        let line_end = start + memchr::memchr(b'\n', &bytes[start..]).unwrap_or(bytes.len() - start);
+        let line_end =
+            start + memchr::memchr(b'\n', &bytes[start..]).unwrap_or(bytes.len() - start);
         // (A line ends before an ASCII byte, so it is whole characters.)
         let text_line = &text[start..line_end];
         let text_line = text_line.strip_suffix('\r').unwrap_or(text_line);
@@ -252,10 +253,8 @@ fn may_need(text: &str, from_start: bool) -> bool {
             {
                 return true;
             }
-            b if b.is_ascii_alphabetic() => {
-                if is_command(text_line) || is_banner(text_line) {
-                    return true;
-                }
+            b if b.is_ascii_alphabetic() && (is_command(text_line) || is_banner(text_line)) => {
+                return true;
             }
             _ => {}
         }

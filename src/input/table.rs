@@ -120,13 +120,15 @@ struct Line<'t> {
 }
 
 impl<'t> Line<'t> {
-    /// Each visible character's display cells, `[start, end)`, in order.
+    /// The display cells, `[start, end)`, of each run of visible characters
+    /// (a word, a number), in order.
     fn visible(&self) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
-        let mut at = 0;
-        self.text.chars().filter_map(move |c| {
-            let cells = at..at + cell_width(c);
-            at = cells.end;
-            (!c.is_whitespace()).then_some(cells)
+        let mut cursor = Cursor { text: self.text, byte: 0, cell: 0 };
+        std::iter::from_fn(move || {
+            cursor.skip(true);
+            let start = cursor.cell;
+            cursor.skip(false);
+            (cursor.cell > start).then_some(start..cursor.cell)
         })
     }
 
@@ -149,30 +151,64 @@ impl<'t> Line<'t> {
     /// the column its first cell is in.
     fn pieces(&self, cols: &[Column]) -> Vec<&'t str> {
         let text: &'t str = self.text;
-        let mut chars = text.char_indices().peekable();
-        let mut at = 0;
-        // The byte where the first character at or past `cell` starts.
+        let mut cursor = Cursor { text, byte: 0, cell: 0 };
+        // The byte where the first character at or past `cell` starts (the
+        // line's end past its last); the cursor only moves on, so a column
+        // never starts past where it ends.
         let mut byte_at = |cell: usize| {
-            while let Some(&(_, c)) = chars.peek() {
-                if at >= cell {
-                    break;
-                }
-                at += cell_width(c);
-                chars.next();
-            }
-            chars.peek().map(|&(byte, _)| byte)
+            while cursor.cell < cell && cursor.next_if(|_| true) {}
+            cursor.byte
         };
         cols.iter()
             .map(|c| {
                 debug_assert!(c.start <= c.end, "a column ends where it starts or later");
                 let from = byte_at(c.start);
-                let to = byte_at(c.end).unwrap_or(text.len());
-                match from {
-                    Some(from) if from <= to => text[from..to].trim(),
-                    _ => "",
-                }
+                text[from..byte_at(c.end)].trim()
             })
             .collect()
+    }
+}
+
+/// A place in a line: a byte and the display cell it starts at.
+struct Cursor<'t> {
+    text: &'t str,
+    byte: usize,
+    cell: usize,
+}
+
+impl Cursor<'_> {
+    /// Steps past the next character when `take` says so; false at the end or
+    /// when it does not. An ASCII character (nearly every one in an export)
+    /// is one byte and one cell, and is read without decoding.
+    fn next_if(&mut self, take: impl Fn(char) -> bool) -> bool {
+        let Some(&b) = self.text.as_bytes().get(self.byte) else { return false };
+        let c = match b.is_ascii() {
+            true => char::from(b),
+            false => self.text[self.byte..].chars().next().unwrap_or_default(),
+        };
+        if !take(c) {
+            return false;
+        }
+        self.byte += c.len_utf8();
+        self.cell += cell_width(c);
+        true
+    }
+
+    /// Steps past the characters that are white space (`white`) or that are
+    /// not: a run of ASCII ones at once (a padded table's lines are mostly
+    /// runs of spaces and of ASCII words), any other one by one.
+    fn skip(&mut self, white: bool) {
+        loop {
+            let ascii = self.text.as_bytes()[self.byte..]
+                .iter()
+                .take_while(|&&b| b.is_ascii() && char::from(b).is_whitespace() == white)
+                .count();
+            self.byte += ascii;
+            self.cell += ascii;
+            if !self.next_if(|c| c.is_whitespace() == white) {
+                return;
+            }
+        }
     }
 }
 
@@ -691,7 +727,7 @@ mod tests {
         /// a column edge exactly as looking at every cell does.
         #[test]
         fn one_walk_reads_a_line_as_cell_by_cell(
-            text in "[a b山é…-]{0,24}",
+            text in "[a b山é…\t\u{a0}\u{3000}\u{b}-]{0,24}",
             bounds in proptest::collection::btree_set(0..30usize, 1..8),
         ) {
             let line = Line { text: &text };
@@ -705,6 +741,22 @@ mod tests {
                 start = end + 1;
             }
             let edges: Vec<usize> = cols.iter().take(cols.len() - 1).map(|c| c.end).collect();
+            // The survey marks exactly the cells a visible character is in.
+            let mut open = Open {
+                first: 1,
+                first_text: String::new(),
+                header: Vec::new(),
+                rule: None,
+                used: Vec::new(),
+                longest: 0,
+            };
+            open.add(&line);
+            let mut used: Vec<bool> = cells.iter().map(|c| c.1).collect();
+            while used.last() == Some(&false) {
+                used.pop();
+            }
+            proptest::prop_assert_eq!(&open.used, &used);
+            proptest::prop_assert_eq!(open.longest, cells.len());
             let expected_edge = edges.iter().copied().find(|&e| cells.get(e).is_some_and(|c| c.1));
             proptest::prop_assert_eq!(line.first_occupied(&edges), expected_edge);
             for (c, piece) in cols.iter().zip(line.pieces(&cols)) {
