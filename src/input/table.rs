@@ -714,6 +714,18 @@ mod tests {
             .collect()
     }
 
+    /// A block's survey before any line is added.
+    fn survey_of_nothing() -> Open {
+        Open {
+            first: 1,
+            first_text: String::new(),
+            header: Vec::new(),
+            rule: None,
+            used: Vec::new(),
+            longest: 0,
+        }
+    }
+
     /// A line's display cells, each with whether a visible character is in
     /// it, laid out one character at a time: the oracle for [`Line`]'s walks.
     fn cell_by_cell(text: &str) -> Vec<(usize, bool)> {
@@ -742,14 +754,7 @@ mod tests {
             }
             let edges: Vec<usize> = cols.iter().take(cols.len() - 1).map(|c| c.end).collect();
             // The survey marks exactly the cells a visible character is in.
-            let mut open = Open {
-                first: 1,
-                first_text: String::new(),
-                header: Vec::new(),
-                rule: None,
-                used: Vec::new(),
-                longest: 0,
-            };
+            let mut open = survey_of_nothing();
             open.add(&line);
             let mut used: Vec<bool> = cells.iter().map(|c| c.1).collect();
             while used.last() == Some(&false) {
@@ -781,14 +786,7 @@ mod tests {
     fn a_wide_character_fills_both_its_cells_when_edges_are_placed() {
         // 山 takes cells 4 and 5: the only blank cell between the runs is 3.
         let lines = ["Nam   Pop", "---   ---", "abc 山Tru"].map(|text| Line { text });
-        let mut open = Open {
-            first: 1,
-            first_text: String::new(),
-            header: Vec::new(),
-            rule: None,
-            used: Vec::new(),
-            longest: 0,
-        };
+        let mut open = survey_of_nothing();
         lines.iter().for_each(|l| open.add(l));
         let cols = columns(&[(0, 3), (6, 9)], open.longest, &open.used);
         assert_eq!(cols[0].end, 3, "{cols:?}");
