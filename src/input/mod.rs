@@ -160,23 +160,44 @@ impl Table {
         }
     }
 
-    /// A table of the rows at `indices`, keeping only the columns at least one of
-    /// them has, so that a column no row had stays absent (not blank).
-    pub fn subset(&self, indices: &[usize]) -> Table {
-        let rows: Vec<&Record> = indices.iter().filter_map(|&k| self.rows.get(k)).collect();
-        let keep: Vec<usize> = (0..self.columns.len())
-            .filter(|&c| rows.iter().any(|r| r.values.get(c).is_some_and(Option::is_some)))
-            .collect();
-        Table {
-            columns: keep.iter().map(|&c| self.columns[c].clone()).collect(),
-            rows: rows
+    /// True when row `k` has a value (even blank) in a column named `name`,
+    /// matched case-insensitively as PowerShell does.
+    pub fn row_has(&self, k: usize, name: &str) -> bool {
+        self.rows.get(k).is_some_and(|r| {
+            self.columns
                 .iter()
-                .map(|r| Record {
-                    line: r.line,
-                    values: keep.iter().map(|&c| r.values.get(c).cloned().flatten()).collect(),
-                })
-                .collect(),
-        }
+                .zip(&r.values)
+                .any(|(c, v)| v.is_some() && c.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// Splits the table into consecutive runs of `lengths` rows (which add up
+    /// to at most its rows; rows past them are dropped), moving every value.
+    /// Each run keeps only the columns at least one of its rows has, so that a
+    /// column none of them had stays absent (not blank).
+    pub fn into_runs(self, lengths: &[usize]) -> Vec<Table> {
+        let Table { columns, rows } = self;
+        let mut rows = rows.into_iter();
+        lengths
+            .iter()
+            .map(|&n| {
+                let run: Vec<Record> = rows.by_ref().take(n).collect();
+                let keep: Vec<usize> = (0..columns.len())
+                    .filter(|&c| run.iter().any(|r| r.values.get(c).is_some_and(Option::is_some)))
+                    .collect();
+                let rows = run
+                    .into_iter()
+                    .map(|mut r| Record {
+                        line: r.line,
+                        values: keep
+                            .iter()
+                            .map(|&c| r.values.get_mut(c).and_then(Option::take))
+                            .collect(),
+                    })
+                    .collect();
+                Table { columns: keep.iter().map(|&c| columns[c].clone()).collect(), rows }
+            })
+            .collect()
     }
 }
 
@@ -408,4 +429,56 @@ pub fn parse(file: &Arc<str>, text: &str, form: Form) -> Result<Parsed, SyntaxEr
         Form::Table => table::parse(file, text),
     }
     .map_err(|e| e.in_context(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(line: usize, values: &[Option<&str>]) -> Record {
+        Record { line, values: values.iter().map(|v| v.map(str::to_owned)).collect() }
+    }
+
+    #[test]
+    fn a_row_has_a_column_when_it_holds_a_value_even_blank() {
+        let t = Table {
+            columns: vec!["Guid".into(), "PopEnabled".into()],
+            rows: vec![row(1, &[Some("1"), None]), row(5, &[Some("2"), Some("")])],
+        };
+        assert!(t.row_has(0, "GUID"));
+        assert!(!t.row_has(0, "PopEnabled"));
+        assert!(t.row_has(1, "popenabled"));
+        assert!(!t.row_has(1, "ImapEnabled"));
+        assert!(!t.row_has(2, "Guid"));
+    }
+
+    #[test]
+    fn runs_keep_only_the_columns_their_rows_have() {
+        let t = Table {
+            columns: vec!["Guid".into(), "UserPrincipalName".into(), "PopEnabled".into()],
+            rows: vec![
+                row(1, &[Some("1"), Some("a@contoso.com"), None]),
+                row(4, &[Some("2"), Some(""), None]),
+                row(8, &[Some("1"), None, Some("True")]),
+                row(12, &[None, None, Some("False")]),
+            ],
+        };
+        let runs = t.into_runs(&[2, 2]);
+        assert_eq!(
+            runs,
+            [
+                Table {
+                    columns: vec!["Guid".into(), "UserPrincipalName".into()],
+                    rows: vec![
+                        row(1, &[Some("1"), Some("a@contoso.com")]),
+                        row(4, &[Some("2"), Some("")]),
+                    ],
+                },
+                Table {
+                    columns: vec!["Guid".into(), "PopEnabled".into()],
+                    rows: vec![row(8, &[Some("1"), Some("True")]), row(12, &[None, Some("False")])],
+                },
+            ]
+        );
+    }
 }

@@ -367,8 +367,7 @@ pub fn clean(text: &str) -> Cleaned<'_> {
         }
     }
     // Prompts and transcript banners (the transcript reader blanks them).
-    let plain: Vec<&str> = lines.iter().map(|l| &**l).collect();
-    for (k, is_noise) in super::transcript::noise_lines(&plain).into_iter().enumerate() {
+    for (k, is_noise) in super::transcript::noise_lines(&lines).into_iter().enumerate() {
         if is_noise && data[k] {
             note(Kind::Prompt, k);
             data[k] = false;

@@ -42,9 +42,23 @@ pub struct Part {
     pub line: usize,
     /// The command typed at the prompt before it, when there was one.
     pub command: Option<String>,
-    /// The file's text up to the part's end, with every line before the part
-    /// blanked, so that line numbers stay the file's.
-    pub text: String,
+    /// Where its lines are in the transcript's text: from the start of its
+    /// first line to the line break after its last (none after the file's
+    /// last line).
+    pub bytes: std::ops::Range<usize>,
+}
+
+impl Part {
+    /// The transcript's text up to the part's end, with every line before the
+    /// part blanked, so that line numbers stay the file's. Made when asked
+    /// for, so that a transcript's parts are not all held at once.
+    pub fn text(&self, transcript: &str) -> String {
+        let before = self.line - 1;
+        let mut text = String::with_capacity(before + self.bytes.len());
+        text.extend(std::iter::repeat_n('\n', before));
+        text.push_str(&transcript[self.bytes.clone()]);
+        text
+    }
 }
 
 /// `[server]: ` — a remote session's prefix.
@@ -114,8 +128,18 @@ enum Noise<'a> {
 }
 
 /// Classifies every line: `Some` for prompts and banners, `None` for output.
-fn noise<'a>(lines: &[&'a str]) -> Vec<Option<Noise<'a>>> {
+fn noise<'a>(lines: &'a [&str]) -> Vec<Option<Noise<'a>>> {
     let mut out = Vec::with_capacity(lines.len());
+    each_noise(lines, |kind| out.push(kind));
+    out
+}
+
+/// Calls `f` with what each line is, in order: `Some` for prompts and
+/// banners, `None` for output.
+fn each_noise<'a, L: std::ops::Deref<Target = str>>(
+    lines: &'a [L],
+    mut f: impl FnMut(Option<Noise<'a>>),
+) {
     let mut in_banner = false;
     let mut after_prompt = false;
     for (k, raw) in lines.iter().enumerate() {
@@ -140,15 +164,16 @@ fn noise<'a>(lines: &[&'a str]) -> Vec<Option<Noise<'a>>> {
         };
         after_prompt = matches!(kind, Some(Noise::Prompt(_)))
             || (after_prompt && matches!(kind, Some(Noise::Other)));
-        out.push(kind);
+        f(kind);
     }
-    out
 }
 
 /// For each line, whether it is a prompt, a `>>` continuation or a transcript
 /// banner line.
-pub(crate) fn noise_lines(lines: &[&str]) -> Vec<bool> {
-    noise(lines).iter().map(Option::is_some).collect()
+pub(crate) fn noise_lines(lines: &[impl std::ops::Deref<Target = str>]) -> Vec<bool> {
+    let mut out = Vec::with_capacity(lines.len());
+    each_noise(lines, |kind| out.push(kind.is_some()));
+    out
 }
 
 /// A quick test that can only be false when the text has no prompt or banner
@@ -218,6 +243,8 @@ fn class(paragraph: &[&str]) -> Class {
 
 /// Splits a transcript into its outputs.
 pub fn split(text: &str) -> Vec<Part> {
+    // A line's place in the text, from where its slice starts.
+    let at = |line: &str| line.as_ptr().addr() - text.as_ptr().addr();
     let lines: Vec<&str> = text.split('\n').collect();
     let kinds = noise(&lines);
     let blank = |k: usize| lines[k].trim().is_empty();
@@ -248,7 +275,7 @@ pub fn split(text: &str) -> Vec<Part> {
             match start {
                 Some((_, Class::Other)) => {}
                 Some((s, current)) if current != c => {
-                    parts.push(part(&lines, s, j, command));
+                    parts.push(part(&lines, at, s, j, command));
                     start = Some((j, c));
                 }
                 Some(_) => {}
@@ -257,7 +284,7 @@ pub fn split(text: &str) -> Vec<Part> {
             j = para_end;
         }
         if let Some((s, _)) = start {
-            parts.push(part(&lines, s, end, command));
+            parts.push(part(&lines, at, s, end, command));
         }
         command = None;
         k = end;
@@ -265,17 +292,21 @@ pub fn split(text: &str) -> Vec<Part> {
     parts
 }
 
-fn part(lines: &[&str], start: usize, end: usize, command: Option<&str>) -> Part {
-    let mut text = "\n".repeat(start);
-    for (k, line) in lines[start..end].iter().enumerate() {
-        text.push_str(line);
-        // The transcript's last line keeps its missing line break: a part the
-        // file's end cut off must read as cut (`Parsed::reject_cut_last`).
-        if start + k + 1 < lines.len() {
-            text.push('\n');
-        }
-    }
-    Part { line: start + 1, command: command.map(str::to_owned), text }
+/// The part of lines `start..end`, `at` giving where a line starts in the text.
+fn part(
+    lines: &[&str],
+    at: impl Fn(&str) -> usize,
+    start: usize,
+    end: usize,
+    command: Option<&str>,
+) -> Part {
+    let first = at(lines[start]);
+    // Up to the line break after the last line, when there is one: the
+    // transcript's last line keeps its missing line break, so that a part
+    // the file's end cut off reads as cut (`Parsed::reject_cut_last`).
+    let last = lines[end - 1];
+    let after = at(last) + last.len() + usize::from(end < lines.len());
+    Part { line: start + 1, command: command.map(str::to_owned), bytes: first..after }
 }
 
 #[cfg(test)]
@@ -322,8 +353,8 @@ mod tests {
             ]
         );
         // Line numbers are the file's.
-        assert_eq!(parts[1].text.split('\n').nth(15), Some("a1   Allow\r"));
-        assert!(!parts[1].text.contains("Name"));
+        assert_eq!(parts[1].text(TRANSCRIPT).split('\n').nth(15), Some("a1   Allow\r"));
+        assert!(!parts[1].text(TRANSCRIPT).contains("Name"));
     }
 
     #[test]

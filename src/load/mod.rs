@@ -216,7 +216,7 @@ pub fn load_with_forms(
         })
         .collect::<Result<Vec<SourceFile>, LoadError>>();
     progress.finish();
-    let loaded = assemble(outcomes?, &transcripts?, environment, digests);
+    let loaded = assemble(outcomes?, transcripts?, environment, digests);
     let mut loaded = loaded?;
     if !loaded.inputs.iter().any(|i| i.cmdlet == Cmdlet::CasMailbox) {
         return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
@@ -259,19 +259,19 @@ pub fn load_sources(
         })
         .collect::<Result<_, _>>()?;
     sources.retain(|s| s.cmdlet.is_none());
-    assemble(outcomes, &sources, environment, Digests::Made)
+    assemble(outcomes, sources, environment, Digests::Made)
 }
 
 /// Adds the transcripts' parts to the files' outcomes and builds the snapshot.
 fn assemble(
     mut outcomes: Vec<Outcome>,
-    transcripts: &[SourceFile],
+    transcripts: Vec<SourceFile>,
     environment: Environment,
     digests: Digests,
 ) -> Result<Loaded, LoadError> {
     let mut transcript_warnings = Vec::new();
     for SourceFile { path, bytes, .. } in transcripts {
-        let parts = parse_transcript(path, bytes, environment, digests, &mut transcript_warnings);
+        let parts = parse_transcript(&path, bytes, environment, digests, &mut transcript_warnings);
         for (cmdlet, part) in parts {
             if let Some(first) = outcomes.iter().find(|o| o.input.cmdlet == cmdlet) {
                 transcript_warnings.push(Warning {
@@ -289,7 +289,7 @@ fn assemble(
             let ParsedFile { file, parsed, form, encoding, sha256 } = part;
             let why = format!("{}: a part of the transcript", form.title());
             let mapped = map_parsed(cmdlet, environment, &file, parsed, form, why, encoding)?;
-            outcomes.push(outcome(cmdlet, path, sha256, mapped)?);
+            outcomes.push(outcome(cmdlet, &path, sha256, mapped)?);
         }
     }
     outcomes.sort_by_key(|o| o.input.cmdlet);

@@ -72,8 +72,10 @@ pub fn transcript_parts(
 ) -> Vec<TranscriptPart> {
     let mut out = Vec::new();
     for part in transcript::split(text) {
-        let form = input::detect(&part.text);
-        let mut parsed = match input::parse(file, &part.text, form) {
+        // One part's text at a time.
+        let part_text = part.text(text);
+        let form = input::detect(&part_text);
+        let mut parsed = match input::parse(file, &part_text, form) {
             Ok(parsed) => parsed,
             Err(e) => {
                 warnings.push(Warning {
@@ -91,20 +93,22 @@ pub fn transcript_parts(
             |t: &input::Table| Cmdlet::recognise(environment, |n| t.column(n).is_some());
         if form == Form::List && parsed.table.rows.len() > 1 {
             // Object by object: consecutive objects of one cmdlet form a part.
-            let mut groups: Vec<(Option<Cmdlet>, Vec<usize>)> = Vec::new();
-            for k in 0..parsed.table.rows.len() {
-                let cmdlet = recognise(&parsed.table.subset(&[k]));
+            let table = &parsed.table;
+            let mut groups: Vec<(Option<Cmdlet>, usize)> = Vec::new();
+            for k in 0..table.rows.len() {
+                let cmdlet = Cmdlet::recognise(environment, |n| table.row_has(k, n));
                 match groups.last_mut() {
-                    Some((c, rows)) if *c == cmdlet => rows.push(k),
-                    _ => groups.push((cmdlet, vec![k])),
+                    Some((c, rows)) if *c == cmdlet => *rows += 1,
+                    _ => groups.push((cmdlet, 1)),
                 }
             }
             // A rejected object (one the end of the file cut) follows the rest:
             // it goes with the last group.
             let mut rejected = std::mem::take(&mut parsed.rejected);
             let last = groups.len().saturating_sub(1);
-            for (k, (cmdlet, rows)) in groups.into_iter().enumerate() {
-                let table = parsed.table.subset(&rows);
+            let lengths: Vec<usize> = groups.iter().map(|&(_, n)| n).collect();
+            let tables = std::mem::take(&mut parsed.table).into_runs(&lengths);
+            for (k, ((cmdlet, _), table)) in groups.into_iter().zip(tables).enumerate() {
                 let lines: Vec<usize> = table.rows.iter().map(|r| r.line).collect();
                 debug_assert!(lines.is_sorted(), "rows in text order");
                 let first = lines.first().copied().unwrap_or(part.line);
@@ -147,14 +151,14 @@ pub fn transcript_parts(
 /// merged), and a warning for each part that matches no export.
 pub(super) fn parse_transcript(
     path: &Path,
-    bytes: &[u8],
+    bytes: std::borrow::Cow<'static, [u8]>,
     environment: Environment,
     digests: Digests,
     warnings: &mut Vec<Warning>,
 ) -> Vec<(Cmdlet, ParsedFile)> {
     let file = display_name(path);
-    let sha256 = digests.of_bytes(bytes);
-    let (text, encoding) = match decode_file(&file, bytes, warnings) {
+    let sha256 = digests.of_bytes(&bytes);
+    let (text, encoding) = match decode_file(&file, &bytes, warnings) {
         Ok(decoded) => decoded,
         Err(error) => {
             warnings.push(Warning {
@@ -165,7 +169,10 @@ pub(super) fn parse_transcript(
             return Vec::new();
         }
     };
-    let text = clean_text(&file, text, warnings);
+    // The bytes are let go once decoded and cleaned: a transcript of a large
+    // tenant is hundreds of megabytes.
+    let text = clean_text(&file, text, warnings).into_owned();
+    drop(bytes);
     let mut found: Vec<(Cmdlet, ParsedFile)> = Vec::new();
     let parts = transcript_parts(&file, &text, environment, warnings);
     let recognised = parts.iter().filter(|p| p.cmdlet.is_some()).count();

@@ -35,7 +35,7 @@ pub(super) fn parse_and_map(
         let parts = input::transcript::split(&text);
         let list: Vec<String> = parts
             .iter()
-            .map(|p| format!("a {} at line {}", input::detect(&p.text).title(), p.line))
+            .map(|p| format!("a {} at line {}", input::detect(&p.text(&text)).title(), p.line))
             .collect();
         return Err(LoadError::Parts {
             file: file.clone(),
