@@ -222,17 +222,13 @@ pub fn may_need_cleaning_within(text: &str) -> bool {
 
 fn may_need(text: &str, from_start: bool) -> bool {
     let bytes = text.as_bytes();
-    if super::transcript::may_have_noise(text) {
-        return true;
-    }
     let mut first_data = from_start;
-    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
-    for start in starts {
-        let start = start.min(bytes.len());
-        let line_end =
-            start + memchr::memchr(b'\n', &bytes[start..]).unwrap_or(bytes.len() - start);
+    let mut start = 0;
+    while start <= bytes.len() {
+        let line_end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let line_start = std::mem::replace(&mut start, line_end + 1);
         // (A line ends before an ASCII byte, so it is whole characters.)
-        let text_line = &text[start..line_end];
+        let text_line = &text[line_start..line_end];
         let text_line = text_line.strip_suffix('\r').unwrap_or(text_line);
         let line = text_line.as_bytes();
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -253,6 +249,10 @@ fn may_need(text: &str, from_start: bool) -> bool {
             {
                 return true;
             }
+            // A prompt or transcript banner ([`super::transcript::may_be_noise`]).
+            b'*' | b'[' | b'P' | b'T' if super::transcript::may_be_noise(text_line) => {
+                return true;
+            }
             b if b.is_ascii_alphabetic() && (is_command(text_line) || is_banner(text_line)) => {
                 return true;
             }
@@ -271,6 +271,11 @@ pub fn clean(text: &str) -> Cleaned<'_> {
     if !may_need_cleaning(text) {
         return Cleaned { text: text.into(), aside: Vec::new(), indent: None };
     }
+    clean_lines(text)
+}
+
+/// [`clean`] without the quick test: line by line.
+fn clean_lines(text: &str) -> Cleaned<'_> {
     let raw: Vec<&str> = text.split('\n').collect();
     // Each line without its `\r`, which is put back at the end.
     let mut lines: Vec<Cow<'_, str>> =
@@ -417,6 +422,63 @@ mod tests {
 
     fn lines_of(c: &Cleaned<'_>, kind: Kind) -> Vec<usize> {
         c.aside.iter().find(|(k, _)| *k == kind).map(|(_, l)| l.clone()).unwrap_or_default()
+    }
+
+    /// Lines of every kind [`clean`] sets aside, and data lines that look
+    /// like them.
+    const LINES: &[&str] = &[
+        "PS C:\\> Get-User | fl",
+        "PS>",
+        "[PS] C:\\Windows\\system32>Get-CASMailbox",
+        "[ex01.contoso.com]: PS C:\\> Get-User",
+        ">> -ResultSize Unlimited",
+        "**********************",
+        "**********************  ",
+        "Windows PowerShell transcript start",
+        "Start time: 20250123103908",
+        "Transcript started, output file is C:\\t.txt",
+        "Transcript stopped, output file is C:\\t.txt",
+        "Transcript notes",
+        "*** x",
+        "[x] not a prompt",
+        "PSComputerName : outlook.office365.com",
+        "Policy     : PS C:\\> x",
+        "Name       : Alex",
+        "PopEnabled : True",
+        "\"Name\",\"PopEnabled\"",
+        "\"PS C:\\> x\",\"**********\"",
+        "Guid  Name",
+        "----  ----",
+        "```",
+        "> quoted",
+        "Name : x<br>",
+        "Get-EXOCasMailbox | fl Name,PopEnabled",
+        "WARNING: the module is old",
+        "----------------------------------------",
+        "    Name : indented",
+        "P",
+        "T",
+        "*",
+        "",
+        "   ",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn the_quick_test_is_true_whenever_cleaning_changes_anything(
+            picks in proptest::collection::vec(0..LINES.len(), 0..8),
+            crlf in proptest::bool::ANY,
+        ) {
+            let end = if crlf { "\r\n" } else { "\n" };
+            let text: String = picks.iter().map(|&k| format!("{}{end}", LINES[k])).collect();
+            let cleaned = clean_lines(&text);
+            proptest::prop_assert!(cleaned.untouched() || may_need_cleaning(&text), "{text:?}");
+            // A later block: everything but a common indentation.
+            proptest::prop_assert!(
+                cleaned.aside.is_empty() || may_need_cleaning_within(&text),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

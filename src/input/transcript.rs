@@ -176,6 +176,18 @@ pub(crate) fn noise_lines(lines: &[impl std::ops::Deref<Target = str>]) -> Vec<b
     out
 }
 
+/// True when a line may be a prompt or transcript banner line: every line
+/// [`noise_lines`] marks is one of these, or one after such a line (inside a
+/// banner, or a `>>` continuation after a prompt). A banner rule counts
+/// whatever the line after it says.
+pub(crate) fn may_be_noise(line: &str) -> bool {
+    let line = line.trim_end_matches('\r');
+    banner_rule(line).is_ok()
+        || prompt(line).is_ok()
+        || line.starts_with("Transcript started, output file is")
+        || line.starts_with("Transcript stopped, output file is")
+}
+
 /// A quick test that can only be false when the text has no prompt or banner
 /// line at all: every prompt holds `PS` at the start of a line (or after `[`,
 /// or a remote session's `]: `), and banners hold a run of stars or the
