@@ -209,6 +209,41 @@ if [ -f "$WORK/tenant-$N-list/manifest.json" ]; then
   done
 fi
 
+# A Start-Transcript session of the same Format-List output: a transcript's
+# parts are recognised by their columns, which the streams do not do, so it
+# is read whole; this shows what that costs against the list files above.
+echo
+echo "== the same Format-List text as one Start-Transcript file (read whole, not streamed)"
+printf '%-10s %-10s %9s %10s %14s %s\n' "mailboxes" "form" "wall s" "peak MiB" "us/mailbox" "same report as from CSV"
+for n in ${FORM_GROWTH:-100000 1000000}; do
+  [ "$n" -gt "$N" ] && break
+  fd="$WORK/tenant-$n-list"
+  [ -f "$fd/manifest.json" ] || continue
+  out="$WORK/tenant-$n-transcript"
+  if [ ! -f "$out/transcript.txt" ]; then
+    mkdir -p "$out"
+    {
+      printf '**********************\r\nWindows PowerShell transcript start\r\nStart time: 20261125090000\r\n**********************\r\n'
+      printf 'Transcript started, output file is C:\\temp\\exoauth.txt\r\n'
+      for f in AuthenticationPolicy OrganizationConfig TransportConfig User CasMailbox; do
+        c=$f; [ "$f" = CasMailbox ] && c=EXOCasMailbox
+        printf 'PS C:\\> Get-%s -ResultSize Unlimited | Format-List\r\n\r\n' "$c"
+        sed '1s/^\xEF\xBB\xBF//' "$fd/$f.txt"
+        printf '\r\n'
+      done
+      printf 'PS C:\\> Stop-Transcript\r\n**********************\r\nWindows PowerShell transcript end\r\nEnd time: 20261125091500\r\n**********************\r\n'
+    } > "$out/transcript.txt.part" && mv "$out/transcript.txt.part" "$out/transcript.txt"
+  fi
+  if [ "$n" = "$N" ]; then CSV_REPORT="$WORK/exoauth.csv"; else
+    CSV_REPORT="$WORK/forms-csv.csv"
+    "$EXO" "${AUDIT[@]}" "$(tenant "$n")" --format csv -o "$CSV_REPORT" -q
+  fi
+  cat "$out"/* >/dev/null
+  read -r S M < <(measure "$EXO" "${AUDIT[@]}" "$out" --format csv -o "$WORK/forms.csv" -q)
+  cmp -s "$CSV_REPORT" "$WORK/forms.csv" && SAME=yes || SAME=NO
+  printf '%-10s %-10s %9s %10s %14s %s\n' "$n" "transcript" "$S" "$M" "$(awk -v s="$S" -v n="$n" 'BEGIN { printf "%.2f", s * 1e6 / n }')" "$SAME"
+done
+
 echo
 echo "== sign-in evidence: ${SIGNIN_N:=100000} mailboxes and ${EVENTS:=2000000} sign-in events (portal CSV downloads)"
 SDIR="$WORK/signins-$SIGNIN_N-$EVENTS"
