@@ -276,11 +276,15 @@ pub fn clean(text: &str) -> Cleaned<'_> {
 
 /// [`clean`] without the quick test: line by line.
 fn clean_lines(text: &str) -> Cleaned<'_> {
-    let raw: Vec<&str> = text.split('\n').collect();
     // Each line without its `\r`, which is put back at the end.
-    let mut lines: Vec<Cow<'_, str>> =
-        raw.iter().map(|l| Cow::Borrowed(l.strip_suffix('\r').unwrap_or(l))).collect();
-    let cr: Vec<bool> = raw.iter().map(|l| l.ends_with('\r')).collect();
+    let n = 1 + memchr::memchr_iter(b'\n', text.as_bytes()).count();
+    let (mut lines, mut cr): (Vec<Cow<'_, str>>, Vec<bool>) =
+        (Vec::with_capacity(n), Vec::with_capacity(n));
+    for l in text.split('\n') {
+        let bare = l.strip_suffix('\r');
+        cr.push(bare.is_some());
+        lines.push(Cow::Borrowed(bare.unwrap_or(l)));
+    }
     let mut aside: Vec<(Kind, Vec<usize>)> = Vec::new();
     let mut note = |kind: Kind, k: usize| match aside.iter_mut().find(|(kd, _)| *kd == kind) {
         Some((_, ls)) => ls.push(k + 1),
