@@ -100,7 +100,10 @@ impl Ids {
 
     /// True when the row has no identifier to be known by ([`Ids::key`] is empty).
     pub fn key_is_empty(&self) -> bool {
-        self.key_field().is_none_or(|i| self.get(i).is_none_or(|id| id.is_empty()))
+        // A GUID held as bytes is 36 characters: never written out to tell.
+        self.key_field().is_none_or(|i| {
+            self.binary & (1 << i) == 0 && self.get(i).is_none_or(|id| id.is_empty())
+        })
     }
 
     /// One identifier by its constant.

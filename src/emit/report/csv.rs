@@ -12,6 +12,7 @@ use super::{MailboxView, Renderer, Report, write_blockers_cell};
 use crate::audit::{self, Audit, Finding, Options};
 use crate::model::Snapshot;
 use crate::model::exceptions::format_date;
+use crate::model::ids::Id;
 use crate::model::usage::format_time;
 use crate::progress::{Progress, Silent};
 
@@ -133,6 +134,18 @@ impl<'b> Line<'b> {
         self.write(if is_formula(cell) { "'" } else { "" }, cell);
     }
 
+    /// Writes an identifier: a GUID held as bytes as its 36 characters (hex
+    /// digits and hyphens: never quoted, never a formula), text as [`Line::text`].
+    fn id(&mut self, id: Id<'_>) {
+        match id {
+            Id::Guid(g) => {
+                self.separate();
+                self.out.extend_from_slice(g.ascii());
+            }
+            Id::Text(t) => self.text(t),
+        }
+    }
+
     /// Writes a cell of exoauth's own words (verdicts, codes, `true`, dates),
     /// which hold no quote or line break: quoted only for a comma.
     fn words(&mut self, cell: &str) {
@@ -185,10 +198,9 @@ impl<'b> Line<'b> {
 /// Writes one mailbox's row; `cell` is a buffer for the cells made here.
 fn row(s: &Snapshot, f: &Finding, v: &MailboxView<'_>, cell: &mut String, out: &mut Vec<u8>) {
     let mut w = Line::new(out);
-    let (identity, name) = (v.identity(), v.display_name());
-    let (upn, smtp) = (v.user_principal_name(), v.primary_smtp_address());
+    let (name, upn, smtp) = (v.display_name(), v.user_principal_name(), v.primary_smtp_address());
+    w.id(v.identity());
     for c in [
-        Some(&*identity),
         name.as_deref(),
         upn.as_deref(),
         smtp.as_deref(),
