@@ -153,15 +153,26 @@ impl Setting {
     }
 }
 
+/// The bytes an identifier made only of is its own [`join_key`]: ASCII but
+/// capitals, braces, spaces and tabs. A table, as every identifier of every
+/// row is asked.
+const OWN_KEY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = !matches!(b as u8, b'A'..=b'Z' | b'{' | b'}' | b' ' | b'\t');
+        b += 1;
+    }
+    table
+};
+
 /// A comparison key for an identifier: GUIDs without braces, everything
 /// lowercase. Borrowed when the identifier already is its key (the common case:
 /// exports write GUIDs and addresses in lowercase), so joining a million rows
 /// does not allocate a million keys.
 pub fn join_key(id: &str) -> Cow<'_, str> {
     // Fast path, one pass: ASCII without capitals, braces or spaces is its own key.
-    if id.bytes().all(|b| {
-        b.is_ascii() && !b.is_ascii_uppercase() && !matches!(b, b'{' | b'}' | b' ' | b'\t')
-    }) {
+    if id.bytes().all(|b| OWN_KEY[usize::from(b)]) {
         return Cow::Borrowed(id);
     }
     let id = id.trim();
@@ -325,4 +336,25 @@ pub(crate) fn map_rows_into<T>(
         }
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identifier_is_its_own_key_only_without_capitals_braces_spaces_or_non_ascii() {
+        for b in 0..=u8::MAX {
+            let own =
+                b.is_ascii() && !b.is_ascii_uppercase() && !matches!(b, b'{' | b'}' | b' ' | b'\t');
+            assert_eq!(OWN_KEY[usize::from(b)], own, "byte {b:#04x}");
+        }
+        assert!(matches!(join_key("user0@contoso.com"), Cow::Borrowed(_)));
+        assert_eq!(join_key("User0@Contoso.com"), "user0@contoso.com");
+        assert_eq!(
+            join_key(" {4E45B331-E772-455D-9D3E-CDB3DB85DF23} "),
+            "4e45b331-e772-455d-9d3e-cdb3db85df23"
+        );
+        assert_eq!(join_key("Ångström"), "ångström");
+    }
 }
