@@ -52,6 +52,14 @@ fn trim(raw: &str) -> &str {
 
 /// Reads a boolean: `Ok(None)` for null, an error for anything else unreadable.
 pub fn parse_bool(raw: &str) -> Result<Option<bool>, ValueError> {
+    // What Export-Csv writes, nearly every cell of a million-row export,
+    // before the general rule below (which reads these three alike).
+    match raw {
+        "True" => return Ok(Some(true)),
+        "False" => return Ok(Some(false)),
+        "" => return Ok(None),
+        _ => {}
+    }
     let Some(t) = text(raw) else { return Ok(None) };
     let t = t.strip_prefix('$').unwrap_or(t);
     if t.eq_ignore_ascii_case("true") {
@@ -172,7 +180,9 @@ mod tests {
     fn booleans() {
         let cases: &[(&str, Result<Option<bool>, ()>)] = &[
             ("True", Ok(Some(true))),
+            ("False", Ok(Some(false))),
             ("FALSE", Ok(Some(false))),
+            ("False ", Ok(Some(false))),
             (" true ", Ok(Some(true))),
             ("$false", Ok(Some(false))),
             ("", Ok(None)),
