@@ -71,6 +71,7 @@ pub enum Cells<'a> {
 
 impl<'a> Cells<'a> {
     /// The raw value of column `col`; `None` when the property is absent.
+    #[inline]
     pub fn get(&self, col: usize) -> Option<&'a str> {
         match self {
             Cells::Owned(values) => values.get(col).and_then(|v| v.as_deref()),

@@ -155,6 +155,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Field `i` as text; `None` when absent or not UTF-8.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<&'a str> {
         let f = *self.record.fields.get(i)?;
         match self.text {

@@ -35,6 +35,7 @@ pub fn is_null(raw: &str) -> bool {
 
 /// The trimmed text of a value, or `None` when it is null (blank, or the
 /// literal `$null`). Trimmed once: every cell of a million-row export passes here.
+#[inline]
 pub fn text(raw: &str) -> Option<&str> {
     let t = trim(raw);
     (!t.is_empty() && !t.eq_ignore_ascii_case("$null")).then_some(t)
@@ -44,6 +45,7 @@ pub fn text(raw: &str) -> Option<&str> {
 /// every cell of an export starts and ends with a printable ASCII character,
 /// which is never white space: such a cell is returned as it is, without
 /// decoding characters from both ends (a million-row export has millions).
+#[inline]
 fn trim(raw: &str) -> &str {
     let printable = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
     let bytes = raw.as_bytes();
@@ -72,6 +74,7 @@ pub fn parse_bool(raw: &str) -> Result<Option<bool>, ValueError> {
 }
 
 /// True when the value is the type name `Export-Csv` writes for a collection.
+#[inline]
 pub fn is_type_name(raw: &str) -> bool {
     let t = trim(raw);
     // Every name below starts with one of these (most cells start otherwise).

@@ -266,6 +266,7 @@ pub(crate) struct Row<'a> {
 
 impl<'a> Row<'a> {
     /// The raw value of a column, `None` when the column or property is absent.
+    #[inline]
     pub fn raw(&self, col: Option<usize>) -> Option<&'a str> {
         col.and_then(|c| self.cells.get(c))
     }
@@ -276,6 +277,7 @@ impl<'a> Row<'a> {
     }
 
     /// [`Row::text`], borrowed.
+    #[inline]
     pub fn str(&self, col: Option<usize>) -> Result<Option<&'a str>, String> {
         match self.raw(col).and_then(crate::input::value::text) {
             Some(t) if crate::input::value::is_type_name(t) => Err(format!(
