@@ -475,6 +475,24 @@ mod tests {
         Some(out)
     }
 
+    #[test]
+    fn every_byte_in_every_place_of_a_word_is_read_as_digit_by_digit() {
+        let value = |c: u8| match c {
+            b'0'..=b'9' => Some(u32::from(c - b'0')),
+            b'a'..=b'f' => Some(u32::from(c - b'a' + 10)),
+            _ => None,
+        };
+        for at in 0..8 {
+            for byte in 0..=255u8 {
+                let mut digits = *b"9a0f3c7e";
+                digits[at] = byte;
+                let want = digits.iter().try_fold(0u32, |n, &c| Some(n << 4 | value(c)?));
+                let got = hex_word(u64::from_le_bytes(digits)).map(u32::swap_bytes);
+                assert_eq!(got, want, "byte {byte:#04x} at {at}");
+            }
+        }
+    }
+
     proptest! {
         /// GUID text is read as the digit-by-digit reading reads it, whatever
         /// the characters around the hex digits' ranges (`/`, `:`, `` ` ``,
