@@ -1,7 +1,5 @@
 //! Counts over the findings: per protocol and per blocker code.
 
-use std::collections::BTreeMap;
-
 use crate::model::usage::Readiness;
 use crate::model::{PerProtocol, Protocol};
 
@@ -48,7 +46,34 @@ pub struct Summary {
     /// Verdict counts per in-scope protocol.
     pub by_protocol: PerProtocol<Option<Counts>>,
     /// In-scope mailboxes with at least one blocker of each code.
-    pub by_blocker: BTreeMap<Code, usize>,
+    pub by_blocker: CodeCounts,
+}
+
+/// A count per blocker code: a counter each, so that counting a million
+/// mailboxes' codes is an increment, not a map lookup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CodeCounts([usize; Code::ALL.len()]);
+
+impl CodeCounts {
+    /// The codes counted at least once, with their counts, in code order.
+    pub fn iter(&self) -> impl Iterator<Item = (Code, usize)> + '_ {
+        Code::ALL.into_iter().zip(self.0).filter(|&(_, n)| n > 0)
+    }
+
+    /// True when no code was counted.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|&n| n == 0)
+    }
+
+    /// The count of `code`.
+    pub fn get(&self, code: Code) -> usize {
+        self.0[code as usize]
+    }
+
+    /// Counts `code` `n` more times.
+    pub fn add(&mut self, code: Code, n: usize) {
+        self.0[code as usize] += n;
+    }
 }
 
 impl Summary {
@@ -65,7 +90,7 @@ impl Summary {
             excepted: 0,
             readiness: PerProtocol([None; 3]),
             by_protocol,
-            by_blocker: BTreeMap::new(),
+            by_blocker: CodeCounts::default(),
         }
     }
 
@@ -100,7 +125,7 @@ impl Summary {
             let k = b.code as usize;
             if !seen[k] {
                 seen[k] = true;
-                *self.by_blocker.entry(b.code).or_insert(0) += 1;
+                self.by_blocker.add(b.code, 1);
             }
         }
     }
@@ -124,8 +149,8 @@ impl Summary {
                 a.unknown += b.unknown;
             }
         }
-        for (code, n) in other.by_blocker {
-            *self.by_blocker.entry(code).or_insert(0) += n;
+        for (code, n) in other.by_blocker.iter() {
+            self.by_blocker.add(code, n);
         }
         self
     }

@@ -426,7 +426,7 @@ impl Renderer for Json {
                         )
                     })
                     .collect(),
-                by_blocker: sum.by_blocker.iter().map(|(c, n)| (c.as_str(), *n)).collect(),
+                by_blocker: sum.by_blocker.iter().map(|(c, n)| (c.as_str(), n)).collect(),
             },
         };
         let plan = r.plan.map(|p| PlanOut {

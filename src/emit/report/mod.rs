@@ -213,8 +213,7 @@ pub fn protocol_list(protocols: &[Protocol]) -> String {
 
 /// The blocker codes with their counts, most common first (ties by code order).
 pub fn top_blockers(r: &Report<'_>) -> Vec<(Code, usize)> {
-    let mut by: Vec<(Code, usize)> =
-        r.audit.summary.by_blocker.iter().map(|(c, n)| (*c, *n)).collect();
+    let mut by: Vec<(Code, usize)> = r.audit.summary.by_blocker.iter().collect();
     by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     by
 }

@@ -363,7 +363,7 @@ impl Renderer for Text {
         if !sum.by_blocker.is_empty() {
             writeln!(out, "\n{}", h("Top blockers (in-scope mailboxes affected)"))?;
             let mut by: Vec<_> = sum.by_blocker.iter().collect();
-            by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             let rows: Vec<Vec<String>> =
                 by.iter().map(|(c, n)| vec![c.to_string(), n.to_string()]).collect();
             table(out, "  ", &rows, &[false, true], paint)?;
