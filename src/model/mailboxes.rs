@@ -594,14 +594,7 @@ impl Mailboxes {
             failed: OnceLock::new(),
             reads: AtomicUsize::new(0),
         };
-        let mut mailboxes = Mailboxes { held: Vec::new(), file: Some(Arc::new(file)), notes: None };
-        // The duplicates are found now, while the other files are still read.
-        let mut notes = notes;
-        notes.find_duplicates(|a, b| {
-            mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key()
-        });
-        mailboxes.notes = Some(notes);
-        mailboxes
+        Mailboxes { held: Vec::new(), file: Some(Arc::new(file)), notes: Some(notes) }
     }
 }
 

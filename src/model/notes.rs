@@ -63,10 +63,6 @@ pub struct JoinNotes {
     keys: Vec<Key>,
     /// The hashes of the identifiers in [`FALLBACK`].
     fallback: Vec<[u64; 3]>,
-    /// Each mailbox whose key an earlier one has, with the first of that key,
-    /// when they were found as the mailboxes were read
-    /// ([`JoinNotes::find_duplicates`]).
-    duplicates: Option<Vec<(usize, usize)>>,
 }
 
 impl JoinNotes {
@@ -112,20 +108,6 @@ impl JoinNotes {
             all.fallback.append(&mut part.fallback);
         }
         all
-    }
-
-    /// Finds the mailboxes whose key an earlier one has, each with the first of
-    /// that key, and keeps them for the join ([`JoinNotes::take_duplicates`]).
-    /// Called once the mailboxes are read, this is done while the other files
-    /// are still being read, instead of after them; `same(a, b)` says whether
-    /// two mailboxes whose key hashes agree have the same key.
-    pub fn find_duplicates(&mut self, same: impl Fn(usize, usize) -> bool) {
-        self.duplicates = Some(super::snapshot::duplicates_of(self, same));
-    }
-
-    /// The duplicates [`JoinNotes::find_duplicates`] found, if it was called.
-    pub(crate) fn take_duplicates(&mut self) -> Option<Vec<(usize, usize)>> {
-        self.duplicates.take()
     }
 
     /// How many mailboxes are noted.

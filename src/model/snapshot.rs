@@ -425,16 +425,6 @@ fn dedup<T: Send + Sync>(
     (kept, index)
 }
 
-/// The mailboxes whose key an earlier one has, each with the first of that
-/// key, from what was noted of them: `same(a, b)` compares two mailboxes' keys
-/// (reading their rows again), only when their hashes agree.
-pub(super) fn duplicates_of(
-    notes: &JoinNotes,
-    same: impl Fn(usize, usize) -> bool,
-) -> Vec<(usize, usize)> {
-    KeyIndex::build(notes.len(), |i| notes.key_hash(i), same).1
-}
-
 /// Which of `n` items to keep: all but the duplicates.
 fn keep(n: usize, duplicates: &[(usize, usize)]) -> Vec<bool> {
     let mut keep = vec![true; n];
@@ -545,17 +535,19 @@ fn dedup_mailboxes(
     rejected: &mut Vec<Rejection>,
     users: Option<&[User]>,
 ) -> (Mailboxes, Vec<UserRef>) {
-    let MailboxKeys { mut notes, users: mut joined, mut unjoined } = read;
-    let duplicates = notes.take_duplicates().unwrap_or_else(|| {
-        duplicates_of(&notes, |a, b| {
-            mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key()
-        })
-    });
+    let MailboxKeys { notes, users: mut joined, mut unjoined } = read;
+    // The rows are read again only when two hashes agree.
+    let (index, duplicates) = KeyIndex::build(
+        notes.len(),
+        |i| notes.key_hash(i),
+        |a, b| mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key(),
+    );
     drop(notes);
     for &(i, first) in &duplicates {
         let (m, f) = (mailboxes.get(i), mailboxes.get(first));
         rejected.push(duplicate("mailbox", &m.ids.join_key(), &m.source, &f.source));
     }
+    drop(index);
     let mailboxes = if duplicates.is_empty() {
         mailboxes
     } else {
