@@ -65,11 +65,6 @@ impl CodeCounts {
         self.0.iter().all(|&n| n == 0)
     }
 
-    /// The count of `code`.
-    pub fn get(&self, code: Code) -> usize {
-        self.0[code as usize]
-    }
-
     /// Counts `code` `n` more times.
     pub fn add(&mut self, code: Code, n: usize) {
         self.0[code as usize] += n;
@@ -158,5 +153,27 @@ impl Summary {
     /// The protocols with counts, in report order.
     pub fn protocols(&self) -> impl Iterator<Item = (Protocol, Counts)> + '_ {
         Protocol::ALL.into_iter().filter_map(|p| self.by_protocol[p].map(|c| (p, c)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_is_counted_under_itself_in_code_order() {
+        let mut counts = CodeCounts::default();
+        assert!(counts.is_empty());
+        assert_eq!(counts.iter().count(), 0);
+        // Every code but the first, the k-th counted k times.
+        for (k, &code) in Code::ALL.iter().enumerate().skip(1) {
+            counts.add(code, k);
+        }
+        assert!(!counts.is_empty());
+        let want: Vec<(Code, usize)> = Code::ALL.iter().copied().zip(0..).skip(1).collect();
+        assert_eq!(counts.iter().collect::<Vec<_>>(), want);
+        for (k, &code) in Code::ALL.iter().enumerate() {
+            assert_eq!(code as usize, k, "{code}: a code's counter is its place in Code::ALL");
+        }
     }
 }
