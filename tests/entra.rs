@@ -299,3 +299,36 @@ fn manual_steps_name_what_no_script_can_do() {
     );
     assert_eq!(block.len(), 1, "{block:?}");
 }
+
+/// A report's summary is counted in a pass before its mailboxes are written,
+/// from what was noted of each mailbox at its first read, unless the rules
+/// read the mailbox's identifiers: a Conditional Access policy reaches a
+/// mailbox by its object id. Here there is no Get-User export, so the
+/// policies reach each mailbox by its own ExternalDirectoryObjectId, and the
+/// summary must count the verdicts the mailboxes show.
+#[test]
+fn the_summary_counts_what_conditional_access_decides_by_a_mailboxs_own_object_id() {
+    let dir = tenant_with(&[(
+        "ConditionalAccessPolicy.json",
+        &entra_fixture("ConditionalAccessPolicy.json"),
+    )]);
+    std::fs::remove_file(dir.path().join("User.csv")).unwrap();
+    let r = audit(dir.path());
+    // The object id decided: excluded from CA001, blocked by it.
+    assert!(!codes(smtp(&r, "megan.bowen@contoso.com")).contains(&"conditional-access-blocks"));
+    assert!(codes(smtp(&r, "olga.petrova@contoso.com")).contains(&"conditional-access-blocks"));
+    let mut shown = std::collections::BTreeMap::<String, u64>::new();
+    for m in r["mailboxes"].as_array().unwrap() {
+        let verdict = m["protocols"]["smtp"]["basic_auth"].as_str().unwrap();
+        *shown.entry(verdict.to_owned()).or_default() += 1;
+    }
+    let counted: std::collections::BTreeMap<String, u64> = r["summary"]["by_protocol"]["smtp"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .filter(|&(_, n)| n > 0)
+        .collect();
+    assert_eq!(counted, shown);
+    assert!(shown.len() > 1, "more than one verdict: {shown:?}");
+}

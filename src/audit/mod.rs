@@ -439,7 +439,12 @@ pub fn audit_writing<'s>(
     let each = crate::ordered::even_chunks(spans.len(), 1);
     crate::ordered::write_chunked(out, &spans, &each, |k, span, buf| {
         let Some(span) = span.first() else { return Ok(()) };
-        let rows = mailboxes.rows(span);
+        // A pass that only counts reads the rows as the rules read them, not
+        // parsed again when what the rules read was noted at the first read.
+        let rows = match write_rows {
+            None if !rules::reads_identifiers(snapshot) => mailboxes.rule_rows(span),
+            _ => mailboxes.rows(span),
+        };
         let mut summary = Summary::new(0, options);
         let mut marks = vec![0u8; span.len()];
         let mut found = span.clone().zip(rows.iter()).zip(marks.iter_mut()).filter_map(

@@ -18,7 +18,7 @@
 //!   (inferred; no Microsoft statement).
 
 use crate::input::Source;
-use crate::model::entra::{CaState, Reach};
+use crate::model::entra::{CaPolicy, CaState, Reach};
 use crate::model::{
     AuthPolicy, CasMailbox, Environment, PerProtocol, Protocol, Setting, Snapshot, User,
 };
@@ -316,15 +316,7 @@ fn policy(s: &Snapshot, effective: &Effective<'_>, p: Protocol, out: &mut Vec<Bl
 /// as locations, cannot be resolved from the export: `input-missing` with the
 /// reason, never a guess. Report-only policies are advisories, not blockers.
 fn conditional_access(s: &Snapshot, m: &CasMailbox, user: Option<&User>, out: &mut Vec<Blocker>) {
-    if s.environment != Environment::Online {
-        return;
-    }
-    let mut blocking = s
-        .conditional_access
-        .iter()
-        .flatten()
-        .filter(|p| p.state == CaState::Enabled && p.blocks_legacy_auth())
-        .peekable();
+    let mut blocking = blocking_policies(s).peekable();
     if blocking.peek().is_none() {
         return;
     }
@@ -346,6 +338,23 @@ fn conditional_access(s: &Snapshot, m: &CasMailbox, user: Option<&User>, out: &m
             Reach::DoesNot => {}
         }
     }
+}
+
+/// The Conditional Access policies that block legacy authentication, which
+/// the rules weigh (online only).
+fn blocking_policies(s: &Snapshot) -> impl Iterator<Item = &CaPolicy> {
+    let online = s.environment == Environment::Online;
+    let policies = s.conditional_access.iter().flatten().filter(move |_| online);
+    policies.filter(|p| p.state == CaState::Enabled && p.blocks_legacy_auth())
+}
+
+/// True when the rules read a mailbox row's identifiers, not only its switches,
+/// `RecipientTypeDetails` and source: a Conditional Access policy that blocks
+/// legacy authentication is weighed by the mailbox's object id. Otherwise a
+/// row made from what was noted of it at its first read
+/// ([`crate::model::notes::RuleNotes`]) gets the same finding as the row.
+pub fn reads_identifiers(s: &Snapshot) -> bool {
+    blocking_policies(s).next().is_some()
 }
 
 /// `security-defaults-enabled`: Entra blocks every legacy-auth request.

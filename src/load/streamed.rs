@@ -21,7 +21,7 @@ use crate::input::stream::{CsvFile, Digests, Finished, Stamp};
 use crate::input::{self, Form, Records, Rejection, Warning};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::mailboxes::{BlockAt, BlockForm, FileLayout};
-use crate::model::notes::JoinNotes;
+use crate::model::notes::{JoinNotes, RuleNotes};
 use crate::model::{Environment, Mailboxes, cas};
 use crate::progress::Progress;
 
@@ -232,9 +232,12 @@ fn mailboxes_read_again(
     warnings: &mut Vec<Warning>,
 ) -> (Typed, usize) {
     stream.note_blocks();
-    let (mut rows, mut notes) = (0, JoinNotes::with_capacity(stream.size_hint()));
+    let n = stream.size_hint();
+    let (mut rows, mut notes, mut rules) =
+        (0, JoinNotes::with_capacity(n), RuleNotes::with_capacity(n));
     let m = cas::map_into(file, stream, &mut |m| {
         notes.note(&m);
+        rules.note(&m);
         rows += 1;
     });
     // The mapper's rejections fall in the block whose records hold them.
@@ -252,7 +255,7 @@ fn mailboxes_read_again(
         blocks: rows_per_block(blocks, &bounds, &map_rejected),
         noted,
     };
-    (Typed::Mailboxes(Mailboxes::from_file(layout, notes)), n + rows)
+    (Typed::Mailboxes(Mailboxes::from_file(layout, notes, rules)), n + rows)
 }
 
 /// What the start of a file says it is, for the streams that read it.

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
-use super::notes::JoinNotes;
+use super::notes::{JoinNotes, RuleNotes};
 use super::{CasMailbox, Ids, Setting, Text};
 use crate::decode::Encoding;
 use crate::input::console_stream::{NotedBlock, Reread};
@@ -162,6 +162,28 @@ impl Mailboxes {
         }
     }
 
+    /// The rows of `span` as [`Mailboxes::rows`] gives them, or, for rows read
+    /// again from a file, as the rules read them: made from what was noted of
+    /// them at their first read ([`RuleNotes`]), with no identifiers, and not
+    /// parsed again. For a pass that counts verdicts when the rules read no
+    /// identifier ([`crate::audit::rules::reads_identifiers`]).
+    pub fn rule_rows(&self, span: &Range<usize>) -> Rows<'_> {
+        let Some((file, rules)) = self.file.as_ref().and_then(|f| Some((f, f.rules.as_ref()?)))
+        else {
+            return self.rows(span);
+        };
+        let block = &file.blocks[file.block_of(span.start)];
+        let name = Text::new(&file.name);
+        let mut dropped = block.dropped.iter().peekable();
+        let mut rows = Vec::with_capacity(block.kept());
+        for j in 0..block.rows {
+            if dropped.next_if(|&&d| d as usize == j).is_none() {
+                rows.push(rules.row(block.mapped + j, name));
+            }
+        }
+        Rows::Block(Arc::new(rows))
+    }
+
     /// Every row, in order.
     pub fn iter(&self) -> impl Iterator<Item = MailboxRef<'_>> + '_ {
         self.refs(0..self.len()).map(|(_, row)| row)
@@ -280,6 +302,8 @@ struct FileRows {
     failed: OnceLock<String>,
     /// Blocks parsed again so far.
     reads: AtomicUsize,
+    /// What the rules read of every row the mapper made, when all were noted.
+    rules: Option<Arc<RuleNotes>>,
 }
 
 impl Clone for FileRows {
@@ -298,6 +322,7 @@ impl Clone for FileRows {
             recent: Mutex::new(VecDeque::new()),
             failed: self.failed.clone(),
             reads: AtomicUsize::new(0),
+            rules: self.rules.clone(),
         }
     }
 }
@@ -311,6 +336,9 @@ struct FileBlock {
     first: usize,
     /// Its rows (by position among `rows`) that were dropped, ascending.
     dropped: Vec<u32>,
+    /// Index of its first row among all the rows the mapper made (its first
+    /// [`RuleNotes`]), whatever is dropped.
+    mapped: usize,
     /// For console text: what its second read noted of it.
     noted: Option<Arc<NotedBlock>>,
 }
@@ -564,8 +592,9 @@ pub struct FileLayout {
 
 impl Mailboxes {
     /// Rows read again from a file as `layout` describes; `notes` is what
-    /// the join needs of them, noted as they were first read.
-    pub fn from_file(layout: FileLayout, notes: JoinNotes) -> Mailboxes {
+    /// the join needs of them, and `rules` what the rules read of them, both
+    /// noted as they were first read.
+    pub fn from_file(layout: FileLayout, notes: JoinNotes, rules: RuleNotes) -> Mailboxes {
         let (input, meta) = (layout.input, layout.opened);
         let mut first = 0;
         let mut noted = layout.noted.into_iter().map(|n| Some(Arc::new(n)));
@@ -575,7 +604,7 @@ impl Mailboxes {
             .map(|(at, rows)| (at, rows, noted.next().flatten()))
             .filter(|(_, rows, _)| *rows > 0)
             .map(|(at, rows, noted)| {
-                let b = FileBlock { at, rows, first, dropped: Vec::new(), noted };
+                let b = FileBlock { at, rows, first, dropped: Vec::new(), mapped: first, noted };
                 first += rows;
                 b
             })
@@ -593,6 +622,7 @@ impl Mailboxes {
             recent: Mutex::new(VecDeque::new()),
             failed: OnceLock::new(),
             reads: AtomicUsize::new(0),
+            rules: rules.complete().filter(|r| r.len() == first).map(Arc::new),
         };
         Mailboxes { held: Vec::new(), file: Some(Arc::new(file)), notes: Some(notes) }
     }
@@ -628,7 +658,7 @@ mod tests {
             )],
             noted: Vec::new(),
         };
-        let mailboxes = Mailboxes::from_file(layout, JoinNotes::default());
+        let mailboxes = Mailboxes::from_file(layout, JoinNotes::default(), RuleNotes::default());
         assert_eq!(mailboxes.len(), 1);
         let m = mailboxes.get(0);
         assert_eq!((m.pop_enabled, m.imap_enabled), (Setting::Value(true), Setting::Value(false)));
