@@ -802,9 +802,17 @@ fn streamed_as_whole(tenant: &std::path::Path, encoding: &str) {
     );
     assert!(streamed.snapshot.mailboxes().failure().is_none());
     assert_eq!(format!("{:?}", streamed.snapshot.users), format!("{:?}", whole.snapshot.users));
-    // What the rules read of each mailbox was noted at its first read: the
-    // rows made from the notes are the rows without their identifiers, the
-    // duplicate dropped, block by block.
+    counted_from_notes(&streamed, &whole, encoding);
+    assert!(streamed.snapshot.mailboxes().iter().any(|m| m.ids.key().contains("line\r\nbreak")
+        || m.ids.fields().iter().flatten().any(|f| f.contains("line\r\nbreak"))));
+}
+
+/// What the rules read of each streamed mailbox was noted at its first read:
+/// the rows made from the notes are the rows without their identifiers, the
+/// dropped ones left out, block by block; so an audit that only counts (the
+/// summary a JSON report puts first) reads no block again, and counts what
+/// the held rows of the whole-file read (`whole`) give.
+fn counted_from_notes(streamed: &exoauth::load::Loaded, whole: &exoauth::load::Loaded, what: &str) {
     let mailboxes = streamed.snapshot.mailboxes();
     for span in mailboxes.spans() {
         let noted = mailboxes.rule_rows(&span);
@@ -813,20 +821,16 @@ fn streamed_as_whole(tenant: &std::path::Path, encoding: &str) {
             ids: exoauth::model::Ids::default(),
             ..m.clone()
         };
-        assert_eq!(*noted, *rows.iter().map(blank).collect::<Vec<_>>(), "{encoding}: {span:?}");
+        assert_eq!(*noted, *rows.iter().map(blank).collect::<Vec<_>>(), "{what}: {span:?}");
     }
-    // So an audit that only counts (the summary of a JSON report) reads no
-    // block again, and counts what the held rows give.
     let mut options = every_protocol(exoauth::audit::Want::Block);
     options.scope.all_recipient_types = true;
     let before = mailboxes.blocks_read();
     let counted = exoauth::audit::audit(&streamed.snapshot, &options);
-    assert_eq!(mailboxes.blocks_read(), before, "{encoding}: counted from the notes");
+    assert_eq!(mailboxes.blocks_read(), before, "{what}: counted from the notes");
     let held = exoauth::audit::audit(&whole.snapshot, &options);
-    assert_eq!(format!("{:?}", counted.summary), format!("{:?}", held.summary), "{encoding}");
-    assert_eq!(counted.entries(), held.entries(), "{encoding}");
-    assert!(streamed.snapshot.mailboxes().iter().any(|m| m.ids.key().contains("line\r\nbreak")
-        || m.ids.fields().iter().flatten().any(|f| f.contains("line\r\nbreak"))));
+    assert_eq!(format!("{:?}", counted.summary), format!("{:?}", held.summary), "{what}");
+    assert_eq!(counted.entries(), held.entries(), "{what}");
 }
 
 /// A `ConvertTo-Json` export (an array of objects) is read from the file
@@ -873,6 +877,7 @@ fn streamed_json_exports_read_exactly_as_whole_files() {
         assert!(streamed.snapshot.mailboxes().blocks() > 2);
         assert!(streamed.snapshot.mailboxes().failure().is_none());
         assert!(format!("{:?}", streamed.snapshot.mailboxes()).contains("Quote \\\" and é"));
+        counted_from_notes(&streamed, &whole, "json");
         let guessed = warnings.iter().any(|w| w.starts_with("encoding-guessed"));
         assert_eq!(guessed, *bytes == *ansi, "{warnings:?}");
     }
@@ -969,6 +974,7 @@ fn streamed_list_exports_read_exactly_as_whole_files() {
         // The mailboxes are not held: they are read again by blocks.
         assert!(streamed.snapshot.mailboxes().blocks() > 2);
         assert!(streamed.snapshot.mailboxes().failure().is_none());
+        counted_from_notes(&streamed, &whole, "Format-List");
         let mailboxes = format!("{:?}", streamed.snapshot.mailboxes());
         let beyond = if bytes == ansi { "&#120088; " } else { "\u{1D518} " };
         assert!(mailboxes.contains(beyond), "the character beyond the BMP is read");
@@ -1070,6 +1076,7 @@ fn streamed_table_exports_read_exactly_as_whole_files() {
         // The mailboxes are not held: they are read again by blocks.
         assert!(streamed.snapshot.mailboxes().blocks() > 1);
         assert!(streamed.snapshot.mailboxes().failure().is_none());
+        counted_from_notes(&streamed, &whole, "Format-Table");
         let mailboxes = format!("{:?}", streamed.snapshot.mailboxes());
         assert!(mailboxes.contains(" Junior\""), "the wrapped name is joined");
     }
