@@ -1082,6 +1082,162 @@ fn streamed_table_exports_read_exactly_as_whole_files() {
     }
 }
 
+/// A transcript (`Start-Transcript`, or console output pasted into one file)
+/// is read from its file without holding its text: its large Format-List and
+/// Format-Table parts are read as streams, each a stretch of the file, and
+/// its small parts whole, into exactly what reading the transcript whole
+/// gives: the same parts recognised, rows, rejections (a value the mapper
+/// rejects, an object cut where the next prompt begins) and warnings (the
+/// lines set aside as prompts and banners, a part that matches no export, a
+/// collection cut by `$FormatEnumerationLimit`, a cell cut to fit the
+/// console). A transcript the streams cannot read as the whole-file reader
+/// does (two cmdlets' objects in one part, a cmdlet's output in two parts,
+/// text that needs cleaning, Windows-1252) is read whole, alike.
+#[test]
+fn streamed_transcripts_read_exactly_as_whole_files() {
+    use exoauth::load::{self, SourceFile};
+    use exoauth::model::Environment;
+
+    let (_dir, list) = generated_as(20_000, 5, &["--form", "list"]);
+    let (_dir2, table) = generated_as(20_000, 5, &["--form", "table"]);
+    let read = |tenant: &std::path::Path, name: &str| {
+        let text = std::fs::read_to_string(tenant.join(name)).unwrap();
+        text.trim_start_matches('\u{feff}').to_owned()
+    };
+    let label = |name: &str| format!("\r\n{name:<33}: ");
+    let mut cas = read(&list, "CasMailbox.txt");
+    assert!(cas.len() > 3 << 20, "the mailboxes' part must span blocks: {} bytes", cas.len());
+    cas = cas.replacen(
+        &format!("{}True", label("PopEnabled")),
+        &format!("{}Maybe", label("PopEnabled")),
+        1,
+    );
+    let at = cas.len() / 2 + cas[cas.len() / 2..].find(&label("DisplayName")).unwrap();
+    let collection = format!(
+        "{}{{SMTP:a@contoso.com, smtp:b@contoso.com, smtp:c@contoso.com...}}",
+        label("EmailAddresses")
+    );
+    cas.insert_str(at, &collection);
+    // The session cut short (the console closed): its last object cut in a value.
+    // A collection cut by `$FormatEnumerationLimit` in that object: the
+    // whole-file reader keeps no warning about an object it rejects.
+    let cut = cas.trim_end().rfind(&label("PopEnabled")).unwrap();
+    let last = cas[..cut].rfind(&label("DisplayName")).unwrap();
+    let cut = format!(
+        "{}{}{{SMTP:z@contoso.com, smtp:y@contoso.com...}}{}{}Tr",
+        &cas[..last],
+        label("EmailAddresses"),
+        &cas[last..cut],
+        label("PopEnabled")
+    );
+    // A display name cut to fit the console in the users' table.
+    let users = read(&table, "User.txt");
+    assert!(users.len() > 2 << 20, "the users' part must span blocks: {} bytes", users.len());
+    let session = |cas: &str, stopped: bool| {
+        let mut t = String::from(
+            "**********************\r\nWindows PowerShell transcript start\r\nStart time: 20261201090000\r\nUsername: CONTOSO\\admin\r\n**********************\r\nTranscript started, output file is C:\\temp\\exo.txt\r\n",
+        );
+        for (command, output) in [
+            ("Get-AuthenticationPolicy | Format-List", read(&list, "AuthenticationPolicy.txt")),
+            (
+                "Get-OrganizationConfig | fl DefaultAuthenticationPolicy",
+                read(&list, "OrganizationConfig.txt"),
+            ),
+            ("Get-TransportConfig | fl", read(&list, "TransportConfig.txt")),
+            ("Get-Date", "\r\nMonday, 1 December 2026 09:00:00\r\n".to_owned()),
+            ("Get-User -ResultSize Unlimited | ft -AutoSize", users.clone()),
+            ("Get-EXOCasMailbox -ResultSize Unlimited | fl", cas.to_owned()),
+        ] {
+            t.push_str(&format!("PS C:\\> {command}\r\n{output}"));
+            if !stopped && command.starts_with("Get-EXOCasMailbox") {
+                return t;
+            }
+            t.push_str("\r\n");
+        }
+        t.push_str("PS C:\\> Stop-Transcript\r\n**********************\r\nWindows PowerShell transcript end\r\nEnd time: 20261201091500\r\n**********************\r\n");
+        t
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("transcript.txt");
+    // Bytes reported read: the file's length, once (a transcript read whole
+    // after its parts were streamed would be reported again).
+    struct Bytes(std::sync::atomic::AtomicU64);
+    impl exoauth::progress::Progress for Bytes {
+        fn start(&self, _: &'static str, _: Option<u64>, _: exoauth::progress::Unit) {}
+        fn advance(&self, n: u64) {
+            self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn finish(&self) {}
+    }
+    let both = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        let counted = Bytes(0.into());
+        let streamed = load::load_with(dir.path(), Environment::Online, &counted).unwrap();
+        let source = SourceFile { cmdlet: None, path: path.clone(), bytes: bytes.to_vec().into() };
+        let whole = load::load_sources(vec![source], Environment::Online).unwrap();
+        assert_read_alike(&streamed, &whole);
+        let whys = |l: &load::Loaded| l.inputs.iter().map(|i| i.why.clone()).collect::<Vec<_>>();
+        (streamed, whole, counted.0.into_inner() == bytes.len() as u64, whys)
+    };
+    let text = session(&cut, false);
+    for bytes in [text.as_bytes().to_vec(), [&b"\xEF\xBB\xBF"[..], text.as_bytes()].concat()] {
+        let (streamed, whole, once, whys) = both(&bytes);
+        assert!(once, "each byte reported read once");
+        let streamed_whys = whys(&streamed);
+        assert_eq!(
+            streamed_whys.iter().filter(|w| w.ends_with("(read as a stream)")).count(),
+            2,
+            "the users' table and the mailboxes' list: {streamed_whys:?}"
+        );
+        assert_eq!(streamed.inputs.len(), 5, "{:?}", streamed.inputs);
+        let (rejected, warnings) = said(&streamed);
+        assert!(rejected.iter().any(|r| r.contains("truncated object")), "{rejected:?}");
+        assert!(rejected.iter().any(|r| r.contains("Maybe")), "{rejected:?}");
+        for code in ["set-aside", "transcript-part-ignored", "truncated-collection"] {
+            assert!(warnings.iter().any(|w| w.starts_with(code)), "{code}: {warnings:?}");
+        }
+        // The mailboxes are not held: they are read again by blocks.
+        assert!(streamed.snapshot.mailboxes().blocks() > 2);
+        assert!(streamed.snapshot.mailboxes().failure().is_none());
+        assert_eq!(whole.snapshot.mailboxes().blocks(), 0);
+        counted_from_notes(&streamed, &whole, "transcript");
+    }
+    // Read whole, alike: a column only the cut object has (the whole-file
+    // reader leaves it out of the part's columns); two cmdlets' objects in
+    // one part (the users pasted as a list after the mailboxes, with no
+    // prompt between); the mailboxes' output in two parts; an indented
+    // transcript (cleaning sets the indentation aside); the same in
+    // Windows-1252.
+    let cut_alone = session(&cut.replacen(&collection, "", 1), false);
+    let text = session(&cas, true);
+    let users_list = read(&list, "User.txt");
+    let run_together = text.replacen(
+        "\r\nPS C:\\> Stop-Transcript",
+        &format!("\r\n{}\r\nPS C:\\> Stop-Transcript", users_list.trim()),
+        1,
+    );
+    // (Ten whole objects.)
+    let some = cas.match_indices("\r\n\r\n").nth(10).unwrap().0 + 2;
+    let twice = text.replacen(
+        "PS C:\\> Stop-Transcript",
+        &format!("PS C:\\> Get-EXOCasMailbox | fl\r\n{}\r\nPS C:\\> Stop-Transcript", &cas[..some]),
+        1,
+    );
+    let indented: String = text.split_inclusive('\n').map(|l| format!("    {l}")).collect();
+    for (what, bytes) in [
+        ("a column only the cut object has", cut_alone.into_bytes()),
+        ("run together", run_together.into_bytes()),
+        ("twice", twice.into_bytes()),
+        ("indented", indented.into_bytes()),
+        ("Windows-1252", set_content(&text.replace("Alex", "Zoë"))),
+    ] {
+        let (streamed, _, _, whys) = both(&bytes);
+        let whys = whys(&streamed);
+        assert!(whys.iter().all(|w| !w.contains("stream")), "{what}: read whole: {whys:?}");
+        assert_eq!(streamed.snapshot.mailboxes().blocks(), 0, "{what}: the mailboxes held");
+    }
+}
+
 /// A missing policy is reported with the setting that names it: the user's own
 /// assignment, or the org default for a user without one. Regression: the
 /// org-default case once read as `User.AuthenticationPolicy` under a mutant.

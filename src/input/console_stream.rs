@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::detect::{self, Detection, Form};
-use super::lines::{BLOCK, read_lines, split};
+use super::lines::{BLOCK, read_lines, read_lines_at, split};
 use super::list::strip_ansi;
 use super::stream::Counted;
 use super::{Cells, Record, Records, Rejection, Warning, list, paste, table};
@@ -47,6 +47,40 @@ pub struct ConsoleFile<'p> {
     blocks: Option<Vec<NotedBlock>>,
     /// Whether a line break ends the file (known after the second pass).
     ended: bool,
+    /// The stretch of the file read, when not all of it.
+    window: Option<Window>,
+}
+
+/// A stretch of a UTF-8 file that starts on a line: a transcript's part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Where it starts in the file.
+    pub at: u64,
+    /// How many bytes it holds.
+    pub len: u64,
+    /// Its first line.
+    pub line: usize,
+}
+
+/// Reads the lines of the file (`window`: of that stretch of it) a block at
+/// a time, as [`read_lines`] and [`read_lines_at`] do.
+fn lines_of(
+    input: std::fs::File,
+    window: Option<Window>,
+    block: usize,
+    progress: &dyn Progress,
+    each: &mut dyn FnMut(&str, usize, u64) -> bool,
+) -> io::Result<Option<Encoding>> {
+    use std::io::{Read as _, Seek as _};
+    match window {
+        None => read_lines(Counted { inner: input, progress }, block, each),
+        Some(w) => {
+            let mut input = input;
+            input.seek(io::SeekFrom::Start(w.at))?;
+            let inner = input.take(w.len);
+            read_lines_at(Counted { inner, progress }, block, (w.at, w.line), each)
+        }
+    }
 }
 
 /// A block of whole lines as the second pass read it: where it is in the
@@ -237,7 +271,19 @@ impl<'p> ConsoleFile<'p> {
         form: Form,
         progress: &'p dyn Progress,
     ) -> io::Result<Option<ConsoleFile<'p>>> {
-        ConsoleFile::open_sized(file, path, form, progress, BLOCK)
+        ConsoleFile::open_sized(file, path, form, progress, BLOCK, None)
+    }
+
+    /// [`ConsoleFile::open`] for a stretch of a UTF-8 file (a transcript's
+    /// part): its line numbers and block offsets are the file's.
+    pub fn open_window(
+        file: &Arc<str>,
+        path: &Path,
+        form: Form,
+        progress: &'p dyn Progress,
+        window: Window,
+    ) -> io::Result<Option<ConsoleFile<'p>>> {
+        ConsoleFile::open_sized(file, path, form, progress, BLOCK, Some(window))
     }
 
     fn open_sized(
@@ -246,6 +292,7 @@ impl<'p> ConsoleFile<'p> {
         form: Form,
         progress: &'p dyn Progress,
         block: usize,
+        window: Option<Window>,
     ) -> io::Result<Option<ConsoleFile<'p>>> {
         let form = match form {
             Form::List => FormSurvey::List { layout: list::Layout::default(), after_list: false },
@@ -265,7 +312,8 @@ impl<'p> ConsoleFile<'p> {
             seen: 0,
         };
         let input = std::fs::File::open(path)?;
-        let read = read_lines(input, block, &mut |text, line, _| survey.block(text, line))?;
+        let each = &mut |text: &str, line, _| survey.block(text, line);
+        let read = lines_of(input, window, block, &crate::progress::Silent, each)?;
         let Some(encoding) = read else { return Ok(None) };
         let Some((layout, detection, records)) = survey.finish() else { return Ok(None) };
         Ok(Some(ConsoleFile {
@@ -281,6 +329,7 @@ impl<'p> ConsoleFile<'p> {
             read: None,
             blocks: None,
             ended: true,
+            window,
         }))
     }
 
@@ -295,6 +344,14 @@ impl<'p> ConsoleFile<'p> {
     /// What the detector says of the file.
     pub fn detection(&self) -> &Detection {
         &self.detection
+    }
+
+    /// The form it is read as.
+    pub fn form(&self) -> Form {
+        match self.layout {
+            Layout::List(_) => Form::List,
+            Layout::Table(_) => Form::Table,
+        }
     }
 
     /// The file's encoding.
@@ -386,13 +443,14 @@ impl Records for ConsoleFile<'_> {
     }
 
     fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
-        let input = match Counted::open(&self.path, self.progress) {
+        let input = match std::fs::File::open(&self.path) {
             Ok(input) => input,
             Err(e) => {
                 self.read = Some(Err(e));
                 return;
             }
         };
+        let (window, progress) = (self.window, self.progress);
         let (mut records, mut ended) = (0, true);
         // Records handed on, and the first one's line, in the block being read.
         let (handed, first_record) = (Cell::new(0), Cell::new(None));
@@ -424,7 +482,7 @@ impl Records for ConsoleFile<'_> {
             Layout::List(layout) => {
                 let mut reader = list::Reader::new(file, layout);
                 let mut failed = false;
-                let read = read_lines(input, self.block, &mut |text, first, at| {
+                let read = lines_of(input, window, self.block, progress, &mut |text, first, at| {
                     ended = text.ends_with('\n');
                     close(&mut noted);
                     note(&mut noted, text, first, at, Resume::List(reader.state()));
@@ -449,7 +507,7 @@ impl Records for ConsoleFile<'_> {
                 let rejects =
                     self.rejects_cut.as_deref().map(|r| r as &(dyn Fn(&str) -> bool + Sync));
                 let mut reader = table::Reader::new(file, layout, rejects);
-                let read = read_lines(input, self.block, &mut |text, first, at| {
+                let read = lines_of(input, window, self.block, progress, &mut |text, first, at| {
                     ended = text.ends_with('\n');
                     close(&mut noted);
                     note(&mut noted, text, first, at, Resume::Table(reader.state()));
@@ -513,7 +571,8 @@ mod tests {
         let path = dir.path().join("CasMailbox.txt");
         std::fs::write(&path, bytes).unwrap();
         let file: Arc<str> = Arc::from("CasMailbox.txt");
-        let mut list = ConsoleFile::open_sized(&file, &path, form, &Silent, block).unwrap()?;
+        let mut list =
+            ConsoleFile::open_sized(&file, &path, form, &Silent, block, None).unwrap()?;
         if let Some(rejects) = rejects {
             list = list.rejecting_cut(rejects);
         }

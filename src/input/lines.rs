@@ -22,8 +22,30 @@ pub const BLOCK: usize = 1 << 20;
 /// encoding, or `None` when the text is not read this way (see the module
 /// documentation) or `each` returned false.
 pub fn read_lines<'r>(
+    input: impl io::Read + 'r,
+    block: usize,
+    each: &mut dyn FnMut(&str, usize, u64) -> bool,
+) -> io::Result<Option<Encoding>> {
+    read_from(input, block, None, each)
+}
+
+/// [`read_lines`] for a stretch of a UTF-8 file that starts on a line:
+/// `input` reads its bytes, which start at offset `at` in the file, on line
+/// `line`. `None` when they are not UTF-8 text the whole-file reader reads
+/// as such.
+pub fn read_lines_at<'r>(
+    input: impl io::Read + 'r,
+    block: usize,
+    (at, line): (u64, usize),
+    each: &mut dyn FnMut(&str, usize, u64) -> bool,
+) -> io::Result<Option<Encoding>> {
+    read_from(input, block, Some((at, line)), each)
+}
+
+fn read_from<'r>(
     mut input: impl io::Read + 'r,
     block: usize,
+    within: Option<(u64, usize)>,
     each: &mut dyn FnMut(&str, usize, u64) -> bool,
 ) -> io::Result<Option<Encoding>> {
     let block = block.max(4);
@@ -33,6 +55,7 @@ pub fn read_lines<'r>(
     let mut eof = n < block;
     let (mut reader, mut encoding, mut buf): (Box<dyn io::Read + 'r>, _, _) = match head.as_slice()
     {
+        _ if within.is_some() => (Box::new(input), Encoding::Utf8, head),
         [0xFF, 0xFE, rest @ ..] => {
             eof = false;
             (Box::new(DecodingReader::utf16(input, false, rest)), Encoding::Utf16Le, Vec::new())
@@ -49,10 +72,12 @@ pub fn read_lines<'r>(
     // file that is not UTF-8 is read as Windows-1252 only when it holds no
     // UTF-8 beyond ASCII).
     let mut first = buf[..buf.len().min(decode::HEAD)].to_vec();
-    let mut ascii = true;
-    let mut line = 1;
+    // (Within a file, its text is UTF-8 throughout.)
+    let mut ascii = within.is_none();
+    let mut line = within.map_or(1, |(_, line)| line);
     // Where the next block starts in the file: past the byte-order mark.
     let mut at = match encoding {
+        _ if within.is_some() => within.map_or(0, |(at, _)| at),
         Encoding::Utf8Bom => 3,
         Encoding::Utf16Le | Encoding::Utf16Be => 2,
         _ => 0,

@@ -238,32 +238,59 @@ fn may_need(text: &str, from_start: bool) -> bool {
         if std::mem::take(&mut first_data) && matches!(line[0], b' ' | b'\t') {
             return true;
         }
-        match line[0] {
-            b'>' | b'`' | b'~' | b'$' | b'<' => return true,
-            // The module's dashed notice rule ([`is_dash_rule`]); never a
-            // table's rule, whose runs of dashes spaces separate.
-            b'-' if {
-                let t = line.trim_ascii();
-                t.len() >= 40 && t.iter().all(|&b| b == b'-' || !b.is_ascii())
-            } =>
-            {
-                return true;
-            }
-            // A prompt or transcript banner ([`super::transcript::may_be_noise`]).
-            b'*' | b'[' | b'P' | b'T' if super::transcript::may_be_noise(text_line) => {
-                return true;
-            }
-            b if b.is_ascii_alphabetic() && (is_command(text_line) || is_banner(text_line)) => {
-                return true;
-            }
-            _ => {}
-        }
-        let tail = &line[line.len().saturating_sub(6)..];
-        if tail.contains(&b'<') && tail.ends_with(b">") {
+        if line_may_need(text_line) {
             return true;
         }
     }
     false
+}
+
+/// The per-line part of [`may_need_cleaning`]: false only when [`clean`]
+/// leaves the line (without its `\r`, holding something) as it is, given
+/// that other lines hold data and that a line with no indentation does.
+pub(crate) fn line_may_need(text_line: &str) -> bool {
+    let line = text_line.as_bytes();
+    match line[0] {
+        b'>' | b'`' | b'~' | b'$' | b'<' => return true,
+        // The module's dashed notice rule ([`is_dash_rule`]); never a
+        // table's rule, whose runs of dashes spaces separate.
+        b'-' if {
+            let t = line.trim_ascii();
+            t.len() >= 40 && t.iter().all(|&b| b == b'-' || !b.is_ascii())
+        } =>
+        {
+            return true;
+        }
+        // A prompt or transcript banner ([`super::transcript::may_be_noise`]).
+        b'*' | b'[' | b'P' | b'T' if super::transcript::may_be_noise(text_line) => {
+            return true;
+        }
+        b if b.is_ascii_alphabetic() && (is_command(text_line) || is_banner(text_line)) => {
+            return true;
+        }
+        _ => {}
+    }
+    let tail = &line[line.len().saturating_sub(6)..];
+    tail.contains(&b'<') && tail.ends_with(b">")
+}
+
+/// Whether [`clean`] sets a prompt or transcript banner line (without its
+/// `\r`) aside as anything else, or changes it: a fence, a comment marker, a
+/// banner, a dashed rule or an echoed command.
+pub(crate) fn claims_noise_line(line: &str) -> bool {
+    is_fence(line)
+        || is_comment_marker(line)
+        || is_banner(line)
+        || is_dash_rule(line)
+        || echoed_command(line).is_some()
+}
+
+/// The command of a line that is a command typed without a prompt, or
+/// behind a bare `> `.
+fn echoed_command(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    let command = t.strip_prefix("> ").filter(|c| is_command(c)).or(is_command(t).then_some(t));
+    command.filter(|_| !super::transcript::is_prompt(t))
 }
 
 /// Sets aside what is not data (see the module documentation).
@@ -365,11 +392,7 @@ fn clean_lines(text: &str) -> Cleaned<'_> {
     }
     // Commands typed without a prompt, or behind a bare `> `.
     for (k, l) in lines.iter_mut().enumerate() {
-        let t = l.trim_start();
-        let command = t.strip_prefix("> ").filter(|c| is_command(c)).or(is_command(t).then_some(t));
-        if let Some(c) = command
-            && !super::transcript::is_prompt(t)
-        {
+        if let Some(c) = echoed_command(l) {
             note(Kind::Command, k);
             *l = Cow::Owned(format!("PS> {}", c.trim_end()));
             data[k] = false;

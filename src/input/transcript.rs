@@ -46,6 +46,8 @@ pub struct Part {
     /// first line to the line break after its last (none after the file's
     /// last line).
     pub bytes: std::ops::Range<usize>,
+    /// What its first paragraph looks like.
+    pub class: Class,
 }
 
 impl Part {
@@ -53,10 +55,15 @@ impl Part {
     /// part blanked, so that line numbers stay the file's. Made when asked
     /// for, so that a transcript's parts are not all held at once.
     pub fn text(&self, transcript: &str) -> String {
+        self.text_of(&transcript[self.bytes.clone()])
+    }
+
+    /// [`Part::text`], given the part's own text (its bytes of the transcript).
+    pub fn text_of(&self, own: &str) -> String {
         let before = self.line - 1;
-        let mut text = String::with_capacity(before + self.bytes.len());
+        let mut text = String::with_capacity(before + own.len());
         text.extend(std::iter::repeat_n('\n', before));
-        text.push_str(&transcript[self.bytes.clone()]);
+        text.push_str(own);
         text
     }
 }
@@ -140,21 +147,39 @@ fn each_noise<'a, L: std::ops::Deref<Target = str>>(
     lines: &'a [L],
     mut f: impl FnMut(Option<Noise<'a>>),
 ) {
-    let mut in_banner = false;
-    let mut after_prompt = false;
+    let mut state = NoiseState::default();
     for (k, raw) in lines.iter().enumerate() {
-        let line = raw.trim_end_matches('\r');
         let next = lines.get(k + 1).map_or("", |l| l.trim_end_matches('\r'));
-        let kind = if banner_rule(line).is_ok()
-            && (in_banner || next.to_ascii_lowercase().contains("transcript"))
-        {
-            in_banner = !in_banner;
+        f(state.kind(raw.trim_end_matches('\r'), next));
+    }
+}
+
+/// What the lines before say of the next: inside a banner, or after a prompt.
+#[derive(Debug, Clone, Copy, Default)]
+struct NoiseState {
+    in_banner: bool,
+    after_prompt: bool,
+}
+
+impl NoiseState {
+    /// What `line` (without its `\r`) is, `next` being the line after it
+    /// (empty for none): a banner rule is one when the banner is open or the
+    /// next line speaks of a transcript.
+    fn kind<'a>(&mut self, line: &'a str, next: &str) -> Option<Noise<'a>> {
+        let rule = banner_rule(line).is_ok();
+        self.kind_of(line, rule && (self.in_banner || mentions_transcript(next)))
+    }
+
+    /// [`NoiseState::kind`], told whether the line is a banner's rule.
+    fn kind_of<'a>(&mut self, line: &'a str, banner: bool) -> Option<Noise<'a>> {
+        let kind = if banner {
+            self.in_banner = !self.in_banner;
             Some(Noise::Other)
-        } else if in_banner {
+        } else if self.in_banner {
             Some(Noise::Other)
         } else if let Ok((_, command)) = prompt(line) {
             Some(Noise::Prompt(command))
-        } else if (after_prompt && continuation_prompt(line).is_ok())
+        } else if (self.after_prompt && continuation_prompt(line).is_ok())
             || line.starts_with("Transcript started, output file is")
             || line.starts_with("Transcript stopped, output file is")
         {
@@ -162,10 +187,15 @@ fn each_noise<'a, L: std::ops::Deref<Target = str>>(
         } else {
             None
         };
-        after_prompt = matches!(kind, Some(Noise::Prompt(_)))
-            || (after_prompt && matches!(kind, Some(Noise::Other)));
-        f(kind);
+        self.after_prompt = matches!(kind, Some(Noise::Prompt(_)))
+            || (self.after_prompt && matches!(kind, Some(Noise::Other)));
+        kind
     }
+}
+
+/// Whether a line speaks of a transcript (the line after a banner's rule).
+fn mentions_transcript(line: &str) -> bool {
+    line.to_ascii_lowercase().contains("transcript")
 }
 
 /// For each line, whether it is a prompt, a `>>` continuation or a transcript
@@ -233,92 +263,223 @@ pub fn blank_noise(text: &str) -> Cow<'_, str> {
     kept.join("\n").into()
 }
 
-/// The form class of a paragraph, for splitting a segment where it changes.
+/// What a paragraph looks like, for splitting a segment where it changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
+pub enum Class {
+    /// A rule of dashes second to fifth in it: Format-Table output.
     Table,
+    /// A first line that is a Format-List property.
     List,
+    /// Anything else (JSON, CSV, prose): it runs to the end of its segment.
     Other,
-}
-
-fn class(paragraph: &[&str]) -> Class {
-    let first = paragraph.first().map_or("", |l| l.trim_end_matches('\r'));
-    let first = list::strip_ansi(first);
-    if paragraph.iter().skip(1).take(4).any(|l| table::is_rule(l.trim_end_matches('\r'))) {
-        Class::Table
-    } else if detect::is_list_line(&first) {
-        Class::List
-    } else {
-        Class::Other
-    }
 }
 
 /// Splits a transcript into its outputs.
 pub fn split(text: &str) -> Vec<Part> {
-    // A line's place in the text, from where its slice starts.
-    let at = |line: &str| line.as_ptr().addr() - text.as_ptr().addr();
-    let lines: Vec<&str> = text.split('\n').collect();
-    let kinds = noise(&lines);
-    let blank = |k: usize| lines[k].trim().is_empty();
-    let mut parts = Vec::new();
-    let mut command: Option<&str> = None;
-    let mut k = 0;
-    while k < lines.len() {
-        if let Some(kind) = kinds[k] {
-            if let Noise::Prompt(c) = kind {
-                command = Some(c).filter(|c| !c.is_empty());
-            }
-            k += 1;
-            continue;
-        }
-        // A segment of output: up to the next prompt or banner.
-        let end = (k..lines.len()).find(|&j| kinds[j].is_some()).unwrap_or(lines.len());
-        // Paragraphs, merged while their class stays the same; anything that is
-        // neither a table nor a list (JSON, CSV) runs to the end of the segment.
-        let mut start: Option<(usize, Class)> = None;
-        let mut j = k;
-        while j < end {
-            if blank(j) {
-                j += 1;
-                continue;
-            }
-            let para_end = (j..end).find(|&x| blank(x)).unwrap_or(end);
-            let c = class(&lines[j..para_end]);
-            match start {
-                Some((_, Class::Other)) => {}
-                Some((s, current)) if current != c => {
-                    parts.push(part(&lines, at, s, j, command));
-                    start = Some((j, c));
-                }
-                Some(_) => {}
-                None => start = Some((j, c)),
-            }
-            j = para_end;
-        }
-        if let Some((s, _)) = start {
-            parts.push(part(&lines, at, s, end, command));
-        }
-        command = None;
-        k = end;
+    let mut splitter = Splitter::default();
+    let mut at = 0;
+    let mut pieces = text.split('\n').peekable();
+    while let Some(line) = pieces.next() {
+        splitter.push(line, at, pieces.peek().is_some());
+        at += line.len() + 1;
     }
-    parts
+    splitter.finish().0
 }
 
-/// The part of lines `start..end`, `at` giving where a line starts in the text.
-fn part(
-    lines: &[&str],
-    at: impl Fn(&str) -> usize,
-    start: usize,
+/// Splits a transcript into its outputs a line at a time, so that a file can
+/// be split as it is read ([`split`] feeds it a text's lines). A line's kind
+/// waits for the line after it (a banner's rule is one when the next line
+/// speaks of a transcript), so each line is taken when the next arrives.
+#[derive(Debug, Default)]
+pub struct Splitter {
+    noise: NoiseState,
+    /// The line that arrived last, not yet taken.
+    pending: Option<Arrived>,
+    /// The command typed at the last prompt, for the output after it.
+    command: Option<String>,
+    /// The lines taken since the last prompt or banner are output.
+    in_segment: bool,
+    /// The part being gathered: its first line, where it starts, its class.
+    start: Option<(usize, usize, Class)>,
+    /// The paragraph being read.
+    paragraph: Option<Paragraph>,
+    /// Where the last line taken ends (past its line break, if any).
     end: usize,
-    command: Option<&str>,
-) -> Part {
-    let first = at(lines[start]);
-    // Up to the line break after the last line, when there is one: the
-    // transcript's last line keeps its missing line break, so that a part
-    // the file's end cut off reads as cut (`Parsed::reject_cut_last`).
-    let last = lines[end - 1];
-    let after = at(last) + last.len() + usize::from(end < lines.len());
-    Part { line: start + 1, command: command.map(str::to_owned), bytes: first..after }
+    /// How many lines have arrived.
+    lines: usize,
+    parts: Vec<Part>,
+    /// The lines that are prompts or banners.
+    noise_lines: Vec<usize>,
+}
+
+/// What is kept of a line until the line after it arrives.
+#[derive(Debug)]
+struct Arrived {
+    number: usize,
+    at: usize,
+    end: usize,
+    blank: bool,
+    banner_rule: bool,
+    /// Its kind unless it is a banner's rule (known on arrival), and the
+    /// state after it.
+    noise: Option<Noise<'static>>,
+    after: NoiseState,
+    /// The command, when it is a prompt with one.
+    command: Option<String>,
+    /// It would open a paragraph as Format-List output.
+    list: bool,
+    /// It is a table's rule, second to fifth in its paragraph.
+    rule: bool,
+}
+
+/// A paragraph being read: its first line, where it starts, where the line
+/// before it ends, and what it holds so far.
+#[derive(Debug)]
+struct Paragraph {
+    line: usize,
+    at: usize,
+    before: usize,
+    list: bool,
+    ruled: bool,
+    len: usize,
+}
+
+impl Splitter {
+    /// Takes the next line (`raw`, without its `\n`), which starts at `at`;
+    /// `broken` when a line break follows it. Returns the line before it,
+    /// now that its kind is known: its number and whether it is a prompt or
+    /// banner line.
+    pub fn push(&mut self, raw: &str, at: usize, broken: bool) -> Option<(usize, bool)> {
+        let line = raw.trim_end_matches('\r');
+        let taken = self.pending.take().map(|p| {
+            let banner = p.banner_rule && (self.noise.in_banner || mentions_transcript(line));
+            self.take(p, banner)
+        });
+        self.lines += 1;
+        let blank = raw.trim().is_empty();
+        // Where it would fall in a paragraph, should it be output.
+        let place = self.paragraph.as_ref().map_or(0, |p| p.len);
+        let list = place == 0 && !blank && detect::is_list_line(&list::strip_ansi(line));
+        let rule = (1..=4).contains(&place) && table::is_rule(line);
+        let banner_rule = banner_rule(line).is_ok();
+        // Its kind, and the state after it, unless it is a banner's rule: the
+        // lines before decide, and they are all taken.
+        let mut after = self.noise;
+        let noise = after.kind_of(line, false);
+        let command = match noise {
+            Some(Noise::Prompt(c)) => Some(c.to_owned()),
+            _ => None,
+        };
+        let noise = noise.map(|n| match n {
+            Noise::Prompt(_) => Noise::Prompt(""),
+            Noise::Other => Noise::Other,
+        });
+        self.pending = Some(Arrived {
+            number: self.lines,
+            at,
+            end: at + raw.len() + usize::from(broken),
+            blank,
+            banner_rule,
+            noise,
+            after,
+            command,
+            list,
+            rule,
+        });
+        taken
+    }
+
+    /// Ends the text: the parts, and the lines that are prompts or banners.
+    pub fn finish(mut self) -> (Vec<Part>, Vec<usize>) {
+        if let Some(p) = self.pending.take() {
+            let banner = p.banner_rule && self.noise.in_banner;
+            self.take(p, banner);
+        }
+        self.end_segment();
+        (self.parts, self.noise_lines)
+    }
+
+    /// Takes a line whose kind is known (`banner`: it is a banner's rule).
+    fn take(&mut self, p: Arrived, banner: bool) -> (usize, bool) {
+        let noise = if banner {
+            self.noise.kind_of("", true)
+        } else {
+            self.noise = p.after;
+            p.noise
+        };
+        let is_noise = noise.is_some();
+        if is_noise {
+            self.end_paragraph();
+            self.end_segment();
+            if matches!(noise, Some(Noise::Prompt(_))) {
+                self.command = p.command.filter(|c| !c.is_empty());
+            }
+            self.noise_lines.push(p.number);
+        } else {
+            self.in_segment = true;
+            if p.blank {
+                self.end_paragraph();
+            } else if let Some(paragraph) = self.paragraph.as_mut() {
+                paragraph.ruled |= p.rule;
+                paragraph.len += 1;
+            } else {
+                self.paragraph = Some(Paragraph {
+                    line: p.number,
+                    at: p.at,
+                    before: self.end,
+                    list: p.list,
+                    ruled: false,
+                    len: 1,
+                });
+            }
+        }
+        self.end = p.end;
+        (p.number, is_noise)
+    }
+
+    /// Ends the paragraph being read: a new part starts with it when its
+    /// class differs from the part's (anything that is neither a table nor a
+    /// list runs to the end of the segment).
+    fn end_paragraph(&mut self) {
+        let Some(p) = self.paragraph.take() else { return };
+        let class = if p.ruled {
+            Class::Table
+        } else if p.list {
+            Class::List
+        } else {
+            Class::Other
+        };
+        match self.start {
+            Some((_, _, Class::Other)) => {}
+            Some((line, at, current)) if current != class => {
+                self.push_part(line, at, p.before, current);
+                self.start = Some((p.line, p.at, class));
+            }
+            Some(_) => {}
+            None => self.start = Some((p.line, p.at, class)),
+        }
+    }
+
+    /// Ends a segment of output (at a prompt or banner, or the text's end).
+    fn end_segment(&mut self) {
+        self.end_paragraph();
+        if let Some((line, at, class)) = self.start.take() {
+            self.push_part(line, at, self.end, class);
+        }
+        if std::mem::take(&mut self.in_segment) {
+            self.command = None;
+        }
+    }
+
+    fn push_part(&mut self, line: usize, at: usize, end: usize, class: Class) {
+        self.parts.push(Part { line, command: self.command.clone(), bytes: at..end, class });
+    }
+
+    /// Whether the line that arrived last may be a prompt or banner line (it
+    /// is one, or a rule whose kind the next line decides).
+    pub fn last_may_be_noise(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.noise.is_some() || p.banner_rule)
+    }
 }
 
 #[cfg(test)]
@@ -367,6 +528,44 @@ mod tests {
         // Line numbers are the file's.
         assert_eq!(parts[1].text(TRANSCRIPT).split('\n').nth(15), Some("a1   Allow\r"));
         assert!(!parts[1].text(TRANSCRIPT).contains("Name"));
+    }
+
+    #[test]
+    fn the_splitter_reports_each_lines_kind_as_the_line_after_it_arrives() {
+        use proptest::prelude::*;
+        let line = prop::sample::select(vec![
+            "PS C:\\> Get-User | fl",
+            "PS>",
+            ">> -ResultSize Unlimited",
+            "**********************",
+            "Windows PowerShell transcript start",
+            "Transcript started, output file is C:\\t.txt",
+            "",
+            "\r",
+            "Name       : Alex",
+            "Guid  Name",
+            "----  ----",
+            "a1    b",
+            "transcript",
+        ]);
+        proptest!(ProptestConfig::with_cases(2000), |(lines in prop::collection::vec(line, 0..30))| {
+            let text = lines.join("\n");
+            let all: Vec<&str> = text.split('\n').collect();
+            let (mut splitter, mut at, mut taken) = (Splitter::default(), 0, Vec::new());
+            for (k, line) in all.iter().enumerate() {
+                taken.extend(splitter.push(line, at, k + 1 < all.len()));
+                at += line.len() + 1;
+            }
+            let (parts, noise) = splitter.finish();
+            prop_assert_eq!(&parts, &split(&text));
+            let want: Vec<usize> =
+                (1..=all.len()).filter(|&k| noise_lines(&all)[k - 1]).collect();
+            prop_assert_eq!(&noise, &want);
+            // Every line but the last is reported as the next arrives.
+            let reported: Vec<usize> = taken.iter().filter(|t| t.1).map(|t| t.0).collect();
+            prop_assert_eq!(reported, want.into_iter().filter(|&k| k < all.len()).collect::<Vec<_>>());
+            prop_assert_eq!(taken.len(), all.len() - 1);
+        });
     }
 
     #[test]

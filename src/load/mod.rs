@@ -33,15 +33,15 @@ use checks::missing_files;
 pub use convert::{Converted, read_one};
 pub use extra::{add_evidence, add_exceptions};
 pub use file::SourceFile;
-use file::{Outcome, Typed, outcome};
+use file::{Outcome, Typed};
 use folder::find_files;
 pub use folder::sorted_entries;
 pub use form::{FormName, Forms};
 use streamed::load_streamed;
 use text::display_name;
-use transcript::parse_transcript;
 pub use transcript::{ParsedFile, TranscriptPart, parse_bytes, transcript_parts};
-use whole::{load_one, map_parsed};
+use transcript::{stream_transcript, whole_transcript};
+use whole::load_one;
 
 /// Why an export folder could not be read. Each names the file (and line where
 /// there is one) and what to do.
@@ -206,18 +206,29 @@ pub fn load_with_forms(
             }
         })
         .collect::<Result<Vec<Outcome>, LoadError>>();
-    let transcripts = transcripts
-        .into_iter()
-        .map(|(cmdlet, path)| {
-            let bytes = std::fs::read(&path)
-                .map_err(|error| LoadError::Io { path: path.clone(), error })?;
-            progress.advance(bytes.len() as u64);
-            Ok(SourceFile { cmdlet, path, bytes: Cow::Owned(bytes) })
-        })
-        .collect::<Result<Vec<SourceFile>, LoadError>>();
+    // Then the transcripts, one at a time, each streamed from disk when it
+    // is plain output (see `stream_transcript`), else read whole; a part
+    // whose cmdlet a file or an earlier transcript holds is ignored.
+    let mut outcomes = outcomes?;
+    let mut transcript_warnings = Vec::new();
+    for (_, path) in transcripts {
+        match stream_transcript(&path, environment, digests, progress, &outcomes)? {
+            Some(mut read) => {
+                transcript_warnings.append(&mut read.warnings);
+                outcomes.append(&mut read.parts);
+            }
+            None => {
+                let bytes = std::fs::read(&path)
+                    .map_err(|error| LoadError::Io { path: path.clone(), error })?;
+                progress.advance(bytes.len() as u64);
+                let bytes = Cow::Owned(bytes);
+                let (o, w) = (&mut outcomes, &mut transcript_warnings);
+                whole_transcript(&path, bytes, environment, digests, o, w)?;
+            }
+        }
+    }
     progress.finish();
-    let loaded = assemble(outcomes?, transcripts?, environment, digests);
-    let mut loaded = loaded?;
+    let mut loaded = assemble(outcomes, transcript_warnings, environment)?;
     if !loaded.inputs.iter().any(|i| i.cmdlet == Cmdlet::CasMailbox) {
         return Err(LoadError::NoMailboxes { dir: dir.to_owned() });
     }
@@ -258,40 +269,20 @@ pub fn load_sources(
             s.cmdlet.map(|cmdlet| load_one(cmdlet, s, environment, None, Digests::Made))
         })
         .collect::<Result<_, _>>()?;
-    sources.retain(|s| s.cmdlet.is_none());
-    assemble(outcomes, sources, environment, Digests::Made)
+    let (mut outcomes, mut warnings) = (outcomes, Vec::new());
+    for SourceFile { path, bytes, .. } in sources.into_iter().filter(|s| s.cmdlet.is_none()) {
+        whole_transcript(&path, bytes, environment, Digests::Made, &mut outcomes, &mut warnings)?;
+    }
+    assemble(outcomes, warnings, environment)
 }
 
-/// Adds the transcripts' parts to the files' outcomes and builds the snapshot.
+/// Builds the snapshot from the files' outcomes (the transcripts' parts
+/// among them), after the transcripts' own warnings.
 fn assemble(
     mut outcomes: Vec<Outcome>,
-    transcripts: Vec<SourceFile>,
+    transcript_warnings: Vec<Warning>,
     environment: Environment,
-    digests: Digests,
 ) -> Result<Loaded, LoadError> {
-    let mut transcript_warnings = Vec::new();
-    for SourceFile { path, bytes, .. } in transcripts {
-        let parts = parse_transcript(&path, bytes, environment, digests, &mut transcript_warnings);
-        for (cmdlet, part) in parts {
-            if let Some(first) = outcomes.iter().find(|o| o.input.cmdlet == cmdlet) {
-                transcript_warnings.push(Warning {
-                    code: "transcript-part-ignored",
-                    source: None,
-                    message: format!(
-                        "{}: ignored its {} output: {} already holds it",
-                        part.file,
-                        cmdlet.produced_by(),
-                        first.input.path.display()
-                    ),
-                });
-                continue;
-            }
-            let ParsedFile { file, parsed, form, encoding, sha256 } = part;
-            let why = format!("{}: a part of the transcript", form.title());
-            let mapped = map_parsed(cmdlet, environment, &file, parsed, form, why, encoding)?;
-            outcomes.push(outcome(cmdlet, &path, sha256, mapped)?);
-        }
-    }
     outcomes.sort_by_key(|o| o.input.cmdlet);
     let mut warnings = transcript_warnings;
     let mut rejected = Vec::new();

@@ -18,7 +18,7 @@ use crate::input::console_stream::{ConsoleFile, NotedBlock, RejectsCut};
 use crate::input::csv::memchr_count;
 use crate::input::json_stream::JsonFile;
 use crate::input::stream::{CsvFile, Digests, Finished, Stamp};
-use crate::input::{self, Form, Records, Rejection, Warning};
+use crate::input::{self, Cells, Form, Records, Rejection, Warning};
 use crate::model::columns::{self, Cmdlet};
 use crate::model::mailboxes::{BlockAt, BlockForm, FileLayout};
 use crate::model::notes::{JoinNotes, RuleNotes};
@@ -61,7 +61,7 @@ pub(super) fn load_streamed(
 }
 
 /// An error naming the file when it is no longer as `before` found it.
-fn unchanged(before: Stamp, path: &Path) -> Result<(), LoadError> {
+pub(super) fn unchanged(before: Stamp, path: &Path) -> Result<(), LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     match Stamp::of_path(path).map_err(io)? == before {
         true => Ok(()),
@@ -205,7 +205,7 @@ fn records_from_first_line(
 
 /// A file opened before its first read: it is read again as it was then (a
 /// change since fails the reads).
-struct Again {
+pub(super) struct Again {
     path: PathBuf,
     input: std::fs::File,
     opened: std::fs::Metadata,
@@ -213,7 +213,7 @@ struct Again {
 
 impl Again {
     /// Opens the file at `path`, before its first read.
-    fn open(path: &Path) -> std::io::Result<Again> {
+    pub(super) fn open(path: &Path) -> std::io::Result<Again> {
         let input = std::fs::File::open(path)?;
         let opened = input.metadata()?;
         Ok(Again { path: path.to_owned(), input, opened })
@@ -308,18 +308,43 @@ fn console_and_map(
     let Some(console) = ConsoleFile::open(&file, path, form, progress).map_err(io)? else {
         return Ok(None);
     };
+    map_console(cmdlet, environment, &file, again, console, &mut Watch::default())
+}
+
+/// What a transcript's part read as a stream is watched for: each record, as
+/// it is handed on.
+#[derive(Default)]
+pub(super) struct Watch<'w> {
+    pub(super) each: Option<&'w mut (dyn FnMut(Cells<'_>) + Send)>,
+}
+
+/// Maps the records of a console file surveyed by its first pass (its
+/// second pass reads them), as [`console_and_map`] does; `None` when it is to
+/// be read whole after all.
+pub(super) fn map_console(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    again: Again,
+    console: ConsoleFile<'_>,
+    watch: &mut Watch<'_>,
+) -> Result<Option<Mapped>, LoadError> {
+    let path = again.path.clone();
+    let io = |error| LoadError::Io { path: path.clone(), error };
+    let form = console.form();
     let rejects: RejectsCut = Arc::new(move |column| rejects_cut(cmdlet, environment, column));
-    let mut console = console.rejecting_cut(rejects);
+    let mut console = Watched { inner: console.rejecting_cut(rejects), each: watch.each.take() };
     let header = input::Table { columns: console.columns().to_vec(), rows: Vec::new() };
-    columns::check(cmdlet, environment, &file, &header)?;
+    columns::check(cmdlet, environment, file, &header)?;
     let (mut rejected, mut warnings) = (Vec::new(), Vec::new());
     // The mailboxes are not kept: each block of lines is read again from
     // where its reader was ([`Mailboxes`]), as for a CSV export.
     let typed = if cmdlet == Cmdlet::CasMailbox {
-        mailboxes_read_again(&mut console, again, &file, &mut rejected, &mut warnings).0
+        mailboxes_read_again(&mut console, again, file, &mut rejected, &mut warnings).0
     } else {
-        map_typed(cmdlet, environment, &file, &mut console, &mut rejected, &mut warnings).0
+        map_typed(cmdlet, environment, file, &mut console, &mut rejected, &mut warnings).0
     };
+    let console = console.inner;
     let (why, encoding) =
         (format!("{} (read as a stream)", console.detection().why), console.encoding());
     let Some(read) = console.finish().map_err(io)? else { return Ok(None) };
@@ -327,13 +352,53 @@ fn console_and_map(
     // The rows it did not read for a cut cell, rejected as the whole-file
     // reader rejects them.
     let mut cut = input::Parsed { truncated: read.truncated, ..input::Parsed::default() };
-    reject_truncated(cmdlet, environment, &file, &mut cut);
+    reject_truncated(cmdlet, environment, file, &mut cut);
     // The whole-file reader gives the reader's own first, as it parses first,
     // and what it guessed of the encoding before them, as it decodes first.
     rejected.splice(0..0, read.rejected.into_iter().chain(cut.rejected));
-    warnings.splice(0..0, guessed(&file, encoding).into_iter().chain(read.warnings));
-    file_warnings(cmdlet, environment, &file, &header, rows, &mut warnings);
+    warnings.splice(0..0, guessed(file, encoding).into_iter().chain(read.warnings));
+    file_warnings(cmdlet, environment, file, &header, rows, &mut warnings);
     Ok(Some(Mapped { typed, rows, form, why, encoding, rejected, warnings }))
+}
+
+/// A console file whose records are handed to `each` too, before the mapper.
+struct Watched<'c, 'w> {
+    inner: ConsoleFile<'c>,
+    each: Option<&'w mut (dyn FnMut(Cells<'_>) + Send)>,
+}
+
+impl Records for Watched<'_, '_> {
+    fn columns(&self) -> &[String] {
+        self.inner.columns()
+    }
+
+    fn size_hint(&self) -> usize {
+        self.inner.size_hint()
+    }
+
+    fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        match self.each.as_mut() {
+            Some(watch) => self.inner.each(&mut |line, cells| {
+                watch(cells);
+                f(line, cells);
+            }),
+            None => self.inner.each(f),
+        }
+    }
+}
+
+impl ReadAgain for Watched<'_, '_> {
+    fn note_blocks(&mut self) {
+        self.inner.note_blocks();
+    }
+
+    fn blocks_read(&mut self) -> (Vec<(BlockAt, usize)>, Vec<usize>, Vec<NotedBlock>) {
+        ReadAgain::blocks_read(&mut self.inner)
+    }
+
+    fn form(&mut self) -> (BlockForm, Encoding) {
+        ReadAgain::form(&mut self.inner)
+    }
 }
 
 /// Reads a JSON export that is an array of objects straight from its file,

@@ -71,13 +71,16 @@ pub(super) fn clean_text<'b>(
 ) -> Cow<'b, str> {
     then(text, |t| {
         let cleaned = input::paste::clean(t);
-        if let Some(said) = cleaned.describe() {
-            warnings.push(Warning {
-                code: "set-aside",
-                source: None,
-                message: format!("{file}: {said}"),
-            });
-        }
+        warnings.extend(set_aside(file, &cleaned));
         cleaned.text
+    })
+}
+
+/// The warning naming what cleaning set aside, if anything.
+pub(super) fn set_aside(file: &str, cleaned: &input::paste::Cleaned<'_>) -> Option<Warning> {
+    cleaned.describe().map(|said| Warning {
+        code: "set-aside",
+        source: None,
+        message: format!("{file}: {said}"),
     })
 }

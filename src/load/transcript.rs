@@ -4,14 +4,24 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::LoadError;
+use super::file::{Mapped, Outcome, outcome};
 use super::form::decide;
-use super::text::{clean_text, decode_file, display_name, then};
+use super::streamed::{Again, Watch, map_console, unchanged};
+use super::text::{clean_text, decode_file, display_name, set_aside, then};
+use super::whole::map_parsed;
 use crate::decode::Encoding;
-use crate::input::stream::Digests;
-use crate::input::{self, Form, Warning, transcript};
+use crate::input::console_stream::{ConsoleFile, Window};
+use crate::input::lines::{BLOCK, read_lines};
+use crate::input::paste::Kind;
+use crate::input::stream::{Digests, Stamp};
+use crate::input::transcript::Class;
+use crate::input::{self, Cells, Form, Records, Warning, transcript};
 use crate::model::Environment;
 use crate::model::columns::{self, Cmdlet};
+use crate::progress::Progress;
 
 /// One file (or one cmdlet's parts of a transcript) decoded and parsed.
 #[derive(Debug, Clone)]
@@ -72,79 +82,127 @@ pub fn transcript_parts(
 ) -> Vec<TranscriptPart> {
     let mut out = Vec::new();
     for part in transcript::split(text) {
-        // One part's text at a time.
         let part_text = part.text(text);
-        let form = input::detect(&part_text);
-        let mut parsed = match input::parse(file, &part_text, form) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                warnings.push(Warning {
-                    code: "transcript-part-unreadable",
-                    source: Some(input::Source {
-                        file: crate::model::Text::new(file),
-                        line: part.line,
-                    }),
-                    message: format!("ignored an unreadable {} part: {e}", form.name()),
-                });
-                continue;
-            }
-        };
-        let recognise =
-            |t: &input::Table| Cmdlet::recognise(environment, |n| t.column(n).is_some());
-        if form == Form::List && parsed.table.rows.len() > 1 {
-            // Object by object: consecutive objects of one cmdlet form a part.
-            let table = &parsed.table;
-            let mut groups: Vec<(Option<Cmdlet>, usize)> = Vec::new();
-            for k in 0..table.rows.len() {
-                let cmdlet = Cmdlet::recognise(environment, |n| table.row_has(k, n));
-                match groups.last_mut() {
-                    Some((c, rows)) if *c == cmdlet => *rows += 1,
-                    _ => groups.push((cmdlet, 1)),
-                }
-            }
-            // A rejected object (one the end of the file cut) follows the rest:
-            // it goes with the last group.
-            let mut rejected = std::mem::take(&mut parsed.rejected);
-            let last = groups.len().saturating_sub(1);
-            let lengths: Vec<usize> = groups.iter().map(|&(_, n)| n).collect();
-            let tables = std::mem::take(&mut parsed.table).into_runs(&lengths);
-            for (k, ((cmdlet, _), table)) in groups.into_iter().zip(tables).enumerate() {
-                let lines: Vec<usize> = table.rows.iter().map(|r| r.line).collect();
-                debug_assert!(lines.is_sorted(), "rows in text order");
-                let first = lines.first().copied().unwrap_or(part.line);
-                let mut p = input::Parsed { table, ..input::Parsed::default() };
-                if k == last {
-                    p.rejected = std::mem::take(&mut rejected);
-                }
-                p.warnings = parsed
-                    .warnings
-                    .iter()
-                    // `lines` ascend, as the rows do.
-                    .filter(|w| {
-                        w.source.as_ref().is_some_and(|s| lines.binary_search(&s.line).is_ok())
-                    })
-                    .cloned()
-                    .collect();
-                out.push(TranscriptPart {
-                    line: first,
-                    command: part.command.clone(),
-                    cmdlet,
-                    form,
-                    parsed: p,
-                });
-            }
-        } else {
-            let cmdlet = recognise(&parsed.table);
-            out.push(TranscriptPart {
-                line: part.line,
-                command: part.command,
-                cmdlet,
-                form,
-                parsed,
-            });
-        }
+        read_part(file, &part, &part_text, environment, warnings, &mut out);
     }
     out
+}
+
+/// Reads one part of a transcript (`part_text`: [`transcript::Part::text`])
+/// into `out`: a Format-List part object by object, so that outputs pasted
+/// without a prompt between them separate.
+fn read_part(
+    file: &Arc<str>,
+    part: &transcript::Part,
+    part_text: &str,
+    environment: Environment,
+    warnings: &mut Vec<Warning>,
+    out: &mut Vec<TranscriptPart>,
+) {
+    let form = input::detect(part_text);
+    let mut parsed = match input::parse(file, part_text, form) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            warnings.push(Warning {
+                code: "transcript-part-unreadable",
+                source: Some(input::Source {
+                    file: crate::model::Text::new(file),
+                    line: part.line,
+                }),
+                message: format!("ignored an unreadable {} part: {e}", form.name()),
+            });
+            return;
+        }
+    };
+    let recognise = |t: &input::Table| Cmdlet::recognise(environment, |n| t.column(n).is_some());
+    if form == Form::List && parsed.table.rows.len() > 1 {
+        // Object by object: consecutive objects of one cmdlet form a part.
+        let table = &parsed.table;
+        let mut groups: Vec<(Option<Cmdlet>, usize)> = Vec::new();
+        for k in 0..table.rows.len() {
+            let cmdlet = Cmdlet::recognise(environment, |n| table.row_has(k, n));
+            match groups.last_mut() {
+                Some((c, rows)) if *c == cmdlet => *rows += 1,
+                _ => groups.push((cmdlet, 1)),
+            }
+        }
+        // A rejected object (one the end of the file cut) follows the rest:
+        // it goes with the last group.
+        let mut rejected = std::mem::take(&mut parsed.rejected);
+        let last = groups.len().saturating_sub(1);
+        let lengths: Vec<usize> = groups.iter().map(|&(_, n)| n).collect();
+        let tables = std::mem::take(&mut parsed.table).into_runs(&lengths);
+        for (k, ((cmdlet, _), table)) in groups.into_iter().zip(tables).enumerate() {
+            let lines: Vec<usize> = table.rows.iter().map(|r| r.line).collect();
+            debug_assert!(lines.is_sorted(), "rows in text order");
+            let first = lines.first().copied().unwrap_or(part.line);
+            let mut p = input::Parsed { table, ..input::Parsed::default() };
+            if k == last {
+                p.rejected = std::mem::take(&mut rejected);
+            }
+            p.warnings = parsed
+                .warnings
+                .iter()
+                // `lines` ascend, as the rows do.
+                .filter(|w| w.source.as_ref().is_some_and(|s| lines.binary_search(&s.line).is_ok()))
+                .cloned()
+                .collect();
+            out.push(TranscriptPart {
+                line: first,
+                command: part.command.clone(),
+                cmdlet,
+                form,
+                parsed: p,
+            });
+        }
+    } else {
+        let cmdlet = recognise(&parsed.table);
+        out.push(TranscriptPart {
+            line: part.line,
+            command: part.command.clone(),
+            cmdlet,
+            form,
+            parsed,
+        });
+    }
+}
+
+/// Reads a transcript whole and adds an outcome for each cmdlet it holds
+/// that `outcomes` does not yet hold (a warning for each it does).
+pub(super) fn whole_transcript(
+    path: &Path,
+    bytes: std::borrow::Cow<'static, [u8]>,
+    environment: Environment,
+    digests: Digests,
+    outcomes: &mut Vec<Outcome>,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), LoadError> {
+    for (cmdlet, part) in parse_transcript(path, bytes, environment, digests, warnings) {
+        if let Some(held) = held(outcomes, &part.file, cmdlet) {
+            warnings.push(held);
+            continue;
+        }
+        let ParsedFile { file, parsed, form, encoding, sha256 } = part;
+        let why = format!("{}: a part of the transcript", form.title());
+        let mapped = map_parsed(cmdlet, environment, &file, parsed, form, why, encoding)?;
+        outcomes.push(outcome(cmdlet, path, sha256, mapped)?);
+    }
+    Ok(())
+}
+
+/// The warning for a transcript's part of a cmdlet that `outcomes` already
+/// holds, if one does.
+fn held(outcomes: &[Outcome], file: &str, cmdlet: Cmdlet) -> Option<Warning> {
+    let first = outcomes.iter().find(|o| o.input.cmdlet == cmdlet)?;
+    Some(Warning {
+        code: "transcript-part-ignored",
+        source: None,
+        message: format!(
+            "{file}: ignored its {} output: {} already holds it",
+            cmdlet.produced_by(),
+            first.input.path.display()
+        ),
+    })
 }
 
 /// Reads a transcript: one [`ParsedFile`] per recognised cmdlet (its parts
@@ -178,35 +236,9 @@ pub(super) fn parse_transcript(
     let recognised = parts.iter().filter(|p| p.cmdlet.is_some()).count();
     for part in parts {
         let Some(cmdlet) = part.cmdlet else {
-            if recognised == 0 {
-                continue;
+            if recognised > 0 {
+                warnings.push(ignored(&file, &part, environment));
             }
-            let mut columns: Vec<&str> =
-                part.parsed.table.columns.iter().map(String::as_str).take(6).collect();
-            if part.parsed.table.columns.len() > 6 {
-                columns.push("...");
-            }
-            let why = part
-                .command
-                .as_deref()
-                .and_then(Cmdlet::from_command)
-                .and_then(|c| columns::check(c, environment, &file, &part.parsed.table).err())
-                .map_or_else(String::new, |e| format!(" ({})", e.message));
-            warnings.push(Warning {
-                code: "transcript-part-ignored",
-                source: Some(input::Source {
-                    file: crate::model::Text::new(&file),
-                    line: part.line,
-                }),
-                message: format!(
-                    "ignored {}{} with columns {}: it matches no export{why}",
-                    part.form.name(),
-                    part.command
-                        .as_deref()
-                        .map_or_else(String::new, |c| format!(" output of `{c}`")),
-                    columns.join(", "),
-                ),
-            });
             continue;
         };
         match found.iter_mut().find(|(c, _)| *c == cmdlet) {
@@ -224,16 +256,398 @@ pub(super) fn parse_transcript(
         }
     }
     if found.is_empty() {
-        warnings.push(Warning {
-            code: "unknown-file",
-            source: None,
-            message: format!(
-                "ignored {}: its name matches no export and no part of it was recognised as one",
-                path.display()
-            ),
-        });
+        warnings.push(none_recognised(path));
     }
     found
+}
+
+/// The warning for a part that matches no export (when another part does).
+fn ignored(file: &Arc<str>, part: &TranscriptPart, environment: Environment) -> Warning {
+    let mut columns: Vec<&str> =
+        part.parsed.table.columns.iter().map(String::as_str).take(6).collect();
+    if part.parsed.table.columns.len() > 6 {
+        columns.push("...");
+    }
+    let why = part
+        .command
+        .as_deref()
+        .and_then(Cmdlet::from_command)
+        .and_then(|c| columns::check(c, environment, file, &part.parsed.table).err())
+        .map_or_else(String::new, |e| format!(" ({})", e.message));
+    Warning {
+        code: "transcript-part-ignored",
+        source: Some(input::Source { file: crate::model::Text::new(file), line: part.line }),
+        message: format!(
+            "ignored {}{} with columns {}: it matches no export{why}",
+            part.form.name(),
+            part.command.as_deref().map_or_else(String::new, |c| format!(" output of `{c}`")),
+            columns.join(", "),
+        ),
+    }
+}
+
+/// The warning for a transcript of which no part matches an export.
+fn none_recognised(path: &Path) -> Warning {
+    Warning {
+        code: "unknown-file",
+        source: None,
+        message: format!(
+            "ignored {}: its name matches no export and no part of it was recognised as one",
+            path.display()
+        ),
+    }
+}
+
+/// Reads a transcript from its file as [`whole_transcript`] reads it whole,
+/// without holding its text: a first pass splits it into parts (and checks
+/// that the whole-file reader would read its text as it is, but for its
+/// prompts and banners), then each part of a megabyte or more that is plain
+/// Format-List or Format-Table output of one cmdlet is read as a stream, a
+/// stretch of the file ([`ConsoleFile::open_window`]), its mailboxes read
+/// again by blocks; any other part is read whole. `None` when the
+/// transcript is to be read whole after all: it is not UTF-8, it needs
+/// cleaning, a cmdlet's output is in more than one part, or a streamed
+/// Format-List part holds objects of more than one cmdlet (or a single one).
+pub(super) fn stream_transcript(
+    path: &Path,
+    environment: Environment,
+    digests: Digests,
+    progress: &dyn Progress,
+    outcomes: &[Outcome],
+) -> Result<Option<Read<Outcome>>, LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let before = Stamp::of_path(path).map_err(io)?;
+    let (read, sha256) = rayon::join(
+        || read_streamed(path, environment, progress, outcomes),
+        || digests.of_file(path),
+    );
+    let Some(Read { warnings, parts }) = read? else { return Ok(None) };
+    let sha256 = sha256.map_err(io)?;
+    // The hash is of what was parsed only if the file stayed as it was.
+    unchanged(before, path)?;
+    let parts = parts
+        .into_iter()
+        .map(|(cmdlet, mapped)| outcome(cmdlet, path, sha256.clone(), mapped))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Read { warnings, parts }))
+}
+
+/// What a transcript read as a stream gave: its own warnings, then its parts.
+pub(super) struct Read<T> {
+    pub(super) warnings: Vec<Warning>,
+    pub(super) parts: Vec<T>,
+}
+
+/// The first pass over a transcript: its parts, and whether the whole-file
+/// reader would read its text as it is (decoded as UTF-8, nothing set aside
+/// but its prompts and banners, which are blank to the parts).
+#[derive(Default)]
+struct Survey {
+    splitter: transcript::Splitter,
+    /// The last line's checks, until the splitter knows its kind: whether
+    /// cleaning might touch it as data, whether it would claim it as noise,
+    /// whether it is blank or indented.
+    last: Option<LineChecks>,
+    /// A line cleaning would set aside or change.
+    touched: bool,
+    /// Data lines, and whether one has no indentation.
+    data: usize,
+    unindented: bool,
+    /// Where the last line ends in the file, and whether a line break ends it.
+    end: u64,
+    ended: bool,
+    /// How many lines.
+    lines: usize,
+}
+
+#[derive(Clone, Copy)]
+struct LineChecks {
+    blank: bool,
+    needs: bool,
+    claims: bool,
+    indented: bool,
+}
+
+impl Survey {
+    /// Takes a block of whole lines at offset `at` in the file.
+    fn block(&mut self, text: &str, at: u64) -> bool {
+        let mut offset = at as usize;
+        for (raw, unended) in crate::input::lines::split(text) {
+            self.line(raw, offset, !unended);
+            offset += raw.len() + 1;
+        }
+        self.end = at + text.len() as u64;
+        self.ended = text.ends_with('\n');
+        !self.touched
+    }
+
+    fn line(&mut self, raw: &str, at: usize, broken: bool) {
+        self.lines += 1;
+        let taken = self.splitter.push(raw, at, broken);
+        self.take(taken);
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let blank = line.trim().is_empty();
+        let may_be_noise = self.splitter.last_may_be_noise();
+        self.last = Some(LineChecks {
+            blank,
+            needs: !blank && input::paste::line_may_need(line),
+            claims: !blank && may_be_noise && input::paste::claims_noise_line(line),
+            indented: line.starts_with([' ', '\t']),
+        });
+    }
+
+    fn take(&mut self, taken: Option<(usize, bool)>) {
+        let (Some((_, noise)), Some(checks)) = (taken, self.last.take()) else { return };
+        match noise {
+            true => self.touched |= checks.claims,
+            false if checks.blank => {}
+            false => {
+                self.touched |= checks.needs;
+                self.data += 1;
+                self.unindented |= !checks.indented;
+            }
+        }
+    }
+
+    /// Ends the file: its parts and the lines set aside as prompts or
+    /// banners; `None` when cleaning would do more (or there is no data).
+    fn finish(mut self) -> Option<(Vec<transcript::Part>, Vec<usize>)> {
+        // `str::split` ends a text that ends with a line break with an empty line.
+        if self.ended {
+            self.line("", self.end as usize, false);
+        }
+        let (parts, noise) = std::mem::take(&mut self.splitter).finish();
+        let last = self.lines;
+        self.take(Some((last, noise.last() == Some(&last))));
+        let as_it_is = !self.touched && self.data > 0 && self.unindented;
+        as_it_is.then_some((parts, noise))
+    }
+}
+
+/// A part of a transcript as [`read_streamed`] reads it.
+enum Item<'p> {
+    /// Read whole.
+    Whole(TranscriptPart),
+    /// To be read as a stream, as the output of `cmdlet` (its columns say so).
+    Streamed { cmdlet: Cmdlet, console: Box<ConsoleFile<'p>> },
+}
+
+impl Item<'_> {
+    fn cmdlet(&self) -> Option<Cmdlet> {
+        match self {
+            Item::Whole(part) => part.cmdlet,
+            Item::Streamed { cmdlet, .. } => Some(*cmdlet),
+        }
+    }
+}
+
+/// What [`stream_transcript`] reads: its warnings, and each cmdlet's rows;
+/// `None` when the transcript is to be read whole.
+fn read_streamed(
+    path: &Path,
+    environment: Environment,
+    progress: &dyn Progress,
+    outcomes: &[Outcome],
+) -> Result<Option<Read<(Cmdlet, Mapped)>>, LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let file = display_name(path);
+    let mut survey = Survey::default();
+    let input = std::fs::File::open(path).map_err(io)?;
+    let len = input.metadata().map_err(io)?.len();
+    let read = read_lines(input, BLOCK, &mut |text, _, at| survey.block(text, at)).map_err(io)?;
+    let Some(encoding @ (Encoding::Utf8 | Encoding::Utf8Bom)) = read else { return Ok(None) };
+    let Some((parts, noise)) = survey.finish() else { return Ok(None) };
+    // What cleaning the text would have said: its prompts and banners set aside.
+    let aside = if noise.is_empty() { Vec::new() } else { vec![(Kind::Prompt, noise)] };
+    let cleaned = input::paste::Cleaned { text: "".into(), aside, indent: None };
+    let mut warnings: Vec<Warning> = set_aside(&file, &cleaned).into_iter().collect();
+    let mut items = Vec::new();
+    let mut streamed_bytes = 0;
+    for part in &parts {
+        let form = match part.class {
+            Class::List => Some(Form::List),
+            Class::Table => Some(Form::Table),
+            Class::Other => None,
+        };
+        let window =
+            Window { at: part.bytes.start as u64, len: part.bytes.len() as u64, line: part.line };
+        if let Some(form) = form.filter(|_| part.bytes.len() >= BLOCK)
+            && let Some(console) =
+                ConsoleFile::open_window(&file, path, form, progress, window).map_err(io)?
+        {
+            let columns = console.columns();
+            let has = |n: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(n));
+            if let Some(cmdlet) = Cmdlet::recognise(environment, has) {
+                streamed_bytes += window.len;
+                items.push(Item::Streamed { cmdlet, console: Box::new(console) });
+                continue;
+            }
+        }
+        let own = read_window(path, window).map_err(io)?;
+        let mut read = Vec::new();
+        read_part(&file, part, &part.text_of(&own), environment, &mut warnings, &mut read);
+        items.extend(read.into_iter().map(Item::Whole));
+    }
+    let recognised = items.iter().filter(|i| i.cmdlet().is_some()).count();
+    let mut found: Vec<(Cmdlet, Item<'_>)> = Vec::new();
+    for item in items {
+        let Some(cmdlet) = item.cmdlet() else {
+            if let Item::Whole(part) = &item
+                && recognised > 0
+            {
+                warnings.push(ignored(&file, part, environment));
+            }
+            continue;
+        };
+        // A cmdlet's output in several parts: the whole-file reader merges them.
+        if found.iter().any(|(c, _)| *c == cmdlet) {
+            return Ok(None);
+        }
+        found.push((cmdlet, item));
+    }
+    if found.is_empty() {
+        warnings.push(none_recognised(path));
+    }
+    let (mut mapped, mut streamed) = (Vec::new(), Vec::new());
+    for (cmdlet, item) in found {
+        if let Some(held) = held(outcomes, &file, cmdlet) {
+            warnings.push(held);
+            continue;
+        }
+        match item {
+            Item::Whole(part) => {
+                let why = format!("{}: a part of the transcript", part.form.title());
+                let (parsed, form) = (part.parsed, part.form);
+                let m = map_parsed(cmdlet, environment, &file, parsed, form, why, encoding)?;
+                mapped.push((cmdlet, m));
+            }
+            Item::Streamed { console, .. } => streamed.push((cmdlet, *console)),
+        }
+    }
+    // The streamed parts side by side (the users' and the mailboxes').
+    let streamed: Vec<Option<(Cmdlet, Mapped)>> = streamed
+        .into_par_iter()
+        .map(|(cmdlet, console)| {
+            let part = stream_part(cmdlet, environment, &file, path, console, encoding)?;
+            Ok(part.map(|m| (cmdlet, m)))
+        })
+        .collect::<Result<_, LoadError>>()?;
+    for part in streamed {
+        let Some(part) = part else { return Ok(None) };
+        mapped.push(part);
+    }
+    // The parts read whole and what lies between the parts.
+    progress.advance(len.saturating_sub(streamed_bytes));
+    Ok(Some(Read { warnings, parts: mapped }))
+}
+
+/// The text of a stretch of a UTF-8 file.
+fn read_window(path: &Path, window: Window) -> std::io::Result<String> {
+    use std::io::{Read as _, Seek as _};
+    let mut input = std::fs::File::open(path)?;
+    input.seek(std::io::SeekFrom::Start(window.at))?;
+    let mut bytes = Vec::with_capacity(window.len as usize);
+    input.take(window.len).read_to_end(&mut bytes)?;
+    String::from_utf8(bytes).map_err(std::io::Error::other)
+}
+
+/// Reads a transcript's part (`console`, surveyed) as a stream into the rows
+/// of `cmdlet`; `None` when the whole-file reader would read it otherwise: a
+/// Format-List part is read object by object, so it must hold more than one
+/// object, each recognised as `cmdlet`'s, and no column only a rejected
+/// object has.
+fn stream_part(
+    cmdlet: Cmdlet,
+    environment: Environment,
+    file: &Arc<str>,
+    path: &Path,
+    console: ConsoleFile<'_>,
+    encoding: Encoding,
+) -> Result<Option<Mapped>, LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let again = Again::open(path).map_err(io)?;
+    let form = console.form();
+    let mut objects = Objects::new(cmdlet, environment, console.columns().to_vec());
+    let mut each = |cells: Cells<'_>| objects.record(cells);
+    // (The whole-file reader keeps the warnings about a Format-List part's
+    // rows: the reader warns about no other, so all of them.)
+    let list = form == Form::List;
+    let mut watch = Watch { each: list.then_some(&mut each as &mut (dyn FnMut(Cells<'_>) + Send)) };
+    let Some(mut mapped) = map_console(cmdlet, environment, file, again, console, &mut watch)?
+    else {
+        return Ok(None);
+    };
+    if list && !objects.all_of_one() {
+        return Ok(None);
+    }
+    mapped.why = format!("{}: a part of the transcript (read as a stream)", form.title());
+    mapped.encoding = encoding;
+    Ok(Some(mapped))
+}
+
+/// The objects of a Format-List part, each recognised by the properties it
+/// has, as the whole-file reader recognises them.
+struct Objects {
+    cmdlet: Cmdlet,
+    environment: Environment,
+    columns: Vec<String>,
+    records: usize,
+    /// An object recognised as another cmdlet's, or as none.
+    other: bool,
+    /// The columns some object has.
+    had: Vec<bool>,
+    /// The sets of properties seen, and whether each is `cmdlet`'s.
+    seen: Vec<(Vec<bool>, bool)>,
+    has: Vec<bool>,
+}
+
+impl Objects {
+    fn new(cmdlet: Cmdlet, environment: Environment, columns: Vec<String>) -> Objects {
+        let had = vec![false; columns.len()];
+        Objects {
+            cmdlet,
+            environment,
+            columns,
+            records: 0,
+            other: false,
+            had,
+            seen: Vec::new(),
+            has: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, cells: Cells<'_>) {
+        let Cells::Owned(values) = cells else {
+            self.other = true;
+            return;
+        };
+        self.records += 1;
+        self.has.clear();
+        self.has.extend(values.iter().map(Option::is_some));
+        for (had, has) in self.had.iter_mut().zip(&self.has) {
+            *had |= *has;
+        }
+        let ours = match self.seen.iter().find(|(has, _)| *has == self.has) {
+            Some(&(_, ours)) => ours,
+            None => {
+                let (columns, has) = (&self.columns, &self.has);
+                let present =
+                    |n: &str| columns.iter().zip(has).any(|(c, &h)| h && c.eq_ignore_ascii_case(n));
+                let ours = Cmdlet::recognise(self.environment, present) == Some(self.cmdlet);
+                // (A few sets in any real output; past that, recognised each time.)
+                if self.seen.len() < 64 {
+                    self.seen.push((self.has.clone(), ours));
+                }
+                ours
+            }
+        };
+        self.other |= !ours;
+    }
+
+    /// Whether the whole-file reader reads the part as one cmdlet's objects.
+    fn all_of_one(&self) -> bool {
+        self.records > 1 && !self.other && self.had.iter().all(|&h| h)
+    }
 }
 
 #[cfg(test)]
