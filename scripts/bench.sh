@@ -209,11 +209,11 @@ if [ -f "$WORK/tenant-$N-list/manifest.json" ]; then
   done
 fi
 
-# A Start-Transcript session of the same Format-List output: a transcript's
-# parts are recognised by their columns, which the streams do not do, so it
-# is read whole; this shows what that costs against the list files above.
+# A Start-Transcript session of the same Format-List output: a first pass
+# splits the transcript into parts, and each large part is then streamed as
+# the list files above are; this shows what the first pass costs.
 echo
-echo "== the same Format-List text as one Start-Transcript file (read whole, not streamed)"
+echo "== the same Format-List text as one Start-Transcript file (its parts streamed)"
 printf '%-10s %-10s %9s %10s %14s %s\n' "mailboxes" "form" "wall s" "peak MiB" "us/mailbox" "same report as from CSV"
 for n in ${FORM_GROWTH:-100000 1000000}; do
   [ "$n" -gt "$N" ] && break

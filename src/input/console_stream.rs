@@ -146,6 +146,8 @@ pub struct Read {
 /// The first pass, a line at a time.
 struct Survey<'f> {
     form: FormSurvey<'f>,
+    /// It is a stretch of a transcript ([`Window`]).
+    part: bool,
     /// A non-blank line has been seen.
     data: bool,
     /// The first and last non-blank lines, and how many there are.
@@ -184,7 +186,9 @@ impl Survey<'_> {
         // A block starts on a line, so a block-wise check finds what a
         // whole-text one does; a common indentation shows on the first line
         // that holds anything.
+        // (A transcript's part is not cleaned: the transcript is, whole.)
         let pasted = match self.data {
+            _ if self.part => false,
             false => paste::may_need_cleaning(text),
             true => paste::may_need_cleaning_within(text),
         };
@@ -303,6 +307,7 @@ impl<'p> ConsoleFile<'p> {
         };
         let mut survey = Survey {
             form,
+            part: window.is_some(),
             data: false,
             first: 0,
             last: 0,

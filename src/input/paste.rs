@@ -145,6 +145,15 @@ const VERBS: &[&str] = &[
 /// `Get-EXOCasMailbox | fl Name`, `Select-Object ...`, `$users | ft`, `$x = Get-User`:
 /// a line that is a command, not output.
 pub fn is_command(line: &str) -> bool {
+    let b = line.as_bytes();
+    if b.first() != Some(&b'$') {
+        // A verb (ASCII letters) and a dash start any other command: most
+        // lines fail here.
+        let verb = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+        if verb == 0 || b.get(verb) != Some(&b'-') {
+            return false;
+        }
+    }
     let line = line.trim_end();
     // (A property line of Format-List output is no command; asked last, as
     // most lines are not shaped like a command at all.)

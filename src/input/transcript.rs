@@ -193,6 +193,15 @@ impl NoiseState {
     }
 }
 
+/// Whether a line holds nothing but white space (`str::trim`'s), asking
+/// `trim` only when its first byte does not settle it.
+pub(crate) fn is_blank(line: &str) -> bool {
+    match line.as_bytes().first() {
+        Some(&b) if b.is_ascii() && !(b as char).is_whitespace() => false,
+        _ => line.trim().is_empty(),
+    }
+}
+
 /// Whether a line speaks of a transcript (the line after a banner's rule).
 fn mentions_transcript(line: &str) -> bool {
     line.to_ascii_lowercase().contains("transcript")
@@ -356,7 +365,7 @@ impl Splitter {
             self.take(p, banner)
         });
         self.lines += 1;
-        let blank = raw.trim().is_empty();
+        let blank = is_blank(raw);
         // Where it would fall in a paragraph, should it be output.
         let place = self.paragraph.as_ref().map_or(0, |p| p.len);
         let list = place == 0 && !blank && detect::is_list_line(&list::strip_ansi(line));

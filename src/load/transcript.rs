@@ -386,7 +386,7 @@ impl Survey {
         let taken = self.splitter.push(raw, at, broken);
         self.take(taken);
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let blank = line.trim().is_empty();
+        let blank = transcript::is_blank(line);
         let may_be_noise = self.splitter.last_may_be_noise();
         self.last = Some(LineChecks {
             blank,
@@ -461,29 +461,38 @@ fn read_streamed(
     let aside = if noise.is_empty() { Vec::new() } else { vec![(Kind::Prompt, noise)] };
     let cleaned = input::paste::Cleaned { text: "".into(), aside, indent: None };
     let mut warnings: Vec<Warning> = set_aside(&file, &cleaned).into_iter().collect();
+    // The large parts of plain console output, surveyed side by side.
+    let window = |part: &transcript::Part| {
+        let at = part.bytes.start as u64;
+        Window { at, len: part.bytes.len() as u64, line: part.line }
+    };
+    let surveyed: Vec<Option<ConsoleFile<'_>>> = parts
+        .par_iter()
+        .map(|part| {
+            let form = match part.class {
+                Class::List => Form::List,
+                Class::Table => Form::Table,
+                Class::Other => return Ok(None),
+            };
+            if part.bytes.len() < BLOCK {
+                return Ok(None);
+            }
+            ConsoleFile::open_window(&file, path, form, progress, window(part)).map_err(io)
+        })
+        .collect::<Result<_, LoadError>>()?;
     let mut items = Vec::new();
     let mut streamed_bytes = 0;
-    for part in &parts {
-        let form = match part.class {
-            Class::List => Some(Form::List),
-            Class::Table => Some(Form::Table),
-            Class::Other => None,
-        };
-        let window =
-            Window { at: part.bytes.start as u64, len: part.bytes.len() as u64, line: part.line };
-        if let Some(form) = form.filter(|_| part.bytes.len() >= BLOCK)
-            && let Some(console) =
-                ConsoleFile::open_window(&file, path, form, progress, window).map_err(io)?
-        {
+    for (part, console) in parts.iter().zip(surveyed) {
+        if let Some(console) = console {
             let columns = console.columns();
             let has = |n: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(n));
             if let Some(cmdlet) = Cmdlet::recognise(environment, has) {
-                streamed_bytes += window.len;
+                streamed_bytes += window(part).len;
                 items.push(Item::Streamed { cmdlet, console: Box::new(console) });
                 continue;
             }
         }
-        let own = read_window(path, window).map_err(io)?;
+        let own = read_window(path, window(part)).map_err(io)?;
         let mut read = Vec::new();
         read_part(&file, part, &part.text_of(&own), environment, &mut warnings, &mut read);
         items.extend(read.into_iter().map(Item::Whole));
