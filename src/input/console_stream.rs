@@ -12,6 +12,11 @@
 //! whole-file reader's own reader and hands each to the mapper. Anything else
 //! (another encoding, a damaged or pasted file, a line of another form) is
 //! left to the whole-file reader, which gives the exact warning or error.
+//!
+//! A transcript's part is read the same way over its stretch of the file
+//! ([`ConsoleFile::open_window`], a [`Window`]), with the file's line numbers
+//! and offsets; its text is not checked for pasted wrapping, as the
+//! whole-file reader cleans a transcript whole and not its parts.
 
 use std::cell::Cell;
 use std::io;

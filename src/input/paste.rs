@@ -203,6 +203,12 @@ fn is_dash_rule(line: &str) -> bool {
     t.len() >= 40 && t.bytes().all(|b| b == b'-')
 }
 
+/// Whether a line ends with `<br>` as [`clean`] strips it when every line
+/// does.
+pub(crate) fn ends_with_br(line: &str) -> bool {
+    strip_br(line).is_some()
+}
+
 /// Strips `<br>`, `<br/>` or `<br />` (any case) from a line's end.
 fn strip_br(line: &str) -> Option<&str> {
     let t = line.trim_end();
@@ -283,15 +289,20 @@ pub(crate) fn line_may_need(text_line: &str) -> bool {
     tail.contains(&b'<') && tail.ends_with(b">")
 }
 
-/// Whether [`clean`] sets a prompt or transcript banner line (without its
-/// `\r`) aside as anything else, or changes it: a fence, a comment marker, a
-/// banner, a dashed rule or an echoed command.
-pub(crate) fn claims_noise_line(line: &str) -> bool {
-    is_fence(line)
-        || is_comment_marker(line)
-        || is_banner(line)
-        || is_dash_rule(line)
-        || echoed_command(line).is_some()
+/// Whether [`clean`] may set a line (without its `\r`) aside, or change it,
+/// as a fence, a comment marker, a banner, a dashed rule or an echoed command
+/// (indented or not), whatever the lines around it.
+pub(crate) fn claims_line(line: &str) -> bool {
+    // Each kind starts with its own characters (after the indentation): the
+    // first settles which to ask.
+    match line.trim_start().bytes().next() {
+        Some(b'`' | b'~') => is_fence(line),
+        Some(b'<' | b'#') => is_comment_marker(line),
+        Some(b'-') => is_dash_rule(line),
+        Some(b'>' | b'$') => echoed_command(line).is_some(),
+        Some(b) if b.is_ascii_alphabetic() => is_banner(line) || echoed_command(line).is_some(),
+        _ => false,
+    }
 }
 
 /// The command of a line that is a command typed without a prompt, or

@@ -172,6 +172,15 @@ impl NoiseState {
 
     /// [`NoiseState::kind`], told whether the line is a banner's rule.
     fn kind_of<'a>(&mut self, line: &'a str, banner: bool) -> Option<Noise<'a>> {
+        // A prompt starts with `P` or `[`, a continuation with `>`, a notice
+        // with `T`: any other line outside a banner is output.
+        if !banner
+            && !self.in_banner
+            && !matches!(line.as_bytes().first(), Some(b'P' | b'[' | b'>' | b'T'))
+        {
+            self.after_prompt = false;
+            return None;
+        }
         let kind = if banner {
             self.in_banner = !self.in_banner;
             Some(Noise::Other)
@@ -370,7 +379,7 @@ impl Splitter {
         let place = self.paragraph.as_ref().map_or(0, |p| p.len);
         let list = place == 0 && !blank && detect::is_list_line(&list::strip_ansi(line));
         let rule = (1..=4).contains(&place) && table::is_rule(line);
-        let banner_rule = banner_rule(line).is_ok();
+        let banner_rule = line.starts_with('*') && banner_rule(line).is_ok();
         // Its kind, and the state after it, unless it is a banner's rule: the
         // lines before decide, and they are all taken.
         let mut after = self.noise;

@@ -350,9 +350,11 @@ struct Survey {
     last: Option<LineChecks>,
     /// A line cleaning would set aside or change.
     touched: bool,
-    /// Data lines, and whether one has no indentation.
+    /// Data lines, whether one has no indentation, and how many end with
+    /// `<br>` (cleaning strips it when all do).
     data: usize,
     unindented: bool,
+    br: usize,
     /// Where the last line ends in the file, and whether a line break ends it.
     end: u64,
     ended: bool,
@@ -360,11 +362,16 @@ struct Survey {
     lines: usize,
 }
 
+/// What cleaning might make of a line, whatever the lines around it.
 #[derive(Clone, Copy)]
 struct LineChecks {
     blank: bool,
+    /// The quick per-line test says cleaning may touch it as data.
     needs: bool,
+    /// Cleaning would set it aside or change it as something other than a
+    /// prompt or banner.
     claims: bool,
+    br: bool,
     indented: bool,
 }
 
@@ -387,12 +394,19 @@ impl Survey {
         self.take(taken);
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let blank = transcript::is_blank(line);
-        let may_be_noise = self.splitter.last_may_be_noise();
+        let indented = line.starts_with([' ', '\t']);
+        // Of a data line that is not indented, the quick test catches all
+        // that cleaning claims but a `#>`: ask only where it may not.
+        let claims = !blank
+            && (indented || line.starts_with('#') || self.splitter.last_may_be_noise())
+            && input::paste::claims_line(line);
         self.last = Some(LineChecks {
             blank,
             needs: !blank && input::paste::line_may_need(line),
-            claims: !blank && may_be_noise && input::paste::claims_noise_line(line),
-            indented: line.starts_with([' ', '\t']),
+            claims,
+            // (Asked only while every data line so far ends with `<br>`.)
+            br: self.br == self.data && input::paste::ends_with_br(line),
+            indented,
         });
     }
 
@@ -402,8 +416,9 @@ impl Survey {
             true => self.touched |= checks.claims,
             false if checks.blank => {}
             false => {
-                self.touched |= checks.needs;
+                self.touched |= checks.needs || checks.claims;
                 self.data += 1;
+                self.br += usize::from(checks.br);
                 self.unindented |= !checks.indented;
             }
         }
@@ -419,7 +434,7 @@ impl Survey {
         let (parts, noise) = std::mem::take(&mut self.splitter).finish();
         let last = self.lines;
         self.take(Some((last, noise.last() == Some(&last))));
-        let as_it_is = !self.touched && self.data > 0 && self.unindented;
+        let as_it_is = !self.touched && self.data > 0 && self.unindented && self.br < self.data;
         as_it_is.then_some((parts, noise))
     }
 }
@@ -662,6 +677,77 @@ impl Objects {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first pass over a transcript reads it as it is only when cleaning
+    /// would set aside nothing but its prompts and banners: here on lines of
+    /// every kind cleaning sets aside, indented or not, among output.
+    #[test]
+    fn the_first_pass_streams_only_what_cleaning_leaves_as_it_is() {
+        use proptest::prelude::*;
+        let line = prop::sample::select(vec![
+            "PS C:\\> Get-User | fl",
+            "**********************",
+            "Windows PowerShell transcript start",
+            ">> -ResultSize Unlimited",
+            "Name       : Alex",
+            "PopEnabled : True",
+            "",
+            "   ",
+            "  ```",
+            "```",
+            "  #>",
+            "  Get-EXOCasMailbox | fl",
+            "> Get-User",
+            "WARNING: the module is old",
+            "  WARNING: indented",
+            "Name : x<br>",
+            "Name : y<br>  ",
+            "  ----------------------------------------------------",
+            "The Exchange Online PowerShell module is here for you now",
+            "    Name : indented",
+            "\tName : tabbed",
+        ]);
+        proptest!(ProptestConfig::with_cases(3000), |(lines in prop::collection::vec(line, 1..12), cr in any::<bool>())| {
+            let text = lines.join(if cr { "\r\n" } else { "\n" });
+            let Some((parts, noise)) = surveyed(&text) else { return Ok(()) };
+            let cleaned = input::paste::clean(&text);
+            prop_assert_eq!(&*cleaned.text, text.as_str());
+            prop_assert!(cleaned.indent.is_none());
+            let aside: Vec<_> = cleaned.aside.iter().map(|(k, l)| (*k, l.clone())).collect();
+            let want = if noise.is_empty() { vec![] } else { vec![(Kind::Prompt, noise)] };
+            prop_assert_eq!(aside, want);
+            prop_assert_eq!(parts, transcript::split(&text));
+        });
+        // Each kind cleaning sets aside, among prompts and output.
+        for wrapped in [
+            "  ```",
+            "  #>",
+            "  Get-EXOCasMailbox | fl",
+            "  > Get-User",
+            "WARNING: the module is old",
+            "  ----------------------------------------------------",
+        ] {
+            let text = format!("PS C:\\> Get-User\nName : Alex\n{wrapped}\nName : Bo\n");
+            assert!(surveyed(&text).is_none(), "{wrapped}");
+            assert!(!input::paste::clean(&text).untouched(), "{wrapped}");
+        }
+        // `<br>` ends every data line (after it, white space): it is stripped.
+        let text = "PS C:\\> Get-User\nName : Alex<br>  \nName : Bo<br> \n";
+        assert!(surveyed(text).is_none());
+        assert!(!input::paste::clean(text).untouched());
+        assert!(surveyed("PS C:\\> Get-User\nName : Alex\n\nName : Bo\n").is_some());
+        // Every data line indented (the prompts are not): the indentation goes.
+        let text = "PS C:\\> Get-User\n  Name : Alex\n\tName : Bo\n";
+        assert!(surveyed(text).is_none());
+        assert!(!input::paste::clean(text).untouched());
+    }
+
+    /// What the first pass makes of a transcript's text, read as one block.
+    fn surveyed(text: &str) -> Option<(Vec<transcript::Part>, Vec<usize>)> {
+        let mut survey = Survey::default();
+        survey.block(text, 0);
+        survey.finish()
+    }
 
     #[test]
     fn a_list_part_split_by_cmdlet_keeps_each_objects_warnings() {
