@@ -178,6 +178,29 @@ fn windows_1252(bytes: &[u8], utf8_error: DecodeError) -> Result<String, DecodeE
 /// `bytes` as text when they are UTF-8: [`std::str::from_utf8`], checked with
 /// SIMD (several times quicker on the large exports, which are read more than
 /// once); the standard check runs only on failure, for where it failed.
+/// A stretch of a file whose encoding the first read of it found (a block
+/// read again, a transcript's part), decoded as that read decoded it: UTF-16
+/// with the same decoder, which takes nothing but whole, paired code units;
+/// Windows-1252 with the same table (a file that gave way to Windows-1252
+/// after ASCII reads the same); UTF-8 as it is. `None` when the bytes are not
+/// text in that encoding (the file changed).
+pub fn stretch(bytes: &[u8], encoding: Encoding) -> Option<Cow<'_, str>> {
+    match encoding {
+        Encoding::Utf16Le => {
+            encoding_rs::UTF_16LE.decode_without_bom_handling_and_without_replacement(bytes)
+        }
+        Encoding::Utf16Be => {
+            encoding_rs::UTF_16BE.decode_without_bom_handling_and_without_replacement(bytes)
+        }
+        // Every byte is a character in Windows-1252.
+        Encoding::Windows1252 => {
+            Some(encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0)
+        }
+        _ => text(bytes).ok().map(Cow::Borrowed),
+    }
+}
+
+/// UTF-8 text, checked with SIMD.
 pub fn text(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
     match simdutf8::basic::from_utf8(bytes) {
         Ok(text) => Ok(text),

@@ -1090,9 +1090,10 @@ fn streamed_table_exports_read_exactly_as_whole_files() {
 /// rejects, an object cut where the next prompt begins) and warnings (the
 /// lines set aside as prompts and banners, a part that matches no export, a
 /// collection cut by `$FormatEnumerationLimit`, a cell cut to fit the
-/// console). A transcript the streams cannot read as the whole-file reader
-/// does (two cmdlets' objects in one part, a cmdlet's output in two parts,
-/// text that needs cleaning, Windows-1252) is read whole, alike.
+/// console), in UTF-8 (with a byte-order mark and without), UTF-16 and
+/// Windows-1252. A transcript the streams cannot read as the whole-file
+/// reader does (two cmdlets' objects in one part, a cmdlet's output in two
+/// parts, text that needs cleaning) is read whole, alike.
 #[test]
 fn streamed_transcripts_read_exactly_as_whole_files() {
     use exoauth::load::{self, SourceFile};
@@ -1180,7 +1181,23 @@ fn streamed_transcripts_read_exactly_as_whole_files() {
         (streamed, whole, counted.0.into_inner() == bytes.len() as u64, whys)
     };
     let text = session(&cut, false);
-    for bytes in [text.as_bytes().to_vec(), [&b"\xEF\xBB\xBF"[..], text.as_bytes()].concat()] {
+    // As PowerShell 7 writes it, with a byte-order mark as Windows PowerShell
+    // 5.1's `Start-Transcript` does, in UTF-16 as its `>` does, and in
+    // Windows-1252 as its `Set-Content` does.
+    let utf16 = |big: bool| -> Vec<u8> {
+        let mark: [u8; 2] = if big { [0xFE, 0xFF] } else { [0xFF, 0xFE] };
+        let units = text.encode_utf16();
+        mark.into_iter()
+            .chain(units.flat_map(|u| if big { u.to_be_bytes() } else { u.to_le_bytes() }))
+            .collect()
+    };
+    for bytes in [
+        text.as_bytes().to_vec(),
+        [&b"\xEF\xBB\xBF"[..], text.as_bytes()].concat(),
+        utf16(false),
+        utf16(true),
+        set_content(&text),
+    ] {
         let (streamed, whole, once, whys) = both(&bytes);
         assert!(once, "each byte reported read once");
         let streamed_whys = whys(&streamed);
@@ -1206,8 +1223,7 @@ fn streamed_transcripts_read_exactly_as_whole_files() {
     // reader leaves it out of the part's columns); two cmdlets' objects in
     // one part (the users pasted as a list after the mailboxes, with no
     // prompt between); the mailboxes' output in two parts; an indented
-    // transcript (cleaning sets the indentation aside); the same in
-    // Windows-1252.
+    // transcript (cleaning sets the indentation aside).
     let cut_alone = session(&cut.replacen(&collection, "", 1), false);
     let text = session(&cas, true);
     let users_list = read(&list, "User.txt");
@@ -1229,7 +1245,6 @@ fn streamed_transcripts_read_exactly_as_whole_files() {
         ("run together", run_together.into_bytes()),
         ("twice", twice.into_bytes()),
         ("indented", indented.into_bytes()),
-        ("Windows-1252", set_content(&text.replace("Alex", "Zoë"))),
     ] {
         let (streamed, _, _, whys) = both(&bytes);
         let whys = whys(&streamed);

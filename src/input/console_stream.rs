@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::detect::{self, Detection, Form};
-use super::lines::{BLOCK, read_lines, read_lines_at, split};
+use super::lines::{BLOCK, Each, read_lines, read_lines_at, split};
 use super::list::strip_ansi;
 use super::stream::Counted;
 use super::{Cells, Record, Records, Rejection, Warning, list, paste, table};
@@ -56,7 +56,7 @@ pub struct ConsoleFile<'p> {
     window: Option<Window>,
 }
 
-/// A stretch of a UTF-8 file that starts on a line: a transcript's part.
+/// A stretch of a file that starts on a line: a transcript's part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     /// Where it starts in the file.
@@ -65,6 +65,8 @@ pub struct Window {
     pub len: u64,
     /// Its first line.
     pub line: usize,
+    /// The file's encoding, as its first read found it.
+    pub encoding: Encoding,
 }
 
 /// Reads the lines of the file (`window`: of that stretch of it) a block at
@@ -74,7 +76,7 @@ fn lines_of(
     window: Option<Window>,
     block: usize,
     progress: &dyn Progress,
-    each: &mut dyn FnMut(&str, usize, u64) -> bool,
+    each: &mut Each<'_>,
 ) -> io::Result<Option<Encoding>> {
     use std::io::{Read as _, Seek as _};
     match window {
@@ -83,7 +85,7 @@ fn lines_of(
             let mut input = input;
             input.seek(io::SeekFrom::Start(w.at))?;
             let inner = input.take(w.len);
-            read_lines_at(Counted { inner, progress }, block, (w.at, w.line), each)
+            read_lines_at(Counted { inner, progress }, block, (w.at, w.line, w.encoding), each)
         }
     }
 }
@@ -283,8 +285,8 @@ impl<'p> ConsoleFile<'p> {
         ConsoleFile::open_sized(file, path, form, progress, BLOCK, None)
     }
 
-    /// [`ConsoleFile::open`] for a stretch of a UTF-8 file (a transcript's
-    /// part): its line numbers and block offsets are the file's.
+    /// [`ConsoleFile::open`] for a stretch of a file (a transcript's part):
+    /// its line numbers and block offsets are the file's.
     pub fn open_window(
         file: &Arc<str>,
         path: &Path,
@@ -322,7 +324,7 @@ impl<'p> ConsoleFile<'p> {
             seen: 0,
         };
         let input = std::fs::File::open(path)?;
-        let each = &mut |text: &str, line, _| survey.block(text, line);
+        let each = &mut |text: &str, line, _, _| survey.block(text, line);
         let read = lines_of(input, window, block, &crate::progress::Silent, each)?;
         let Some(encoding) = read else { return Ok(None) };
         let Some((layout, detection, records)) = survey.finish() else { return Ok(None) };
@@ -492,22 +494,23 @@ impl Records for ConsoleFile<'_> {
             Layout::List(layout) => {
                 let mut reader = list::Reader::new(file, layout);
                 let mut failed = false;
-                let read = lines_of(input, window, self.block, progress, &mut |text, first, at| {
-                    ended = text.ends_with('\n');
-                    close(&mut noted);
-                    note(&mut noted, text, first, at, Resume::List(reader.state()));
-                    for (k, (raw, unended_last)) in split(text).enumerate() {
-                        match reader.line(first + k, raw, unended_last, &mut emit) {
-                            Ok(list::Flow::Go) => {}
-                            Ok(list::Flow::Stop) => break,
-                            Err(_) => {
-                                failed = true;
-                                return false;
+                let read =
+                    lines_of(input, window, self.block, progress, &mut |text, first, at, _| {
+                        ended = text.ends_with('\n');
+                        close(&mut noted);
+                        note(&mut noted, text, first, at, Resume::List(reader.state()));
+                        for (k, (raw, unended_last)) in split(text).enumerate() {
+                            match reader.line(first + k, raw, unended_last, &mut emit) {
+                                Ok(list::Flow::Go) => {}
+                                Ok(list::Flow::Stop) => break,
+                                Err(_) => {
+                                    failed = true;
+                                    return false;
+                                }
                             }
                         }
-                    }
-                    true
-                });
+                        true
+                    });
                 let (rejected, warnings) = reader.finish(ended, &mut emit);
                 close(&mut noted);
                 let got = (!failed).then_some((rejected, warnings, Vec::new()));
@@ -517,15 +520,16 @@ impl Records for ConsoleFile<'_> {
                 let rejects =
                     self.rejects_cut.as_deref().map(|r| r as &(dyn Fn(&str) -> bool + Sync));
                 let mut reader = table::Reader::new(file, layout, rejects);
-                let read = lines_of(input, window, self.block, progress, &mut |text, first, at| {
-                    ended = text.ends_with('\n');
-                    close(&mut noted);
-                    note(&mut noted, text, first, at, Resume::Table(reader.state()));
-                    for (k, (raw, _)) in split(text).enumerate() {
-                        reader.line(first + k, raw, &mut emit);
-                    }
-                    true
-                });
+                let read =
+                    lines_of(input, window, self.block, progress, &mut |text, first, at, _| {
+                        ended = text.ends_with('\n');
+                        close(&mut noted);
+                        note(&mut noted, text, first, at, Resume::Table(reader.state()));
+                        for (k, (raw, _)) in split(text).enumerate() {
+                            reader.line(first + k, raw, &mut emit);
+                        }
+                        true
+                    });
                 let (parsed, dropped) = reader.finish(ended, &mut emit);
                 close(&mut noted);
                 records += dropped;

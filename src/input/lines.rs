@@ -14,70 +14,87 @@ use crate::decode::{self, DecodingReader, Encoding};
 /// How many bytes are read at once.
 pub const BLOCK: usize = 1 << 20;
 
-/// Calls `each(text, line, at)` with the file's text in blocks of whole lines,
-/// in order, `line` being the number of the block's first line and `at` the
-/// offset in the file of its first byte (bytes `at` to the next block's are
-/// exactly its text, in the returned encoding). Every block but
-/// the last ends with `\n`; the last ends where the file does. Returns the
-/// encoding, or `None` when the text is not read this way (see the module
-/// documentation) or `each` returned false.
+/// Calls `each(text, line, at, encoding)` with the file's text in blocks of
+/// whole lines, in order, `line` being the number of the block's first line,
+/// `at` the offset in the file of its first byte (bytes `at` to the next
+/// block's are exactly its text, in `encoding`) and `encoding` the one it was
+/// read in (a file that is not UTF-8 gives way to Windows-1252 after blocks
+/// of ASCII). Every block but the last ends with `\n`; the last ends where
+/// the file does. Returns the encoding, or `None` when the text is not read
+/// this way (see the module documentation) or `each` returned false.
 pub fn read_lines<'r>(
     input: impl io::Read + 'r,
     block: usize,
-    each: &mut dyn FnMut(&str, usize, u64) -> bool,
+    each: &mut Each<'_>,
 ) -> io::Result<Option<Encoding>> {
     read_from(input, block, None, each)
 }
 
-/// [`read_lines`] for a stretch of a UTF-8 file that starts on a line:
-/// `input` reads its bytes, which start at offset `at` in the file, on line
-/// `line`. `None` when they are not UTF-8 text the whole-file reader reads
-/// as such.
+/// What [`read_lines`] calls with each block.
+pub type Each<'e> = dyn FnMut(&str, usize, u64, Encoding) -> bool + 'e;
+
+/// [`read_lines`] for a stretch of a file that starts on a line (a
+/// transcript's part): `input` reads its bytes, which start at offset `at`
+/// in the file, on line `line`, in the `encoding` the whole file was found
+/// to be in. `None` when they are not text in it.
 pub fn read_lines_at<'r>(
     input: impl io::Read + 'r,
     block: usize,
-    (at, line): (u64, usize),
-    each: &mut dyn FnMut(&str, usize, u64) -> bool,
+    (at, line, encoding): (u64, usize, Encoding),
+    each: &mut Each<'_>,
 ) -> io::Result<Option<Encoding>> {
-    read_from(input, block, Some((at, line)), each)
+    read_from(input, block, Some((at, line, encoding)), each)
 }
 
 fn read_from<'r>(
     mut input: impl io::Read + 'r,
     block: usize,
-    within: Option<(u64, usize)>,
-    each: &mut dyn FnMut(&str, usize, u64) -> bool,
+    within: Option<(u64, usize, Encoding)>,
+    each: &mut Each<'_>,
 ) -> io::Result<Option<Encoding>> {
     let block = block.max(4);
     let mut head = vec![0; block];
     let n = decode::read_full(&mut input, &mut head)?;
     head.truncate(n);
     let mut eof = n < block;
-    let (mut reader, mut encoding, mut buf): (Box<dyn io::Read + 'r>, _, _) = match head.as_slice()
-    {
-        _ if within.is_some() => (Box::new(input), Encoding::Utf8, head),
-        [0xFF, 0xFE, rest @ ..] => {
-            eof = false;
-            (Box::new(DecodingReader::utf16(input, false, rest)), Encoding::Utf16Le, Vec::new())
-        }
-        [0xFE, 0xFF, rest @ ..] => {
-            eof = false;
-            (Box::new(DecodingReader::utf16(input, true, rest)), Encoding::Utf16Be, Vec::new())
-        }
-        [0xEF, 0xBB, 0xBF, ..] => (Box::new(input), Encoding::Utf8Bom, head[3..].to_vec()),
-        _ => (Box::new(input), Encoding::Utf8, head),
-    };
+    let (mut reader, mut encoding, mut buf): (Box<dyn io::Read + 'r>, _, _) =
+        match (within, head.as_slice()) {
+            // Within a file, in its encoding, without a byte-order mark.
+            (Some((_, _, encoding @ (Encoding::Utf16Le | Encoding::Utf16Be))), _) => {
+                eof = false;
+                let big = encoding == Encoding::Utf16Be;
+                (Box::new(DecodingReader::utf16(input, big, &head)), encoding, Vec::new())
+            }
+            (Some((_, _, Encoding::Windows1252)), _) => {
+                eof = false;
+                let reader = DecodingReader::windows_1252(input, &head);
+                (Box::new(reader), Encoding::Windows1252, Vec::new())
+            }
+            (Some((_, _, encoding)), _) => (Box::new(input), encoding, head),
+            (None, [0xFF, 0xFE, rest @ ..]) => {
+                eof = false;
+                (Box::new(DecodingReader::utf16(input, false, rest)), Encoding::Utf16Le, Vec::new())
+            }
+            (None, [0xFE, 0xFF, rest @ ..]) => {
+                eof = false;
+                (Box::new(DecodingReader::utf16(input, true, rest)), Encoding::Utf16Be, Vec::new())
+            }
+            (None, [0xEF, 0xBB, 0xBF, ..]) => {
+                (Box::new(input), Encoding::Utf8Bom, head[3..].to_vec())
+            }
+            (None, _) => (Box::new(input), Encoding::Utf8, head),
+        };
     // Without a mark: the file's first bytes, which say whether a file that is
     // not UTF-8 is binary, and whether the text given so far is all ASCII (a
     // file that is not UTF-8 is read as Windows-1252 only when it holds no
     // UTF-8 beyond ASCII).
     let mut first = buf[..buf.len().min(decode::HEAD)].to_vec();
-    // (Within a file, its text is UTF-8 throughout.)
+    // (Within a file, its encoding is known.)
     let mut ascii = within.is_none();
-    let mut line = within.map_or(1, |(_, line)| line);
+    let mut line = within.map_or(1, |(_, line, _)| line);
     // Where the next block starts in the file: past the byte-order mark.
     let mut at = match encoding {
-        _ if within.is_some() => within.map_or(0, |(at, _)| at),
+        _ if within.is_some() => within.map_or(0, |(at, _, _)| at),
         Encoding::Utf8Bom => 3,
         Encoding::Utf16Le | Encoding::Utf16Be => 2,
         _ => 0,
@@ -131,7 +148,7 @@ fn read_from<'r>(
                 }
                 Err(_) => return Ok(None),
             };
-            if decode::check_text(text).is_err() || !each(text, line, at) {
+            if decode::check_text(text).is_err() || !each(text, line, at, encoding) {
                 return Ok(None);
             }
             at += encoded_len(text, encoding);
@@ -180,7 +197,7 @@ mod tests {
     /// the next block's.
     fn read(bytes: &[u8], block: usize) -> Option<(String, Vec<usize>, Encoding)> {
         let (mut text, mut firsts, mut blocks) = (String::new(), Vec::new(), Vec::new());
-        let encoding = read_lines(bytes, block, &mut |t, line, at| {
+        let encoding = read_lines(bytes, block, &mut |t, line, at, _| {
             assert_eq!(line, 1 + text.matches('\n').count(), "{t:?}");
             assert!(t.ends_with('\n') || !t.is_empty(), "{t:?}");
             text.push_str(t);

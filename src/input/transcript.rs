@@ -298,7 +298,8 @@ pub fn split(text: &str) -> Vec<Part> {
     let mut at = 0;
     let mut pieces = text.split('\n').peekable();
     while let Some(line) = pieces.next() {
-        splitter.push(line, at, pieces.peek().is_some());
+        let end = at + line.len() + usize::from(pieces.peek().is_some());
+        splitter.push(line, at..end);
         at += line.len() + 1;
     }
     splitter.finish().0
@@ -363,11 +364,11 @@ struct Paragraph {
 }
 
 impl Splitter {
-    /// Takes the next line (`raw`, without its `\n`), which starts at `at`;
-    /// `broken` when a line break follows it. Returns the line before it,
+    /// Takes the next line (`raw`, without its `\n`), which spans `at` (its
+    /// line break, if one follows, included). Returns the line before it,
     /// now that its kind is known: its number and whether it is a prompt or
     /// banner line.
-    pub fn push(&mut self, raw: &str, at: usize, broken: bool) -> Option<(usize, bool)> {
+    pub fn push(&mut self, raw: &str, at: std::ops::Range<usize>) -> Option<(usize, bool)> {
         let line = raw.trim_end_matches('\r');
         let taken = self.pending.take().map(|p| {
             let banner = p.banner_rule && (self.noise.in_banner || mentions_transcript(line));
@@ -394,8 +395,8 @@ impl Splitter {
         });
         self.pending = Some(Arrived {
             number: self.lines,
-            at,
-            end: at + raw.len() + usize::from(broken),
+            at: at.start,
+            end: at.end,
             blank,
             banner_rule,
             noise,
@@ -571,7 +572,8 @@ mod tests {
             let all: Vec<&str> = text.split('\n').collect();
             let (mut splitter, mut at, mut taken) = (Splitter::default(), 0, Vec::new());
             for (k, line) in all.iter().enumerate() {
-                taken.extend(splitter.push(line, at, k + 1 < all.len()));
+                let end = at + line.len() + usize::from(k + 1 < all.len());
+                taken.extend(splitter.push(line, at..end));
                 at += line.len() + 1;
             }
             let (parts, noise) = splitter.finish();

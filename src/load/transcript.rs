@@ -10,11 +10,11 @@ use super::LoadError;
 use super::file::{Mapped, Outcome, outcome};
 use super::form::decide;
 use super::streamed::{Again, Watch, map_console, unchanged};
-use super::text::{clean_text, decode_file, display_name, set_aside, then};
+use super::text::{clean_text, decode_file, display_name, guessed, set_aside, then};
 use super::whole::map_parsed;
 use crate::decode::Encoding;
 use crate::input::console_stream::{ConsoleFile, Window};
-use crate::input::lines::{BLOCK, read_lines};
+use crate::input::lines::{BLOCK, encoded_len, read_lines};
 use crate::input::paste::Kind;
 use crate::input::stream::{Digests, Stamp};
 use crate::input::transcript::Class;
@@ -305,9 +305,10 @@ fn none_recognised(path: &Path) -> Warning {
 /// Format-List or Format-Table output of one cmdlet is read as a stream, a
 /// stretch of the file ([`ConsoleFile::open_window`]), its mailboxes read
 /// again by blocks; any other part is read whole. `None` when the
-/// transcript is to be read whole after all: it is not UTF-8, it needs
-/// cleaning, a cmdlet's output is in more than one part, or a streamed
-/// Format-List part holds objects of more than one cmdlet (or a single one).
+/// transcript is to be read whole after all: its text is not what the
+/// whole-file decoder reads, it needs cleaning, a cmdlet's output is in more
+/// than one part, or a streamed Format-List part holds objects of more than
+/// one cmdlet (or a single one).
 pub(super) fn stream_transcript(
     path: &Path,
     environment: Environment,
@@ -339,8 +340,8 @@ pub(super) struct Read<T> {
 }
 
 /// The first pass over a transcript: its parts, and whether the whole-file
-/// reader would read its text as it is (decoded as UTF-8, nothing set aside
-/// but its prompts and banners, which are blank to the parts).
+/// reader would read its text as it is (nothing set aside but its prompts
+/// and banners, which are blank to the parts).
 #[derive(Default)]
 struct Survey {
     splitter: transcript::Splitter,
@@ -376,21 +377,28 @@ struct LineChecks {
 }
 
 impl Survey {
-    /// Takes a block of whole lines at offset `at` in the file.
-    fn block(&mut self, text: &str, at: u64) -> bool {
+    /// Takes a block of whole lines at offset `at` in the file, read in
+    /// `encoding` (each line's offset is the file's).
+    fn block(&mut self, text: &str, at: u64, encoding: Encoding) -> bool {
         let mut offset = at as usize;
+        let line_break = encoded_len("\n", encoding) as usize;
         for (raw, unended) in crate::input::lines::split(text) {
-            self.line(raw, offset, !unended);
-            offset += raw.len() + 1;
+            let len = match encoding {
+                Encoding::Utf8 | Encoding::Utf8Bom => raw.len(),
+                _ => encoded_len(raw, encoding) as usize,
+            };
+            let end = offset + len + if unended { 0 } else { line_break };
+            self.line(raw, offset..end);
+            offset = end;
         }
-        self.end = at + text.len() as u64;
+        self.end = at + encoded_len(text, encoding);
         self.ended = text.ends_with('\n');
         !self.touched
     }
 
-    fn line(&mut self, raw: &str, at: usize, broken: bool) {
+    fn line(&mut self, raw: &str, at: std::ops::Range<usize>) {
         self.lines += 1;
-        let taken = self.splitter.push(raw, at, broken);
+        let taken = self.splitter.push(raw, at);
         self.take(taken);
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let blank = transcript::is_blank(line);
@@ -429,7 +437,8 @@ impl Survey {
     fn finish(mut self) -> Option<(Vec<transcript::Part>, Vec<usize>)> {
         // `str::split` ends a text that ends with a line break with an empty line.
         if self.ended {
-            self.line("", self.end as usize, false);
+            let end = self.end as usize;
+            self.line("", end..end);
         }
         let (parts, noise) = std::mem::take(&mut self.splitter).finish();
         let last = self.lines;
@@ -469,17 +478,19 @@ fn read_streamed(
     let mut survey = Survey::default();
     let input = std::fs::File::open(path).map_err(io)?;
     let len = input.metadata().map_err(io)?.len();
-    let read = read_lines(input, BLOCK, &mut |text, _, at| survey.block(text, at)).map_err(io)?;
-    let Some(encoding @ (Encoding::Utf8 | Encoding::Utf8Bom)) = read else { return Ok(None) };
+    let each = &mut |text: &str, _, at, encoding| survey.block(text, at, encoding);
+    let Some(encoding) = read_lines(input, BLOCK, each).map_err(io)? else { return Ok(None) };
     let Some((parts, noise)) = survey.finish() else { return Ok(None) };
     // What cleaning the text would have said: its prompts and banners set aside.
+    // (Decoding says first what it guessed of the encoding.)
     let aside = if noise.is_empty() { Vec::new() } else { vec![(Kind::Prompt, noise)] };
     let cleaned = input::paste::Cleaned { text: "".into(), aside, indent: None };
-    let mut warnings: Vec<Warning> = set_aside(&file, &cleaned).into_iter().collect();
+    let mut warnings: Vec<Warning> = guessed(&file, encoding).into_iter().collect();
+    warnings.extend(set_aside(&file, &cleaned));
     // The large parts of plain console output, surveyed side by side.
     let window = |part: &transcript::Part| {
-        let at = part.bytes.start as u64;
-        Window { at, len: part.bytes.len() as u64, line: part.line }
+        let (at, len) = (part.bytes.start as u64, part.bytes.len() as u64);
+        Window { at, len, line: part.line, encoding }
     };
     let surveyed: Vec<Option<ConsoleFile<'_>>> = parts
         .par_iter()
@@ -565,14 +576,17 @@ fn read_streamed(
     Ok(Some(Read { warnings, parts: mapped }))
 }
 
-/// The text of a stretch of a UTF-8 file.
+/// The text of a stretch of a file, decoded as its first read decoded it.
 fn read_window(path: &Path, window: Window) -> std::io::Result<String> {
     use std::io::{Read as _, Seek as _};
     let mut input = std::fs::File::open(path)?;
     input.seek(std::io::SeekFrom::Start(window.at))?;
     let mut bytes = Vec::with_capacity(window.len as usize);
     input.take(window.len).read_to_end(&mut bytes)?;
-    String::from_utf8(bytes).map_err(std::io::Error::other)
+    match crate::decode::stretch(&bytes, window.encoding) {
+        Some(text) => Ok(text.into_owned()),
+        None => Err(std::io::Error::other("the file changed while it was read")),
+    }
 }
 
 /// Reads a transcript's part (`console`, surveyed) as a stream into the rows
@@ -606,6 +620,8 @@ fn stream_part(
     }
     mapped.why = format!("{}: a part of the transcript (read as a stream)", form.title());
     mapped.encoding = encoding;
+    // The transcript says once what was guessed of its encoding, not each part.
+    mapped.warnings.retain(|w| w.code != "encoding-guessed");
     Ok(Some(mapped))
 }
 
@@ -745,7 +761,7 @@ mod tests {
     /// What the first pass makes of a transcript's text, read as one block.
     fn surveyed(text: &str) -> Option<(Vec<transcript::Part>, Vec<usize>)> {
         let mut survey = Survey::default();
-        survey.block(text, 0);
+        survey.block(text, 0, Encoding::Utf8);
         survey.finish()
     }
 

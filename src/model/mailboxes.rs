@@ -422,23 +422,7 @@ impl FileRows {
                 .and_then(|_| input.read_exact(&mut bytes))
                 .map_err(|e| format!("the file cannot be read again: {e}"))?;
         }
-        // The first read decoded UTF-16 with the same decoder, which takes
-        // nothing but whole, paired code units; Windows-1252 with the same
-        // table (the blocks read before it gave way to Windows-1252 are ASCII,
-        // which reads the same).
-        let text = match self.encoding {
-            Encoding::Utf16Le => encoding_rs::UTF_16LE
-                .decode_without_bom_handling_and_without_replacement(&bytes)
-                .ok_or(CHANGED)?,
-            Encoding::Utf16Be => encoding_rs::UTF_16BE
-                .decode_without_bom_handling_and_without_replacement(&bytes)
-                .ok_or(CHANGED)?,
-            // Every byte is a character in Windows-1252.
-            Encoding::Windows1252 => {
-                encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes).0
-            }
-            _ => crate::decode::text(&bytes).map_err(|_| CHANGED)?.into(),
-        };
+        let text = crate::decode::stretch(&bytes, self.encoding).ok_or(CHANGED)?;
         let mapped = match (&*self.form, &block.noted) {
             (BlockForm::Csv { columns, delimiter }, _) => {
                 let mut records = BlockRecords {
