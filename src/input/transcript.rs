@@ -494,6 +494,11 @@ impl Splitter {
         self.parts.push(Part { line, command: self.command.clone(), bytes: at..end, class });
     }
 
+    /// The parts closed so far (each is final once closed).
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
     /// Whether the line that arrived last may be a prompt or banner line (it
     /// is one, or a rule whose kind the next line decides).
     pub fn last_may_be_noise(&self) -> bool {

@@ -2,7 +2,7 @@
 //! recognised by its columns.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use rayon::prelude::*;
 
@@ -478,8 +478,29 @@ fn read_streamed(
     let mut survey = Survey::default();
     let input = std::fs::File::open(path).map_err(io)?;
     let len = input.metadata().map_err(io)?.len();
-    let each = &mut |text: &str, _, at, encoding| survey.block(text, at, encoding);
-    let Some(encoding) = read_lines(input, BLOCK, each).map_err(io)? else { return Ok(None) };
+    // Each large part of plain console output is surveyed as soon as the
+    // first pass has closed it, on the other core, while the pass reads on.
+    let (surveyed, mut spawned) = (std::sync::Mutex::new(Vec::new()), 0);
+    let read = rayon::scope(|scope| {
+        let each = &mut |text: &str, _, at, encoding| {
+            let go = survey.block(text, at, encoding);
+            for (k, part) in survey.splitter.parts().iter().enumerate().skip(spawned) {
+                spawned = k + 1;
+                let Some(form) = streamable(part) else { continue };
+                // (A file that gives way to Windows-1252 is ASCII before it:
+                // a part closed then reads the same in either.)
+                let window = window(part, encoding);
+                let (file, surveyed) = (&file, &surveyed);
+                scope.spawn(move |_| {
+                    let console = ConsoleFile::open_window(file, path, form, progress, window);
+                    surveyed.lock().unwrap_or_else(PoisonError::into_inner).push((k, console));
+                });
+            }
+            go
+        };
+        read_lines(input, BLOCK, each)
+    });
+    let Some(encoding) = read.map_err(io)? else { return Ok(None) };
     let Some((parts, noise)) = survey.finish() else { return Ok(None) };
     // What cleaning the text would have said: its prompts and banners set aside.
     // (Decoding says first what it guessed of the encoding.)
@@ -487,38 +508,38 @@ fn read_streamed(
     let cleaned = input::paste::Cleaned { text: "".into(), aside, indent: None };
     let mut warnings: Vec<Warning> = guessed(&file, encoding).into_iter().collect();
     warnings.extend(set_aside(&file, &cleaned));
-    // The large parts of plain console output, surveyed side by side.
-    let window = |part: &transcript::Part| {
-        let (at, len) = (part.bytes.start as u64, part.bytes.len() as u64);
-        Window { at, len, line: part.line, encoding }
-    };
-    let surveyed: Vec<Option<ConsoleFile<'_>>> = parts
-        .par_iter()
-        .map(|part| {
-            let form = match part.class {
-                Class::List => Form::List,
-                Class::Table => Form::Table,
-                Class::Other => return Ok(None),
-            };
-            if part.bytes.len() < BLOCK {
-                return Ok(None);
-            }
-            ConsoleFile::open_window(&file, path, form, progress, window(part)).map_err(io)
+    // The parts the first pass closed at the file's end are surveyed now.
+    let last: Vec<_> = parts
+        .iter()
+        .enumerate()
+        .skip(spawned)
+        .filter_map(|(k, part)| streamable(part).map(|form| (k, part, form)))
+        .collect();
+    let rest: Vec<_> = last
+        .into_par_iter()
+        .map(|(k, part, form)| {
+            (k, ConsoleFile::open_window(&file, path, form, progress, window(part, encoding)))
         })
-        .collect::<Result<_, LoadError>>()?;
+        .collect();
+    let mut surveyed = surveyed.into_inner().unwrap_or_else(PoisonError::into_inner);
+    surveyed.extend(rest);
+    let mut consoles: Vec<Option<ConsoleFile<'_>>> = parts.iter().map(|_| None).collect();
+    for (k, console) in surveyed {
+        consoles[k] = console.map_err(io)?;
+    }
     let mut items = Vec::new();
     let mut streamed_bytes = 0;
-    for (part, console) in parts.iter().zip(surveyed) {
+    for (part, console) in parts.iter().zip(consoles) {
         if let Some(console) = console {
             let columns = console.columns();
             let has = |n: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(n));
             if let Some(cmdlet) = Cmdlet::recognise(environment, has) {
-                streamed_bytes += window(part).len;
+                streamed_bytes += part.bytes.len() as u64;
                 items.push(Item::Streamed { cmdlet, console: Box::new(console) });
                 continue;
             }
         }
-        let own = read_window(path, window(part)).map_err(io)?;
+        let own = read_window(path, window(part, encoding)).map_err(io)?;
         let mut read = Vec::new();
         read_part(&file, part, &part.text_of(&own), environment, &mut warnings, &mut read);
         items.extend(read.into_iter().map(Item::Whole));
@@ -574,6 +595,23 @@ fn read_streamed(
     // The parts read whole and what lies between the parts.
     progress.advance(len.saturating_sub(streamed_bytes));
     Ok(Some(Read { warnings, parts: mapped }))
+}
+
+/// The form a part is streamed in: Format-List or Format-Table output of a
+/// megabyte or more (smaller parts are read whole).
+fn streamable(part: &transcript::Part) -> Option<Form> {
+    let form = match part.class {
+        Class::List => Form::List,
+        Class::Table => Form::Table,
+        Class::Other => return None,
+    };
+    (part.bytes.len() >= BLOCK).then_some(form)
+}
+
+/// A part's stretch of the transcript, in `encoding`.
+fn window(part: &transcript::Part, encoding: Encoding) -> Window {
+    let (at, len) = (part.bytes.start as u64, part.bytes.len() as u64);
+    Window { at, len, line: part.line, encoding }
 }
 
 /// The text of a stretch of a file, decoded as its first read decoded it.
