@@ -750,14 +750,6 @@ fn streamed_as_whole(tenant: &std::path::Path, encoding: &str) {
 
     // Bytes reported read: all of them only if no file gave up streaming and was
     // read again whole (which reports nothing more).
-    struct Bytes(std::sync::atomic::AtomicU64);
-    impl exoauth::progress::Progress for Bytes {
-        fn start(&self, _: &'static str, _: Option<u64>, _: exoauth::progress::Unit) {}
-        fn advance(&self, n: u64) {
-            self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        }
-        fn finish(&self) {}
-    }
     let bytes = Bytes(0.into());
     let streamed = load::load_with(tenant, Environment::Online, &bytes).unwrap();
     let total: u64 = std::fs::read_dir(tenant)
@@ -1162,14 +1154,6 @@ fn streamed_transcripts_read_exactly_as_whole_files() {
     let path = dir.path().join("transcript.txt");
     // Bytes reported read: the file's length, once (a transcript read whole
     // after its parts were streamed would be reported again).
-    struct Bytes(std::sync::atomic::AtomicU64);
-    impl exoauth::progress::Progress for Bytes {
-        fn start(&self, _: &'static str, _: Option<u64>, _: exoauth::progress::Unit) {}
-        fn advance(&self, n: u64) {
-            self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        }
-        fn finish(&self) {}
-    }
     let both = |bytes: &[u8]| {
         std::fs::write(&path, bytes).unwrap();
         let counted = Bytes(0.into());
@@ -1647,6 +1631,17 @@ fn generated_as(
         .assert()
         .success();
     (dir, tenant)
+}
+
+/// A progress that counts the bytes reported read.
+struct Bytes(std::sync::atomic::AtomicU64);
+
+impl exoauth::progress::Progress for Bytes {
+    fn start(&self, _: &'static str, _: Option<u64>, _: exoauth::progress::Unit) {}
+    fn advance(&self, n: u64) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn finish(&self) {}
 }
 
 /// The inputs a load read, without the detector's words (a stream decides
