@@ -475,58 +475,14 @@ fn read_streamed(
 ) -> Result<Option<Read<(Cmdlet, Mapped)>>, LoadError> {
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let file = display_name(path);
-    let mut survey = Survey::default();
-    let input = std::fs::File::open(path).map_err(io)?;
-    let len = input.metadata().map_err(io)?.len();
-    // Each large part of plain console output is surveyed as soon as the
-    // first pass has closed it, on the other core, while the pass reads on.
-    let (surveyed, mut spawned) = (std::sync::Mutex::new(Vec::new()), 0);
-    let read = rayon::scope(|scope| {
-        let each = &mut |text: &str, _, at, encoding| {
-            let go = survey.block(text, at, encoding);
-            for (k, part) in survey.splitter.parts().iter().enumerate().skip(spawned) {
-                spawned = k + 1;
-                let Some(form) = streamable(part) else { continue };
-                // (A file that gives way to Windows-1252 is ASCII before it:
-                // a part closed then reads the same in either.)
-                let window = window(part, encoding);
-                let (file, surveyed) = (&file, &surveyed);
-                scope.spawn(move |_| {
-                    let console = ConsoleFile::open_window(file, path, form, progress, window);
-                    surveyed.lock().unwrap_or_else(PoisonError::into_inner).push((k, console));
-                });
-            }
-            go
-        };
-        read_lines(input, BLOCK, each)
-    });
-    let Some(encoding) = read.map_err(io)? else { return Ok(None) };
-    let Some((parts, noise)) = survey.finish() else { return Ok(None) };
+    let Some(first) = first_pass(path, &file, progress)? else { return Ok(None) };
+    let FirstPass { encoding, len, parts, noise, consoles } = first;
     // What cleaning the text would have said: its prompts and banners set aside.
     // (Decoding says first what it guessed of the encoding.)
     let aside = if noise.is_empty() { Vec::new() } else { vec![(Kind::Prompt, noise)] };
     let cleaned = input::paste::Cleaned { text: "".into(), aside, indent: None };
     let mut warnings: Vec<Warning> = guessed(&file, encoding).into_iter().collect();
     warnings.extend(set_aside(&file, &cleaned));
-    // The parts the first pass closed at the file's end are surveyed now.
-    let last: Vec<_> = parts
-        .iter()
-        .enumerate()
-        .skip(spawned)
-        .filter_map(|(k, part)| streamable(part).map(|form| (k, part, form)))
-        .collect();
-    let rest: Vec<_> = last
-        .into_par_iter()
-        .map(|(k, part, form)| {
-            (k, ConsoleFile::open_window(&file, path, form, progress, window(part, encoding)))
-        })
-        .collect();
-    let mut surveyed = surveyed.into_inner().unwrap_or_else(PoisonError::into_inner);
-    surveyed.extend(rest);
-    let mut consoles: Vec<Option<ConsoleFile<'_>>> = parts.iter().map(|_| None).collect();
-    for (k, console) in surveyed {
-        consoles[k] = console.map_err(io)?;
-    }
     let mut items = Vec::new();
     let mut streamed_bytes = 0;
     for (part, console) in parts.iter().zip(consoles) {
@@ -595,6 +551,74 @@ fn read_streamed(
     // The parts read whole and what lies between the parts.
     progress.advance(len.saturating_sub(streamed_bytes));
     Ok(Some(Read { warnings, parts: mapped }))
+}
+
+/// What the first pass over a transcript found: its encoding and length, its
+/// parts, the lines set aside as prompts and banners, and each large part of
+/// plain console output surveyed ([`ConsoleFile::open_window`]; `None` for
+/// the others).
+struct FirstPass<'p> {
+    encoding: Encoding,
+    len: u64,
+    parts: Vec<transcript::Part>,
+    noise: Vec<usize>,
+    consoles: Vec<Option<ConsoleFile<'p>>>,
+}
+
+/// The first pass over a transcript ([`Survey`]), each large part surveyed
+/// as soon as the pass has closed it, on the other core while the pass reads
+/// on (the last ones once it ends); `None` when the transcript is to be read
+/// whole.
+fn first_pass<'p>(
+    path: &Path,
+    file: &Arc<str>,
+    progress: &'p dyn Progress,
+) -> Result<Option<FirstPass<'p>>, LoadError> {
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let mut survey = Survey::default();
+    let input = std::fs::File::open(path).map_err(io)?;
+    let len = input.metadata().map_err(io)?.len();
+    let (surveyed, mut spawned) = (std::sync::Mutex::new(Vec::new()), 0);
+    let read = rayon::scope(|scope| {
+        let each = &mut |text: &str, _, at, encoding| {
+            let go = survey.block(text, at, encoding);
+            for (k, part) in survey.splitter.parts().iter().enumerate().skip(spawned) {
+                spawned = k + 1;
+                let Some(form) = streamable(part) else { continue };
+                // (A file that gives way to Windows-1252 is ASCII before it:
+                // a part closed then reads the same in either.)
+                let window = window(part, encoding);
+                let surveyed = &surveyed;
+                scope.spawn(move |_| {
+                    let console = ConsoleFile::open_window(file, path, form, progress, window);
+                    surveyed.lock().unwrap_or_else(PoisonError::into_inner).push((k, console));
+                });
+            }
+            go
+        };
+        read_lines(input, BLOCK, each)
+    });
+    let Some(encoding) = read.map_err(io)? else { return Ok(None) };
+    let Some((parts, noise)) = survey.finish() else { return Ok(None) };
+    let last: Vec<_> = parts
+        .iter()
+        .enumerate()
+        .skip(spawned)
+        .filter_map(|(k, part)| streamable(part).map(|form| (k, part, form)))
+        .collect();
+    let rest: Vec<_> = last
+        .into_par_iter()
+        .map(|(k, part, form)| {
+            (k, ConsoleFile::open_window(file, path, form, progress, window(part, encoding)))
+        })
+        .collect();
+    let mut surveyed = surveyed.into_inner().unwrap_or_else(PoisonError::into_inner);
+    surveyed.extend(rest);
+    let mut consoles: Vec<Option<ConsoleFile<'p>>> = parts.iter().map(|_| None).collect();
+    for (k, console) in surveyed {
+        consoles[k] = console.map_err(io)?;
+    }
+    Ok(Some(FirstPass { encoding, len, parts, noise, consoles }))
 }
 
 /// The form a part is streamed in: Format-List or Format-Table output of a
