@@ -1079,8 +1079,8 @@ fn streamed_table_exports_read_exactly_as_whole_files() {
 /// Format-Table parts are read as streams, each a stretch of the file, and
 /// its small parts whole, into exactly what reading the transcript whole
 /// gives: the same parts recognised, rows, rejections (a value the mapper
-/// rejects, an object cut where the next prompt begins) and warnings (the
-/// lines set aside as prompts and banners, a part that matches no export, a
+/// rejects, an object cut where the session ends) and warnings (the lines set
+/// aside as prompts and banners, a small and a large part that match no export, a
 /// collection cut by `$FormatEnumerationLimit`, a cell cut to fit the
 /// console), in UTF-8 (with a byte-order mark and without), UTF-16 and
 /// Windows-1252. A transcript the streams cannot read as the whole-file
@@ -1091,8 +1091,8 @@ fn streamed_transcripts_read_exactly_as_whole_files() {
     use exoauth::load::{self, SourceFile};
     use exoauth::model::Environment;
 
-    let (_dir, list) = generated_as(20_000, 5, &["--form", "list"]);
-    let (_dir2, table) = generated_as(20_000, 5, &["--form", "table"]);
+    let (_dir, list) = generated_as(14_000, 5, &["--form", "list"]);
+    let (_dir2, table) = generated_as(14_000, 5, &["--form", "table"]);
     let read = |tenant: &std::path::Path, name: &str| {
         let text = std::fs::read_to_string(tenant.join(name)).unwrap();
         text.trim_start_matches('\u{feff}').to_owned()
@@ -1125,6 +1125,12 @@ fn streamed_transcripts_read_exactly_as_whole_files() {
     );
     // A display name cut to fit the console in the users' table.
     let users = read(&table, "User.txt");
+    // Every mailbox as `Get-Mailbox | fl` shows it, which matches no export.
+    let named = |name: &str| format!("\r\n{name:<33}:");
+    let mailboxes = read(&list, "CasMailbox.txt")
+        .replace(&named("PopEnabled"), &named("IsMailboxEnabled"))
+        .replace(&named("ImapEnabled"), &named("HiddenFromAddressListsEnabled"))
+        .replace(&named("SmtpClientAuthenticationDisabled"), &named("ArchiveStatus"));
     assert!(users.len() > 2 << 20, "the users' part must span blocks: {} bytes", users.len());
     let session = |cas: &str, stopped: bool| {
         let mut t = String::from(
@@ -1139,6 +1145,7 @@ fn streamed_transcripts_read_exactly_as_whole_files() {
             ("Get-TransportConfig | fl", read(&list, "TransportConfig.txt")),
             ("Get-Date", "\r\nMonday, 1 December 2026 09:00:00\r\n".to_owned()),
             ("Get-User -ResultSize Unlimited | ft -AutoSize", users.clone()),
+            ("Get-Mailbox -ResultSize Unlimited | fl", mailboxes.clone()),
             ("Get-EXOCasMailbox -ResultSize Unlimited | fl", cas.to_owned()),
         ] {
             t.push_str(&format!("PS C:\\> {command}\r\n{output}"));
@@ -1197,6 +1204,10 @@ fn streamed_transcripts_read_exactly_as_whole_files() {
         for code in ["set-aside", "transcript-part-ignored", "truncated-collection"] {
             assert!(warnings.iter().any(|w| w.starts_with(code)), "{code}: {warnings:?}");
         }
+        assert!(
+            warnings.iter().any(|w| w.contains("ignored list output of `Get-Mailbox")),
+            "{warnings:?}"
+        );
         // The mailboxes are not held: they are read again by blocks.
         assert!(streamed.snapshot.mailboxes().blocks() > 2);
         assert!(streamed.snapshot.mailboxes().failure().is_none());

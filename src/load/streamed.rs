@@ -315,8 +315,11 @@ fn console_and_map(
 /// it is handed on.
 #[derive(Default)]
 pub(super) struct Watch<'w> {
-    pub(super) each: Option<&'w mut (dyn FnMut(Cells<'_>) + Send)>,
+    pub(super) each: Option<&'w mut Watcher<'w>>,
 }
+
+/// What watches each record of a console file, with its line.
+pub(super) type Watcher<'w> = dyn FnMut(usize, Cells<'_>) + Send + 'w;
 
 /// Maps the records of a console file surveyed by its first pass (its
 /// second pass reads them), as [`console_and_map`] does; `None` when it is to
@@ -364,7 +367,7 @@ pub(super) fn map_console(
 /// A console file whose records are handed to `each` too, before the mapper.
 struct Watched<'c, 'w> {
     inner: ConsoleFile<'c>,
-    each: Option<&'w mut (dyn FnMut(Cells<'_>) + Send)>,
+    each: Option<&'w mut Watcher<'w>>,
 }
 
 impl Records for Watched<'_, '_> {
@@ -379,7 +382,7 @@ impl Records for Watched<'_, '_> {
     fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
         match self.each.as_mut() {
             Some(watch) => self.inner.each(&mut |line, cells| {
-                watch(cells);
+                watch(line, cells);
                 f(line, cells);
             }),
             None => self.inner.each(f),

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::LoadError;
 use super::file::{Mapped, Outcome, outcome};
 use super::form::decide;
-use super::streamed::{Again, Watch, map_console, unchanged};
+use super::streamed::{Again, Watch, Watcher, map_console, unchanged};
 use super::text::{clean_text, decode_file, display_name, guessed, set_aside, then};
 use super::whole::map_parsed;
 use crate::decode::Encoding;
@@ -304,7 +304,8 @@ fn none_recognised(path: &Path) -> Warning {
 /// prompts and banners), then each part of a megabyte or more that is plain
 /// Format-List or Format-Table output of one cmdlet is read as a stream, a
 /// stretch of the file ([`ConsoleFile::open_window`]), its mailboxes read
-/// again by blocks; any other part is read whole. `None` when the
+/// again by blocks; such a part that is no cmdlet's is read as a stream for
+/// its columns only ([`skim`]); any other part is read whole. `None` when the
 /// transcript is to be read whole after all: its text is not what the
 /// whole-file decoder reads, it needs cleaning, a cmdlet's output is in more
 /// than one part, or a streamed Format-List part holds objects of more than
@@ -489,10 +490,20 @@ fn read_streamed(
         if let Some(console) = console {
             let columns = console.columns();
             let has = |n: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(n));
-            if let Some(cmdlet) = Cmdlet::recognise(environment, has) {
-                streamed_bytes += part.bytes.len() as u64;
-                items.push(Item::Streamed { cmdlet, console: Box::new(console) });
-                continue;
+            match Cmdlet::recognise(environment, has) {
+                Some(cmdlet) => {
+                    streamed_bytes += part.bytes.len() as u64;
+                    items.push(Item::Streamed { cmdlet, console: Box::new(console) });
+                    continue;
+                }
+                // (A `Get-Mailbox | fl` of every mailbox, say.)
+                None => {
+                    if let Some(ignored) = skim(part, console, environment).map_err(io)? {
+                        streamed_bytes += part.bytes.len() as u64;
+                        items.push(Item::Whole(ignored));
+                        continue;
+                    }
+                }
             }
         }
         let own = read_window(path, window(part, encoding)).map_err(io)?;
@@ -621,6 +632,34 @@ fn first_pass<'p>(
     Ok(Some(FirstPass { encoding, len, parts, noise, consoles }))
 }
 
+/// Reads a large part whose columns name no cmdlet as a stream, for what the
+/// whole-file reader makes of it: a part that matches no export, with its
+/// columns (for the warning that says so) and no rows. `None` when the
+/// whole-file reader would make more of it (an object that is some cmdlet's,
+/// a single object, a column only a rejected object has): it is read whole.
+fn skim(
+    part: &transcript::Part,
+    mut console: ConsoleFile<'_>,
+    environment: Environment,
+) -> std::io::Result<Option<TranscriptPart>> {
+    let form = console.form();
+    let columns = console.columns().to_vec();
+    let mut objects = Objects::new(None, environment, columns.clone());
+    console.each(&mut |line, cells| objects.record(line, cells));
+    if console.finish()?.is_none() {
+        return Ok(None);
+    }
+    let line = match form {
+        // Object by object: one run of objects, none any cmdlet's, from the first.
+        Form::List if objects.all_of_one() => objects.first.unwrap_or(part.line),
+        Form::List => return Ok(None),
+        _ => part.line,
+    };
+    let parsed =
+        input::Parsed { table: input::Table { columns, rows: Vec::new() }, ..Default::default() };
+    Ok(Some(TranscriptPart { line, command: part.command.clone(), cmdlet: None, form, parsed }))
+}
+
 /// The form a part is streamed in: Format-List or Format-Table output of a
 /// megabyte or more (smaller parts are read whole).
 fn streamable(part: &transcript::Part) -> Option<Form> {
@@ -667,12 +706,12 @@ fn stream_part(
     let io = |error| LoadError::Io { path: path.to_owned(), error };
     let again = Again::open(path).map_err(io)?;
     let form = console.form();
-    let mut objects = Objects::new(cmdlet, environment, console.columns().to_vec());
-    let mut each = |cells: Cells<'_>| objects.record(cells);
+    let mut objects = Objects::new(Some(cmdlet), environment, console.columns().to_vec());
+    let mut each = |line, cells: Cells<'_>| objects.record(line, cells);
     // (The whole-file reader keeps the warnings about a Format-List part's
     // rows: the reader warns about no other, so all of them.)
     let list = form == Form::List;
-    let mut watch = Watch { each: list.then_some(&mut each as &mut (dyn FnMut(Cells<'_>) + Send)) };
+    let mut watch = Watch { each: list.then_some(&mut each as &mut Watcher<'_>) };
     let Some(mut mapped) = map_console(cmdlet, environment, file, again, console, &mut watch)?
     else {
         return Ok(None);
@@ -690,40 +729,46 @@ fn stream_part(
 /// The objects of a Format-List part, each recognised by the properties it
 /// has, as the whole-file reader recognises them.
 struct Objects {
-    cmdlet: Cmdlet,
+    /// The cmdlet each must be recognised as (`None`: none).
+    cmdlet: Option<Cmdlet>,
     environment: Environment,
     columns: Vec<String>,
     records: usize,
-    /// An object recognised as another cmdlet's, or as none.
+    /// The first object's line.
+    first: Option<usize>,
+    /// An object recognised otherwise.
     other: bool,
     /// The columns some object has.
     had: Vec<bool>,
-    /// The sets of properties seen, and whether each is `cmdlet`'s.
+    /// The sets of properties seen, and whether each is recognised as `cmdlet`.
     seen: Vec<(Vec<bool>, bool)>,
     has: Vec<bool>,
 }
 
 impl Objects {
-    fn new(cmdlet: Cmdlet, environment: Environment, columns: Vec<String>) -> Objects {
+    fn new(cmdlet: Option<Cmdlet>, environment: Environment, columns: Vec<String>) -> Objects {
         let had = vec![false; columns.len()];
+        let (seen, has) = (Vec::new(), Vec::new());
         Objects {
             cmdlet,
             environment,
             columns,
             records: 0,
+            first: None,
             other: false,
             had,
-            seen: Vec::new(),
-            has: Vec::new(),
+            seen,
+            has,
         }
     }
 
-    fn record(&mut self, cells: Cells<'_>) {
+    fn record(&mut self, line: usize, cells: Cells<'_>) {
         let Cells::Owned(values) = cells else {
             self.other = true;
             return;
         };
         self.records += 1;
+        self.first.get_or_insert(line);
         self.has.clear();
         self.has.extend(values.iter().map(Option::is_some));
         for (had, has) in self.had.iter_mut().zip(&self.has) {
@@ -735,7 +780,7 @@ impl Objects {
                 let (columns, has) = (&self.columns, &self.has);
                 let present =
                     |n: &str| columns.iter().zip(has).any(|(c, &h)| h && c.eq_ignore_ascii_case(n));
-                let ours = Cmdlet::recognise(self.environment, present) == Some(self.cmdlet);
+                let ours = Cmdlet::recognise(self.environment, present) == self.cmdlet;
                 // (A few sets in any real output; past that, recognised each time.)
                 if self.seen.len() < 64 {
                     self.seen.push((self.has.clone(), ours));
@@ -746,7 +791,8 @@ impl Objects {
         self.other |= !ours;
     }
 
-    /// Whether the whole-file reader reads the part as one cmdlet's objects.
+    /// Whether the whole-file reader reads the part as one run of objects, all
+    /// recognised as `cmdlet`.
     fn all_of_one(&self) -> bool {
         self.records > 1 && !self.other && self.had.iter().all(|&h| h)
     }
