@@ -635,8 +635,9 @@ fn first_pass<'p>(
 /// Reads a large part whose columns name no cmdlet as a stream, for what the
 /// whole-file reader makes of it: a part that matches no export, with its
 /// columns (for the warning that says so) and no rows. `None` when the
-/// whole-file reader would make more of it (an object that is some cmdlet's,
-/// a single object, a column only a rejected object has): it is read whole.
+/// whole-file reader would make more of it (a single object, a column only a
+/// rejected object has): it is read whole. (No object can be some cmdlet's:
+/// the part's columns, which hold every object's, would then name one.)
 fn skim(
     part: &transcript::Part,
     mut console: ConsoleFile<'_>,
