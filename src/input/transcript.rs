@@ -204,7 +204,7 @@ impl NoiseState {
 
 /// Whether a line holds nothing but white space (`str::trim`'s), asking
 /// `trim` only when its first byte does not settle it.
-pub(crate) fn is_blank(line: &str) -> bool {
+fn is_blank(line: &str) -> bool {
     match line.as_bytes().first() {
         Some(&b) if b.is_ascii() && !(b as char).is_whitespace() => false,
         _ => line.trim().is_empty(),
@@ -497,6 +497,11 @@ impl Splitter {
     /// The parts closed so far (each is final once closed).
     pub fn parts(&self) -> &[Part] {
         &self.parts
+    }
+
+    /// Whether the line that arrived last holds nothing but white space.
+    pub fn last_is_blank(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.blank)
     }
 
     /// Whether the line that arrived last may be a prompt or banner line (it

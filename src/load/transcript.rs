@@ -402,7 +402,8 @@ impl Survey {
         let taken = self.splitter.push(raw, at);
         self.take(taken);
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let blank = transcript::is_blank(line);
+        // (The splitter has asked, of the line with its `\r`: the same.)
+        let blank = self.splitter.last_is_blank();
         let indented = line.starts_with([' ', '\t']);
         // Of a data line that is not indented, the quick test catches all
         // that cleaning claims but a `#>`: ask only where it may not.
