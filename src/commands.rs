@@ -324,13 +324,12 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
                 .map_or_else(|| "script.ps1".into(), |n| n.to_string_lossy().into_owned()),
             ..header.clone()
         };
-        let fix = powershell::fix_script(plan, &named(path))
+        output::write_atomically(path, |w| powershell::write_fix(plan, &named(path), w))
             .context("cannot write the remediation script")?;
-        output::write_atomically(path, |w| w.write_all(&fix))?;
         if let Some(rollback) = &args.rollback {
-            let undo = powershell::rollback_script(plan, &named(rollback))
+            let header = named(rollback);
+            output::write_atomically(rollback, |w| powershell::write_rollback(plan, &header, w))
                 .context("cannot write the rollback script")?;
-            output::write_atomically(rollback, |w| w.write_all(&undo))?;
         }
         out.detail(format_args!(
             "planned {} changes and wrote the scripts in {:.2?}",

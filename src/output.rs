@@ -15,18 +15,21 @@ use crate::term;
 
 /// Streams into a sibling `.NAME.partial` file and renames it into place, so a
 /// reader never sees half a file and a failed run leaves an older file intact.
-pub fn write_atomically(
+pub fn write_atomically<E>(
     path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> anyhow::Result<()> {
+    write: impl FnOnce(&mut io::BufWriter<std::fs::File>) -> Result<(), E>,
+) -> anyhow::Result<()>
+where
+    E: From<io::Error> + std::error::Error + Send + Sync + 'static,
+{
     let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let partial = path.with_file_name(format!(".{name}.partial"));
-    let result = (|| -> io::Result<()> {
+    let result = (|| -> Result<(), E> {
         let mut w = io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
         write(&mut w)?;
         w.flush()?;
         drop(w);
-        std::fs::rename(&partial, path)
+        Ok(std::fs::rename(&partial, path)?)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&partial);

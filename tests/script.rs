@@ -562,6 +562,8 @@ fn control_characters_in_input_are_refused_with_the_row() {
             "CasMailbox.csv:5: display name contains U+000A (a line break)",
         ));
     assert!(!fix.exists(), "a refused script must not be written");
+    // The script is streamed into a partial file beside it: that goes too.
+    assert!(!dir.path().join(".fix.ps1.partial").exists(), "a partial script was left");
 }
 
 #[test]

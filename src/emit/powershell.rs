@@ -23,6 +23,7 @@
 //!   allowed to fail without stopping the rest.
 
 use std::fmt::Write as _;
+use std::io;
 
 use sha2::{Digest, Sha256};
 
@@ -123,14 +124,60 @@ pub enum Kind {
     Rollback,
 }
 
-/// The fix script for a plan, as UTF-8 bytes with a BOM.
-pub fn fix_script(plan: &Plan, header: &Header) -> Result<Vec<u8>, UnsafeText> {
-    script(plan, &plan.actions, header, Kind::Fix)
+/// Why a script could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    /// Text from the input that cannot be written safely.
+    #[error(transparent)]
+    Unsafe(#[from] UnsafeText),
+    /// The output failed.
+    #[error(transparent)]
+    Io(io::Error),
+}
+
+impl From<io::Error> for ScriptError {
+    /// An [`UnsafeText`] met while the steps were rendered travels through the
+    /// chunked writer as an I/O error; it is taken out again here.
+    fn from(e: io::Error) -> ScriptError {
+        match e.get_ref().and_then(|inner| inner.downcast_ref::<UnsafeText>()) {
+            Some(text) => ScriptError::Unsafe(text.clone()),
+            None => ScriptError::Io(e),
+        }
+    }
+}
+
+/// Writes the fix script for a plan (UTF-8 with a BOM) to `out`, which must
+/// start empty: its steps are rendered a chunk at a time on every core and
+/// written in order, never held whole.
+pub fn write_fix(
+    plan: &Plan,
+    header: &Header,
+    out: &mut (impl io::Write + io::Seek),
+) -> Result<(), ScriptError> {
+    write_script(plan, &plan.actions, header, Kind::Fix, out)
+}
+
+/// Writes the rollback script for a plan to `out`, as [`write_fix`] does.
+pub fn write_rollback(
+    plan: &Plan,
+    header: &Header,
+    out: &mut (impl io::Write + io::Seek),
+) -> Result<(), ScriptError> {
+    write_script(plan, &plan.rollback(), header, Kind::Rollback, out)
+}
+
+/// The fix script for a plan, as UTF-8 bytes with a BOM ([`write_fix`] into memory).
+pub fn fix_script(plan: &Plan, header: &Header) -> Result<Vec<u8>, ScriptError> {
+    let mut out = io::Cursor::new(Vec::new());
+    write_fix(plan, header, &mut out)?;
+    Ok(out.into_inner())
 }
 
 /// The rollback script for a plan, as UTF-8 bytes with a BOM.
-pub fn rollback_script(plan: &Plan, header: &Header) -> Result<Vec<u8>, UnsafeText> {
-    script(plan, &plan.rollback(), header, Kind::Rollback)
+pub fn rollback_script(plan: &Plan, header: &Header) -> Result<Vec<u8>, ScriptError> {
+    let mut out = io::Cursor::new(Vec::new());
+    write_rollback(plan, header, &mut out)?;
+    Ok(out.into_inner())
 }
 
 const CRLF: &str = "\r\n";
@@ -145,46 +192,97 @@ fn protocols(ps: &[Protocol]) -> String {
     ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-fn script(
+/// Actions whose steps are rendered together, on one core.
+const STEPS_PER_CHUNK: usize = 2048;
+
+/// The plan id's place in the prelude until the steps it is the hash of are
+/// written: as wide as the id.
+const UNKNOWN_PLAN: &str = "0000000000000000";
+
+fn write_script(
     plan: &Plan,
     actions: &[Action],
     header: &Header,
     kind: Kind,
-) -> Result<Vec<u8>, UnsafeText> {
+    out: &mut (impl io::Write + io::Seek),
+) -> Result<(), ScriptError> {
+    let start = out.stream_position()?;
     // U+FEFF first: the UTF-8 byte-order mark Windows PowerShell 5.1 needs.
-    let mut out = String::with_capacity(4096 + actions.len() * 600);
-    out.push('\u{FEFF}');
+    let mut head = String::with_capacity(4096);
+    head.push('\u{FEFF}');
     let (title, log) = match kind {
         Kind::Fix => ("remediation", "exoauth-fix"),
         Kind::Rollback => ("rollback", "exoauth-rollback"),
     };
-    write_header(&mut out, plan, actions, header, kind, title)?;
-    let mut steps = String::with_capacity(actions.len() * 600);
-    for (i, action) in actions.iter().enumerate() {
-        steps.push_str(CRLF);
-        write_action(&mut steps, i + 1, action)?;
+    write_header(&mut head, plan, actions, header, kind, title)?;
+    let prelude = PRELUDE
+        .replace('\n', CRLF)
+        .replace("{log}", log)
+        .replace("{total}", &actions.len().to_string())
+        .replace("{transient}", &words(&TRANSIENT))
+        .replace("{permanent}", &words(&PERMANENT))
+        .replace("{title}", title);
+    // The plan id is the hash of the steps, which come after it: each of its
+    // places is written as a placeholder of its width, then filled in.
+    let mut places = Vec::new();
+    for (i, piece) in prelude.split("{plan}").enumerate() {
+        if i > 0 {
+            places.push(start + head.len() as u64);
+            head.push_str(UNKNOWN_PLAN);
+        }
+        head.push_str(piece);
     }
-    out.push_str(
-        &PRELUDE
-            .replace('\n', CRLF)
-            .replace("{log}", log)
-            .replace("{total}", &actions.len().to_string())
-            .replace("{plan}", &plan_id(kind, &steps))
-            .replace("{transient}", &words(&TRANSIENT))
-            .replace("{permanent}", &words(&PERMANENT))
-            .replace("{title}", title),
-    );
-    out.push_str(&steps);
-    out.push_str(CRLF);
-    out.push_str(&EPILOGUE.replace('\n', CRLF).replace("{title}", title));
-    Ok(out.into_bytes())
+    out.write_all(head.as_bytes())?;
+    let mut steps = Hashing { inner: &mut *out, hash: Sha256::new().chain_update([kind as u8]) };
+    let chunks = crate::ordered::even_chunks(actions.len(), STEPS_PER_CHUNK);
+    crate::ordered::write_chunked(&mut steps, actions, &chunks, |offset, chunk, buf| {
+        let mut text = String::with_capacity(buf.capacity());
+        for (i, action) in chunk.iter().enumerate() {
+            text.push_str(CRLF);
+            write_action(&mut text, offset + i + 1, action).map_err(io::Error::other)?;
+        }
+        *buf = text.into_bytes();
+        Ok(())
+    })?;
+    let id = plan_id(steps.hash);
+    out.write_all(CRLF.as_bytes())?;
+    out.write_all(EPILOGUE.replace('\n', CRLF).replace("{title}", title).as_bytes())?;
+    let end = out.stream_position()?;
+    for at in places {
+        out.seek(io::SeekFrom::Start(at))?;
+        out.write_all(id.as_bytes())?;
+    }
+    out.seek(io::SeekFrom::Start(end))?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Hashes what it writes.
+struct Hashing<'w, W> {
+    inner: &'w mut W,
+    hash: Sha256,
+}
+
+impl<W: io::Write> io::Write for Hashing<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The identity of a script's steps, written into every row of its result log so
-/// that `-ResumeFrom` only ever skips steps of this very script.
-fn plan_id(kind: Kind, steps: &str) -> String {
-    let digest = Sha256::new().chain_update([kind as u8]).chain_update(steps).finalize();
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+/// that `-ResumeFrom` only ever skips steps of this very script: the first
+/// eight bytes of the SHA-256 of the kind of script and then the steps' text,
+/// hashed as they are written.
+fn plan_id(steps: Sha256) -> String {
+    let id: String = steps.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    debug_assert_eq!(id.len(), UNKNOWN_PLAN.len());
+    id
 }
 
 /// A PowerShell array of single-quoted words (constants of this file, never input text).
@@ -680,5 +778,93 @@ mod tests {
     #[test]
     fn comments_show_bidi_controls() {
         assert_eq!(comment("abc\u{202E}fed", "n", None).unwrap(), "abc<U+202E>fed");
+    }
+
+    /// A plan of `n` mailbox changes, the `bad`th (if any) with a label that
+    /// cannot go into a comment.
+    fn plan_of(n: usize, bad: Option<usize>) -> Plan {
+        use crate::plan::{MailboxSetting, Target};
+        let actions = (0..n)
+            .map(|i| Action::SetMailbox {
+                mailbox: Target {
+                    identity: format!("{i:08x}-0000-4000-8000-000000000000"),
+                    label: match bad == Some(i) {
+                        true => "Bob\nRemove-Mailbox boss".into(),
+                        false => format!("User {i} <user{i}@contoso.com>"),
+                    },
+                    source: Source { file: "CasMailbox.csv".into(), line: i + 2 },
+                },
+                setting: MailboxSetting::PopEnabled,
+                from: Setting::Value(false),
+                to: Setting::Value(true),
+            })
+            .collect();
+        Plan {
+            want: crate::audit::Want::Allow,
+            strategy: crate::plan::Strategy::LeastPrivilege,
+            environment: crate::model::Environment::Online,
+            protocols: vec![Protocol::Pop],
+            flagged: n,
+            actions,
+            manual: Vec::new(),
+        }
+    }
+
+    /// The steps are rendered a chunk at a time on every core and written in
+    /// order while they are hashed, and the plan id is filled in after them:
+    /// the text is the one the steps rendered one by one make, and the id is
+    /// the hash of those steps, over several chunks, into memory and into a
+    /// file alike.
+    #[test]
+    fn a_script_is_written_a_chunk_of_steps_at_a_time() {
+        let header = Header {
+            tool_version: "0".into(),
+            generated: "2026-12-01T00:00:00Z".into(),
+            inputs: vec![("CasMailbox.csv".into(), "ab".repeat(32))],
+            name: "fix.ps1".into(),
+        };
+        for n in [0, 1, STEPS_PER_CHUNK, 2 * STEPS_PER_CHUNK + 7] {
+            let plan = plan_of(n, None);
+            let script = String::from_utf8(fix_script(&plan, &header).unwrap()).unwrap();
+            let mut steps = String::new();
+            for (i, action) in plan.actions.iter().enumerate() {
+                steps.push_str(CRLF);
+                write_action(&mut steps, i + 1, action).unwrap();
+            }
+            let epilogue =
+                format!("{CRLF}{}", EPILOGUE.replace('\n', CRLF).replace("{title}", "remediation"));
+            let body = script.strip_suffix(&epilogue).unwrap();
+            assert!(body.ends_with(&steps), "{n} steps");
+            let id = plan_id(Sha256::new().chain_update([Kind::Fix as u8]).chain_update(&steps));
+            let line = format!("$script:PlanId = '{id}'");
+            assert!(script.contains(&line), "{n} steps: no {line}");
+            assert!(!script.contains(UNKNOWN_PLAN), "{n} steps: the placeholder is left");
+            assert!(script.starts_with('\u{FEFF}'));
+            let file = tempfile::tempfile().unwrap();
+            let mut out = io::BufWriter::new(file);
+            write_fix(&plan, &header, &mut out).unwrap();
+            let mut file = out.into_inner().unwrap();
+            let mut written = Vec::new();
+            io::Seek::rewind(&mut file).unwrap();
+            io::Read::read_to_end(&mut file, &mut written).unwrap();
+            assert_eq!(String::from_utf8(written).unwrap(), script, "{n} steps, into a file");
+        }
+    }
+
+    /// Text a late chunk cannot write stops the script with that text's
+    /// row, as it stopped the whole script's rendering before.
+    #[test]
+    fn a_refused_text_in_any_chunk_stops_the_script_with_its_row() {
+        let header = Header {
+            tool_version: "0".into(),
+            generated: String::new(),
+            inputs: Vec::new(),
+            name: "fix.ps1".into(),
+        };
+        let bad = 3 * STEPS_PER_CHUNK + 5;
+        let err = fix_script(&plan_of(4 * STEPS_PER_CHUNK, Some(bad)), &header).unwrap_err();
+        let ScriptError::Unsafe(text) = err else { panic!("{err:?}") };
+        assert_eq!(text.row.map(|r| r.line), Some(bad + 2));
+        assert_eq!(text.code, "U+000A (a line break)");
     }
 }
