@@ -13,6 +13,7 @@ use anyhow::Context;
 use crate::cli::{AuditArgs, Cli, Command, DiffArgs, DiffFailOn, FailOn, ParseArgs, TrendArgs};
 use crate::{output, term};
 use exoauth::audit;
+use exoauth::emit::convert::Target;
 use exoauth::emit::powershell::{self, Header};
 use exoauth::emit::report::csv;
 use exoauth::emit::report::text::Text;
@@ -412,21 +413,86 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
 }
 
 fn run_parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let converted = load::read_one(&args.file, &bytes, args.part, args.form)?;
-    let out = exoauth::emit::convert::render(&converted.parsed.table, args.target());
-    let csv = args.target() == exoauth::emit::convert::Target::Csv;
-    let bom = if csv { args.csv_bom.bytes() } else { b"" };
-    output::write(output::file(args.output.as_deref()), false, &Silent, |w| {
-        w.write_all(bom)?;
-        w.write_all(&out)
-    })?;
+    let target = args.target();
+    let bom = if target == Target::Csv { args.csv_bom.bytes() } else { b"" };
+    let to = output::file(args.output.as_deref());
+    let streamed = match load::open_streamed(&args.file, args.part, args.form, &Silent)? {
+        Some(streamed) => parse_streamed(args, streamed, to, target, bom)?,
+        None => None,
+    };
+    let converted = match streamed {
+        Some(converted) => converted,
+        None => {
+            let converted = parse_whole(args)?;
+            let out = exoauth::emit::convert::render(&converted.parsed.table, target);
+            output::write(to, false, &Silent, |w| {
+                w.write_all(bom)?;
+                w.write_all(&out)
+            })?;
+            converted
+        }
+    };
     eprint!("{}", exoauth::emit::convert::summary(&converted));
     if !converted.parsed.rejected.is_empty() {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `exoauth parse`'s whole-file read.
+fn parse_whole(args: &ParseArgs) -> anyhow::Result<load::Converted> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    Ok(load::read_one(&args.file, &bytes, args.part, args.form)?)
+}
+
+/// Converts a file read as a stream, each record written as it is read;
+/// `None` when its second pass gave way to the whole-file read after a file
+/// output was begun (that output is not kept).
+fn parse_streamed(
+    args: &ParseArgs,
+    mut streamed: load::Streamed<'_>,
+    to: Option<&Path>,
+    target: Target,
+    bom: &[u8],
+) -> anyhow::Result<Option<load::Converted>> {
+    let (mut converted, mut gave_way) = (None, false);
+    let written = output::write(to, false, &Silent, |w| {
+        w.write_all(bom)?;
+        let mut writer = exoauth::emit::convert::Writer::start(w, target, streamed.columns())?;
+        let mut failed = Ok(());
+        streamed.each(&mut |_, cells| {
+            if failed.is_ok() {
+                failed = writer.record(cells);
+            }
+        });
+        failed?;
+        writer.finish()?;
+        match streamed.finish() {
+            Ok(Some(read)) => converted = Some(read),
+            Ok(None) => gave_way = true,
+            Err(e) => return Err(io::Error::other(e)),
+        }
+        match gave_way {
+            true => Err(io::Error::other("read whole")),
+            false => Ok(()),
+        }
+    });
+    match (written, gave_way) {
+        (Ok(()), _) => Ok(converted),
+        // A file output is dropped unwritten and written again from the whole read.
+        (Err(_), true) if to.is_some() => Ok(None),
+        // Standard output already holds records: the whole read gives its
+        // error, or says that the file changed under the two passes.
+        (Err(_), true) => {
+            parse_whole(args)?;
+            anyhow::bail!(
+                "{}: the file changed while it was read (its records are not what its first read found); the output is incomplete: run again on a file that is not being written",
+                args.file.display()
+            )
+        }
+        (Err(e), false) => Err(e),
+    }
 }
 
 fn run_trend(args: &TrendArgs) -> anyhow::Result<ExitCode> {

@@ -260,10 +260,11 @@ impl Out {
         match self {
             Out::Csv(w) => w.flush(),
             Out::Collect { path, form, table } => {
+                use crate::emit::convert::{Target, render};
                 let text = match form {
-                    OutputForm::List => crate::emit::forms::list(table),
-                    OutputForm::Table => crate::emit::forms::table(table),
-                    OutputForm::Json | OutputForm::Csv => crate::emit::convert::json(table),
+                    OutputForm::List => crate::emit::forms::list(table).into_bytes(),
+                    OutputForm::Table => crate::emit::forms::table(table).into_bytes(),
+                    OutputForm::Json | OutputForm::Csv => render(table, Target::Json),
                 };
                 std::fs::write(path, text)
             }

@@ -165,3 +165,84 @@ fn parse_errors_show_the_line_a_caret_and_a_hint() {
         "User.txt:3:1: cannot tell which form this is: lines 3-5 look like Format-Table (3 of 5 lines are in blocks with a rule of dashes under the header), but lines 1-2 look like Format-List",
     ).and(predicate::str::contains("--form CasMailbox").not()).and(predicate::str::contains("exoauth audit DIR --form User=table")));
 }
+
+/// `exoauth parse` streams Format-List, Format-Table and `ConvertTo-Json`
+/// files from disk, each record written as it is read: on every such fixture,
+/// and on damaged and re-encoded copies of them, the stream writes the bytes
+/// and says the summary the whole-file read gives, in CSV and in JSON, and
+/// what it does not stream (a transcript, pasted text) it leaves to that read.
+#[test]
+fn parse_streams_exactly_what_it_reads_whole() {
+    use exoauth::emit::convert::{Target, Writer, render, summary};
+    use exoauth::load::{open_streamed, read_one};
+    use exoauth::progress::Silent;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from("fixtures")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "txt" || e == "json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    // Damaged and re-encoded copies of the sample tenant's console text.
+    let list = std::fs::read_to_string("fixtures/contoso-list/CasMailbox.txt").unwrap();
+    let table = std::fs::read_to_string("fixtures/contoso-table/User.txt").unwrap();
+    let utf16 = |text: &str| {
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        bytes
+    };
+    let ansi = |text: &str| encoding_rs::WINDOWS_1252.encode(text).0.into_owned();
+    let cut = |text: &str, at: usize| text[..text.floor_char_boundary(at)].to_owned();
+    let json = "[\n  {\n    \"Name\": \"a\",\n    \"Note\": \"O'Brien \\\"x\\\"\"\n  },\n  {\n    \"Name\": \"b\",\n    \"EmailAddresses\": \"System.Collections.ArrayList\"\n  }\n]\n";
+    for (name, bytes) in [
+        ("list-utf16.txt", utf16(&list)),
+        ("list-1252.txt", ansi(&list)),
+        ("list-cut.txt", cut(&list, list.len() * 3 / 5).into_bytes()),
+        ("list-crlf.txt", list.replace('\n', "\r\n").into_bytes()),
+        ("table-utf16.txt", utf16(&table)),
+        ("table-1252.txt", ansi(&table)),
+        ("table-cut.txt", cut(&table, table.len() / 2).into_bytes()),
+        ("objects.json", json.as_bytes().to_vec()),
+        ("objects-utf16.json", utf16(json)),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        files.push(path);
+    }
+    let mut streamed_files = 0;
+    for path in &files {
+        let whole = read_one(path, &std::fs::read(path).unwrap(), None, None);
+        for target in [Target::Csv, Target::Json] {
+            let Some(mut streamed) = open_streamed(path, None, None, &Silent).unwrap() else {
+                continue;
+            };
+            let whole =
+                whole.as_ref().unwrap_or_else(|e| panic!("{}: streamed, but {e}", path.display()));
+            let mut out = Vec::new();
+            let mut writer = Writer::start(&mut out, target, streamed.columns()).unwrap();
+            streamed.each(&mut |_, cells| writer.record(cells).unwrap());
+            writer.finish().unwrap();
+            let read =
+                streamed.finish().unwrap().expect("the second pass reads what the first found");
+            let what = format!("{} as {target:?}", path.display());
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&render(&whole.parsed.table, target)),
+                "{what}"
+            );
+            assert_eq!(summary(&read), summary(whole), "{what}");
+            streamed_files += usize::from(target == Target::Csv);
+        }
+    }
+    // The sample tenant as Format-List and Format-Table, the UTF-16 quirk and
+    // the copies above, at least.
+    assert!(streamed_files >= 20, "only {streamed_files} files were streamed");
+}

@@ -9,10 +9,16 @@
 //! JSON is an array of objects with the properties in column order and every
 //! value as the text PowerShell printed (absent properties are left out), so
 //! nothing is re-typed by guess.
+//!
+//! Both are written a record at a time ([`Writer`]), so that a file streamed
+//! from disk is converted without holding its records; [`render`] writes a
+//! table read whole through the same writer.
+
+use std::io::{self, Write};
 
 use serde_json::{Map, Value};
 
-use crate::input::Table;
+use crate::input::{Cells, Table};
 use crate::load::Converted;
 
 /// The output format of `exoauth parse`.
@@ -26,9 +32,97 @@ pub enum Target {
 
 /// Renders a table in the target format.
 pub fn render(table: &Table, target: Target) -> Vec<u8> {
-    match target {
-        Target::Csv => csv(table).into_bytes(),
-        Target::Json => json(table).into_bytes(),
+    let mut out = Vec::new();
+    let written = (|| {
+        let mut writer = Writer::start(&mut out, target, &table.columns)?;
+        for row in &table.rows {
+            writer.record(Cells::Owned(&row.values))?;
+        }
+        writer.finish()
+    })();
+    // Writing into memory does not fail.
+    debug_assert!(written.is_ok());
+    out
+}
+
+/// Writes records in the target format as they come: the header (CSV) or
+/// the opening bracket (JSON) first, then each record, then the end, so that
+/// a file streamed from disk is converted without holding its records.
+pub struct Writer<'w> {
+    out: &'w mut dyn Write,
+    target: Target,
+    columns: Vec<String>,
+    records: usize,
+    line: String,
+}
+
+impl<'w> Writer<'w> {
+    /// Starts the output for records with these columns.
+    pub fn start(
+        out: &'w mut dyn Write,
+        target: Target,
+        columns: &[String],
+    ) -> io::Result<Writer<'w>> {
+        let mut line = String::new();
+        if target == Target::Csv {
+            for (i, c) in columns.iter().enumerate() {
+                if i > 0 {
+                    line.push(',');
+                }
+                quote(&mut line, c);
+            }
+            line.push_str("\r\n");
+        } else {
+            line.push('[');
+        }
+        out.write_all(line.as_bytes())?;
+        Ok(Writer { out, target, columns: columns.to_vec(), records: 0, line })
+    }
+
+    /// Writes one record: a CSV line with nothing for an absent property (as
+    /// `Export-Csv` writes `$null`), or a JSON object without it.
+    pub fn record(&mut self, cells: Cells<'_>) -> io::Result<()> {
+        self.line.clear();
+        match self.target {
+            Target::Csv => {
+                for i in 0..self.columns.len() {
+                    if i > 0 {
+                        self.line.push(',');
+                    }
+                    if let Some(value) = cells.get(i) {
+                        quote(&mut self.line, value);
+                    }
+                }
+                self.line.push_str("\r\n");
+            }
+            Target::Json => {
+                let object: Map<String, Value> = (self.columns.iter().enumerate())
+                    .filter_map(|(i, c)| Some((c.clone(), Value::String(cells.get(i)?.into()))))
+                    .collect();
+                let text = serde_json::to_string_pretty(&Value::Object(object))
+                    .map_err(io::Error::other)?;
+                // As an element of a pretty-printed array: each line two spaces in.
+                self.line.push_str(if self.records == 0 { "\n" } else { ",\n" });
+                for (k, line) in text.split('\n').enumerate() {
+                    if k > 0 {
+                        self.line.push('\n');
+                    }
+                    self.line.push_str("  ");
+                    self.line.push_str(line);
+                }
+            }
+        }
+        self.records += 1;
+        self.out.write_all(self.line.as_bytes())
+    }
+
+    /// Ends the output.
+    pub fn finish(self) -> io::Result<()> {
+        match (self.target, self.records) {
+            (Target::Csv, _) => Ok(()),
+            (Target::Json, 0) => self.out.write_all(b"]\n"),
+            (Target::Json, _) => self.out.write_all(b"\n]\n"),
+        }
     }
 }
 
@@ -41,15 +135,14 @@ pub fn summary(c: &Converted) -> String {
         c.file,
         c.form.name(),
         c.encoding,
-        plural(p.table.rows.len(), "record"),
+        plural(c.records, "record"),
         plural(p.warnings.len(), "warning"),
         plural(p.rejected.len(), "rejected row"),
     );
     out.push_str(&format!("  form: {}\n", c.why));
     if let Some(selected) = c.selected {
         for (k, part) in c.parts.iter().enumerate() {
-            let records =
-                if k == selected { p.table.rows.len() } else { part.parsed.table.rows.len() };
+            let records = if k == selected { c.records } else { part.parsed.table.rows.len() };
             out.push_str(&format!(
                 "  {} part {} at line {}: {}{}, {}{}\n",
                 if k == selected { "*" } else { " " },
@@ -79,43 +172,16 @@ pub fn plural(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// The table as CSV text.
-pub fn csv(table: &Table) -> String {
-    let mut out = String::new();
-    let header: Vec<String> = table.columns.iter().map(|c| quote(c)).collect();
-    out.push_str(&header.join(","));
-    out.push_str("\r\n");
-    for row in &table.rows {
-        let fields: Vec<String> =
-            row.values.iter().map(|v| v.as_deref().map(quote).unwrap_or_default()).collect();
-        out.push_str(&fields.join(","));
-        out.push_str("\r\n");
+/// Appends `s` double-quoted, its quotes doubled.
+fn quote(out: &mut String, s: &str) {
+    out.push('"');
+    for (i, part) in s.split('"').enumerate() {
+        if i > 0 {
+            out.push_str("\"\"");
+        }
+        out.push_str(part);
     }
-    out
-}
-
-/// The table as a pretty-printed JSON array.
-pub fn json(table: &Table) -> String {
-    let objects: Vec<Value> = table
-        .rows
-        .iter()
-        .map(|row| {
-            let map: Map<String, Value> = table
-                .columns
-                .iter()
-                .zip(&row.values)
-                .filter_map(|(c, v)| v.as_ref().map(|v| (c.clone(), Value::String(v.clone()))))
-                .collect();
-            Value::Object(map)
-        })
-        .collect();
-    let mut text = serde_json::to_string_pretty(&Value::Array(objects)).unwrap_or_default();
-    text.push('\n');
-    text
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -133,20 +199,62 @@ mod tests {
         }
     }
 
+    fn text(table: &Table, target: Target) -> String {
+        String::from_utf8(render(table, target)).unwrap()
+    }
+
     #[test]
     fn csv_is_export_csv_style() {
         assert_eq!(
-            csv(&table()),
+            text(&table(), Target::Csv),
             "\"Name\",\"Note\"\r\n\"O'Brien, \"\"Seán\"\"\",\r\n\"b\",\"\"\r\n"
         );
     }
 
     #[test]
     fn json_leaves_out_absent_properties() {
-        let v: Value = serde_json::from_str(&json(&table())).unwrap();
+        let v: Value = serde_json::from_str(&text(&table(), Target::Json)).unwrap();
         assert_eq!(
             v,
             serde_json::json!([{"Name": "O'Brien, \"Seán\""}, {"Name": "b", "Note": ""}])
         );
+    }
+
+    /// Records written one at a time make the text serde_json makes of the
+    /// whole array pretty-printed: no records, a record with no property, and
+    /// values with quotes, line breaks, tabs and letters beyond ASCII.
+    #[test]
+    fn json_written_a_record_at_a_time_is_the_whole_array_pretty_printed() {
+        let row = |values: &[Option<&str>]| Record {
+            line: 2,
+            values: values.iter().map(|v| v.map(str::to_owned)).collect(),
+        };
+        let columns = vec!["Name".to_owned(), "Note".to_owned(), "Zeta".to_owned()];
+        let tables = [
+            Table { columns: columns.clone(), rows: vec![] },
+            Table { columns: columns.clone(), rows: vec![row(&[None, None, None])] },
+            Table {
+                columns,
+                rows: vec![
+                    row(&[Some("a\"b"), None, Some("line\nbreak\ttab")]),
+                    row(&[None, None, None]),
+                    row(&[Some("Ngozi Ångström"), Some(""), Some("\\x")]),
+                ],
+            },
+        ];
+        for table in tables {
+            let objects: Vec<Value> = (table.rows.iter())
+                .map(|row| {
+                    let pairs = table.columns.iter().zip(&row.values);
+                    Value::Object(
+                        pairs
+                            .filter_map(|(c, v)| Some((c.clone(), Value::String(v.clone()?))))
+                            .collect(),
+                    )
+                })
+                .collect();
+            let whole = serde_json::to_string_pretty(&Value::Array(objects)).unwrap() + "\n";
+            assert_eq!(text(&table, Target::Json), whole);
+        }
     }
 }

@@ -1,15 +1,22 @@
-//! One file in any form, for `exoauth parse`.
+//! One file in any form, for `exoauth parse`: streamed from disk when it is
+//! Format-List or Format-Table text or a `ConvertTo-Json` array the streams
+//! read as the whole-file reader would ([`open_streamed`]), else read whole
+//! ([`read_one`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::LoadError;
 use super::form::{FormName, decide};
-use super::text::{clean_text, decode_file, display_name};
+use super::streamed::{Head, head_form};
+use super::text::{clean_text, decode_file, display_name, guessed};
 use super::transcript::{TranscriptPart, transcript_parts};
 use crate::decode::Encoding;
-use crate::input::{self, Form, transcript};
+use crate::input::console_stream::ConsoleFile;
+use crate::input::json_stream::JsonFile;
+use crate::input::{self, Cells, Form, Records, transcript};
 use crate::model::Environment;
+use crate::progress::Progress;
 
 /// What `exoauth parse` read from one file.
 #[derive(Debug, Clone)]
@@ -26,8 +33,126 @@ pub struct Converted {
     pub parts: Vec<TranscriptPart>,
     /// Index in `parts` of the part converted.
     pub selected: Option<usize>,
-    /// The records converted.
+    /// How many records were converted.
+    pub records: usize,
+    /// The records converted (none are held when the file was streamed: its
+    /// table has only the columns), their rejected rows and warnings.
     pub parsed: input::Parsed,
+}
+
+/// A file `exoauth parse` reads from disk a record at a time ([`open_streamed`]).
+pub struct Streamed<'p> {
+    path: PathBuf,
+    file: Arc<str>,
+    why: String,
+    records: usize,
+    reader: Reader<'p>,
+}
+
+enum Reader<'p> {
+    Console(ConsoleFile<'p>),
+    Json(JsonFile<'p>),
+}
+
+/// Opens a file for `exoauth parse` as a stream when it is Format-List or
+/// Format-Table text or a `ConvertTo-Json` array that the streams read as
+/// [`read_one`] reads it whole (their first pass checks it, see
+/// [`crate::input::console_stream`] and [`crate::input::json_stream`]), so
+/// that a large export is converted without holding its text or records.
+/// `None` when it is to be read whole: any other form, a transcript, a part
+/// asked for beyond the first, or a form given with `--form`.
+pub fn open_streamed<'p>(
+    path: &Path,
+    part: Option<usize>,
+    given: Option<FormName>,
+    progress: &'p dyn Progress,
+) -> Result<Option<Streamed<'p>>, LoadError> {
+    if given.is_some() || part.is_some_and(|p| p != 1) {
+        return Ok(None);
+    }
+    let io = |error| LoadError::Io { path: path.to_owned(), error };
+    let file = display_name(path);
+    let opened = match head_form(path).map_err(io)? {
+        Some(Head::JsonArray { line }) => {
+            let refuse = input::paste::may_need_cleaning_within;
+            JsonFile::open(&file, path, progress, &refuse).map_err(io)?.map(|json| {
+                let why =
+                    format!("JSON: line {line} starts with `[` as ConvertTo-Json output does");
+                (why, Reader::Json(json))
+            })
+        }
+        Some(head @ (Head::List | Head::Table)) => {
+            let form = if head == Head::List { Form::List } else { Form::Table };
+            ConsoleFile::open(&file, path, form, progress)
+                .map_err(io)?
+                .map(|console| (console.detection().why.clone(), Reader::Console(console)))
+        }
+        None => None,
+    };
+    let path = path.to_owned();
+    Ok(opened.map(|(why, reader)| Streamed { path, file, why, records: 0, reader }))
+}
+
+impl Streamed<'_> {
+    /// The columns, in the order the whole-file reader gives them.
+    pub fn columns(&self) -> &[String] {
+        match &self.reader {
+            Reader::Console(console) => console.columns(),
+            Reader::Json(json) => json.columns(),
+        }
+    }
+
+    /// Hands on every record, in order, with its line.
+    pub fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
+        let records = &mut self.records;
+        let mut count = |line: usize, cells: Cells<'_>| {
+            *records += 1;
+            f(line, cells);
+        };
+        match &mut self.reader {
+            Reader::Console(console) => console.each(&mut count),
+            Reader::Json(json) => json.each(&mut count),
+        }
+    }
+
+    /// What was read, as [`read_one`] says it, once [`Streamed::each`] has
+    /// run; `None` when the file is to be read whole after all (its second
+    /// pass did not find what its first found: it changed, or is damaged).
+    pub fn finish(self) -> Result<Option<Converted>, LoadError> {
+        let Streamed { path, file, why, records, reader } = self;
+        let io = |error| LoadError::Io { path: path.clone(), error };
+        let columns = match &reader {
+            Reader::Console(console) => console.columns().to_vec(),
+            Reader::Json(json) => json.columns().to_vec(),
+        };
+        let (form, encoding, rejected, read_warnings) = match reader {
+            Reader::Console(console) => {
+                let (form, encoding) = (console.form(), console.encoding());
+                let Some(read) = console.finish().map_err(io)? else { return Ok(None) };
+                (form, encoding, read.rejected, read.warnings)
+            }
+            Reader::Json(json) => {
+                let encoding = json.encoding();
+                let Some(warnings) = json.finish().map_err(io)? else { return Ok(None) };
+                (Form::Json, encoding, Vec::new(), warnings)
+            }
+        };
+        // What the whole-file reader guessed of the encoding comes first, as
+        // it decodes first.
+        let warnings = guessed(&file, encoding).into_iter().chain(read_warnings).collect();
+        let table = input::Table { columns, rows: Vec::new() };
+        let parsed = input::Parsed { table, rejected, warnings, truncated: Vec::new() };
+        Ok(Some(Converted {
+            file,
+            encoding,
+            form,
+            why,
+            parts: Vec::new(),
+            selected: None,
+            records,
+            parsed,
+        }))
+    }
 }
 
 /// Reads one file in any supported form for `exoauth parse`. A transcript with
@@ -55,6 +180,7 @@ pub fn read_one(
                 why: detection.why,
                 parts: Vec::new(),
                 selected: None,
+                records: parsed.table.rows.len(),
                 parsed,
             });
         }
@@ -113,6 +239,7 @@ pub fn read_one(
         why: format!("{}: part {} of {}", form.title(), selected + 1, parts.len()),
         parts,
         selected: Some(selected),
+        records: parsed.table.rows.len(),
         parsed,
     })
 }

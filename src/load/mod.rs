@@ -30,7 +30,7 @@ mod transcript;
 mod whole;
 
 use checks::missing_files;
-pub use convert::{Converted, read_one};
+pub use convert::{Converted, Streamed, open_streamed, read_one};
 pub use extra::{add_evidence, add_exceptions};
 pub use file::SourceFile;
 use file::{Outcome, Typed};

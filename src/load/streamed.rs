@@ -260,7 +260,7 @@ fn mailboxes_read_again(
 
 /// What the start of a file says it is, for the streams that read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Head {
+pub(super) enum Head {
     /// A `[` at the start of line `line` (after a byte-order mark and blank
     /// lines), as `ConvertTo-Json` of many objects writes it.
     JsonArray { line: usize },
@@ -272,7 +272,7 @@ enum Head {
 }
 
 /// What the start of a file says it is; `None` for anything else (CSV among it).
-fn head_form(path: &Path) -> std::io::Result<Option<Head>> {
+pub(super) fn head_form(path: &Path) -> std::io::Result<Option<Head>> {
     let mut head = [0; 4096];
     let n = crate::decode::read_full(&mut std::fs::File::open(path)?, &mut head)?;
     // (Lossy, for recognising the form only.)
