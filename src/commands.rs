@@ -508,18 +508,16 @@ fn run_trend(args: &TrendArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let read = |path: &PathBuf| -> anyhow::Result<exoauth::diff::AuditReport> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Ok(exoauth::diff::read_report(&path.display().to_string(), &bytes)?)
+    let open = |path: &PathBuf| {
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))
     };
-    let (old, new) = (read(&args.old)?, read(&args.new)?);
-    let diff = exoauth::diff::diff(
+    let (old, new) = (open(&args.old)?, open(&args.new)?);
+    let diff = exoauth::diff::diff_files(
         &args.old.display().to_string(),
-        &old,
+        old,
         &args.new.display().to_string(),
-        &new,
-    );
+        new,
+    )?;
     let renderer = args.format.format().renderer();
     output::write(output::file(args.output.as_deref()), false, &Silent, |out| {
         renderer.render(&diff, out)

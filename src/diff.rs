@@ -15,8 +15,15 @@
 //!
 //! Only the fields the comparison needs are read; unknown fields are ignored, so
 //! additive keys (such as `plan`) do not break it. Any other `schema` is refused.
+//!
+//! A report is read a mailbox at a time ([`read_report_from`]), and
+//! [`diff_files`] keeps of the earlier report only what the comparison needs
+//! of each mailbox, so that two reports of a million mailboxes (a gigabyte of
+//! JSON each) are compared in a few hundred megabytes. [`diff`] compares two
+//! reports read whole through the same comparison.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{self, Read as _};
 
 use serde::Deserialize;
 
@@ -201,27 +208,151 @@ pub struct ReportBlocker {
     pub code: String,
 }
 
-/// Reads a report, refusing anything that is not `exoauth/audit-v1`.
-/// `path` only names the file in errors.
-pub fn read_report(path: &str, bytes: &[u8]) -> Result<AuditReport, DiffError> {
-    let (text, _) =
-        crate::decode::decode(bytes).map_err(|_| DiffError::NotText { path: path.into() })?;
-    let json = |error| DiffError::Json { path: path.into(), error };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(json)?;
-    match value.get("schema") {
-        Some(serde_json::Value::String(s)) if s == SCHEMA || s == SCHEMA_V1 => {}
-        Some(other) => {
-            return Err(DiffError::Schema { path: path.into(), found: other.to_string() });
+/// A report's fields but its mailboxes, as [`read_report_from`] reads them.
+#[derive(Debug, Clone)]
+pub struct ReportHead {
+    /// `exoauth/audit-v2` or `exoauth/audit-v1`.
+    pub schema: String,
+    /// The exoauth version that wrote it.
+    pub tool_version: String,
+    /// `allow` or `block`.
+    pub want: String,
+    /// `online` or `onprem`.
+    pub environment: String,
+    /// The `--as-of` date.
+    pub as_of: String,
+    /// The protocols audited.
+    pub protocols: Vec<String>,
+    /// The counts.
+    pub summary: ReportSummary,
+    /// Whether usage evidence was given (v2 `evidence` not null).
+    pub evidence: bool,
+}
+
+impl AuditReport {
+    /// Its fields but its mailboxes.
+    pub fn head(&self) -> ReportHead {
+        ReportHead {
+            schema: self.schema.clone(),
+            tool_version: self.tool_version.clone(),
+            want: self.want.clone(),
+            environment: self.environment.clone(),
+            as_of: self.as_of.clone(),
+            protocols: self.protocols.clone(),
+            summary: self.summary.clone(),
+            evidence: self.evidence,
         }
-        None => return Err(DiffError::Schema { path: path.into(), found: "missing".into() }),
     }
-    let report: AuditReport = serde_json::from_value(value).map_err(json)?;
+}
+
+/// Reads a report whole, refusing anything that is not `exoauth/audit-v1` or
+/// `-v2` ([`read_report_from`], its mailboxes kept). `path` only names the
+/// file in errors.
+pub fn read_report(path: &str, bytes: &[u8]) -> Result<AuditReport, DiffError> {
+    let mut mailboxes = Vec::new();
+    let head = read_report_from(path, bytes, &mut |m| mailboxes.push(m))?;
+    let ReportHead { schema, tool_version, want, environment, as_of, protocols, summary, evidence } =
+        head;
+    Ok(AuditReport {
+        schema,
+        tool_version,
+        want,
+        environment,
+        as_of,
+        protocols,
+        summary,
+        mailboxes,
+        evidence,
+    })
+}
+
+/// Reads a report from `input` a mailbox at a time, handing each to `each`
+/// in report order, so that a million mailboxes' report (a gigabyte of JSON)
+/// is never held: text in UTF-8 (with a byte-order mark or without), UTF-16
+/// after its mark, or Windows-1252 where its start is not UTF-8, as
+/// [`crate::decode::decode`] reads a file. Refuses anything that is not an
+/// `exoauth/audit-v1` or `-v2` report, a mailbox identity that appears
+/// twice, and a protocol, verdict or readiness the schema does not allow.
+pub fn read_report_from(
+    path: &str,
+    input: impl io::Read,
+    each: &mut dyn FnMut(ReportMailbox),
+) -> Result<ReportHead, DiffError> {
+    let json = |error| DiffError::Json { path: path.into(), error };
+    let text = report_text(path, input)?;
+    let mut refused = None;
+    let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 16, text));
+    let seed = ReportSeed { path, each, refused: &mut refused, seen: Default::default() };
+    let read = serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|head| {
+        de.end()?;
+        Ok(head)
+    });
+    if let Some(refused) = refused {
+        return Err(refused);
+    }
+    let head = read.map_err(json)?;
     let invalid = |message: String| DiffError::Invalid { path: path.into(), message };
-    parse_want(&report.want)
-        .ok_or_else(|| invalid(format!("want is {:?}, expected allow or block", report.want)))?;
-    let mut seen = BTreeSet::new();
-    for m in &report.mailboxes {
-        if !seen.insert(m.identity.as_str()) {
+    parse_want(&head.want)
+        .ok_or_else(|| invalid(format!("want is {:?}, expected allow or block", head.want)))?;
+    Ok(head)
+}
+
+/// The text of a report as UTF-8, decoded as it is read.
+fn report_text<'r>(
+    path: &str,
+    mut input: impl io::Read + 'r,
+) -> Result<Box<dyn io::Read + 'r>, DiffError> {
+    use crate::decode::{DecodingReader, HEAD, looks_binary, read_full};
+    let not_text = || DiffError::NotText { path: path.into() };
+    let mut head = vec![0; HEAD];
+    let n = read_full(&mut input, &mut head)
+        .map_err(|e| DiffError::Json { path: path.into(), error: serde_json::Error::io(e) })?;
+    head.truncate(n);
+    if let Some(rest) = head.strip_prefix(b"\xEF\xBB\xBF") {
+        return Ok(Box::new(io::Cursor::new(rest.to_vec()).chain(input)));
+    }
+    for (mark, big_endian) in [(b"\xFF\xFE", false), (b"\xFE\xFF", true)] {
+        if let Some(rest) = head.strip_prefix(mark) {
+            return Ok(Box::new(DecodingReader::utf16(input, big_endian, rest)));
+        }
+    }
+    if looks_binary(&head) {
+        return Err(not_text());
+    }
+    match std::str::from_utf8(&head) {
+        // UTF-8, or UTF-8 whose last character the head cuts.
+        Ok(_) => Ok(Box::new(io::Cursor::new(head).chain(input))),
+        Err(e) if e.error_len().is_none() => Ok(Box::new(io::Cursor::new(head).chain(input))),
+        Err(_) => Ok(Box::new(DecodingReader::windows_1252(input, &head))),
+    }
+}
+
+/// Reads a report's top-level object ([`read_report_from`]).
+struct ReportSeed<'a, 'f> {
+    path: &'a str,
+    each: &'f mut dyn FnMut(ReportMailbox),
+    /// Why the report was refused, when it was for what it says rather
+    /// than for its JSON: the error serde is given only stops the reading.
+    refused: &'f mut Option<DiffError>,
+    /// The mailbox identities read so far.
+    seen: rustc_hash::FxHashSet<String>,
+}
+
+impl ReportSeed<'_, '_> {
+    fn refuse<E: serde::de::Error>(&mut self, error: DiffError) -> E {
+        *self.refused = Some(error);
+        E::custom("refused")
+    }
+
+    fn schema_missing<E: serde::de::Error>(&mut self) -> E {
+        let path = self.path.into();
+        self.refuse(DiffError::Schema { path, found: "missing".into() })
+    }
+
+    /// Checks a mailbox as the schema allows it and hands it on.
+    fn mailbox(&mut self, m: ReportMailbox) -> Result<(), DiffError> {
+        let invalid = |message: String| DiffError::Invalid { path: self.path.into(), message };
+        if self.seen.contains(m.identity.as_str()) {
             return Err(invalid(format!("mailbox identity {:?} appears twice", m.identity)));
         }
         for (p, v) in &m.protocols {
@@ -243,8 +374,134 @@ pub fn read_report(path: &str, bytes: &[u8]) -> Result<AuditReport, DiffError> {
                 })?;
             }
         }
+        self.seen.insert(m.identity.clone());
+        (self.each)(m);
+        Ok(())
     }
-    Ok(report)
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ReportSeed<'_, '_> {
+    type Value = ReportHead;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<ReportHead, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ReportSeed<'_, '_> {
+    type Value = ReportHead;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an exoauth audit report")
+    }
+
+    // Anything but an object has no schema.
+    fn visit_bool<E: serde::de::Error>(mut self, _: bool) -> Result<ReportHead, E> {
+        Err(self.schema_missing())
+    }
+
+    fn visit_i64<E: serde::de::Error>(mut self, _: i64) -> Result<ReportHead, E> {
+        Err(self.schema_missing())
+    }
+
+    fn visit_u64<E: serde::de::Error>(mut self, _: u64) -> Result<ReportHead, E> {
+        Err(self.schema_missing())
+    }
+
+    fn visit_f64<E: serde::de::Error>(mut self, _: f64) -> Result<ReportHead, E> {
+        Err(self.schema_missing())
+    }
+
+    fn visit_str<E: serde::de::Error>(mut self, _: &str) -> Result<ReportHead, E> {
+        Err(self.schema_missing())
+    }
+
+    fn visit_unit<E: serde::de::Error>(mut self) -> Result<ReportHead, E> {
+        Err(self.schema_missing())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, _: A) -> Result<ReportHead, A::Error> {
+        Err(self.schema_missing())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        mut self,
+        mut map: A,
+    ) -> Result<ReportHead, A::Error> {
+        use serde::de::Error as _;
+        let mut schema = None;
+        let (mut tool_version, mut want, mut environment, mut as_of) = (None, None, None, None);
+        let (mut protocols, mut summary, mut evidence) = (None, None, false);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "schema" => {
+                    let value: serde_json::Value = map.next_value()?;
+                    match &value {
+                        serde_json::Value::String(s) if s == SCHEMA || s == SCHEMA_V1 => {}
+                        other => {
+                            let found = other.to_string();
+                            let path = self.path.into();
+                            return Err(self.refuse(DiffError::Schema { path, found }));
+                        }
+                    }
+                    schema = Some(value.as_str().unwrap_or_default().to_owned());
+                }
+                "tool_version" => tool_version = Some(map.next_value()?),
+                "want" => want = Some(map.next_value()?),
+                "environment" => environment = Some(map.next_value()?),
+                "as_of" => as_of = Some(map.next_value()?),
+                "protocols" => protocols = Some(map.next_value()?),
+                "summary" => summary = Some(map.next_value()?),
+                "evidence" => {
+                    evidence = map.next_value::<Option<serde::de::IgnoredAny>>()?.is_some();
+                }
+                "mailboxes" => map.next_value_seed(Mailboxes(&mut self))?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let Some(schema) = schema else { return Err(self.schema_missing()) };
+        let missing = A::Error::missing_field;
+        Ok(ReportHead {
+            schema,
+            tool_version: tool_version.ok_or_else(|| missing("tool_version"))?,
+            want: want.ok_or_else(|| missing("want"))?,
+            environment: environment.ok_or_else(|| missing("environment"))?,
+            as_of: as_of.ok_or_else(|| missing("as_of"))?,
+            protocols: protocols.ok_or_else(|| missing("protocols"))?,
+            summary: summary.ok_or_else(|| missing("summary"))?,
+            evidence,
+        })
+    }
+}
+
+/// A report's `mailboxes`, each handed on as it is read.
+struct Mailboxes<'s, 'a, 'f>(&'s mut ReportSeed<'a, 'f>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Mailboxes<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Mailboxes<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a sequence of mailboxes")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(m) = seq.next_element::<ReportMailbox>()? {
+            if let Err(refused) = self.0.mailbox(m) {
+                return Err(self.0.refuse(refused));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn parse_want(s: &str) -> Option<Want> {
@@ -479,7 +736,7 @@ impl Diff {
     }
 }
 
-fn side(path: &str, r: &AuditReport) -> Side {
+fn side(path: &str, r: &ReportHead) -> Side {
     Side {
         path: path.into(),
         as_of: r.as_of.clone(),
@@ -492,10 +749,6 @@ fn side(path: &str, r: &AuditReport) -> Side {
 fn verdict(p: &ReportProtocol) -> Verdict {
     // Validated by read_report; a report built by hand that skipped it reads as unknown.
     parse_verdict(&p.basic_auth).unwrap_or(Verdict::Unknown)
-}
-
-fn codes(p: &ReportProtocol) -> BTreeSet<&str> {
-    p.blockers.iter().map(|b| b.code.as_str()).collect()
 }
 
 /// Mailboxes with a protocol newly in use with basic auth.
@@ -521,150 +774,322 @@ pub fn is_regression(want: Want, old: Verdict, new: Verdict) -> bool {
 
 /// Compares two reports read by [`read_report`]; the paths only label them.
 pub fn diff(old_path: &str, old: &AuditReport, new_path: &str, new: &AuditReport) -> Diff {
-    let want = parse_want(&new.want).unwrap_or_default();
-    let mut notes = Vec::new();
-    if old.want != new.want {
-        notes.push(format!(
-            "the reports were made for different directions (want {} then {}); regressions are judged by the later one",
-            old.want, new.want
-        ));
+    let mut earlier = Earlier::default();
+    for m in &old.mailboxes {
+        earlier.keep(m);
     }
-    if old.environment != new.environment {
-        notes.push(format!(
-            "the reports were made for different environments ({} then {})",
-            old.environment, new.environment
-        ));
+    let mut later = Later::new(earlier);
+    for m in &new.mailboxes {
+        later.compare(m);
     }
-    let protocols: Vec<Protocol> = Protocol::ALL
-        .into_iter()
-        .filter(|p| {
-            old.protocols.iter().any(|q| q == p.as_str())
-                && new.protocols.iter().any(|q| q == p.as_str())
-        })
-        .collect();
-    let only: Vec<&str> = Protocol::ALL
-        .into_iter()
-        .filter(|p| !protocols.contains(p))
-        .map(|p| p.as_str())
-        .filter(|p| old.protocols.iter().chain(&new.protocols).any(|q| q == p))
-        .collect();
-    if !only.is_empty() {
-        notes.push(format!(
-            "only one report audited {}; those protocols are not compared",
-            only.join(", ")
-        ));
-    }
-    let readiness_compared = old.evidence && new.evidence;
-    if old.evidence != new.evidence {
-        notes.push(format!(
-            "only the {} report has usage evidence (--sign-ins); readiness is not compared",
-            if new.evidence { "later" } else { "earlier" }
-        ));
+    later.finish(old_path, &old.head(), new_path, &new.head())
+}
+
+/// Compares two report files, each read a mailbox at a time: of the earlier
+/// one only what the comparison needs of each mailbox is kept (its identity,
+/// label, flag, exception and, per protocol, its verdict, readiness and set
+/// of blocker codes), and the later one is compared as it is read, so that
+/// two reports of a million mailboxes are compared in a few hundred
+/// megabytes rather than held as JSON.
+pub fn diff_files(
+    old_path: &str,
+    old: impl io::Read,
+    new_path: &str,
+    new: impl io::Read,
+) -> Result<Diff, DiffError> {
+    let mut earlier = Earlier::default();
+    let old_head = read_report_from(old_path, old, &mut |m| earlier.keep(&m))?;
+    let mut later = Later::new(earlier);
+    let new_head = read_report_from(new_path, new, &mut |m| later.compare(&m))?;
+    Ok(later.finish(old_path, &old_head, new_path, &new_head))
+}
+
+/// A protocol's verdict, readiness and blocker codes (a set, numbered by [`Codes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    verdict: Verdict,
+    readiness: Option<Readiness>,
+    codes: u32,
+}
+
+/// Each distinct set of blocker codes, numbered: a report has a handful.
+#[derive(Default)]
+struct Codes {
+    sets: Vec<BTreeSet<String>>,
+    number: HashMap<BTreeSet<String>, u32>,
+}
+
+impl Codes {
+    fn number(&mut self, p: &ReportProtocol) -> u32 {
+        let set: BTreeSet<String> = p.blockers.iter().map(|b| b.code.clone()).collect();
+        if let Some(&n) = self.number.get(&set) {
+            return n;
+        }
+        let n = self.sets.len() as u32;
+        self.sets.push(set.clone());
+        self.number.insert(set, n);
+        n
     }
 
-    let old_by: HashMap<&str, &ReportMailbox> =
-        old.mailboxes.iter().map(|m| (m.identity.as_str(), m)).collect();
-    let new_ids: BTreeSet<&str> = new.mailboxes.iter().map(|m| m.identity.as_str()).collect();
-    let as_ref = |m: &ReportMailbox| MailboxRef {
-        identity: m.identity.clone(),
-        label: m.label().to_string(),
-        flagged: m.flagged,
-    };
-    let mut added = Vec::new();
-    let mut changed = Vec::new();
-    for m in &new.mailboxes {
-        let Some(before) = old_by.get(m.identity.as_str()) else {
-            added.push(as_ref(m));
-            continue;
+    fn seen(&mut self, m: &ReportMailbox) -> [Option<Seen>; 3] {
+        Protocol::ALL.map(|p| {
+            m.protocols.get(p.as_str()).map(|v| Seen {
+                verdict: verdict(v),
+                readiness: v.readiness(),
+                codes: self.number(v),
+            })
+        })
+    }
+}
+
+/// What the comparison keeps of a mailbox of the earlier report.
+struct Kept {
+    identity: Box<str>,
+    label: Box<str>,
+    flagged: bool,
+    /// The last day of the exception that covered it.
+    until: Option<Box<str>>,
+    /// Per protocol of [`Protocol::ALL`].
+    protocols: [Option<Seen>; 3],
+    /// Also in the later report.
+    matched: bool,
+}
+
+/// The earlier report's mailboxes, in its order, found by identity.
+#[derive(Default)]
+struct Earlier {
+    kept: Vec<Kept>,
+    by_identity: hashbrown::HashTable<u32>,
+    codes: Codes,
+}
+
+fn identity_hash(identity: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(identity)
+}
+
+impl Earlier {
+    fn keep(&mut self, m: &ReportMailbox) {
+        let protocols = self.codes.seen(m);
+        let n = self.kept.len() as u32;
+        self.kept.push(Kept {
+            identity: m.identity.as_str().into(),
+            label: m.label().into(),
+            flagged: m.flagged,
+            until: m.exception.as_ref().map(|e| e.until.as_str().into()),
+            protocols,
+            matched: false,
+        });
+        let kept = &self.kept;
+        let hash = |&k: &u32| identity_hash(&kept[k as usize].identity);
+        self.by_identity.insert_unique(identity_hash(&m.identity), n, hash);
+    }
+
+    fn find(&self, identity: &str) -> Option<usize> {
+        let found = self
+            .by_identity
+            .find(identity_hash(identity), |&k| &*self.kept[k as usize].identity == identity)?;
+        Some(*found as usize)
+    }
+}
+
+/// A protocol whose verdict, readiness or codes differ, before the reports'
+/// heads say whether it is compared.
+struct Candidate {
+    protocol: Protocol,
+    old: Seen,
+    new: Seen,
+}
+
+/// A mailbox in both reports that may have changed.
+struct Changed {
+    identity: String,
+    label: String,
+    old_flagged: bool,
+    new_flagged: bool,
+    protocols: Vec<Candidate>,
+    lapsed: Option<Box<str>>,
+}
+
+/// The later report's mailboxes compared, one at a time, with the earlier
+/// report's. What the heads decide (which protocols both audited, whether
+/// both have usage evidence, the direction, the later date) is applied once
+/// both are read: a report's head may follow its mailboxes.
+struct Later {
+    earlier: Earlier,
+    added: Vec<MailboxRef>,
+    changed: Vec<Changed>,
+}
+
+impl Later {
+    fn new(earlier: Earlier) -> Later {
+        Later { earlier, added: Vec::new(), changed: Vec::new() }
+    }
+
+    fn compare(&mut self, m: &ReportMailbox) {
+        let Some(k) = self.earlier.find(&m.identity) else {
+            let (identity, label) = (m.identity.clone(), m.label().to_string());
+            self.added.push(MailboxRef { identity, label, flagged: m.flagged });
+            return;
         };
-        let mut ps = Vec::new();
-        for p in &protocols {
-            let (Some(a), Some(b)) =
-                (before.protocols.get(p.as_str()), m.protocols.get(p.as_str()))
-            else {
-                continue;
-            };
-            let (ca, cb) = (codes(a), codes(b));
-            let (va, vb) = (verdict(a), verdict(b));
-            let (ra, rb) =
-                if readiness_compared { (a.readiness(), b.readiness()) } else { (None, None) };
-            if va == vb && ca == cb && ra == rb {
-                continue;
-            }
-            let mut change = ProtocolChange {
-                protocol: *p,
-                old: va,
-                new: vb,
-                appeared: cb.difference(&ca).map(|c| (*c).to_owned()).collect(),
-                cleared: ca.difference(&cb).map(|c| (*c).to_owned()).collect(),
-                old_readiness: ra,
-                new_readiness: rb,
-                regression: is_regression(want, va, vb),
-            };
-            change.regression |= want == Want::Block && change.newly_in_use();
-            ps.push(change);
-        }
-        let exception_lapsed = match (&before.exception, &m.exception) {
-            (Some(e), None) => Some(Lapsed {
-                until: e.until.clone(),
-                expired: new.as_of.as_str() > e.until.as_str(),
-            }),
+        let seen = self.earlier.codes.seen(m);
+        let before = &mut self.earlier.kept[k];
+        before.matched = true;
+        let protocols: Vec<Candidate> = (Protocol::ALL.into_iter().zip(before.protocols).zip(seen))
+            .filter_map(|((protocol, old), new)| {
+                let (old, new) = (old?, new?);
+                (old != new).then_some(Candidate { protocol, old, new })
+            })
+            .collect();
+        let lapsed = match (&before.until, &m.exception) {
+            (Some(until), None) => Some(until.clone()),
             _ => None,
         };
-        if !ps.is_empty() || before.flagged != m.flagged || exception_lapsed.is_some() {
-            changed.push(MailboxChange {
+        if !protocols.is_empty() || before.flagged != m.flagged || lapsed.is_some() {
+            self.changed.push(Changed {
                 identity: m.identity.clone(),
                 label: m.label().to_string(),
                 old_flagged: before.flagged,
                 new_flagged: m.flagged,
-                protocols: ps,
-                exception_lapsed,
+                protocols,
+                lapsed,
             });
         }
     }
-    let removed = old
-        .mailboxes
-        .iter()
-        .filter(|m| !new_ids.contains(m.identity.as_str()))
-        .map(as_ref)
-        .collect();
 
-    let d = |old: usize, new: usize| Delta { old, new };
-    let (os, ns) = (&old.summary, &new.summary);
-    let by_protocol = protocols
-        .iter()
-        .map(|p| {
-            let a = os.by_protocol.get(p.as_str()).copied().unwrap_or_default();
-            let b = ns.by_protocol.get(p.as_str()).copied().unwrap_or_default();
-            (*p, d(a.allowed, b.allowed), d(a.blocked, b.blocked), d(a.unknown, b.unknown))
-        })
-        .collect();
-    let by_blocker = os
-        .by_blocker
-        .keys()
-        .chain(ns.by_blocker.keys())
-        .map(|code| {
-            let get = |m: &BTreeMap<String, usize>| m.get(code).copied().unwrap_or(0);
-            (code.clone(), d(get(&os.by_blocker), get(&ns.by_blocker)))
-        })
-        .collect();
-    Diff {
-        old: side(old_path, old),
-        new: side(new_path, new),
-        want,
-        notes,
-        added,
-        removed,
-        changed,
-        summary: SummaryDelta {
-            mailboxes: d(os.mailboxes, ns.mailboxes),
-            in_scope: d(os.in_scope, ns.in_scope),
-            flagged: d(os.flagged, ns.flagged),
-            excepted: d(os.excepted, ns.excepted),
-            rejected_rows: d(os.rejected_rows, ns.rejected_rows),
-            by_protocol,
-            by_blocker,
-        },
+    fn finish(self, old_path: &str, old: &ReportHead, new_path: &str, new: &ReportHead) -> Diff {
+        let want = parse_want(&new.want).unwrap_or_default();
+        let mut notes = Vec::new();
+        if old.want != new.want {
+            notes.push(format!(
+                "the reports were made for different directions (want {} then {}); regressions are judged by the later one",
+                old.want, new.want
+            ));
+        }
+        if old.environment != new.environment {
+            notes.push(format!(
+                "the reports were made for different environments ({} then {})",
+                old.environment, new.environment
+            ));
+        }
+        let protocols: Vec<Protocol> = Protocol::ALL
+            .into_iter()
+            .filter(|p| {
+                old.protocols.iter().any(|q| q == p.as_str())
+                    && new.protocols.iter().any(|q| q == p.as_str())
+            })
+            .collect();
+        let only: Vec<&str> = Protocol::ALL
+            .into_iter()
+            .filter(|p| !protocols.contains(p))
+            .map(|p| p.as_str())
+            .filter(|p| old.protocols.iter().chain(&new.protocols).any(|q| q == p))
+            .collect();
+        if !only.is_empty() {
+            notes.push(format!(
+                "only one report audited {}; those protocols are not compared",
+                only.join(", ")
+            ));
+        }
+        let readiness_compared = old.evidence && new.evidence;
+        if old.evidence != new.evidence {
+            notes.push(format!(
+                "only the {} report has usage evidence (--sign-ins); readiness is not compared",
+                if new.evidence { "later" } else { "earlier" }
+            ));
+        }
+        let Later { earlier, added, changed } = self;
+        let sets = &earlier.codes.sets;
+        let changed = changed
+            .into_iter()
+            .filter_map(|c| {
+                let ps: Vec<ProtocolChange> = (c.protocols.iter())
+                    .filter(|x| protocols.contains(&x.protocol))
+                    .filter_map(|x| {
+                        let (ra, rb) = match readiness_compared {
+                            true => (x.old.readiness, x.new.readiness),
+                            false => (None, None),
+                        };
+                        let (va, vb) = (x.old.verdict, x.new.verdict);
+                        if va == vb && x.old.codes == x.new.codes && ra == rb {
+                            return None;
+                        }
+                        let (ca, cb) = (&sets[x.old.codes as usize], &sets[x.new.codes as usize]);
+                        let mut change = ProtocolChange {
+                            protocol: x.protocol,
+                            old: va,
+                            new: vb,
+                            appeared: cb.difference(ca).cloned().collect(),
+                            cleared: ca.difference(cb).cloned().collect(),
+                            old_readiness: ra,
+                            new_readiness: rb,
+                            regression: is_regression(want, va, vb),
+                        };
+                        change.regression |= want == Want::Block && change.newly_in_use();
+                        Some(change)
+                    })
+                    .collect();
+                let exception_lapsed = c.lapsed.map(|until| Lapsed {
+                    expired: new.as_of.as_str() > &*until,
+                    until: until.into(),
+                });
+                (!ps.is_empty() || c.old_flagged != c.new_flagged || exception_lapsed.is_some())
+                    .then_some(MailboxChange {
+                        identity: c.identity,
+                        label: c.label,
+                        old_flagged: c.old_flagged,
+                        new_flagged: c.new_flagged,
+                        protocols: ps,
+                        exception_lapsed,
+                    })
+            })
+            .collect();
+        let removed = (earlier.kept.into_iter())
+            .filter(|k| !k.matched)
+            .map(|k| MailboxRef {
+                identity: k.identity.into(),
+                label: k.label.into(),
+                flagged: k.flagged,
+            })
+            .collect();
+
+        let d = |old: usize, new: usize| Delta { old, new };
+        let (os, ns) = (&old.summary, &new.summary);
+        let by_protocol = protocols
+            .iter()
+            .map(|p| {
+                let a = os.by_protocol.get(p.as_str()).copied().unwrap_or_default();
+                let b = ns.by_protocol.get(p.as_str()).copied().unwrap_or_default();
+                (*p, d(a.allowed, b.allowed), d(a.blocked, b.blocked), d(a.unknown, b.unknown))
+            })
+            .collect();
+        let by_blocker = os
+            .by_blocker
+            .keys()
+            .chain(ns.by_blocker.keys())
+            .map(|code| {
+                let get = |m: &BTreeMap<String, usize>| m.get(code).copied().unwrap_or(0);
+                (code.clone(), d(get(&os.by_blocker), get(&ns.by_blocker)))
+            })
+            .collect();
+        Diff {
+            old: side(old_path, old),
+            new: side(new_path, new),
+            want,
+            notes,
+            added,
+            removed,
+            changed,
+            summary: SummaryDelta {
+                mailboxes: d(os.mailboxes, ns.mailboxes),
+                in_scope: d(os.in_scope, ns.in_scope),
+                flagged: d(os.flagged, ns.flagged),
+                excepted: d(os.excepted, ns.excepted),
+                rejected_rows: d(os.rejected_rows, ns.rejected_rows),
+                by_protocol,
+                by_blocker,
+            },
+        }
     }
 }
 
@@ -766,6 +1191,66 @@ mod tests {
         let bad = v2.replace(r#""readiness":"in-use""#, r#""readiness":"busy""#);
         let err = read_report("x.json", bad.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("usage readiness is \"busy\""), "{err}");
+    }
+
+    /// A report is read alike whatever the order of its keys (its head after
+    /// its mailboxes, as a hand-edited or other writer's report may have it)
+    /// and in every encoding `read_report_from` decodes as it reads, a
+    /// character cut by the first read's end among them; and two reports
+    /// compared as they are read give the diff of the two read whole.
+    #[test]
+    fn reports_are_read_and_compared_as_they_stream_in_any_order_and_encoding() {
+        let upn = |id: &str| format!(r#""user_principal_name":"Ngozi Ångström {id}","#);
+        let mailboxes = |ids: std::ops::Range<usize>, codes: &[&str], smtp: &str| -> String {
+            ids.map(|i| {
+                let id = format!("{i:04}");
+                let m = mailbox(&id, "blocked", codes, if i % 7 == 0 { smtp } else { "allowed" });
+                m.replacen("{", &format!("{{{}", upn(&id)), 1)
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+        };
+        // One mailbox gone, one new, others with other blockers or verdicts.
+        let old = report("block", &mailboxes(0..60, &["user-policy-blocks"], "allowed"));
+        let new = report("block", &mailboxes(1..61, &["default-policy-blocks"], "blocked"));
+        // The head after the mailboxes.
+        let at = old.find("\"mailboxes\":[").unwrap();
+        let reordered = format!(
+            "{{{},{}}}",
+            &old[at..old.len() - 1],
+            &old[1..at - 1].trim_end().trim_end_matches(',')
+        );
+        // A multi-byte character across the first read's end (4,096 bytes).
+        let cut = {
+            let first = old.find('Å').unwrap();
+            assert!(first < 4095);
+            format!("{{{}{}", " ".repeat(4095 - first), &old[1..])
+        };
+        let utf16 = |text: &str, big: bool| -> Vec<u8> {
+            let mut bytes = if big { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+            for unit in text.encode_utf16() {
+                bytes.extend(if big { unit.to_be_bytes() } else { unit.to_le_bytes() });
+            }
+            bytes
+        };
+        let variants: Vec<(&str, Vec<u8>)> = vec![
+            ("utf-8", old.clone().into_bytes()),
+            ("head last", reordered.into_bytes()),
+            ("cut character", cut.into_bytes()),
+            ("utf-8 with a mark", [&b"\xEF\xBB\xBF"[..], old.as_bytes()].concat()),
+            ("utf-16le", utf16(&old, false)),
+            ("utf-16be", utf16(&old, true)),
+        ];
+        let whole = read(&old);
+        let later = read(&new);
+        let want = diff("old.json", &whole, "new.json", &later);
+        assert!(!want.changed.is_empty() && !want.added.is_empty() && !want.removed.is_empty());
+        for (name, bytes) in variants {
+            let read = read_report("x.json", &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(format!("{read:?}"), format!("{whole:?}"), "{name}");
+            let got = diff_files("old.json", &bytes[..], "new.json", new.as_bytes()).unwrap();
+            assert_eq!(got, want, "{name}");
+        }
     }
 
     #[test]

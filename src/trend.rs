@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use time::Date;
 
 use crate::audit::advisory::SMTP_DEFAULT_OFF;
-use crate::diff::{AuditReport, DiffError, ReportCounts, read_report};
+use crate::diff::{DiffError, ReportCounts, ReportHead, read_report_from};
 
 /// Why the reports cannot make a trend.
 #[derive(Debug, thiserror::Error)]
@@ -80,27 +80,18 @@ pub struct Run {
 }
 
 impl Run {
-    fn of(file: String, r: &AuditReport) -> Result<Run, TrendError> {
+    /// A run from a report's head and, per protocol key, how many of its
+    /// mailboxes were in use with basic auth.
+    fn of(
+        file: String,
+        r: &ReportHead,
+        in_use: &BTreeMap<String, usize>,
+    ) -> Result<Run, TrendError> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
         let as_of = Date::parse(&r.as_of, format)
             .map_err(|_| TrendError::Date { file: file.clone(), as_of: r.as_of.clone() })?;
         let in_use = r.evidence.then(|| {
-            r.protocols
-                .iter()
-                .map(|p| {
-                    let n = r
-                        .mailboxes
-                        .iter()
-                        .filter(|m| {
-                            m.protocols
-                                .get(p)
-                                .and_then(|v| v.usage.as_ref())
-                                .is_some_and(|u| u.readiness == "in-use")
-                        })
-                        .count();
-                    (p.clone(), n)
-                })
-                .collect()
+            r.protocols.iter().map(|p| (p.clone(), in_use.get(p).copied().unwrap_or(0))).collect()
         });
         Ok(Run {
             file,
@@ -191,12 +182,20 @@ pub fn read(paths: &[PathBuf]) -> Result<Trend, TrendError> {
     let mut runs = Vec::new();
     let mut first_of: BTreeMap<String, String> = BTreeMap::new();
     for path in &files {
-        let bytes =
-            std::fs::read(path).map_err(|error| TrendError::Io { path: path.clone(), error })?;
+        let input = std::fs::File::open(path)
+            .map_err(|error| TrendError::Io { path: path.clone(), error })?;
         let name = path.display().to_string();
-        let report = read_report(&name, &bytes)?;
+        // Each report is read a mailbox at a time, counting those in use.
+        let mut in_use: BTreeMap<String, usize> = BTreeMap::new();
+        let report = read_report_from(&name, input, &mut |m| {
+            for (p, v) in &m.protocols {
+                if v.usage.as_ref().is_some_and(|u| u.readiness == "in-use") {
+                    *in_use.entry(p.clone()).or_default() += 1;
+                }
+            }
+        })?;
         first_of.entry(report.want.clone()).or_insert_with(|| name.clone());
-        runs.push(Run::of(name, &report)?);
+        runs.push(Run::of(name, &report, &in_use)?);
     }
     if let (Some(allow), Some(block)) = (first_of.get("allow"), first_of.get("block")) {
         return Err(TrendError::MixedDirections { allow: allow.clone(), block: block.clone() });
