@@ -75,33 +75,14 @@ pub enum DiffError {
     },
 }
 
-/// An `exoauth/audit-v1` or `-v2` report, as far as a diff reads it.
-#[derive(Debug, Clone, Deserialize)]
+/// An `exoauth/audit-v1` or `-v2` report read whole ([`read_report`]), as
+/// far as a diff reads it.
+#[derive(Debug, Clone)]
 pub struct AuditReport {
-    /// `exoauth/audit-v2` or `exoauth/audit-v1`.
-    pub schema: String,
-    /// The exoauth version that wrote it.
-    pub tool_version: String,
-    /// `allow` or `block`.
-    pub want: String,
-    /// `online` or `onprem`.
-    pub environment: String,
-    /// The `--as-of` date.
-    pub as_of: String,
-    /// The protocols audited.
-    pub protocols: Vec<String>,
-    /// The counts.
-    pub summary: ReportSummary,
+    /// Its fields but its mailboxes.
+    pub head: ReportHead,
     /// One entry per in-scope mailbox.
     pub mailboxes: Vec<ReportMailbox>,
-    /// Whether usage evidence was given (v2 `evidence` not null).
-    #[serde(default, deserialize_with = "present")]
-    pub evidence: bool,
-}
-
-/// True for a present, non-null value.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(Option::<serde::de::IgnoredAny>::deserialize(d)?.is_some())
 }
 
 /// The `summary` object.
@@ -229,41 +210,13 @@ pub struct ReportHead {
     pub evidence: bool,
 }
 
-impl AuditReport {
-    /// Its fields but its mailboxes.
-    pub fn head(&self) -> ReportHead {
-        ReportHead {
-            schema: self.schema.clone(),
-            tool_version: self.tool_version.clone(),
-            want: self.want.clone(),
-            environment: self.environment.clone(),
-            as_of: self.as_of.clone(),
-            protocols: self.protocols.clone(),
-            summary: self.summary.clone(),
-            evidence: self.evidence,
-        }
-    }
-}
-
 /// Reads a report whole, refusing anything that is not `exoauth/audit-v1` or
 /// `-v2` ([`read_report_from`], its mailboxes kept). `path` only names the
 /// file in errors.
 pub fn read_report(path: &str, bytes: &[u8]) -> Result<AuditReport, DiffError> {
     let mut mailboxes = Vec::new();
     let head = read_report_from(path, bytes, &mut |m| mailboxes.push(m))?;
-    let ReportHead { schema, tool_version, want, environment, as_of, protocols, summary, evidence } =
-        head;
-    Ok(AuditReport {
-        schema,
-        tool_version,
-        want,
-        environment,
-        as_of,
-        protocols,
-        summary,
-        mailboxes,
-        evidence,
-    })
+    Ok(AuditReport { head, mailboxes })
 }
 
 /// Reads a report from `input` a mailbox at a time, handing each to `each`
@@ -782,7 +735,7 @@ pub fn diff(old_path: &str, old: &AuditReport, new_path: &str, new: &AuditReport
     for m in &new.mailboxes {
         later.compare(m);
     }
-    later.finish(old_path, &old.head(), new_path, &new.head())
+    later.finish(old_path, &old.head, new_path, &new.head)
 }
 
 /// Compares two report files, each read a mailbox at a time: of the earlier
@@ -1183,7 +1136,7 @@ mod tests {
             )
             .replace(r#""mailboxes":["#, r#""evidence":{"events":3},"mailboxes":["#);
         let new = read(&v2);
-        assert!(new.evidence && !old.evidence);
+        assert!(new.head.evidence && !old.head.evidence);
         let d = diff("old.json", &old, "new.json", &new);
         // Nothing to compare readiness with: noted, not a regression.
         assert!(d.changed.is_empty(), "{:?}", d.changed);
