@@ -328,6 +328,10 @@ pub struct DecodingReader<R> {
     spilled: std::ops::Range<usize>,
     /// For Windows-1252: the UTF-8 the raw bytes are searched for.
     utf8: Option<Utf8Search>,
+    /// Why the text is not in its encoding, once found: every read after
+    /// says it again (the decoder may not be used once it has failed at the
+    /// end of the input).
+    failed: Option<&'static str>,
 }
 
 impl<R: io::Read> DecodingReader<R> {
@@ -367,6 +371,7 @@ impl<R: io::Read> DecodingReader<R> {
             spill: [0; 4],
             spilled: 0..0,
             utf8,
+            failed: None,
         };
         if let Some(search) = &mut reader.utf8 {
             search.scan(&reader.raw[..reader.end], false);
@@ -386,7 +391,11 @@ impl<R: io::Read> io::Read for DecodingReader<R> {
             self.spilled.start += n;
             return Ok(n);
         }
+        let fail = |why: &'static str| Err(io::Error::new(io::ErrorKind::InvalidData, why));
         loop {
+            if let Some(why) = self.failed {
+                return fail(why);
+            }
             if self.done {
                 return Ok(0);
             }
@@ -398,10 +407,10 @@ impl<R: io::Read> io::Read for DecodingReader<R> {
                 }
             }
             if self.utf8.as_ref().is_some_and(|s| s.found) {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
+                self.failed = Some(
                     "not Windows-1252 text: it holds UTF-8 too, so it was saved in two encodings",
-                ));
+                );
+                continue;
             }
             // A buffer too small for any character gets one through `spill`.
             let small = out.len() < 4;
@@ -410,10 +419,10 @@ impl<R: io::Read> io::Read for DecodingReader<R> {
                 self.decoder.decode_to_utf8(&self.raw[self.start..self.end], target, self.read_all);
             self.start += used;
             if malformed {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
+                self.failed = Some(
                     "not UTF-16 text: an unpaired surrogate or a cut last character; export or download the file again",
-                ));
+                );
+                continue;
             }
             self.done = self.read_all && result == encoding_rs::CoderResult::InputEmpty;
             if written > 0 {
@@ -603,6 +612,16 @@ mod tests {
             assert!(DecodingReader::utf16(&bad[..], big, &[]).read_to_end(&mut sink).is_err());
             let cut = &bytes[..bytes.len() - 1];
             assert!(DecodingReader::utf16(cut, big, &[]).read_to_end(&mut sink).is_err());
+            // A reader read again after its error says it again: the decoder,
+            // which has failed at the end of its input, is not used again.
+            for input in [&bad[..], cut] {
+                let mut r = DecodingReader::utf16(input, big, &[]);
+                assert!(r.read_to_end(&mut sink).is_err());
+                for _ in 0..3 {
+                    let again = r.read(&mut [0; 64]).unwrap_err();
+                    assert_eq!(again.kind(), io::ErrorKind::InvalidData);
+                }
+            }
         }
     }
 

@@ -229,6 +229,20 @@ fn diff_refuses_what_is_not_an_audit_report() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cannot read"));
+    // Saved as UTF-16 (Windows PowerShell 5.1's Out-File) it reads alike; cut
+    // in a character, it is refused with where, and nothing panics.
+    let text = std::fs::read_to_string(&good).unwrap();
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let saved = work.path().join("utf16.json");
+    std::fs::write(&saved, &utf16).unwrap();
+    exoauth().arg("diff").arg(&good).arg(&saved).assert().success();
+    std::fs::write(&saved, &utf16[..utf16.len() / 2 | 1]).unwrap();
+    exoauth().arg("diff").arg(&good).arg(&saved).assert().code(2).stderr(
+        predicate::str::contains("utf16.json: not UTF-16 text")
+            .and(predicate::str::contains(" at line "))
+            .and(predicate::str::contains("panicked").not()),
+    );
 }
 
 #[test]
