@@ -1206,6 +1206,40 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// A report cut, with a byte changed or with bytes put in anywhere,
+        /// in UTF-8 or UTF-16, is read or refused with an error, never a
+        /// panic; what is read compares with itself as unchanged.
+        #[test]
+        fn damaged_reports_are_read_or_refused(
+            at in 0usize..2000, byte in proptest::prelude::any::<u8>(), cut in proptest::prelude::any::<bool>(),
+            insert in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4), utf16 in proptest::prelude::any::<bool>(),
+        ) {
+            let text = report("block", &[
+                mailbox("a", "blocked", &["user-policy-blocks"], "allowed"),
+                mailbox("b", "allowed", &[], "unknown"),
+            ].join(","));
+            let mut bytes = if utf16 {
+                let mut b = vec![0xFF, 0xFE];
+                b.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+                b
+            } else {
+                text.into_bytes()
+            };
+            let at = at % bytes.len();
+            if cut {
+                bytes.truncate(at);
+            } else {
+                bytes[at] = byte;
+                bytes.splice(at..at, insert);
+            }
+            if let Ok(r) = read_report("x.json", &bytes) {
+                let same = diff("a", &r, "b", &r);
+                proptest::prop_assert!(same.changed.is_empty() && same.added.is_empty() && same.removed.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn other_schemas_and_bad_values_are_refused() {
         for (text, want) in [

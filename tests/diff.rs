@@ -237,7 +237,7 @@ fn diff_refuses_what_is_not_an_audit_report() {
     let saved = work.path().join("utf16.json");
     std::fs::write(&saved, &utf16).unwrap();
     exoauth().arg("diff").arg(&good).arg(&saved).assert().success();
-    std::fs::write(&saved, &utf16[..utf16.len() / 2 | 1]).unwrap();
+    std::fs::write(&saved, &utf16[..(utf16.len() / 2) | 1]).unwrap();
     exoauth().arg("diff").arg(&good).arg(&saved).assert().code(2).stderr(
         predicate::str::contains("utf16.json: not UTF-16 text")
             .and(predicate::str::contains(" at line "))

@@ -9,8 +9,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|bytes: &[u8]| {
     match exoauth::load::read_one(Path::new("F.txt"), bytes, None, None) {
         Ok(converted) => {
-            let _ = exoauth::emit::convert::csv(&converted.parsed.table);
-            let _ = exoauth::emit::convert::json(&converted.parsed.table);
+            use exoauth::emit::convert::{Target, render};
+            let _ = render(&converted.parsed.table, Target::Csv);
+            let _ = render(&converted.parsed.table, Target::Json);
             let _ = exoauth::emit::convert::summary(&converted);
         }
         Err(e) => {
