@@ -456,7 +456,9 @@ fn parse_streamed(
     target: Target,
     bom: &[u8],
 ) -> anyhow::Result<Option<load::Converted>> {
-    let (mut converted, mut gave_way) = (None, false);
+    // What the stream's second pass found, once it has run: what was read,
+    // `None` when it gave way to the whole read, or why it could not read.
+    let mut read = None;
     let written = output::write(to, false, &Silent, |w| {
         w.write_all(bom)?;
         let mut writer = exoauth::emit::convert::Writer::start(w, target, streamed.columns())?;
@@ -468,30 +470,30 @@ fn parse_streamed(
         });
         failed?;
         writer.finish()?;
-        match streamed.finish() {
-            Ok(Some(read)) => converted = Some(read),
-            Ok(None) => gave_way = true,
-            Err(e) => return Err(io::Error::other(e)),
-        }
-        match gave_way {
-            true => Err(io::Error::other("read whole")),
-            false => Ok(()),
+        let finished = streamed.finish();
+        let kept = matches!(finished, Ok(Some(_)));
+        read = Some(finished);
+        // An output the stream does not stand behind is not kept.
+        match kept {
+            true => Ok(()),
+            false => Err(io::Error::other("not read as a stream")),
         }
     });
-    match (written, gave_way) {
-        (Ok(()), _) => Ok(converted),
+    match (written, read) {
+        (Ok(()), Some(Ok(converted))) => Ok(converted),
+        (_, Some(Err(e))) => Err(e.into()),
         // A file output is dropped unwritten and written again from the whole read.
-        (Err(_), true) if to.is_some() => Ok(None),
+        (_, Some(Ok(None))) if to.is_some() => Ok(None),
         // Standard output already holds records: the whole read gives its
         // error, or says that the file changed under the two passes.
-        (Err(_), true) => {
+        (_, Some(Ok(None))) => {
             parse_whole(args)?;
             anyhow::bail!(
                 "{}: the file changed while it was read (its records are not what its first read found); the output is incomplete: run again on a file that is not being written",
                 args.file.display()
             )
         }
-        (Err(e), false) => Err(e),
+        (written, _) => written.map(|()| None),
     }
 }
 
