@@ -485,11 +485,11 @@ fn parse_streamed(
         // A file output is dropped unwritten and written again from the whole read.
         (_, Some(Ok(None))) if to.is_some() => Ok(None),
         // Standard output already holds records: the whole read gives its
-        // error, or says that the file changed under the two passes.
+        // error, or the output is said to be incomplete.
         (_, Some(Ok(None))) => {
             parse_whole(args)?;
             anyhow::bail!(
-                "{}: the file changed while it was read (its records are not what its first read found); the output is incomplete: run again on a file that is not being written",
+                "{}: past its start the file holds what only the whole-file reader reads (pasted console text, a second encoding, or text that changed while it was read), so the records written above are incomplete; convert it with -o FILE, which reads such a file whole",
                 args.file.display()
             )
         }

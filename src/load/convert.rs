@@ -1,7 +1,7 @@
 //! One file in any form, for `exoauth parse`: streamed from disk when it is
-//! Format-List or Format-Table text or a `ConvertTo-Json` array the streams
-//! read as the whole-file reader would ([`open_streamed`]), else read whole
-//! ([`read_one`]).
+//! CSV, Format-List or Format-Table text or a `ConvertTo-Json` array the
+//! streams read as the whole-file reader would ([`open_streamed`]), else
+//! read whole ([`read_one`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use super::transcript::{TranscriptPart, transcript_parts};
 use crate::decode::Encoding;
 use crate::input::console_stream::ConsoleFile;
 use crate::input::json_stream::JsonFile;
+use crate::input::stream::{CsvFile, Finished};
 use crate::input::{self, Cells, Form, Records, transcript};
 use crate::model::Environment;
 use crate::progress::Progress;
@@ -50,17 +51,20 @@ pub struct Streamed<'p> {
 }
 
 enum Reader<'p> {
+    Csv(CsvFile<'p, std::fs::File>),
     Console(ConsoleFile<'p>),
     Json(JsonFile<'p>),
 }
 
-/// Opens a file for `exoauth parse` as a stream when it is Format-List or
-/// Format-Table text or a `ConvertTo-Json` array that the streams read as
+/// Opens a file for `exoauth parse` as a stream when it is CSV, Format-List
+/// or Format-Table text or a `ConvertTo-Json` array that the streams read as
 /// [`read_one`] reads it whole (their first pass checks it, see
 /// [`crate::input::console_stream`] and [`crate::input::json_stream`]), so
 /// that a large export is converted without holding its text or records.
-/// `None` when it is to be read whole: any other form, a transcript, a part
-/// asked for beyond the first, or a form given with `--form`.
+/// `None` when it is to be read whole: a transcript, pasted or damaged text,
+/// a part asked for beyond the first, or a form given with `--form`. A CSV
+/// file is read in one pass, so the stream may give way to the whole read
+/// after records were handed on ([`Streamed::finish`]).
 pub fn open_streamed<'p>(
     path: &Path,
     part: Option<usize>,
@@ -87,7 +91,13 @@ pub fn open_streamed<'p>(
                 .map_err(io)?
                 .map(|console| (console.detection().why.clone(), Reader::Console(console)))
         }
-        None => None,
+        None => {
+            let input = std::fs::File::open(path).map_err(io)?;
+            let len = input.metadata().map_err(io)?.len();
+            CsvFile::open(&file, input, len, progress)
+                .map_err(io)?
+                .map(|csv| (csv.why().to_owned(), Reader::Csv(csv)))
+        }
     };
     let path = path.to_owned();
     Ok(opened.map(|(why, reader)| Streamed { path, file, why, records: 0, reader }))
@@ -97,6 +107,7 @@ impl Streamed<'_> {
     /// The columns, in the order the whole-file reader gives them.
     pub fn columns(&self) -> &[String] {
         match &self.reader {
+            Reader::Csv(csv) => csv.columns(),
             Reader::Console(console) => console.columns(),
             Reader::Json(json) => json.columns(),
         }
@@ -110,6 +121,7 @@ impl Streamed<'_> {
             f(line, cells);
         };
         match &mut self.reader {
+            Reader::Csv(csv) => csv.each(&mut count),
             Reader::Console(console) => console.each(&mut count),
             Reader::Json(json) => json.each(&mut count),
         }
@@ -122,10 +134,16 @@ impl Streamed<'_> {
         let Streamed { path, file, why, records, reader } = self;
         let io = |error| LoadError::Io { path: path.clone(), error };
         let columns = match &reader {
+            Reader::Csv(csv) => csv.columns().to_vec(),
             Reader::Console(console) => console.columns().to_vec(),
             Reader::Json(json) => json.columns().to_vec(),
         };
         let (form, encoding, rejected, read_warnings) = match reader {
+            Reader::Csv(csv) => {
+                let form = Form::Csv { delimiter: csv.delimiter() };
+                let Finished::Read(rejected, encoding) = csv.finish() else { return Ok(None) };
+                (form, encoding, rejected, Vec::new())
+            }
             Reader::Console(console) => {
                 let (form, encoding) = (console.form(), console.encoding());
                 let Some(read) = console.finish().map_err(io)? else { return Ok(None) };
