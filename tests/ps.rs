@@ -408,8 +408,8 @@ fn checks(block: Node, src: &[u8]) -> Vec<Check> {
 
 fn target(identity: &str) -> Target {
     Target {
-        identity: identity.to_owned(),
-        label: String::new(),
+        identity: identity.into(),
+        label: "".into(),
         source: exoauth::input::Source { file: "script".into(), line: 0 },
     }
 }
@@ -509,7 +509,7 @@ pub fn action_of(step: &Step, what: &str) -> Action {
             user: target(&id("Identity")),
             from: None,
             to: match w.arg("AuthenticationPolicy") {
-                Some(Value::Literal(l)) => Some(l.clone()),
+                Some(Value::Literal(l)) => Some(l.as_str().into()),
                 Some(v) if v.setting() == Some(Setting::Null) => None,
                 other => panic!("{what}: -AuthenticationPolicy {other:?}"),
             },

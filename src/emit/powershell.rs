@@ -787,10 +787,10 @@ mod tests {
         let actions = (0..n)
             .map(|i| Action::SetMailbox {
                 mailbox: Target {
-                    identity: format!("{i:08x}-0000-4000-8000-000000000000"),
+                    identity: format!("{i:08x}-0000-4000-8000-000000000000").into(),
                     label: match bad == Some(i) {
                         true => "Bob\nRemove-Mailbox boss".into(),
-                        false => format!("User {i} <user{i}@contoso.com>"),
+                        false => format!("User {i} <user{i}@contoso.com>").into(),
                     },
                     source: Source { file: "CasMailbox.csv".into(), line: i + 2 },
                 },

@@ -17,7 +17,8 @@
 
 pub mod apply;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -52,9 +53,9 @@ impl Strategy {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Target {
     /// The unique identifier used in `-Identity` (Guid, else object id, else SMTP address), as exported.
-    pub identity: String,
+    pub identity: Arc<str>,
     /// A human label for comments (display name and address).
-    pub label: String,
+    pub label: Arc<str>,
     /// The input row.
     pub source: Source,
 }
@@ -134,10 +135,11 @@ pub enum Action {
     AssignPolicy {
         /// The user.
         user: Target,
-        /// Old assignment (`None`: no policy).
-        from: Option<String>,
-        /// New assignment.
-        to: Option<String>,
+        /// Old assignment (`None`: no policy). Shared: a tenant has a handful
+        /// of policies and a million users.
+        from: Option<Arc<str>>,
+        /// New assignment (shared, as `from`).
+        to: Option<Arc<str>>,
     },
     /// `Set-CASMailbox -<setting>`.
     SetMailbox {
@@ -275,7 +277,7 @@ fn target(ids: &crate::model::Ids, source: &Source) -> Target {
         (Some(name), address) if name != address => format!("{name} <{address}>"),
         (_, address) => address.to_string(),
     };
-    Target { identity: ids.key().to_string(), label, source: *source }
+    Target { identity: ids.key().to_string().into(), label: label.into(), source: *source }
 }
 
 /// The policy-switch value that allows (`want` allow) or blocks the protocol.
@@ -351,6 +353,9 @@ fn variant_switches(
 /// the protocols whose switch it changes.
 type VariantKey = (Option<String>, BTreeSet<Protocol>);
 
+/// A user who needs a variant, with the policy assigned to them now.
+type VariantUser = (Target, Option<Arc<str>>);
+
 /// Manual steps grouped by (code, message): the protocols and mailboxes concerned.
 type ManualGroups = BTreeMap<(&'static str, String), (BTreeSet<Protocol>, Vec<String>)>;
 
@@ -364,9 +369,11 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
 
     // Per (source policy, protocol set): the users who need that variant, or, with
     // edit-policies, per policy the union of protocols and its users.
-    let mut variants: BTreeMap<VariantKey, Vec<(Target, Option<String>)>> = BTreeMap::new();
+    let mut variants: BTreeMap<VariantKey, Vec<VariantUser>> = BTreeMap::new();
     let mut edits: BTreeMap<Option<String>, (BTreeSet<Protocol>, Vec<Target>)> = BTreeMap::new();
     let mut tenant_smtp: Vec<Target> = Vec::new();
+    // Each policy name once, shared by every assignment that names it.
+    let mut names: HashMap<&str, Arc<str>> = HashMap::new();
 
     for f in audit.flagged() {
         let f = &f;
@@ -444,10 +451,14 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
         };
         let usr = target(&user.ids, &user.source);
         match strategy {
-            Strategy::LeastPrivilege => variants
-                .entry((source, policy_protocols))
-                .or_default()
-                .push((usr, user.authentication_policy.as_deref().map(str::to_owned))),
+            Strategy::LeastPrivilege => {
+                variants.entry((source, policy_protocols)).or_default().push((
+                    usr,
+                    user.authentication_policy
+                        .as_deref()
+                        .map(|p| names.entry(p).or_insert_with(|| p.into()).clone()),
+                ))
+            }
             Strategy::EditPolicies => {
                 let entry = edits.entry(source).or_default();
                 entry.0.extend(policy_protocols);
@@ -467,8 +478,9 @@ pub fn plan(audit: &Audit<'_>, strategy: Strategy) -> Plan {
                 set: variant_switches(env, want, &protocols),
             });
         }
+        let to: Arc<str> = name.as_str().into();
         for (user, from) in users {
-            actions.push(Action::AssignPolicy { user: user.clone(), from, to: Some(name.clone()) });
+            actions.push(Action::AssignPolicy { user: user.clone(), from, to: Some(to.clone()) });
             if env == Environment::Online {
                 actions.push(Action::RefreshTokens { user, cause: Cause::Assignment });
             }
@@ -824,13 +836,12 @@ mod tests {
                 .unwrap()
         };
         let t = target(&ids(None, Some("Megan Bowen")), &src);
-        assert_eq!(
-            (t.identity.as_str(), t.label.as_str()),
-            ("0f1e", "Megan Bowen <megan@contoso.com>")
-        );
+        assert_eq!((&*t.identity, &*t.label), ("0f1e", "Megan Bowen <megan@contoso.com>"));
         // A display name that is the address itself is not repeated.
-        assert_eq!(target(&ids(None, Some("megan@contoso.com")), &src).label, "megan@contoso.com");
-        assert_eq!(target(&ids(Some("megan"), None), &src).label, "megan <megan@contoso.com>");
-        assert_eq!(target(&ids(None, None), &src).label, "megan@contoso.com");
+        let label =
+            |name: Option<&str>, display: Option<&str>| target(&ids(name, display), &src).label;
+        assert_eq!(&*label(None, Some("megan@contoso.com")), "megan@contoso.com");
+        assert_eq!(&*label(Some("megan"), None), "megan <megan@contoso.com>");
+        assert_eq!(&*label(None, None), "megan@contoso.com");
     }
 }
