@@ -146,9 +146,10 @@ impl From<io::Error> for ScriptError {
     }
 }
 
-/// Writes the fix script for a plan (UTF-8 with a BOM) to `out`, which must
-/// start empty: its steps are rendered a chunk at a time on every core and
-/// written in order, never held whole.
+/// Writes the fix script for a plan (UTF-8 with a BOM) to `out`, from where
+/// it is: its steps are rendered a chunk at a time on every core and written
+/// in order, never held whole, and the plan id before them is written once
+/// they are (`out` seeks back to it, then to the end).
 pub fn write_fix(
     plan: &Plan,
     header: &Header,
