@@ -263,3 +263,38 @@ fn parse_streams_exactly_what_it_reads_whole() {
     assert!(streamed_files >= 30, "only {streamed_files} files were streamed");
     assert_eq!(gave_way, 2, "the pasted CSV gives way, as CSV and as JSON");
 }
+
+/// A CSV file is streamed in one pass, so pasted console text far into it is
+/// found only after records were written: into a file, that output is
+/// dropped and the file read whole; on standard output the records written
+/// are said to be incomplete, and the exit code is 2.
+#[test]
+fn parse_reads_a_csv_whole_when_the_stream_gives_way_past_its_start() {
+    // The sample's `#TYPE` line and header, then its rows again and again.
+    let csv = std::fs::read_to_string("fixtures/contoso/CasMailbox.csv").unwrap();
+    let header = csv.lines().take(2).collect::<Vec<_>>().join("\r\n");
+    let rows: String =
+        csv.lines().skip(2).cycle().take(12_000).map(|l| format!("{l}\r\n")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("CasMailbox.csv");
+    std::fs::write(&path, format!("{header}\r\n{rows}PS C:\\> Get-EXOCasMailbox\r\n")).unwrap();
+    let whole = exoauth::load::read_one(&path, &std::fs::read(&path).unwrap(), None, None).unwrap();
+    assert_eq!(whole.records, 12_000);
+    let out = dir.path().join("out.csv");
+    exoauth()
+        .arg("parse")
+        .arg(&path)
+        .arg("-o")
+        .arg(&out)
+        .args(["--csv-bom", "never"])
+        .assert()
+        .success();
+    let want =
+        exoauth::emit::convert::render(&whole.parsed.table, exoauth::emit::convert::Target::Csv);
+    assert!(std::fs::read(&out).unwrap() == want, "the file output is not the whole read's");
+    assert!(!dir.path().join(".out.csv.partial").exists());
+    exoauth().arg("parse").arg(&path).assert().code(2).stderr(
+        predicate::str::contains("the records written above are incomplete")
+            .and(predicate::str::contains("convert it with -o FILE")),
+    );
+}
