@@ -18,6 +18,7 @@ use exoauth::emit::powershell::{self, Header};
 use exoauth::emit::report::csv;
 use exoauth::emit::report::text::Text;
 use exoauth::emit::report::{Format, Renderer, Report};
+use exoauth::input::stream::Counted;
 use exoauth::progress::{Progress, Silent, Unit};
 use exoauth::{load, plan};
 
@@ -102,9 +103,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let out = Out { quiet: cli.quiet, verbose: cli.verbose, bars: term::Bars::new(when) };
     match cli.command {
         Command::Audit(args) => run_audit(&args, &out),
-        Command::Diff(args) => run_diff(&args),
-        Command::Parse(args) => run_parse(&args),
-        Command::Trend(args) => run_trend(&args),
+        Command::Diff(args) => run_diff(&args, &out),
+        Command::Parse(args) => run_parse(&args, &out),
+        Command::Trend(args) => run_trend(&args, &out),
         Command::Generate(args) => {
             let occupied = std::fs::read_dir(&args.output).is_ok_and(|mut d| d.next().is_some());
             if occupied && !args.force {
@@ -412,14 +413,17 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
+fn run_parse(args: &ParseArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let target = args.target();
     let bom = if target == Target::Csv { args.csv_bom.bytes() } else { b"" };
     let to = output::file(args.output.as_deref());
-    let streamed = match load::open_streamed(&args.file, args.part, args.form, &Silent)? {
+    let len = std::fs::metadata(&args.file).map_or(0, |m| m.len());
+    out.bars.start("reading", Some(len), Unit::Bytes);
+    let streamed = match load::open_streamed(&args.file, args.part, args.form, &out.bars)? {
         Some(streamed) => parse_streamed(args, streamed, to, target, bom)?,
         None => None,
     };
+    out.bars.finish();
     let converted = match streamed {
         Some(converted) => converted,
         None => {
@@ -497,8 +501,8 @@ fn parse_streamed(
     }
 }
 
-fn run_trend(args: &TrendArgs) -> anyhow::Result<ExitCode> {
-    let trend = exoauth::trend::read(&args.reports)?;
+fn run_trend(args: &TrendArgs, out: &Out) -> anyhow::Result<ExitCode> {
+    let trend = exoauth::trend::read(&args.reports, &out.bars)?;
     let format = args.format.format();
     let bom =
         if format == exoauth::emit::trend::TrendFormat::Csv { args.csv_bom.bytes() } else { b"" };
@@ -509,17 +513,23 @@ fn run_trend(args: &TrendArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+fn run_diff(args: &DiffArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let open = |path: &PathBuf| {
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let len = file.metadata().map_or(0, |m| m.len());
+        anyhow::Ok((Counted::new(file, &out.bars), len))
     };
-    let (old, new) = (open(&args.old)?, open(&args.new)?);
+    let ((old, old_len), (new, new_len)) = (open(&args.old)?, open(&args.new)?);
+    out.bars.start("reading", Some(old_len + new_len), Unit::Bytes);
     let diff = exoauth::diff::diff_files(
         &args.old.display().to_string(),
         old,
         &args.new.display().to_string(),
         new,
-    )?;
+    );
+    out.bars.finish();
+    let diff = diff?;
     let renderer = args.format.format().renderer();
     output::write(output::file(args.output.as_deref()), false, &Silent, |out| {
         renderer.render(&diff, out)

@@ -14,6 +14,8 @@ use time::Date;
 
 use crate::audit::advisory::SMTP_DEFAULT_OFF;
 use crate::diff::{DiffError, ReportCounts, ReportHead, read_report_from};
+use crate::input::stream::Counted;
+use crate::progress::{Progress, Unit};
 
 /// Why the reports cannot make a trend.
 #[derive(Debug, thiserror::Error)]
@@ -176,14 +178,28 @@ pub fn report_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TrendError> {
     Ok(files)
 }
 
-/// Reads the reports and orders them by date (then by path).
-pub fn read(paths: &[PathBuf]) -> Result<Trend, TrendError> {
+/// Reads the reports, a mailbox at a time, and orders them by date (then by
+/// path), counting the bytes read to `progress`.
+pub fn read(paths: &[PathBuf], progress: &dyn Progress) -> Result<Trend, TrendError> {
     let files = report_files(paths)?;
+    let total = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    progress.start("reading", Some(total), Unit::Bytes);
+    let read = read_files(&files, paths, progress);
+    progress.finish();
+    read
+}
+
+fn read_files(
+    files: &[PathBuf],
+    paths: &[PathBuf],
+    progress: &dyn Progress,
+) -> Result<Trend, TrendError> {
     let mut runs = Vec::new();
     let mut first_of: BTreeMap<String, String> = BTreeMap::new();
-    for path in &files {
+    for path in files {
         let input = std::fs::File::open(path)
             .map_err(|error| TrendError::Io { path: path.clone(), error })?;
+        let input = Counted::new(input, progress);
         let name = path.display().to_string();
         // Each report is read a mailbox at a time, counting those in use.
         let mut in_use: BTreeMap<String, usize> = BTreeMap::new();

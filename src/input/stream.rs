@@ -76,9 +76,16 @@ pub struct CsvFile<'p, R> {
 }
 
 /// The file's bytes, counted as they are read.
-pub(crate) struct Counted<'p, R> {
+pub struct Counted<'p, R> {
     pub(crate) inner: R,
     pub(crate) progress: &'p dyn Progress,
+}
+
+impl<'p, R> Counted<'p, R> {
+    /// `inner`, its bytes counted to `progress` as they are read.
+    pub fn new(inner: R, progress: &'p dyn Progress) -> Self {
+        Counted { inner, progress }
+    }
 }
 
 impl<'p> Counted<'p, std::fs::File> {
