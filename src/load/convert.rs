@@ -103,41 +103,48 @@ pub fn open_streamed<'p>(
     Ok(opened.map(|(why, reader)| Streamed { path, file, why, records: 0, reader }))
 }
 
+impl Reader<'_> {
+    fn records(&self) -> &dyn Records {
+        match self {
+            Reader::Csv(csv) => csv,
+            Reader::Console(console) => console,
+            Reader::Json(json) => json,
+        }
+    }
+
+    fn records_mut(&mut self) -> &mut dyn Records {
+        match self {
+            Reader::Csv(csv) => csv,
+            Reader::Console(console) => console,
+            Reader::Json(json) => json,
+        }
+    }
+}
+
 impl Streamed<'_> {
     /// The columns, in the order the whole-file reader gives them.
     pub fn columns(&self) -> &[String] {
-        match &self.reader {
-            Reader::Csv(csv) => csv.columns(),
-            Reader::Console(console) => console.columns(),
-            Reader::Json(json) => json.columns(),
-        }
+        self.reader.records().columns()
     }
 
     /// Hands on every record, in order, with its line.
     pub fn each(&mut self, f: &mut dyn FnMut(usize, Cells<'_>)) {
         let records = &mut self.records;
-        let mut count = |line: usize, cells: Cells<'_>| {
+        self.reader.records_mut().each(&mut |line, cells| {
             *records += 1;
             f(line, cells);
-        };
-        match &mut self.reader {
-            Reader::Csv(csv) => csv.each(&mut count),
-            Reader::Console(console) => console.each(&mut count),
-            Reader::Json(json) => json.each(&mut count),
-        }
+        });
     }
 
     /// What was read, as [`read_one`] says it, once [`Streamed::each`] has
-    /// run; `None` when the file is to be read whole after all (its second
-    /// pass did not find what its first found: it changed, or is damaged).
+    /// run; `None` when the file is to be read whole after all: a console or
+    /// JSON file's second pass did not find what its first found (it changed
+    /// while read), or a CSV file holds, past its start, what only the
+    /// whole-file reader reads (pasted text, a second encoding).
     pub fn finish(self) -> Result<Option<Converted>, LoadError> {
         let Streamed { path, file, why, records, reader } = self;
         let io = |error| LoadError::Io { path: path.clone(), error };
-        let columns = match &reader {
-            Reader::Csv(csv) => csv.columns().to_vec(),
-            Reader::Console(console) => console.columns().to_vec(),
-            Reader::Json(json) => json.columns().to_vec(),
-        };
+        let columns = reader.records().columns().to_vec();
         let (form, encoding, rejected, read_warnings) = match reader {
             Reader::Csv(csv) => {
                 let form = Form::Csv { delimiter: csv.delimiter() };
