@@ -235,7 +235,8 @@ pub fn read_report_from(
     let text = report_text(path, input)?;
     let mut refused = None;
     let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 16, text));
-    let seed = ReportSeed { path, each, refused: &mut refused, seen: Default::default() };
+    let seen = Seen128::default();
+    let seed = ReportSeed { path, each, refused: &mut refused, seen };
     let read = serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|head| {
         de.end()?;
         Ok(head)
@@ -280,6 +281,26 @@ fn report_text<'r>(
     }
 }
 
+/// The identities a report has shown, each as two 64-bit hashes under keys
+/// drawn for the run (16 bytes, where the text would take some 60 at a
+/// million mailboxes): two identities are taken for one only if both hashes
+/// agree, which among a million of them happens with a chance of about one
+/// in 10^27.
+#[derive(Default)]
+struct Seen128 {
+    keys: [std::hash::RandomState; 2],
+    seen: rustc_hash::FxHashSet<u128>,
+}
+
+impl Seen128 {
+    /// Whether `identity` is new (it is noted).
+    fn insert(&mut self, identity: &str) -> bool {
+        use std::hash::BuildHasher;
+        let [a, b] = self.keys.each_ref().map(|k| k.hash_one(identity));
+        self.seen.insert(u128::from(a) << 64 | u128::from(b))
+    }
+}
+
 /// Reads a report's top-level object ([`read_report_from`]).
 struct ReportSeed<'a, 'f> {
     path: &'a str,
@@ -288,7 +309,7 @@ struct ReportSeed<'a, 'f> {
     /// than for its JSON: the error serde is given only stops the reading.
     refused: &'f mut Option<DiffError>,
     /// The mailbox identities read so far.
-    seen: rustc_hash::FxHashSet<String>,
+    seen: Seen128,
 }
 
 impl ReportSeed<'_, '_> {
@@ -305,7 +326,7 @@ impl ReportSeed<'_, '_> {
     /// Checks a mailbox as the schema allows it and hands it on.
     fn mailbox(&mut self, m: ReportMailbox) -> Result<(), DiffError> {
         let invalid = |message: String| DiffError::Invalid { path: self.path.into(), message };
-        if self.seen.contains(m.identity.as_str()) {
+        if !self.seen.insert(&m.identity) {
             return Err(invalid(format!("mailbox identity {:?} appears twice", m.identity)));
         }
         for (p, v) in &m.protocols {
@@ -327,7 +348,6 @@ impl ReportSeed<'_, '_> {
                 })?;
             }
         }
-        self.seen.insert(m.identity.clone());
         (self.each)(m);
         Ok(())
     }
@@ -727,34 +747,47 @@ pub fn is_regression(want: Want, old: Verdict, new: Verdict) -> bool {
 
 /// Compares two reports read by [`read_report`]; the paths only label them.
 pub fn diff(old_path: &str, old: &AuditReport, new_path: &str, new: &AuditReport) -> Diff {
-    let mut earlier = Earlier::default();
-    for m in &old.mailboxes {
-        earlier.keep(m);
-    }
-    let mut later = Later::new(earlier);
-    for m in &new.mailboxes {
-        later.compare(m);
-    }
-    later.finish(old_path, &old.head, new_path, &new.head)
+    let [earlier, later] = [old, new].map(|r| {
+        let mut kept = KeptReport::default();
+        r.mailboxes.iter().for_each(|m| kept.keep(m));
+        kept
+    });
+    compare(earlier, &later).finish(old_path, &old.head, new_path, &new.head)
 }
 
-/// Compares two report files, each read a mailbox at a time: of the earlier
-/// one only what the comparison needs of each mailbox is kept (its identity,
-/// label, flag, exception and, per protocol, its verdict, readiness and set
-/// of blocker codes), and the later one is compared as it is read, so that
-/// two reports of a million mailboxes are compared in a few hundred
-/// megabytes rather than held as JSON.
+/// Compares two report files, read side by side a mailbox at a time: of each
+/// only what the comparison needs of a mailbox is kept (its identity, label,
+/// flag, exception and, per protocol, its verdict, readiness and set of
+/// blocker codes), so that two reports of a million mailboxes are compared in
+/// a few hundred megabytes rather than held as JSON.
 pub fn diff_files(
     old_path: &str,
-    old: impl io::Read,
+    old: impl io::Read + Send,
     new_path: &str,
-    new: impl io::Read,
+    new: impl io::Read + Send,
 ) -> Result<Diff, DiffError> {
-    let mut earlier = Earlier::default();
-    let old_head = read_report_from(old_path, old, &mut |m| earlier.keep(&m))?;
-    let mut later = Later::new(earlier);
-    let new_head = read_report_from(new_path, new, &mut |m| later.compare(&m))?;
-    Ok(later.finish(old_path, &old_head, new_path, &new_head))
+    let (old, new) = rayon::join(|| keep_report(old_path, old), || keep_report(new_path, new));
+    let ((old_head, earlier), (new_head, later)) = (old?, new?);
+    Ok(compare(earlier, &later).finish(old_path, &old_head, new_path, &new_head))
+}
+
+/// Reads a report, keeping what the comparison needs of each mailbox.
+fn keep_report(path: &str, input: impl io::Read) -> Result<(ReportHead, KeptReport), DiffError> {
+    let mut kept = KeptReport::default();
+    let head = read_report_from(path, input, &mut |m| kept.keep(&m))?;
+    Ok((head, kept))
+}
+
+/// Compares the later report's mailboxes, in its order, with the earlier's.
+fn compare(earlier: KeptReport, later: &KeptReport) -> Later {
+    let mut compared = Later { earlier, added: Vec::new(), changed: Vec::new() };
+    // The later report's code sets, numbered as the earlier report numbers them.
+    let codes: Vec<u32> =
+        later.codes.sets.iter().map(|set| compared.earlier.codes.number_set(set)).collect();
+    for m in &later.kept {
+        compared.compare(m, &codes);
+    }
+    compared
 }
 
 /// A protocol's verdict, readiness and blocker codes (a set, numbered by [`Codes`]).
@@ -774,13 +807,16 @@ struct Codes {
 
 impl Codes {
     fn number(&mut self, p: &ReportProtocol) -> u32 {
-        let set: BTreeSet<String> = p.blockers.iter().map(|b| b.code.clone()).collect();
-        if let Some(&n) = self.number.get(&set) {
+        self.number_set(&p.blockers.iter().map(|b| b.code.clone()).collect())
+    }
+
+    fn number_set(&mut self, set: &BTreeSet<String>) -> u32 {
+        if let Some(&n) = self.number.get(set) {
             return n;
         }
         let n = self.sets.len() as u32;
         self.sets.push(set.clone());
-        self.number.insert(set, n);
+        self.number.insert(set.clone(), n);
         n
     }
 
@@ -795,7 +831,7 @@ impl Codes {
     }
 }
 
-/// What the comparison keeps of a mailbox of the earlier report.
+/// What the comparison keeps of a mailbox of a report.
 struct Kept {
     identity: Box<str>,
     label: Box<str>,
@@ -804,13 +840,13 @@ struct Kept {
     until: Option<Box<str>>,
     /// Per protocol of [`Protocol::ALL`].
     protocols: [Option<Seen>; 3],
-    /// Also in the later report.
+    /// Of the earlier report: also in the later one.
     matched: bool,
 }
 
-/// The earlier report's mailboxes, in its order, found by identity.
+/// A report's mailboxes as kept, in its order, found by identity.
 #[derive(Default)]
-struct Earlier {
+struct KeptReport {
     kept: Vec<Kept>,
     by_identity: hashbrown::HashTable<u32>,
     codes: Codes,
@@ -821,7 +857,7 @@ fn identity_hash(identity: &str) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(identity)
 }
 
-impl Earlier {
+impl KeptReport {
     fn keep(&mut self, m: &ReportMailbox) {
         let protocols = self.codes.seen(m);
         let n = self.kept.len() as u32;
@@ -869,23 +905,21 @@ struct Changed {
 /// both have usage evidence, the direction, the later date) is applied once
 /// both are read: a report's head may follow its mailboxes.
 struct Later {
-    earlier: Earlier,
+    earlier: KeptReport,
     added: Vec<MailboxRef>,
     changed: Vec<Changed>,
 }
 
 impl Later {
-    fn new(earlier: Earlier) -> Later {
-        Later { earlier, added: Vec::new(), changed: Vec::new() }
-    }
-
-    fn compare(&mut self, m: &ReportMailbox) {
+    /// Compares one mailbox of the later report, whose code sets `codes`
+    /// numbers as the earlier report does.
+    fn compare(&mut self, m: &Kept, codes: &[u32]) {
         let Some(k) = self.earlier.find(&m.identity) else {
-            let (identity, label) = (m.identity.clone(), m.label().to_string());
+            let (identity, label) = (m.identity.to_string(), m.label.to_string());
             self.added.push(MailboxRef { identity, label, flagged: m.flagged });
             return;
         };
-        let seen = self.earlier.codes.seen(m);
+        let seen = m.protocols.map(|p| p.map(|p| Seen { codes: codes[p.codes as usize], ..p }));
         let before = &mut self.earlier.kept[k];
         before.matched = true;
         let protocols: Vec<Candidate> = (Protocol::ALL.into_iter().zip(before.protocols).zip(seen))
@@ -894,14 +928,14 @@ impl Later {
                 (old != new).then_some(Candidate { protocol, old, new })
             })
             .collect();
-        let lapsed = match (&before.until, &m.exception) {
+        let lapsed = match (&before.until, &m.until) {
             (Some(until), None) => Some(until.clone()),
             _ => None,
         };
         if !protocols.is_empty() || before.flagged != m.flagged || lapsed.is_some() {
             self.changed.push(Changed {
-                identity: m.identity.clone(),
-                label: m.label().to_string(),
+                identity: m.identity.to_string(),
+                label: m.label.to_string(),
                 old_flagged: before.flagged,
                 new_flagged: m.flagged,
                 protocols,

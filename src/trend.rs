@@ -178,6 +178,26 @@ pub fn report_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TrendError> {
     Ok(files)
 }
 
+/// A report's head, read a mailbox at a time, and per protocol how many of
+/// its mailboxes are in use with basic auth.
+fn read_run(
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<(String, ReportHead, BTreeMap<String, usize>), TrendError> {
+    let input =
+        std::fs::File::open(path).map_err(|error| TrendError::Io { path: path.into(), error })?;
+    let name = path.display().to_string();
+    let mut in_use: BTreeMap<String, usize> = BTreeMap::new();
+    let report = read_report_from(&name, Counted::new(input, progress), &mut |m| {
+        for (p, v) in &m.protocols {
+            if v.usage.as_ref().is_some_and(|u| u.readiness == "in-use") {
+                *in_use.entry(p.clone()).or_default() += 1;
+            }
+        }
+    })?;
+    Ok((name, report, in_use))
+}
+
 /// Reads the reports, a mailbox at a time, and orders them by date (then by
 /// path), counting the bytes read to `progress`.
 pub fn read(paths: &[PathBuf], progress: &dyn Progress) -> Result<Trend, TrendError> {
@@ -194,22 +214,14 @@ fn read_files(
     paths: &[PathBuf],
     progress: &dyn Progress,
 ) -> Result<Trend, TrendError> {
+    use rayon::prelude::*;
+    // The reports are read side by side; what they say is taken in order,
+    // so the first error is the first file's that has one.
+    let read: Vec<_> = files.par_iter().map(|path| read_run(path, progress)).collect();
     let mut runs = Vec::new();
     let mut first_of: BTreeMap<String, String> = BTreeMap::new();
-    for path in files {
-        let input = std::fs::File::open(path)
-            .map_err(|error| TrendError::Io { path: path.clone(), error })?;
-        let input = Counted::new(input, progress);
-        let name = path.display().to_string();
-        // Each report is read a mailbox at a time, counting those in use.
-        let mut in_use: BTreeMap<String, usize> = BTreeMap::new();
-        let report = read_report_from(&name, input, &mut |m| {
-            for (p, v) in &m.protocols {
-                if v.usage.as_ref().is_some_and(|u| u.readiness == "in-use") {
-                    *in_use.entry(p.clone()).or_default() += 1;
-                }
-            }
-        })?;
+    for read in read {
+        let (name, report, in_use) = read?;
         first_of.entry(report.want.clone()).or_insert_with(|| name.clone());
         runs.push(Run::of(name, &report, &in_use)?);
     }
