@@ -780,7 +780,8 @@ fn keep_report(path: &str, input: impl io::Read) -> Result<(ReportHead, KeptRepo
 
 /// Compares the later report's mailboxes, in its order, with the earlier's.
 fn compare(earlier: KeptReport, later: &KeptReport) -> Later {
-    let mut compared = Later { earlier, added: Vec::new(), changed: Vec::new() };
+    let by_identity = earlier.index();
+    let mut compared = Later { earlier, by_identity, added: Vec::new(), changed: Vec::new() };
     // The later report's code sets, numbered as the earlier report numbers them.
     let codes: Vec<u32> =
         later.codes.sets.iter().map(|set| compared.earlier.codes.number_set(set)).collect();
@@ -844,11 +845,10 @@ struct Kept {
     matched: bool,
 }
 
-/// A report's mailboxes as kept, in its order, found by identity.
+/// A report's mailboxes as kept, in its order.
 #[derive(Default)]
 struct KeptReport {
     kept: Vec<Kept>,
-    by_identity: hashbrown::HashTable<u32>,
     codes: Codes,
 }
 
@@ -860,7 +860,6 @@ fn identity_hash(identity: &str) -> u64 {
 impl KeptReport {
     fn keep(&mut self, m: &ReportMailbox) {
         let protocols = self.codes.seen(m);
-        let n = self.kept.len() as u32;
         self.kept.push(Kept {
             identity: m.identity.as_str().into(),
             label: m.label().into(),
@@ -869,16 +868,16 @@ impl KeptReport {
             protocols,
             matched: false,
         });
-        let kept = &self.kept;
-        let hash = |&k: &u32| identity_hash(&kept[k as usize].identity);
-        self.by_identity.insert_unique(identity_hash(&m.identity), n, hash);
     }
 
-    fn find(&self, identity: &str) -> Option<usize> {
-        let found = self
-            .by_identity
-            .find(identity_hash(identity), |&k| &*self.kept[k as usize].identity == identity)?;
-        Some(*found as usize)
+    /// Its mailboxes by identity (a report names each once).
+    fn index(&self) -> hashbrown::HashTable<u32> {
+        let mut index = hashbrown::HashTable::with_capacity(self.kept.len());
+        for (n, m) in self.kept.iter().enumerate() {
+            let hash = |&k: &u32| identity_hash(&self.kept[k as usize].identity);
+            index.insert_unique(identity_hash(&m.identity), n as u32, hash);
+        }
+        index
     }
 }
 
@@ -906,6 +905,7 @@ struct Changed {
 /// both are read: a report's head may follow its mailboxes.
 struct Later {
     earlier: KeptReport,
+    by_identity: hashbrown::HashTable<u32>,
     added: Vec<MailboxRef>,
     changed: Vec<Changed>,
 }
@@ -914,13 +914,17 @@ impl Later {
     /// Compares one mailbox of the later report, whose code sets `codes`
     /// numbers as the earlier report does.
     fn compare(&mut self, m: &Kept, codes: &[u32]) {
-        let Some(k) = self.earlier.find(&m.identity) else {
+        let kept = &self.earlier.kept;
+        let found = self
+            .by_identity
+            .find(identity_hash(&m.identity), |&k| kept[k as usize].identity == m.identity);
+        let Some(&k) = found else {
             let (identity, label) = (m.identity.to_string(), m.label.to_string());
             self.added.push(MailboxRef { identity, label, flagged: m.flagged });
             return;
         };
         let seen = m.protocols.map(|p| p.map(|p| Seen { codes: codes[p.codes as usize], ..p }));
-        let before = &mut self.earlier.kept[k];
+        let before = &mut self.earlier.kept[k as usize];
         before.matched = true;
         let protocols: Vec<Candidate> = (Protocol::ALL.into_iter().zip(before.protocols).zip(seen))
             .filter_map(|((protocol, old), new)| {
@@ -985,7 +989,7 @@ impl Later {
                 if new.evidence { "later" } else { "earlier" }
             ));
         }
-        let Later { earlier, added, changed } = self;
+        let Later { earlier, added, changed, .. } = self;
         let sets = &earlier.codes.sets;
         let changed = changed
             .into_iter()
