@@ -63,7 +63,7 @@ struct Key {
 }
 
 /// What the join needs of each mailbox, in mailbox order (see the module
-/// documentation): 41 bytes a mailbox, 17 once the fallback hashes are dropped.
+/// documentation): 41 bytes a mailbox, 17 once the fallback hashes are taken out.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct JoinNotes {
     keys: Vec<Key>,
@@ -150,16 +150,11 @@ impl JoinNotes {
         self.keys[i].kind == Kind::ReadAgain
     }
 
-    /// The hashes of mailbox `i`'s identifiers in [`FALLBACK`] (0: none);
-    /// nothing once [`JoinNotes::forget_fallback`] has dropped them.
-    pub(crate) fn fallback(&self, i: usize) -> [u64; 3] {
-        self.fallback.get(i).copied().unwrap_or_default()
-    }
-
-    /// Drops the fallback hashes (more than half of the notes), once the
-    /// mailboxes to be read again are known.
-    pub(crate) fn forget_fallback(&mut self) {
-        self.fallback = Vec::new();
+    /// Takes out the hashes of each mailbox's identifiers in [`FALLBACK`]
+    /// (0: none), more than half of the notes, so that they are dropped as
+    /// soon as the mailboxes to be read again are known.
+    pub(crate) fn take_fallback(&mut self) -> Vec<[u64; 3]> {
+        std::mem::take(&mut self.fallback)
     }
 }
 

@@ -113,18 +113,39 @@ impl Snapshot {
             )
             .0
         });
-        let users = users.map(|u| dedup(u, |u| u.ids.join_key(), "user", |u| &u.source, rejected));
-        // The users' index by key is their index by Guid too (a key is the Guid
-        // when there is one): the join looks mailboxes up in it.
-        let (users, by_key) = users.unzip();
         // What was noted of each mailbox as it was first read joins it to its
-        // user by Guid; duplicates are then dropped, and the few mailboxes the
-        // Guid did not join are looked for by their other keys.
+        // user by Guid and finds the duplicate mailboxes; then the duplicates
+        // are dropped, and the few mailboxes the Guid did not join are looked
+        // for by their other keys. The users' side (deduplicating them, then
+        // the join) and the mailboxes' duplicates need nothing of each other,
+        // so they are worked out side by side: each builds a key index of a
+        // million rows on one core.
         let mut mailboxes = mailboxes;
-        let read = read_mailboxes(&mut mailboxes, users.as_deref().zip(by_key.as_ref()));
-        drop(by_key);
+        let mut notes = mailboxes.take_notes();
+        let fallback = notes.take_fallback();
+        let mut user_duplicates = Vec::new();
+        let ((users, read), mailbox_duplicates) = rayon::join(
+            || {
+                let duplicates = &mut user_duplicates;
+                let users = users
+                    .map(|u| dedup(u, |u| u.ids.join_key(), "user", |u| &u.source, duplicates));
+                // The users' index by key is their index by Guid too (a key
+                // is the Guid when there is one): the join looks mailboxes up in it.
+                let (users, by_key) = users.unzip();
+                let read = read_mailboxes(
+                    &notes,
+                    fallback,
+                    &mailboxes,
+                    users.as_deref().zip(by_key.as_ref()),
+                );
+                (users, read)
+            },
+            || mailbox_duplicates(&notes, &mailboxes),
+        );
+        drop(notes);
+        rejected.append(&mut user_duplicates);
         let (mailboxes, mailbox_user) =
-            dedup_mailboxes(mailboxes, read, rejected, users.as_deref());
+            dedup_mailboxes(mailboxes, read, &mailbox_duplicates, rejected, users.as_deref());
 
         let mut policy_index = HashMap::new();
         for (i, p) in policies.iter().flatten().enumerate() {
@@ -436,8 +457,6 @@ fn keep(n: usize, duplicates: &[(usize, usize)]) -> Vec<bool> {
 
 /// What the join finds of the mailboxes from their notes ([`read_mailboxes`]).
 struct MailboxKeys {
-    /// What was noted of each mailbox as it was first read.
-    notes: JoinNotes,
     /// Each mailbox's user, by Guid.
     users: Vec<UserRef>,
     /// The mailboxes the Guid did not join and some user may have by their
@@ -459,8 +478,12 @@ const ADDRESSES: [usize; 2] = [Ids::USER_PRINCIPAL_NAME, Ids::PRIMARY_SMTP_ADDRE
 /// Guid when it has one, so a hit on a user with a Guid is a hit on that Guid.
 /// Only the mailboxes the Guid did not join and whose other keys a user may
 /// have ([`fallback_candidates`]) are read again, for those keys.
-fn read_mailboxes(mailboxes: &mut Mailboxes, users: Option<(&[User], &KeyIndex)>) -> MailboxKeys {
-    let mut notes = mailboxes.take_notes();
+fn read_mailboxes(
+    notes: &JoinNotes,
+    fallback: Vec<[u64; 3]>,
+    mailboxes: &Mailboxes,
+    users: Option<(&[User], &KeyIndex)>,
+) -> MailboxKeys {
     let by_guid = |g: &JoinKey<'_>| {
         let (users, by_key) = users?;
         let found = by_key.find(g, |slot| users[slot].ids.join_key() == *g)?;
@@ -474,13 +497,11 @@ fn read_mailboxes(mailboxes: &mut Mailboxes, users: Option<(&[User], &KeyIndex)>
         }
     });
     let Some((user_rows, _)) = users else {
-        notes.forget_fallback();
-        return MailboxKeys { notes, users: joined, unjoined: Vec::new() };
+        return MailboxKeys { users: joined, unjoined: Vec::new() };
     };
     let not_joined: Vec<usize> = (0..joined.len()).filter(|&i| joined[i].is_none()).collect();
-    let candidates = fallback_candidates(&notes, &not_joined, user_rows);
-    drop(not_joined);
-    notes.forget_fallback();
+    let candidates = fallback_candidates(notes, &fallback, &not_joined, user_rows);
+    drop((not_joined, fallback));
     let mut unjoined = Vec::new();
     for (i, m) in mailboxes.refs(candidates) {
         if notes.read_again(i) {
@@ -495,7 +516,7 @@ fn read_mailboxes(mailboxes: &mut Mailboxes, users: Option<(&[User], &KeyIndex)>
         };
         unjoined.push((i, [keys(&EDOID), keys(&ADDRESSES)]));
     }
-    MailboxKeys { notes, users: joined, unjoined }
+    MailboxKeys { users: joined, unjoined }
 }
 
 /// Of the mailboxes `not_joined` by a noted Guid (ascending), those that must
@@ -503,9 +524,14 @@ fn read_mailboxes(mailboxes: &mut Mailboxes, users: Option<(&[User], &KeyIndex)>
 /// of whose ExternalDirectoryObjectId and addresses hashes as one of some
 /// user's does. The others have no identifier any user has, so no fallback
 /// join could find their user.
-fn fallback_candidates(notes: &JoinNotes, not_joined: &[usize], users: &[User]) -> Vec<usize> {
+fn fallback_candidates(
+    notes: &JoinNotes,
+    fallback: &[[u64; 3]],
+    not_joined: &[usize],
+    users: &[User],
+) -> Vec<usize> {
     let wanted: FxHashSet<u64> =
-        not_joined.iter().flat_map(|&i| notes.fallback(i)).filter(|&h| h != 0).collect();
+        not_joined.iter().flat_map(|&i| fallback[i]).filter(|&h| h != 0).collect();
     let hit = if wanted.is_empty() {
         FxHashSet::default()
     } else {
@@ -520,38 +546,41 @@ fn fallback_candidates(notes: &JoinNotes, not_joined: &[usize], users: &[User]) 
                 a
             })
     };
-    let maybe =
-        |i: &usize| notes.read_again(*i) || notes.fallback(*i).iter().any(|h| hit.contains(h));
+    let maybe = |i: &usize| notes.read_again(*i) || fallback[*i].iter().any(|h| hit.contains(h));
     not_joined.iter().copied().filter(maybe).collect()
 }
 
-/// [`dedup`] for the mailbox rows, which may be read again from their file, with
-/// the join finished for the mailboxes kept: a row is read a second time only
-/// when its key's hash is one an earlier row has (a duplicate, in practice).
-/// Returns the mailboxes kept and each one's user.
-fn dedup_mailboxes(
-    mailboxes: Mailboxes,
-    read: MailboxKeys,
-    rejected: &mut Vec<Rejection>,
-    users: Option<&[User]>,
-) -> (Mailboxes, Vec<UserRef>) {
-    let MailboxKeys { notes, users: mut joined, mut unjoined } = read;
-    // The rows are read again only when two hashes agree.
-    let (index, duplicates) = KeyIndex::build(
+/// Each mailbox whose key an earlier one has, with that first one, from what
+/// was noted of them: a row is read again only when its key's hash is one an
+/// earlier row has (a duplicate, in practice).
+fn mailbox_duplicates(notes: &JoinNotes, mailboxes: &Mailboxes) -> Vec<(usize, usize)> {
+    let (_, duplicates) = KeyIndex::build(
         notes.len(),
         |i| notes.key_hash(i),
         |a, b| mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key(),
     );
-    drop(notes);
-    for &(i, first) in &duplicates {
+    duplicates
+}
+
+/// Drops the mailboxes' `duplicates` ([`mailbox_duplicates`]), which become
+/// rejections, and finishes the join for the mailboxes kept. Returns them and
+/// each one's user.
+fn dedup_mailboxes(
+    mailboxes: Mailboxes,
+    read: MailboxKeys,
+    duplicates: &[(usize, usize)],
+    rejected: &mut Vec<Rejection>,
+    users: Option<&[User]>,
+) -> (Mailboxes, Vec<UserRef>) {
+    let MailboxKeys { users: mut joined, mut unjoined } = read;
+    for &(i, first) in duplicates {
         let (m, f) = (mailboxes.get(i), mailboxes.get(first));
         rejected.push(duplicate("mailbox", &m.ids.join_key(), &m.source, &f.source));
     }
-    drop(index);
     let mailboxes = if duplicates.is_empty() {
         mailboxes
     } else {
-        let keep = keep(mailboxes.len(), &duplicates);
+        let keep = keep(mailboxes.len(), duplicates);
         // Number the kept mailboxes' unjoined keys by their new places.
         let mut at = 0;
         let place: Vec<usize> = keep
