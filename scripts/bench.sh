@@ -36,6 +36,10 @@ mkdir -p "$WORK"
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 # What touching fresh memory costs here: on a virtual machine, often more than the work itself.
 python3 -c 'import time; t = time.perf_counter(); b = bytearray(512 << 20); b[::4096] = bytes(len(b) // 4096); print("== machine: first touch of 512 MiB takes %.2f s" % (time.perf_counter() - t))'
+# What memory is free and what the page cache holds: the JSON report writes
+# 1 GB into the page cache, and in the runs where little memory was free its
+# time moved the most, in the kernel's share (README, Performance).
+awk '/^MemFree/ {f = $2} /^Cached/ {c = $2} END {printf "== machine: %.1f GiB free, %.1f GiB in the page cache\n", f / 1048576, c / 1048576}' /proc/meminfo
 cargo build --release --quiet
 EXO=target/release/exoauth
 
