@@ -44,6 +44,51 @@ fn a_transcript_is_split_into_recognised_parts() {
     assert!(ignored[0]["message"].as_str().unwrap().contains("`Get-Mailbox -ResultSize 2"));
 }
 
+/// `Start-Transcript -IncludeInvocationHeader` (and the Group Policy that turns
+/// transcription on with invocation headers) writes a banner of its own before
+/// each command. The transcript reads as it does without them: the same
+/// parts, verdicts and advisories, no banner taken for output.
+#[test]
+fn invocation_headers_are_banners_not_output() {
+    let text = std::fs::read_to_string(fixture("transcript/transcript.txt")).unwrap();
+    let mut headed = String::new();
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        if line.starts_with("PS C:\\>") {
+            let time = 20250123103909 + n;
+            headed.push_str("**********************\r\n");
+            headed.push_str(&format!("Command start time: {time}\r\n"));
+            headed.push_str("**********************\r\n");
+        }
+        headed.push_str(line);
+    }
+    assert!(headed.matches("Command start time").count() >= 6, "{headed}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("transcript.txt"), &headed).unwrap();
+
+    let (plain, _) = audit_json(&fixture("transcript"), &[]);
+    let (with, code) = audit_json(dir.path(), &[]);
+    assert_eq!(code, 0);
+    let parts = |r: &Value| -> Vec<(String, String, u64)> {
+        let inputs = r["inputs"].as_array().unwrap().iter();
+        inputs
+            .map(|i| (i["cmdlet"].to_string(), i["form"].to_string(), i["rows"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(parts(&with), parts(&plain));
+    let codes = |r: &Value| -> Vec<String> {
+        let advisories = r["advisories"].as_array().unwrap().iter();
+        advisories.map(|a| a["code"].to_string()).collect()
+    };
+    assert_eq!(codes(&with), codes(&plain));
+    assert!(!with["advisories"].to_string().contains("*****"), "{}", with["advisories"]);
+    // The same verdicts and blockers; only the blockers' line numbers move.
+    let csv = |dir: &std::path::Path| {
+        let out = exoauth().arg("audit").arg(dir).args(["--format", "csv"]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(csv(dir.path()), csv(&fixture("transcript")));
+}
+
 #[test]
 fn a_file_named_after_a_cmdlet_wins_over_a_transcript_part() {
     let dir = tempfile::tempdir().unwrap();

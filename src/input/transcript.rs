@@ -17,6 +17,17 @@
 //! ----                                 --------------------
 //! ```
 //!
+//! With `Start-Transcript -IncludeInvocationHeader` (or the Group Policy
+//! "Turn on PowerShell Transcription" with invocation headers), each command
+//! is preceded by a banner of its own:
+//!
+//! ```text
+//! **********************
+//! Command start time: 20250123104015
+//! **********************
+//! PS C:\> Get-User | ft Guid,AuthenticationPolicy
+//! ```
+//!
 //! Prompts: `PS C:\>`, `PS>`, `PS /home/admin>`, Exchange Management Shell's
 //! `[PS] C:\Windows\system32>`, a remote session's `[server]: PS C:\>`, and `>> `
 //! continuation lines. A transcript is split at prompts and banners, then at
@@ -164,10 +175,10 @@ struct NoiseState {
 impl NoiseState {
     /// What `line` (without its `\r`) is, `next` being the line after it
     /// (empty for none): a banner rule is one when the banner is open or the
-    /// next line speaks of a transcript.
+    /// next line speaks of a transcript or is an invocation header's time.
     fn kind<'a>(&mut self, line: &'a str, next: &str) -> Option<Noise<'a>> {
         let rule = banner_rule(line).is_ok();
-        self.kind_of(line, rule && (self.in_banner || mentions_transcript(next)))
+        self.kind_of(line, rule && (self.in_banner || opens_banner(next)))
     }
 
     /// [`NoiseState::kind`], told whether the line is a banner's rule.
@@ -211,9 +222,11 @@ fn is_blank(line: &str) -> bool {
     }
 }
 
-/// Whether a line speaks of a transcript (the line after a banner's rule).
-fn mentions_transcript(line: &str) -> bool {
-    line.to_ascii_lowercase().contains("transcript")
+/// Whether the line after a rule of stars makes it a banner's: it speaks of
+/// a transcript (`Windows PowerShell transcript start`), or it is the time of
+/// an invocation header (`Command start time: 20250123104015`).
+fn opens_banner(line: &str) -> bool {
+    line.starts_with("Command start time:") || line.to_ascii_lowercase().contains("transcript")
 }
 
 /// For each line, whether it is a prompt, a `>>` continuation or a transcript
@@ -371,7 +384,7 @@ impl Splitter {
     pub fn push(&mut self, raw: &str, at: std::ops::Range<usize>) -> Option<(usize, bool)> {
         let line = raw.trim_end_matches('\r');
         let taken = self.pending.take().map(|p| {
-            let banner = p.banner_rule && (self.noise.in_banner || mentions_transcript(line));
+            let banner = p.banner_rule && (self.noise.in_banner || opens_banner(line));
             self.take(p, banner)
         });
         self.lines += 1;
@@ -560,6 +573,26 @@ mod tests {
     }
 
     #[test]
+    fn invocation_headers_are_banners() {
+        let header = "**********************\r\nCommand start time: 20250123104015\r\n**********************\r\n";
+        let headed = TRANSCRIPT.replace("PS C:\\> ", &format!("{header}PS C:\\> "));
+        assert_eq!(headed.matches("Command start time").count(), 3);
+        let commands = |text: &str| -> Vec<(Option<String>, Class)> {
+            split(text).into_iter().map(|p| (p.command, p.class)).collect()
+        };
+        assert_eq!(commands(&headed), commands(TRANSCRIPT));
+        let lines: Vec<&str> = headed.split('\n').collect();
+        let noise = noise_lines(&lines);
+        for (line, noise) in lines.iter().zip(noise) {
+            if line.starts_with("Command start time") || line.starts_with("****") {
+                assert!(noise, "{line:?} is a banner's");
+            }
+        }
+        // A rule of stars before anything else stays output.
+        assert!(!noise_lines(&["**********************", "Name : x"])[0]);
+    }
+
+    #[test]
     fn the_splitter_reports_each_lines_kind_as_the_line_after_it_arrives() {
         use proptest::prelude::*;
         let line = prop::sample::select(vec![
@@ -568,6 +601,7 @@ mod tests {
             ">> -ResultSize Unlimited",
             "**********************",
             "Windows PowerShell transcript start",
+            "Command start time: 20250123104015",
             "Transcript started, output file is C:\\t.txt",
             "",
             "\r",
