@@ -118,8 +118,9 @@ impl Snapshot {
         // are dropped, and the few mailboxes the Guid did not join are looked
         // for by their other keys. The users' side (deduplicating them, then
         // the join) and the mailboxes' duplicates need nothing of each other,
-        // so they are worked out side by side: each builds a key index of a
-        // million rows on one core.
+        // so they are worked out side by side, each mostly on one core (the
+        // duplicates without a second table of a million slots:
+        // `first_duplicates`).
         let mut mailboxes = mailboxes;
         let mut notes = mailboxes.take_notes();
         let fallback = notes.take_fallback();
@@ -554,12 +555,51 @@ fn fallback_candidates(
 /// was noted of them: a row is read again only when its key's hash is one an
 /// earlier row has (a duplicate, in practice).
 fn mailbox_duplicates(notes: &JoinNotes, mailboxes: &Mailboxes) -> Vec<(usize, usize)> {
-    let (_, duplicates) = KeyIndex::build(
+    first_duplicates(
         notes.len(),
         |i| notes.key_hash(i),
         |a, b| mailboxes.get(a).ids.join_key() == mailboxes.get(b).ids.join_key(),
-    );
-    duplicates
+    )
+}
+
+/// Each of items `0..n` whose key an earlier item has (`same(first, item)`),
+/// with the first that has it, in order: [`KeyIndex::build`]'s duplicates,
+/// without a table of every item. It runs beside the users' index, so two
+/// tables of a million slots would be held at once: a bit per hash bucket
+/// (eight buckets an item) first finds the items whose bucket another item
+/// shares, and only those (about one in eight) are filed in a table. Items
+/// whose bucket no other item has have a hash, so a key, of their own.
+fn first_duplicates(
+    n: usize,
+    hash_of: impl Fn(usize) -> u64,
+    same: impl Fn(usize, usize) -> bool,
+) -> Vec<(usize, usize)> {
+    let buckets = n.saturating_mul(8).max(64).next_power_of_two();
+    let shift = 64 - buckets.trailing_zeros();
+    let at = |i: usize| {
+        let b = (hash_of(i) >> shift) as usize;
+        (b / 64, 1u64 << (b % 64))
+    };
+    let (mut seen, mut shared) = (vec![0u64; buckets / 64], vec![0u64; buckets / 64]);
+    for i in 0..n {
+        let (word, bit) = at(i);
+        if seen[word] & bit == 0 {
+            seen[word] |= bit;
+        } else {
+            shared[word] |= bit;
+        }
+    }
+    drop(seen);
+    let maybe: Vec<usize> = (0..n)
+        .filter(|&i| {
+            let (word, bit) = at(i);
+            shared[word] & bit != 0
+        })
+        .collect();
+    drop(shared);
+    let (_, duplicates) =
+        KeyIndex::build(maybe.len(), |k| hash_of(maybe[k]), |a, b| same(maybe[a], maybe[b]));
+    duplicates.into_iter().map(|(k, first)| (maybe[k], maybe[first])).collect()
 }
 
 /// Drops the mailboxes' `duplicates` ([`mailbox_duplicates`]), which become
@@ -878,6 +918,28 @@ mod tests {
         let (s, _) = snapshot(vec![], users, mailboxes);
         let users: Vec<Option<usize>> = s.mailbox_user.iter().map(|&u| user_index(u)).collect();
         assert_eq!(users, [Some(3), Some(66_000), Some(69_998), None]);
+    }
+
+    /// The duplicates found through the buckets' bits are those a table of
+    /// every item finds, in the same order, whether the hashes are good
+    /// (few shared buckets), poor (many) or equal for different keys.
+    #[test]
+    fn first_duplicates_are_the_tables() {
+        use proptest::prelude::*;
+        let hashes = [
+            |k: u64| key_hash(&JoinKey::Text(k.to_string().into())),
+            |k: u64| (k % 5) << 61,
+            |_: u64| 42,
+        ];
+        proptest!(ProptestConfig::with_cases(300), |(
+            keys in prop::collection::vec(0u64..40, 0..200),
+            which in 0..hashes.len(),
+        )| {
+            let hash = hashes[which];
+            let (hash_of, same) = (|i: usize| hash(keys[i]), |a: usize, b: usize| keys[a] == keys[b]);
+            let (_, table) = KeyIndex::build(keys.len(), hash_of, same);
+            prop_assert_eq!(first_duplicates(keys.len(), hash_of, same), table);
+        });
     }
 
     #[test]
