@@ -232,9 +232,10 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
         }
     };
     let (mut loaded, dir) = (loaded, dir);
-    for i in &loaded.inputs {
+    for (i, took) in loaded.inputs.iter().zip(&loaded.timings.files) {
+        let took = took.map(|t| format!(" in {t:.2?}")).unwrap_or_default();
         out.detail(format_args!(
-            "read {} ({}, {} {}, {} rows); form {}",
+            "read {} ({}, {} {}, {} rows){took}; form {}",
             i.path.display(),
             i.cmdlet.produced_by(),
             i.form.name(),
@@ -243,6 +244,7 @@ fn run_audit(args: &AuditArgs, out: &Out) -> anyhow::Result<ExitCode> {
             i.why
         ));
     }
+    out.detail(format_args!("joined the snapshot in {:.2?}", loaded.timings.joined));
     if digests == load::Digests::Skipped {
         out.detail(format_args!(
             "hashed no input: this report records no SHA-256 (the JSON, HTML and Markdown reports and scripts do)"

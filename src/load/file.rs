@@ -46,6 +46,9 @@ pub(super) struct Outcome {
     pub(super) typed: Typed,
     pub(super) rejected: Vec<Rejection>,
     pub(super) warnings: Vec<Warning>,
+    /// How long reading the file took, when it was read on its own (not a
+    /// transcript's part).
+    pub(super) read_in: Option<std::time::Duration>,
 }
 
 /// Moves a mapping's rejections and warnings out; returns its rows and how many
@@ -130,5 +133,6 @@ pub(super) fn outcome(
         typed,
         rejected,
         warnings,
+        read_in: None,
     })
 }

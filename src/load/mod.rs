@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::decode::{DecodeError, Encoding};
 use rayon::prelude::*;
@@ -147,6 +148,18 @@ pub struct Loaded {
     /// An exceptions register in the export folder (`Exceptions.csv`), read by
     /// [`add_exceptions`] unless `--exceptions` names another.
     pub register: Option<PathBuf>,
+    /// How long the load's stages took, for `--verbose`.
+    pub timings: Timings,
+}
+
+/// How long each stage of a load took ([`Loaded::timings`]).
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    /// Reading each input file, in the order of [`Loaded::inputs`]: `None`
+    /// for a transcript's parts (the transcript is read as one).
+    pub files: Vec<Option<Duration>>,
+    /// Building the snapshot from the files' rows (deduplicating, joining).
+    pub joined: Duration,
 }
 
 /// Loads an export folder for the given environment.
@@ -194,16 +207,20 @@ pub fn load_with_forms(
             let part = progress.part(&display_name(&path), len);
             let progress = part.as_deref().unwrap_or(progress);
             let given = forms.of(Some(cmdlet));
-            match load_streamed(cmdlet, environment, &path, given, digests, progress)? {
-                Some(outcome) => Ok(outcome),
-                None => {
-                    let bytes = std::fs::read(&path)
-                        .map_err(|error| LoadError::Io { path: path.clone(), error })?;
-                    let source =
-                        SourceFile { cmdlet: Some(cmdlet), path, bytes: Cow::Owned(bytes) };
-                    load_one(cmdlet, &source, environment, given, digests)
-                }
-            }
+            let started = Instant::now();
+            let mut outcome =
+                match load_streamed(cmdlet, environment, &path, given, digests, progress)? {
+                    Some(outcome) => outcome,
+                    None => {
+                        let bytes = std::fs::read(&path)
+                            .map_err(|error| LoadError::Io { path: path.clone(), error })?;
+                        let source =
+                            SourceFile { cmdlet: Some(cmdlet), path, bytes: Cow::Owned(bytes) };
+                        load_one(cmdlet, &source, environment, given, digests)?
+                    }
+                };
+            outcome.read_in = Some(started.elapsed());
+            Ok(outcome)
         })
         .collect::<Result<Vec<Outcome>, LoadError>>();
     // Then the transcripts, one at a time, each streamed from disk when it
@@ -288,8 +305,10 @@ fn assemble(
     let mut rejected = Vec::new();
     let mut inputs = Vec::new();
     let mut parts = Parts { environment, ..Parts::default() };
+    let mut timings = Timings::default();
     for o in outcomes {
         inputs.push(o.input);
+        timings.files.push(o.read_in);
         rejected.extend(o.rejected);
         warnings.extend(o.warnings);
         match o.typed {
@@ -302,8 +321,11 @@ fn assemble(
             Typed::Mailboxes(m) => parts.mailboxes = m,
         }
     }
+    let started = Instant::now();
     let snapshot = Snapshot::build(parts, &mut rejected, &mut warnings);
+    timings.joined = started.elapsed();
     warnings.extend(missing_files(&snapshot));
     rejected.sort_by_key(|a| a.source);
-    Ok(Loaded { inputs, snapshot, rejected, warnings, sign_ins: Vec::new(), register: None })
+    let (sign_ins, register) = (Vec::new(), None);
+    Ok(Loaded { inputs, snapshot, rejected, warnings, sign_ins, register, timings })
 }
