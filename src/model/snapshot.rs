@@ -531,8 +531,10 @@ fn fallback_candidates(
     not_joined: &[usize],
     users: &[User],
 ) -> Vec<usize> {
+    // Noted with the keys, so one set a mailbox (zeros, no key, past the end).
+    let of = |i: usize| fallback.get(i).copied().unwrap_or_default();
     let wanted: FxHashSet<u64> =
-        not_joined.iter().flat_map(|&i| fallback[i]).filter(|&h| h != 0).collect();
+        not_joined.iter().flat_map(|&i| of(i)).filter(|&h| h != 0).collect();
     let hit = if wanted.is_empty() {
         FxHashSet::default()
     } else {
@@ -547,7 +549,7 @@ fn fallback_candidates(
                 a
             })
     };
-    let maybe = |i: &usize| notes.read_again(*i) || fallback[*i].iter().any(|h| hit.contains(h));
+    let maybe = |i: &usize| notes.read_again(*i) || of(*i).iter().any(|h| hit.contains(h));
     not_joined.iter().copied().filter(maybe).collect()
 }
 
