@@ -19,7 +19,7 @@ use exoauth::emit::report::csv;
 use exoauth::emit::report::text::Text;
 use exoauth::emit::report::{Format, Renderer, Report};
 use exoauth::input::stream::Counted;
-use exoauth::progress::{Progress, Silent, Unit};
+use exoauth::progress::{Progress, Silent, Stoppable, Unit};
 use exoauth::{load, plan};
 
 /// How chatty the run is, from the global flags.
@@ -421,8 +421,11 @@ fn run_parse(args: &ParseArgs, out: &Out) -> anyhow::Result<ExitCode> {
     let to = output::file(args.output.as_deref());
     let len = std::fs::metadata(&args.file).map_or(0, |m| m.len());
     out.bars.start("reading", Some(len), Unit::Bytes);
-    let streamed = match load::open_streamed(&args.file, args.part, args.form, &out.bars)? {
-        Some(streamed) => parse_streamed(args, streamed, to, target, bom)?,
+    // Once the output is closed (`exoauth parse big.txt | head`), reading on is
+    // for nothing: the stream is stopped.
+    let progress = Stoppable::new(&out.bars);
+    let streamed = match load::open_streamed(&args.file, args.part, args.form, &progress)? {
+        Some(streamed) => parse_streamed(args, streamed, &progress, to, target, bom)?,
         None => None,
     };
     out.bars.finish();
@@ -458,6 +461,7 @@ fn parse_whole(args: &ParseArgs) -> anyhow::Result<load::Converted> {
 fn parse_streamed(
     args: &ParseArgs,
     mut streamed: load::Streamed<'_>,
+    progress: &Stoppable<'_>,
     to: Option<&Path>,
     target: Target,
     bom: &[u8],
@@ -472,6 +476,9 @@ fn parse_streamed(
         streamed.each(&mut |_, cells| {
             if failed.is_ok() {
                 failed = writer.record(cells);
+                if failed.is_err() {
+                    progress.stop();
+                }
             }
         });
         failed?;

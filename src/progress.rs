@@ -35,6 +35,60 @@ pub trait Progress: Sync {
     fn shown(&self) -> bool {
         true
     }
+
+    /// Whether the work is no longer wanted ([`Stoppable::stop`]): the readers
+    /// that report to it then take their input as ended at their next read
+    /// (`input::stream::Counted`).
+    fn stopped(&self) -> bool {
+        false
+    }
+}
+
+/// A [`Progress`] whose work can be stopped: `exoauth parse big.txt | head`
+/// stops reading once `head` has its lines and the output is closed. What it
+/// is told goes on to `inner`.
+pub struct Stoppable<'a> {
+    inner: &'a dyn Progress,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl<'a> Stoppable<'a> {
+    /// Reports to `inner` until stopped.
+    pub fn new(inner: &'a dyn Progress) -> Self {
+        Stoppable { inner, stopped: false.into() }
+    }
+
+    /// The work is no longer wanted.
+    pub fn stop(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Progress for Stoppable<'_> {
+    fn start(&self, stage: &'static str, total: Option<u64>, unit: Unit) {
+        self.inner.start(stage, total, unit);
+    }
+
+    fn advance(&self, n: u64) {
+        self.inner.advance(n);
+    }
+
+    fn finish(&self) {
+        self.inner.finish();
+    }
+
+    /// None: a part would not see the stop, so its readers report here.
+    fn part(&self, _name: &str, _total: u64) -> Option<Box<dyn Progress + '_>> {
+        None
+    }
+
+    fn shown(&self) -> bool {
+        self.inner.shown()
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Reports nothing.

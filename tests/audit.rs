@@ -600,6 +600,9 @@ fn a_closed_pipe_ends_the_run_quietly() {
         assert_eq!(status.code(), Some(0), "{format}: {status}; stderr: {stderr}");
         assert_eq!(stderr, "", "{format}");
     }
+    // `exoauth parse` too, which stops reading once its output is closed.
+    let (status, stderr) = into_closed_pipe(&["parse", &format!("{tenant}/CasMailbox.csv")]);
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "parse: {status}");
 }
 
 /// On premises there is no SMTP AUTH switch to script: hardening SMTP is a

@@ -343,3 +343,54 @@ fn parse_reads_a_csv_whole_when_the_stream_gives_way_past_its_start() {
             .and(predicate::str::contains("convert it with -o FILE")),
     );
 }
+
+/// `exoauth parse big.txt | head`: once the output is closed the stream is
+/// stopped (`Stoppable`), and each form's reader hands on no more than the
+/// rest of the block it was reading, instead of reading the file to its end.
+#[test]
+fn a_stopped_parse_stream_reads_no_further() {
+    use exoauth::progress::{Silent, Stoppable};
+
+    let n = 40_000;
+    let guid = |k: usize| format!("{k:08x}-e772-455d-9d3e-cdb3db85df23");
+    let mut csv =
+        String::from("\"Guid\",\"PrimarySmtpAddress\",\"PopEnabled\",\"ImapEnabled\"\r\n");
+    let mut list = String::from("\r\n");
+    let mut json = Vec::new();
+    for k in 0..n {
+        let (g, smtp) = (guid(k), format!("user{k}@contoso.com"));
+        csv.push_str(&format!("\"{g}\",\"{smtp}\",\"True\",\"False\"\r\n"));
+        list.push_str(&format!(
+            "Guid               : {g}\r\nPrimarySmtpAddress : {smtp}\r\nPopEnabled         : True\r\nImapEnabled        : False\r\n\r\n"
+        ));
+        json.push(format!(
+            "    {{\r\n        \"Guid\":  \"{g}\",\r\n        \"PrimarySmtpAddress\":  \"{smtp}\",\r\n        \"PopEnabled\":  true,\r\n        \"ImapEnabled\":  false\r\n    }}"
+        ));
+    }
+    let json = format!("[\r\n{}\r\n]\r\n", json.join(",\r\n"));
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in
+        [("CasMailbox.csv", csv), ("CasMailbox.txt", list), ("CasMailbox.json", json)]
+    {
+        assert!(text.len() > 3 << 20, "{name} spans several blocks: {} bytes", text.len());
+        let path = dir.path().join(name);
+        std::fs::write(&path, &text).unwrap();
+        let count = |stop_after: Option<usize>| {
+            let progress = Stoppable::new(&Silent);
+            let mut streamed = exoauth::load::open_streamed(&path, None, None, &progress)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{name} is read as a stream"));
+            let mut records = 0;
+            streamed.each(&mut |_, _| {
+                records += 1;
+                if Some(records) == stop_after {
+                    progress.stop();
+                }
+            });
+            records
+        };
+        assert_eq!(count(None), n, "{name}: every record, unstopped");
+        let stopped = count(Some(10));
+        assert!((10..n / 2).contains(&stopped), "{name}: {stopped} of {n} records after the stop");
+    }
+}

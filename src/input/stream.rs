@@ -97,6 +97,10 @@ impl<'p> Counted<'p, std::fs::File> {
 
 impl<R: io::Read> io::Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Work no longer wanted ends here, as at the input's end.
+        if self.progress.stopped() {
+            return Ok(0);
+        }
         let n = self.inner.read(buf)?;
         self.progress.advance(n as u64);
         Ok(n)
